@@ -1,0 +1,36 @@
+# The two commands: `make run` and `make test`. Both create/refresh .venv themselves.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export HOTLINE_HOME ?= $(CURDIR)/var
+
+.PHONY: run test venv system-deps bench clean
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -r requirements-dev.txt
+	$(BIN)/pip install -q --no-deps -e .
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# Debian's Chromium for the widget's browser tests (no browser download).
+system-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	  || echo "warning: could not install chromium; browser tests will be skipped"; }
+
+run: $(STAMP)
+	$(BIN)/hotline serve --prepare --production
+
+test: $(STAMP) system-deps
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/hotline bench all
+
+clean:
+	rm -rf $(VENV) var test-artifacts

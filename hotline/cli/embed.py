@@ -1,0 +1,11 @@
+"""`hotline embed` (not built yet)."""
+
+
+def register(sub) -> None:
+    p = sub.add_parser("embed", help="(not built yet)")
+    p.set_defaults(func=run)
+
+
+def run(args, settings) -> int:
+    print("hotline embed: not built yet")
+    return 2

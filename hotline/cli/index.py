@@ -1,0 +1,11 @@
+"""`hotline index` (not built yet)."""
+
+
+def register(sub) -> None:
+    p = sub.add_parser("index", help="(not built yet)")
+    p.set_defaults(func=run)
+
+
+def run(args, settings) -> int:
+    print("hotline index: not built yet")
+    return 2

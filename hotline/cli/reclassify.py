@@ -1,0 +1,11 @@
+"""`hotline reclassify` (not built yet)."""
+
+
+def register(sub) -> None:
+    p = sub.add_parser("reclassify", help="(not built yet)")
+    p.set_defaults(func=run)
+
+
+def run(args, settings) -> int:
+    print("hotline reclassify: not built yet")
+    return 2

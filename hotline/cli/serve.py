@@ -1,0 +1,11 @@
+"""`hotline serve` (not built yet)."""
+
+
+def register(sub) -> None:
+    p = sub.add_parser("serve", help="(not built yet)")
+    p.set_defaults(func=run)
+
+
+def run(args, settings) -> int:
+    print("hotline serve: not built yet")
+    return 2

@@ -1,0 +1,150 @@
+"""One settings object for the whole product.
+
+Precedence, lowest to highest: defaults < TOML file < ``HOTLINE_*`` environment
+variables < explicit overrides (CLI flags). The TOML file is ``--config FILE``,
+else ``$HOTLINE_CONFIG``, else ``$HOTLINE_HOME/hotline.toml`` if it exists.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+from hotline.errors import ConfigError
+
+ENV_PREFIX = "HOTLINE_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path = Path("./var")
+    shared_data: Path = Path("../shared/data")
+    # Embedders by role; each name resolves through index.embedders.get_embedder.
+    embedder: str = "use"
+    fast_embedder: str = "static"
+    max_text_chars: int = 2000
+    # HTTP service
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 2
+    api_keys: str = ""
+    rate_limit_per_minute: int = 1200
+    max_batch_items: int = 1000
+    max_body_bytes: int = 2_000_000
+    # Review zone: target precision per class when thresholds are chosen.
+    target_precision: float = 0.9
+    log_level: str = "INFO"
+    config_file: Path | None = field(default=None, compare=False)
+
+    # ---- derived paths (everything the product writes lives under home) ----
+    @property
+    def kb_path(self) -> Path:
+        return self.home / "kb.sqlite3"
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.home / "artifacts"
+
+    @property
+    def index_root(self) -> Path:
+        return self.home / "index"
+
+    @property
+    def models_root(self) -> Path:
+        return self.home / "models"
+
+    @property
+    def embedders_root(self) -> Path:
+        return self.home / "embedders"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def demo_dir(self) -> Path:
+        """Demo data the project generates: taxonomy, synthetic work orders."""
+        return self.home / "demo"
+
+    def replace(self, **changes: Any) -> "Settings":
+        return dataclasses.replace(self, **changes)
+
+    # ---- loading ----
+    @classmethod
+    def load(
+        cls,
+        overrides: Mapping[str, Any] | None = None,
+        env: Mapping[str, str] | None = None,
+        config_file: str | Path | None = None,
+    ) -> "Settings":
+        env = os.environ if env is None else env
+        overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+        values: dict[str, Any] = {}
+
+        env_values = _from_env(env)
+        home = overrides.get("home") or env_values.get("home") or cls.home
+        path = config_file or env.get(ENV_PREFIX + "CONFIG")
+        if path is None and (Path(home) / "hotline.toml").is_file():
+            path = Path(home) / "hotline.toml"
+        if path is not None:
+            values.update(_from_toml(Path(path)))
+            values["config_file"] = Path(path)
+        values.update(env_values)
+        values.update(overrides)
+        return cls(**_coerce_all(values))
+
+
+_FIELDS = {f.name: f for f in fields(Settings)}
+
+
+def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    out = {}
+    for name in _FIELDS:
+        key = ENV_PREFIX + name.upper()
+        if key in env and env[key] != "":
+            out[name] = env[key]
+    return out
+
+
+def _from_toml(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    data = data.get("hotline", data)
+    unknown = sorted(set(data) - set(_FIELDS))
+    if unknown:
+        raise ConfigError(
+            f"config file {path}: unknown setting(s) {unknown}; expected some of {sorted(_FIELDS)}"
+        )
+    return data
+
+
+def _coerce_all(values: dict[str, Any]) -> dict[str, Any]:
+    return {name: _coerce(name, value) for name, value in values.items()}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    default = _FIELDS[name].default
+    if value is None:
+        return None
+    kind = type(default) if default is not None else Path
+    if name in ("home", "shared_data", "config_file"):
+        return Path(value).expanduser()
+    try:
+        if kind is bool:
+            if isinstance(value, str):
+                return value.strip().lower() in ("1", "true", "yes", "on")
+            return bool(value)
+        if kind in (int, float):
+            return kind(value)
+        return str(value) if kind is str else value
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"setting {name}={value!r} is not a valid {kind.__name__}"
+        ) from None

@@ -1,0 +1,1 @@
+"""Text pipeline, embedders and search indexes. Knows nothing of HTTP or training."""

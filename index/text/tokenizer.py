@@ -1,0 +1,125 @@
+"""jieba segmentation with the hotline dictionary, stopwords and synonyms.
+
+Uses its own ``jieba.Tokenizer`` (never the global one) so the domain dictionary
+does not leak into other users of jieba. jieba's Tokenizer holds a lock and
+cannot be pickled: the wrapper pickles only its configuration and rebuilds the
+Tokenizer on load.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import re
+import threading
+from pathlib import Path
+
+DATA_DIR = Path(__file__).with_name("data")
+USER_DICT = DATA_DIR / "userdict.txt"
+STOPWORDS = DATA_DIR / "stopwords.txt"
+SYNONYMS = DATA_DIR / "synonyms.txt"
+
+_WORDLIKE = re.compile(r"[\w\u4e00-\u9fff]", re.UNICODE)
+logging.getLogger("jieba").setLevel(logging.WARNING)
+
+
+def _read_lines(path: Path) -> list[str]:
+    if not path.is_file():
+        return []
+    return [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines()
+            if ln.strip() and not ln.startswith("#")]
+
+
+def load_synonyms(path: Path = SYNONYMS) -> dict[str, list[str]]:
+    """One group per line, comma- or space-separated; every member maps to the others."""
+    groups: dict[str, list[str]] = {}
+    for line in _read_lines(path):
+        members = [w for w in re.split(r"[,，\s]+", line) if w]
+        for w in members:
+            groups.setdefault(w, [])
+            groups[w].extend(m for m in members if m != w and m not in groups[w])
+    return groups
+
+
+class Tokenizer:
+    def __init__(self, user_dict: Path | str | None = USER_DICT,
+                 stopwords: Path | str | None = STOPWORDS,
+                 synonyms: Path | str | None = SYNONYMS):
+        self.user_dict = Path(user_dict) if user_dict else None
+        self.stopwords_path = Path(stopwords) if stopwords else None
+        self.synonyms_path = Path(synonyms) if synonyms else None
+        self._build()
+
+    def _build(self) -> None:
+        import jieba
+
+        self._jieba = jieba.Tokenizer()
+        self._jieba.initialize()
+        if self.user_dict and self.user_dict.is_file():
+            self._jieba.load_userdict(str(self.user_dict))
+        self.stopwords = frozenset(_read_lines(self.stopwords_path)) if self.stopwords_path else frozenset()
+        self.synonyms = load_synonyms(self.synonyms_path) if self.synonyms_path else {}
+        self._lock = threading.Lock()
+
+    # jieba.Tokenizer holds a lock: pickle the configuration, rebuild on load.
+    def __getstate__(self):
+        return {"user_dict": self.user_dict, "stopwords_path": self.stopwords_path,
+                "synonyms_path": self.synonyms_path}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._build()
+
+    @functools.cached_property
+    def identity(self) -> str:
+        h = hashlib.sha256()
+        for p in (self.user_dict, self.stopwords_path, self.synonyms_path):
+            if p and p.is_file():
+                h.update(p.read_bytes())
+        return f"jieba-0.42.1+hotline-dict:{h.hexdigest()[:12]}"
+
+    def add_words(self, words) -> None:
+        for w in words:
+            self._jieba.add_word(w)
+
+    def reload_synonyms(self) -> None:
+        """Synonyms are applied at query time, so changing them needs no reindex."""
+        self.synonyms = load_synonyms(self.synonyms_path) if self.synonyms_path else {}
+
+    def cut(self, text: str) -> list[str]:
+        """Every token, in order (whitespace dropped). Expects normalised text."""
+        return [t for t in self._jieba.lcut(text, HMM=True) if t.strip()]
+
+    def terms(self, text: str) -> list[str]:
+        """Content terms for lexical matching: lower-cased, no stopwords or punctuation."""
+        out = []
+        for tok in self._jieba.lcut(text, HMM=True):
+            tok = tok.strip().lower()
+            if tok and tok not in self.stopwords and _WORDLIKE.search(tok):
+                out.append(tok)
+        return out
+
+    def expand(self, terms: list[str]) -> list[str]:
+        """Add dictionary synonyms of each term (query-time expansion)."""
+        out = list(terms)
+        seen = set(terms)
+        for t in terms:
+            for s in self.synonyms.get(t, ()):
+                if s not in seen:
+                    seen.add(s)
+                    out.append(s)
+        return out
+
+
+_shared: Tokenizer | None = None
+_shared_lock = threading.Lock()
+
+
+def get_tokenizer() -> Tokenizer:
+    """The process-wide tokenizer: the dictionary is loaded once per process."""
+    global _shared
+    if _shared is None:
+        with _shared_lock:
+            if _shared is None:
+                _shared = Tokenizer()
+    return _shared

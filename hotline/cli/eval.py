@@ -1,11 +1,12 @@
-"""`hotline eval` (not built yet)."""
+"""`hotline eval embedder|search|classifier`: each target lives in hotline.cli.eval_<target>."""
+import importlib
+
+TARGETS = ("embedder", "search", "classifier")
 
 
 def register(sub) -> None:
-    p = sub.add_parser("eval", help="(not built yet)")
-    p.set_defaults(func=run)
-
-
-def run(args, settings) -> int:
-    print("hotline eval: not built yet")
-    return 2
+    p = sub.add_parser("eval", help="evaluate embedders, search or the classifier on the shared data")
+    targets = p.add_subparsers(dest="eval_target", metavar="TARGET")
+    for name in TARGETS:
+        importlib.import_module(f"hotline.cli.eval_{name}").register(targets)
+    p.set_defaults(func=lambda args, settings: p.print_help() or 2)

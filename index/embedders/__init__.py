@@ -1,1 +1,49 @@
-"""Embedders."""
+"""Embedders by name. The factory maps a name to a backend class; each backend
+lives in its own module and exposes ``from_settings(settings)``.
+
+Names: ``use`` (default), ``static`` (fast tier), ``e5``, ``st:<dir>`` (any local
+sentence-transformers model directory).
+"""
+from __future__ import annotations
+
+import importlib
+import threading
+
+from index.embedders.base import Embedder, EmbedderError, UnknownEmbedder, l2_normalize
+
+BACKENDS = {
+    "use": "index.embedders.use:UseEmbedder",
+    "static": "index.embedders.static:StaticEmbedder",
+    "e5": "index.embedders.e5:E5Embedder",
+    "st": "index.embedders.st:STEmbedder",
+}
+
+_cache: dict = {}
+_lock = threading.Lock()
+
+
+def _backend(name: str):
+    key = name.split(":", 1)[0]
+    if key not in BACKENDS:
+        raise UnknownEmbedder(
+            f"unknown embedder {name!r}; expected one of {sorted(BACKENDS)} (or st:<model dir>)")
+    module, cls = BACKENDS[key].split(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def get_embedder(name: str, settings) -> Embedder:
+    """Load (once per process) the embedder called ``name`` for ``settings.home``."""
+    key = (name, str(settings.home))
+    with _lock:
+        if key not in _cache:
+            _cache[key] = _backend(name).from_settings(settings, name=name)
+        return _cache[key]
+
+
+def clear_cache() -> None:
+    with _lock:
+        _cache.clear()
+
+
+__all__ = ["Embedder", "EmbedderError", "UnknownEmbedder", "get_embedder", "l2_normalize",
+           "clear_cache", "BACKENDS"]

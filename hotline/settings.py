@@ -26,6 +26,8 @@ class Settings:
     embedder: str = "use"
     fast_embedder: str = "static"
     max_text_chars: int = 2000
+    # onnxruntime intra-op threads per embedder; 0 = min(2, CPU count).
+    embed_threads: int = 0
     # HTTP service
     host: str = "127.0.0.1"
     port: int = 8000

@@ -1,0 +1,41 @@
+"""Settings precedence: defaults < TOML < HOTLINE_* env < explicit overrides; CLI honours --home."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hotline.errors import ConfigError
+from hotline.settings import Settings
+
+
+def test_precedence(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('port = 9001\nembedder = "static"\nmax_text_chars = 50\n', encoding="utf-8")
+    s = Settings.load(env={"HOTLINE_PORT": "9002"}, config_file=cfg)
+    assert (s.port, s.embedder, s.max_text_chars) == (9002, "static", 50)
+    s = Settings.load(overrides={"port": 9003}, env={"HOTLINE_PORT": "9002"}, config_file=cfg)
+    assert s.port == 9003
+    assert Settings.load(env={}).home == Path("./var")
+
+
+def test_home_toml_is_picked_up(tmp_path):
+    (tmp_path / "hotline.toml").write_text("[hotline]\nworkers = 5\n", encoding="utf-8")
+    s = Settings.load(env={"HOTLINE_HOME": str(tmp_path)})
+    assert s.workers == 5 and s.kb_path == tmp_path / "kb.sqlite3"
+
+
+def test_bad_values_are_named(tmp_path):
+    with pytest.raises(ConfigError, match="port='abc'"):
+        Settings.load(env={"HOTLINE_PORT": "abc"})
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("colour = 1\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="unknown setting"):
+        Settings.load(env={}, config_file=cfg)
+
+
+def test_cli_help_lists_subcommands():
+    out = subprocess.run([sys.executable, "-m", "hotline.cli.main", "--help"],
+                         capture_output=True, text=True, check=True).stdout
+    for cmd in ("serve", "kb", "index", "search", "embed", "train", "reclassify", "eval", "bench"):
+        assert cmd in out

@@ -1,0 +1,246 @@
+"""Reading and writing KB files: CSV, JSONL and XLSX, chosen by extension.
+
+Columns are the Entry fields in declaration order. List fields are joined by
+``|`` in CSV/XLSX cells and are JSON lists in JSONL; empty dates are empty
+cells / ``null``. Writers are deterministic (fixed column order, fixed XLSX
+document properties and zip timestamps) so export -> import -> export is
+byte-identical. Readers yield ``(row_number, dict)`` with spreadsheet-style row
+numbers (header = 1) or JSONL line numbers; a row that cannot even be parsed
+is yielded as a ``RowError`` so the import can list it with the others.
+"""
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import os
+import re
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from kb.entry import FIELDS, LIST_FIELDS, LIST_SEP, Entry
+from kb.errors import ImportRejected, RowError, UnsupportedFormat
+
+FORMATS = (".csv", ".jsonl", ".xlsx")
+REQUIRED_COLUMNS = ("id", "question", "answer")
+SHEET = "kb"
+# Fixed so that two exports of the same entries are byte-identical.
+_FIXED_TIME = "2000-01-01T00:00:00Z"
+_ZIP_TIME = (2000, 1, 1, 0, 0, 0)
+_CORE_TIME = re.compile(rb"(<dcterms:(created|modified)[^>]*>)[^<]*(</dcterms:\2>)")
+
+
+def file_format(path: str | Path) -> str:
+    suffix = Path(path).suffix.lower()
+    if suffix not in FORMATS:
+        raise UnsupportedFormat(
+            f"cannot tell the format of {path}: extension {suffix or '(none)'!r}, "
+            f"expected one of {', '.join(FORMATS)}")
+    return suffix
+
+
+# ------------------------------------------------------------------ writing
+def _cells(entry: Entry) -> list[Any]:
+    d = entry.to_dict()
+    out = []
+    for name in FIELDS:
+        value = d[name]
+        if name in LIST_FIELDS:
+            value = LIST_SEP.join(value)
+        out.append(value)
+    return out
+
+
+@contextlib.contextmanager
+def _atomic(path: Path, mode: str = "w", **kwargs):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_entries(path: str | Path, entries: Iterable[Entry]) -> int:
+    """Write entries to ``path`` (format from the extension), atomically. Returns the count."""
+    path = Path(path)
+    fmt = file_format(path)
+    with _atomic(path) as tmp:
+        if fmt == ".csv":
+            # utf-8-sig: Excel only recognises UTF-8 CSV with a BOM.
+            with open(tmp, "w", encoding="utf-8-sig", newline="") as fh:
+                writer = csv.writer(fh)
+                writer.writerow(FIELDS)
+                n = 0
+                for entry in entries:
+                    writer.writerow(["" if v is None else v for v in _cells(entry)])
+                    n += 1
+        elif fmt == ".jsonl":
+            with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+                n = 0
+                for entry in entries:
+                    fh.write(json.dumps(entry.to_dict(), ensure_ascii=False) + "\n")
+                    n += 1
+        else:
+            n = _write_xlsx(tmp, entries)
+    return n
+
+
+def _write_xlsx(tmp: str, entries: Iterable[Entry]) -> int:
+    import openpyxl
+    from openpyxl.cell import WriteOnlyCell
+
+    wb = openpyxl.Workbook(write_only=True)
+    wb.properties.creator = "hotline-kb"
+    ws = wb.create_sheet(SHEET)
+    ws.append(list(FIELDS))
+    n = 0
+    for entry in entries:
+        row = []
+        for value in _cells(entry):
+            if value == "" or value is None:
+                row.append(None)
+            elif isinstance(value, str):
+                cell = WriteOnlyCell(ws, value=value)
+                cell.data_type = "s"    # a text starting with '=' must stay text, not a formula
+                row.append(cell)
+            else:
+                row.append(value)
+        ws.append(row)
+        n += 1
+    raw = io.BytesIO()
+    wb.save(raw)
+    _normalise_zip(raw.getvalue(), tmp)
+    return n
+
+
+def _normalise_zip(data: bytes, out_path: str) -> None:
+    """Rewrite the package with fixed member timestamps and document times
+    (openpyxl stamps both with the current time)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as src, \
+            zipfile.ZipFile(out_path, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            body = src.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                body = _CORE_TIME.sub(rb"\g<1>" + _FIXED_TIME.encode() + rb"\g<3>", body)
+            member = zipfile.ZipInfo(info.filename, date_time=_ZIP_TIME)
+            member.compress_type = zipfile.ZIP_DEFLATED
+            member.external_attr = 0o600 << 16
+            dst.writestr(member, body, compresslevel=6)
+
+
+# ------------------------------------------------------------------ reading
+def _check_header(header: list, path: Path) -> list[str]:
+    names = ["" if h is None else str(h).strip().lstrip("\ufeff") for h in header]
+    errors = []
+    seen = set()
+    for i, name in enumerate(names, 1):
+        if not name:
+            errors.append(RowError(1, "", f"column {i}", "header cell is empty"))
+        elif name in seen:
+            errors.append(RowError(1, "", name, "column appears twice"))
+        elif name not in FIELDS:
+            errors.append(RowError(1, "", name, f"unknown column; expected some of {', '.join(FIELDS)}"))
+        seen.add(name)
+    for name in REQUIRED_COLUMNS:
+        if name not in seen:
+            errors.append(RowError(1, "", name, "required column is missing "
+                                   f"(minimal columns: {','.join(REQUIRED_COLUMNS)})"))
+    if errors:
+        raise ImportRejected(errors, f"{path}: bad header row; the KB was not changed")
+    return names
+
+
+def _blank(values) -> bool:
+    return all(v is None or (isinstance(v, str) and not v.strip()) for v in values)
+
+
+def _tabular(rows: Iterator, path: Path) -> Iterator[tuple[int, dict | RowError]]:
+    try:
+        header = next(rows)
+    except StopIteration:
+        raise ImportRejected([RowError(1, "", "header", "file is empty")],
+                             f"{path}: empty file; the KB was not changed") from None
+    names = _check_header(list(header), path)
+    width = len(names)
+    for number, values in enumerate(rows, 2):
+        values = list(values)
+        if _blank(values):
+            continue
+        if len(values) > width and not _blank(values[width:]):
+            yield number, RowError(number, str(values[0] or ""), "row",
+                                   f"has {len(values)} cells, the header has {width} columns")
+            continue
+        values = values[:width] + [None] * (width - len(values))
+        yield number, dict(zip(names, values))
+
+
+def read_rows(path: str | Path) -> Iterator[tuple[int, dict | RowError]]:
+    path = Path(path)
+    fmt = file_format(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist")
+    if fmt == ".csv":
+        return _read_csv(path)
+    if fmt == ".jsonl":
+        return _read_jsonl(path)
+    return _read_xlsx(path)
+
+
+def _read_csv(path: Path):
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        try:
+            yield from _tabular(csv.reader(fh), path)
+        except UnicodeDecodeError as exc:
+            raise ImportRejected([RowError(None, "", "encoding", f"not UTF-8: {exc}")],
+                                 f"{path}: cannot be read; the KB was not changed") from None
+
+
+def _read_jsonl(path: Path):
+    with open(path, encoding="utf-8-sig") as fh:
+        for number, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield number, RowError(number, "", "json", f"not valid JSON: {exc.msg} at column {exc.colno}")
+                continue
+            if not isinstance(obj, dict):
+                yield number, RowError(number, "", "json", f"expected an object, got {type(obj).__name__}")
+                continue
+            yield number, obj
+
+
+def _read_xlsx(path: Path):
+    import openpyxl
+
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:   # openpyxl raises zipfile/KeyError/... for broken files
+        raise ImportRejected([RowError(None, "", "file", f"not a readable XLSX workbook: {exc}")],
+                             f"{path}: cannot be read; the KB was not changed") from None
+    try:
+        ws = wb[SHEET] if SHEET in wb.sheetnames else wb.worksheets[0]
+        yield from _tabular(ws.iter_rows(values_only=True), path)
+    finally:
+        wb.close()
+
+
+def write_report(path: str | Path, errors: Iterable[RowError]) -> Path:
+    """The rows an import skipped, one line per problem (CSV: row,id,field,message)."""
+    path = Path(path)
+    with _atomic(path) as tmp:
+        with open(tmp, "w", encoding="utf-8-sig", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["row", "id", "field", "message"])
+            for e in errors:
+                writer.writerow(["" if e.row is None else e.row, e.id, e.field, e.message])
+    return path

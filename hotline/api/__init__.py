@@ -1,0 +1,10 @@
+"""HTTP layer pieces, split by concern. ``server.create_app`` wires them together.
+
+engine    models and stores held in one immutable snapshot, swapped atomically on reload
+auth      API keys with roles, widget session cookie
+ratelimit per-key token buckets
+metrics   Prometheus text exposition
+openapi   the OpenAPI 3.1 document (also the request validator's schemas)
+logging   JSON-lines access log with request ids and PII-masked text
+feedback  agent feedback stored PII-masked in SQLite, exportable as training data
+"""

@@ -1,0 +1,110 @@
+"""Agent feedback: the final type / department / chosen answer for a request.
+
+Stored in SQLite at ``settings.home/feedback.sqlite3``. Free text is masked with
+``index.text.mask_pii`` before it is written, so the file can be used as
+training data without carrying phone or ID numbers. :meth:`FeedbackStore.export`
+writes the rows in the demo work-order format (``title,detail,type,department``)
+that training reads, so ``hotline train`` can include them.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+from index.text import mask_pii
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS feedback (
+    id TEXT PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    request_id TEXT,
+    text TEXT NOT NULL,
+    region TEXT,
+    channel TEXT,
+    predicted_type TEXT,
+    predicted_department TEXT,
+    final_type TEXT,
+    final_department TEXT,
+    chosen_answer_id TEXT,
+    comment TEXT,
+    key_id TEXT
+)
+"""
+COLUMNS = ("id", "created_at", "request_id", "text", "region", "channel", "predicted_type",
+           "predicted_department", "final_type", "final_department", "chosen_answer_id",
+           "comment", "key_id")
+
+
+class FeedbackStore:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        with self._conn() as conn:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(_SCHEMA)
+
+    def _conn(self) -> sqlite3.Connection:
+        # One connection per thread: sqlite3 connections are not shared across threads.
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=10)
+            conn.row_factory = sqlite3.Row
+            self._local.conn = conn
+        return conn
+
+    def add(self, item: dict, key_id: str | None = None) -> dict:
+        predicted = item.get("predicted") or {}
+        row = {
+            "id": uuid.uuid4().hex,
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "request_id": item.get("request_id"),
+            "text": mask_pii(item["text"]),
+            "region": item.get("region"),
+            "channel": item.get("channel"),
+            "predicted_type": predicted.get("type"),
+            "predicted_department": predicted.get("department"),
+            "final_type": item.get("final_type"),
+            "final_department": item.get("final_department"),
+            "chosen_answer_id": item.get("chosen_answer_id"),
+            "comment": mask_pii(item["comment"]) if item.get("comment") else None,
+            "key_id": key_id,
+        }
+        with self._conn() as conn:
+            conn.execute(f"INSERT INTO feedback ({','.join(COLUMNS)}) "
+                         f"VALUES ({','.join('?' * len(COLUMNS))})", [row[c] for c in COLUMNS])
+        return row
+
+    def count(self) -> int:
+        return self._conn().execute("SELECT COUNT(*) FROM feedback").fetchone()[0]
+
+    def rows(self) -> Iterator[dict]:
+        for r in self._conn().execute("SELECT * FROM feedback ORDER BY created_at, id"):
+            yield dict(r)
+
+    def export(self, path: Path) -> int:
+        """Training rows (title,detail,type,department) as CSV, or every column as
+        JSON lines when ``path`` ends in .jsonl. Rows without a final label are
+        kept in JSONL but skipped in CSV. Returns the number of rows written."""
+        path = Path(path)
+        n = 0
+        with open(path, "w", encoding="utf-8", newline="") as fh:
+            if path.suffix == ".jsonl":
+                for row in self.rows():
+                    fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+                    n += 1
+                return n
+            writer = csv.writer(fh)
+            writer.writerow(["title", "detail", "type", "department"])
+            for row in self.rows():
+                if row["final_type"] or row["final_department"]:
+                    writer.writerow(["", row["text"], row["final_type"] or "",
+                                     row["final_department"] or ""])
+                    n += 1
+        return n

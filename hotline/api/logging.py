@@ -1,0 +1,64 @@
+"""Structured logs: one JSON object per line, with the request id.
+
+Request text never reaches a log unmasked: :func:`masked_excerpt` runs
+``index.text.mask_pii`` and truncates. ``configure`` switches the root logger to
+JSON lines (``hotline serve`` calls it; library log records such as build
+progress then come out in the same format).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+
+from index.text import mask_pii
+
+ACCESS = logging.getLogger("hotline.access")
+EXCERPT_CHARS = 200
+_STD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+
+
+class JSONFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        out = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+                  + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for key, value in record.__dict__.items():
+            if key not in _STD and not key.startswith("_"):
+                out[key] = value
+        if record.exc_info:
+            out["exc"] = self.formatException(record.exc_info)
+        return json.dumps(out, ensure_ascii=False, default=str)
+
+
+def configure(level: str = "INFO", stream=None) -> None:
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JSONFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+
+
+def masked_excerpt(text) -> str | None:
+    if not isinstance(text, str):
+        return None
+    masked = mask_pii(text)
+    return masked if len(masked) <= EXCERPT_CHARS else masked[:EXCERPT_CHARS] + "…"
+
+
+def access(request_id: str, method: str, path: str, endpoint: str, status: int,
+           seconds: float, key_id: str | None, text: str | None, error: str | None) -> None:
+    if not ACCESS.isEnabledFor(logging.INFO):
+        return
+    fields = {"request_id": request_id, "method": method, "path": path, "endpoint": endpoint,
+              "status": status, "ms": round(seconds * 1000, 2), "key": key_id}
+    if text is not None:
+        fields["text"] = masked_excerpt(text)
+    if error:
+        fields["error"] = error
+    ACCESS.info("request", extra=fields)

@@ -1,0 +1,84 @@
+"""Prometheus text exposition (format 0.0.4) without a client library.
+
+Request counts per (endpoint, method, status) and latency histograms per
+endpoint are kept in the worker process; gauges (model versions, index size,
+readiness) are read from the engine at scrape time. Each gunicorn worker answers
+for itself and labels its series with ``pid`` so a scraper can sum them.
+"""
+from __future__ import annotations
+
+import bisect
+import os
+import threading
+from typing import Callable, Iterable
+
+BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+def _escape(value: str) -> str:
+    return str(value).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _labels(pairs: Iterable[tuple[str, object]]) -> str:
+    inner = ",".join(f'{k}="{_escape(v)}"' for k, v in pairs)
+    return "{" + inner + "}" if inner else ""
+
+
+def _num(x: float) -> str:
+    if x == float("inf"):
+        return "+Inf"
+    return repr(float(x)) if isinstance(x, float) else str(x)
+
+
+class Metrics:
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._requests: dict[tuple[str, str, int], int] = {}
+        # endpoint -> [bucket counts..., +Inf count], sum
+        self._latency: dict[str, tuple[list[int], list[float]]] = {}
+        self._gauges: list[Callable[[], Iterable[tuple[str, str, dict, float]]]] = []
+
+    def observe(self, endpoint: str, method: str, status: int, seconds: float) -> None:
+        i = bisect.bisect_left(BUCKETS, seconds)
+        with self._lock:
+            key = (endpoint, method, int(status))
+            self._requests[key] = self._requests.get(key, 0) + 1
+            counts, total = self._latency.setdefault(endpoint, ([0] * (len(BUCKETS) + 1), [0.0]))
+            counts[i] += 1
+            total[0] += seconds
+
+    def add_gauges(self, source: Callable[[], Iterable[tuple[str, str, dict, float]]]) -> None:
+        """``source()`` yields (name, help, labels, value) at scrape time."""
+        self._gauges.append(source)
+
+    def render(self) -> str:
+        pid = str(os.getpid())
+        out: list[str] = []
+        with self._lock:
+            requests = dict(self._requests)
+            latency = {k: (list(c), t[0]) for k, (c, t) in self._latency.items()}
+        out += ["# HELP hotline_http_requests_total HTTP requests by endpoint, method and status.",
+                "# TYPE hotline_http_requests_total counter"]
+        for (endpoint, method, status), n in sorted(requests.items()):
+            lbl = _labels([("endpoint", endpoint), ("method", method), ("status", status), ("pid", pid)])
+            out.append(f"hotline_http_requests_total{lbl} {n}")
+        out += ["# HELP hotline_http_request_duration_seconds Request latency by endpoint.",
+                "# TYPE hotline_http_request_duration_seconds histogram"]
+        for endpoint, (counts, total) in sorted(latency.items()):
+            running = 0
+            for bound, c in zip(list(BUCKETS) + [float("inf")], counts):
+                running += c
+                lbl = _labels([("endpoint", endpoint), ("pid", pid), ("le", _num(bound))])
+                out.append(f"hotline_http_request_duration_seconds_bucket{lbl} {running}")
+            lbl = _labels([("endpoint", endpoint), ("pid", pid)])
+            out.append(f"hotline_http_request_duration_seconds_sum{lbl} {total!r}")
+            out.append(f"hotline_http_request_duration_seconds_count{lbl} {running}")
+        seen: set[str] = set()
+        for source in self._gauges:
+            for name, help_, labels, value in source():
+                if name not in seen:
+                    seen.add(name)
+                    out += [f"# HELP {name} {help_}", f"# TYPE {name} gauge"]
+                out.append(f"{name}{_labels(list(labels.items()) + [('pid', pid)])} {_num(value)}")
+        return "\n".join(out) + "\n"

@@ -1,0 +1,389 @@
+"""The HTTP service: ``create_app(config=None)`` builds the Flask app.
+
+Views are thin: check the caller (key + role + rate limit), read and check the
+body against the published schema, call a pure function over the current
+engine snapshot, return JSON. Every error is mapped to an RFC 9457 problem
+document in one place (:func:`problem_for`). See docs/api.md.
+"""
+from __future__ import annotations
+
+import functools
+import itertools
+import logging
+import re
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Mapping
+
+from flask import Flask, Response, g, jsonify, request, send_from_directory
+from werkzeug.exceptions import HTTPException
+
+from hotline.api import auth as auth_mod
+from hotline.api import engine as eng
+from hotline.api import logging as api_log
+from hotline.api import openapi, validation
+from hotline.api.errors import (Forbidden, MethodNotAllowed, PayloadTooLarge, PreconditionRequired,
+                                RateLimited, RouteNotFound, Unauthorized, UnsupportedMediaType,
+                                WrongType)
+from hotline.api.feedback import FeedbackStore
+from hotline.api.metrics import CONTENT_TYPE, Metrics
+from hotline.api.ratelimit import RateLimiter
+from hotline.errors import (ArtifactError, Conflict, HotlineError, InvalidInput, NotFound,
+                            NotReady)
+from hotline.settings import Settings
+
+log = logging.getLogger("hotline.server")
+WIDGET_DIR = Path(__file__).resolve().parent / "widget"
+
+# One table, most specific first: exception class -> HTTP status.
+STATUS = (
+    (Unauthorized, 401), (Forbidden, 403), (RateLimited, 429), (UnsupportedMediaType, 415),
+    (PayloadTooLarge, 413), (PreconditionRequired, 428), (MethodNotAllowed, 405),
+    (NotFound, 404), (Conflict, 409), (NotReady, 503), (ArtifactError, 503),
+    (InvalidInput, 400), (HotlineError, 500),
+)
+_TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+           405: "Method Not Allowed", 409: "Conflict", 413: "Payload Too Large",
+           415: "Unsupported Media Type", 428: "Precondition Required",
+           429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def problem_for(exc: BaseException) -> tuple[int, dict, dict]:
+    """(status, problem document, extra headers) for any exception."""
+    headers: dict[str, str] = {}
+    if isinstance(exc, HTTPException):  # raised by Flask/werkzeug routing
+        status = exc.code or 500
+        code = {404: RouteNotFound.code, 405: MethodNotAllowed.code,
+                413: PayloadTooLarge.code}.get(status, "bad_request" if status < 500 else "error")
+        detail = {404: f"no such endpoint {request.method} {request.path}; see /openapi.json",
+                  405: f"{request.method} is not allowed on {request.path}",
+                  413: "the request body is too large"}.get(status, exc.description or "")
+        if status == 405 and getattr(exc, "valid_methods", None):
+            headers["Allow"] = ", ".join(exc.valid_methods)
+    elif isinstance(exc, HotlineError):
+        status = next(s for cls, s in STATUS if isinstance(exc, cls))
+        code, detail = exc.code, str(exc)
+        if isinstance(exc, RateLimited):
+            headers["Retry-After"] = str(max(1, int(exc.retry_after + 0.999)))
+        if isinstance(exc, Unauthorized):
+            headers["WWW-Authenticate"] = 'Bearer realm="hotline"'
+        if status >= 500 and not isinstance(exc, (NotReady, ArtifactError)):
+            log.error("internal error", exc_info=exc, extra={"request_id": g.get("request_id")})
+            detail = "an internal error occurred; it has been logged"
+    else:
+        log.error("unhandled exception", exc_info=exc, extra={"request_id": g.get("request_id")})
+        status, code, detail = 500, "internal_error", "an internal error occurred; it has been logged"
+    body = {"type": f"urn:hotline:error:{code}", "title": _TITLES.get(status, "Error"),
+            "status": status, "detail": detail, "code": code,
+            "request_id": g.get("request_id", "")}
+    errors = getattr(exc, "errors", None)
+    if errors:
+        body["errors"] = [eng.jsonable(e) for e in errors][:50]
+    return status, body, headers
+
+
+def _settings(config) -> Settings:
+    if isinstance(config, Settings):
+        return config
+    return Settings.load(overrides=dict(config or {}))
+
+
+def create_app(config: Settings | Mapping[str, Any] | None = None, *,
+               engine: eng.Engine | None = None, loaders: Mapping | None = None,
+               widget_dir: Path | None = None) -> Flask:
+    """``config``: a Settings, or a dict of setting overrides (env and TOML still
+    apply beneath them). ``engine``/``loaders`` inject the models (tests, embedding
+    hosts); by default they are loaded from ``settings.home``."""
+    settings = _settings(config)
+    app = Flask(__name__)
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    keyring, demo_key = auth_mod.keyring_for(settings)
+    sessions = auth_mod.Sessions(auth_mod.session_secret(settings.home))
+    limiter = RateLimiter(settings.rate_limit_per_minute)
+    metrics = Metrics()
+    engine = engine or eng.Engine(settings, loaders=loaders)
+    feedback = FeedbackStore(settings.home / "feedback.sqlite3")
+    schemas = openapi.request_schemas(settings)
+    doc = openapi.build(settings)
+    widget_dir = Path(widget_dir or WIDGET_DIR)
+    app.extensions["hotline"] = {"settings": settings, "engine": engine, "keyring": keyring,
+                                 "demo_key": demo_key, "metrics": metrics, "feedback": feedback,
+                                 "sessions": sessions, "limiter": limiter}
+    metrics.add_gauges(lambda: _engine_gauges(engine, feedback))
+
+    # ------------------------------------------------------------ plumbing
+    @app.before_request
+    def _start():
+        g.t0 = time.perf_counter()
+        rid = request.headers.get("X-Request-ID", "")
+        g.request_id = rid if _REQUEST_ID.match(rid) else uuid.uuid4().hex
+        g.principal = None
+
+    @app.after_request
+    def _finish(resp: Response):
+        seconds = time.perf_counter() - g.get("t0", time.perf_counter())
+        endpoint = request.url_rule.rule if request.url_rule else "unmatched"
+        resp.headers["X-Request-ID"] = g.get("request_id", "")
+        metrics.observe(endpoint, request.method, resp.status_code, seconds)
+        principal = g.get("principal")
+        api_log.access(g.get("request_id", ""), request.method, request.path, endpoint,
+                       resp.status_code, seconds, principal.key_id if principal else None,
+                       g.get("log_text"), g.get("error_code"))
+        return resp
+
+    @app.errorhandler(Exception)
+    def _error(exc):
+        status, body, headers = problem_for(exc)
+        g.error_code = body["code"]
+        resp = jsonify(body)
+        resp.status_code = status
+        resp.mimetype = "application/problem+json"
+        resp.headers.update(headers)
+        return resp
+
+    def api(rule: str, methods: list[str], role: str):
+        """Register a /v1 view that needs ``role``; authentication and the rate
+        limit run before the body is read."""
+        def wrap(fn):
+            @functools.wraps(fn)
+            def view(**kwargs):
+                principal = auth_mod.authenticate(
+                    keyring, sessions, request.headers.get("Authorization"),
+                    request.cookies.get(auth_mod.SESSION_COOKIE))
+                g.principal = principal
+                principal.require(role)
+                limiter.hit(principal.key_id)
+                return fn(**kwargs)
+            app.add_url_rule(rule, fn.__name__, view, methods=methods)
+            return view
+        return wrap
+
+    def body(schema: str) -> dict:
+        data = validation.read_json(request, settings.max_body_bytes)
+        validation.check(data, schemas[schema])
+        g.log_text = data.get("text") or data.get("query")
+        return data
+
+    def took(payload: dict) -> Response:
+        payload["took_ms"] = round((time.perf_counter() - g.t0) * 1000, 2)
+        return jsonify(payload)
+
+    # ------------------------------------------------------------ analysis
+    @api("/v1/analyze", ["POST"], "agent")
+    def analyze():
+        data = body("AnalyzeRequest")
+        result = eng.analyze(engine, engine.snapshot, data["text"], data.get("region"),
+                             data.get("channel"), data.get("k", 5))
+        return took({"request_id": g.request_id, **result})
+
+    @api("/v1/search", ["POST"], "agent")
+    def search():
+        data = body("SearchRequest")
+        snap = engine.snapshot
+        snap.need("search")
+        query = engine.validate_text(data["query"])
+        engine.sync_index(snap)
+        hits = eng.search_hits(snap, query, data.get("k", 5), data.get("region"),
+                               data.get("department"), data.get("category"), data.get("now"))
+        return took({"request_id": g.request_id, "query": query, "hits": hits})
+
+    @api("/v1/classify", ["POST"], "agent")
+    def classify():
+        data = body("ClassifyRequest")
+        snap = engine.snapshot
+        snap.need("classifier")
+        text = engine.validate_text(data["text"])
+        return jsonify({"request_id": g.request_id, "text": text,
+                        **eng.classify(engine, snap, [text])[0]})
+
+    @api("/v1/classify/batch", ["POST"], "agent")
+    def classify_batch():
+        data = body("ClassifyBatchRequest")
+        snap = engine.snapshot
+        snap.need("classifier")
+        texts = []
+        for i, item in enumerate(data["items"]):
+            try:
+                texts.append(engine.validate_text(item["text"]))
+            except InvalidInput as exc:
+                raise type(exc)(f"items[{i}].text: {exc}") from None
+        results = eng.classify(engine, snap, texts)
+        items = [{"id": item.get("id"), "text": text, **r}
+                 for item, text, r in zip(data["items"], texts, results)]
+        return took({"request_id": g.request_id, "items": items})
+
+    # ------------------------------------------------------------ knowledge base
+    def store():
+        snap = engine.snapshot
+        snap.need("kb")
+        return snap, snap.store
+
+    def by() -> str:
+        return f"api:{g.principal.role}:{g.principal.key_id}"
+
+    def entry_response(entry, status: int = 200) -> Response:
+        resp = jsonify(eng.jsonable(entry))
+        resp.status_code = status
+        resp.headers["ETag"] = f'"{entry.revision}"'
+        return resp
+
+    def base_revision() -> int:
+        value = request.headers.get("If-Match")
+        if value is None:
+            raise PreconditionRequired("send If-Match with the revision you are changing "
+                                       "(the ETag of GET /v1/kb/entries/<id>)")
+        text = value.strip().removeprefix("W/").strip('"')
+        if not text.isdigit() or len(text) > 12:
+            raise InvalidInput(f"If-Match {value[:40]!r} is not a revision; expected a number "
+                               'such as "3"')
+        return int(text)
+
+    @api("/v1/kb/entries", ["GET"], "agent")
+    def list_entries():
+        status = request.args.get("status")
+        if status is not None and status not in ("draft", "published", "retired"):
+            raise InvalidInput(f"status {status[:40]!r} is not one of draft, published, retired")
+        offset = _int_arg("offset", 0, 0, None)
+        limit = _int_arg("limit", 50, 1, 500)
+        _, kb = store()
+        items = list(itertools.islice(kb.iter_entries(status), offset, offset + limit))
+        return jsonify({"total": kb.count(status), "offset": offset, "limit": limit,
+                        "items": [eng.jsonable(e) for e in items]})
+
+    @api("/v1/kb/entries", ["POST"], "editor")
+    def create_entry():
+        data = body("EntryCreate")
+        snap, kb = store()
+        entry = kb.add(data, by=by())
+        engine.sync_index(snap, force=True)
+        resp = entry_response(entry, 201)
+        resp.headers["Location"] = f"/v1/kb/entries/{entry.id}"
+        return resp
+
+    @api("/v1/kb/entries/<entry_id>", ["GET"], "agent")
+    def get_entry(entry_id):
+        return entry_response(store()[1].get(entry_id))
+
+    @api("/v1/kb/entries/<entry_id>", ["PATCH"], "editor")
+    def patch_entry(entry_id):
+        revision = base_revision()
+        data = body("EntryPatch")
+        snap, kb = store()
+        entry = kb.update(entry_id, data, revision, by=by())
+        engine.sync_index(snap, force=True)
+        return entry_response(entry)
+
+    @api("/v1/kb/entries/<entry_id>", ["DELETE"], "editor")
+    def delete_entry(entry_id):
+        revision = base_revision()
+        snap, kb = store()
+        entry = kb.retire(entry_id, revision, by=by())
+        engine.sync_index(snap, force=True)
+        return entry_response(entry)
+
+    @api("/v1/kb/entries/<entry_id>/history", ["GET"], "agent")
+    def entry_history(entry_id):
+        return jsonify({"id": entry_id, "items": eng.jsonable(store()[1].history(entry_id))})
+
+    # ------------------------------------------------------------ feedback, admin
+    @api("/v1/feedback", ["POST"], "agent")
+    def post_feedback():
+        data = body("FeedbackRequest")
+        row = feedback.add(data, key_id=g.principal.key_id)
+        resp = jsonify({"id": row["id"], "created_at": row["created_at"]})
+        resp.status_code = 201
+        return resp
+
+    @api("/v1/models", ["GET"], "admin")
+    def models():
+        return jsonify(engine.describe(engine.snapshot))
+
+    @api("/v1/admin/reload", ["POST"], "admin")
+    def reload():
+        return jsonify(engine.reload())
+
+    # ------------------------------------------------------------ operations
+    @app.get("/healthz")
+    def healthz():
+        return jsonify({"status": "ok"})
+
+    @app.get("/readyz")
+    def readyz():
+        snap = engine.snapshot
+        resp = jsonify(engine.describe(snap))
+        resp.status_code = 200 if snap.ready else 503
+        return resp
+
+    @app.get("/metrics")
+    def metrics_view():
+        return Response(metrics.render(), content_type=CONTENT_TYPE)
+
+    @app.get("/openapi.json")
+    def openapi_json():
+        return jsonify(doc)
+
+    @app.get("/docs")
+    def docs():
+        return Response(openapi.render_html(doc), content_type="text/html; charset=utf-8")
+
+    @app.get("/widget")
+    @app.get("/widget/")
+    def widget_page():
+        resp = _widget_file(widget_dir, "index.html")
+        # Same-origin session for the page's API calls (see hotline.api.auth).
+        resp.set_cookie(auth_mod.SESSION_COOKIE, sessions.issue("agent"),
+                        max_age=auth_mod.SESSION_SECONDS, httponly=True, samesite="Strict",
+                        secure=request.is_secure, path="/v1")
+        return resp
+
+    @app.get("/widget/<path:name>")
+    def widget_asset(name):
+        return _widget_file(widget_dir, name)
+
+    return app
+
+
+def _widget_file(directory: Path, name: str) -> Response:
+    if not (directory / "index.html").is_file():
+        raise NotFound(f"the widget is not installed (no {directory}/index.html)")
+    resp = send_from_directory(directory, name, max_age=0)
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    return resp
+
+
+def _int_arg(name: str, default: int, lo: int, hi: int | None) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not raw.strip().lstrip("-").isdigit() or len(raw) > 12:
+        raise WrongType(f"query parameter {name}={raw[:40]!r} is not an integer")
+    value = int(raw)
+    if value < lo or (hi is not None and value > hi):
+        raise InvalidInput(f"query parameter {name}={value} is out of range "
+                           f"[{lo}, {hi if hi is not None else '∞'}]")
+    return value
+
+
+def _engine_gauges(engine: eng.Engine, feedback: FeedbackStore):
+    snap = engine._snapshot  # no retry from a scrape
+    yield ("hotline_ready", "1 when KB, index and classifier are loaded.", {},
+           1.0 if snap.ready else 0.0)
+    for name, version in sorted(snap.versions.items()):
+        yield ("hotline_component_info", "Loaded component versions.",
+               {"component": name, "version": version}, 1.0)
+    yield ("hotline_reloads_total", "Reloads since start.", {}, float(engine.reloads))
+    size = getattr(snap.search, "size", None) if snap.search is not None else None
+    if size is None and snap.search is not None:
+        size = getattr(snap.search, "ntotal", None)
+    if size is not None:
+        yield ("hotline_index_entries", "Entries in the loaded search index.", {},
+               float(size() if callable(size) else size))
+    if snap.store is not None:
+        try:
+            yield ("hotline_kb_entries", "Entries in the KB.", {}, float(snap.store.count()))
+        except Exception:  # a scrape must not fail because the KB is busy
+            pass

@@ -1,0 +1,114 @@
+"""The model side of a batch run: load the bundle once per process, turn a
+chunk of texts into prediction columns, and isolate rows the model rejects."""
+from __future__ import annotations
+
+import importlib
+import json
+import os
+from dataclasses import dataclass
+
+from hotline.errors import HotlineError, InvalidInput
+
+PRED_COLUMNS = ("pred_type", "pred_type_conf", "pred_department", "pred_department_conf",
+                "pred_needs_review", "pred_department_top3")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything a worker needs to load the model itself (picklable)."""
+
+    model_dir: str
+    fast: bool = False
+    home: str | None = None
+    threads: int = 0
+    loader: str = "classifier:load_bundle"
+
+
+class Predictor:
+    def __init__(self, bundle, to_columns):
+        self.bundle = bundle
+        self._to_columns = to_columns
+        self._predict = getattr(bundle, "predict_batch", None) or bundle.predict
+
+    def info(self) -> dict:
+        b = self.bundle
+        labels = {}
+        for head in ("type", "department"):
+            for attr in (f"{head}_labels", f"{head}_classes"):
+                got = getattr(b, attr, None)
+                if got is not None:
+                    labels[head] = [str(x) for x in got]
+                    break
+        return {"labels": labels, "identity": str(getattr(b, "identity", "")),
+                "pid": os.getpid()}
+
+    def predict(self, texts: list[str]) -> list[tuple | tuple[str, str]]:
+        """One entry per text: a tuple of PRED_COLUMNS values, or, for a text the
+        model rejects, ``("error", code, reason)``."""
+        try:
+            return [tuple(self._to_columns(p)) for p in self._predict(texts)]
+        except InvalidInput:
+            pass
+        # One bad text spoils the batch call; redo this chunk row by row.
+        out = []
+        for t in texts:
+            try:
+                out.append(tuple(self._to_columns(self._predict([t])[0])))
+            except HotlineError as exc:
+                out.append(("error", getattr(exc, "code", "invalid_input"), str(exc)))
+        return out
+
+
+def default_columns(p) -> tuple:
+    """Fallback mapping from a Prediction (ARCHITECTURE.md) to PRED_COLUMNS."""
+    top3 = [{"label": d["label"], "prob": round(float(d["prob"]), 4)} if isinstance(d, dict)
+            else {"label": d.label, "prob": round(float(d.prob), 4)}
+            for d in p.department_top3]
+    return (p.type, round(float(p.type_conf), 4), p.department,
+            round(float(p.department_conf), 4), bool(p.needs_review),
+            json.dumps(top3, ensure_ascii=False))
+
+
+def load_predictor(spec: ModelSpec) -> Predictor:
+    # One intra-op thread per worker: N workers on N cores beat N workers each
+    # spinning N threads (oversubscription more than halves throughput).
+    if spec.threads:
+        os.environ["HOTLINE_EMBED_THREADS"] = str(spec.threads)
+        os.environ.setdefault("OMP_NUM_THREADS", str(spec.threads))
+    if spec.home:
+        os.environ["HOTLINE_HOME"] = spec.home
+    module_name, func = spec.loader.split(":")
+    module = importlib.import_module(module_name)
+    kwargs = {"fast": True} if spec.fast else {}
+    bundle = getattr(module, func)(spec.model_dir, **kwargs)
+    to_columns = getattr(module, "prediction_columns", None) or default_columns
+    return Predictor(bundle, to_columns)
+
+
+# ---- worker-process side (ProcessPoolExecutor initializer and tasks) ----
+_worker: Predictor | None = None
+_worker_error: BaseException | None = None
+
+
+def init_worker(spec: ModelSpec) -> None:
+    # An exception escaping an initializer only says "pool broken"; keep it and
+    # raise it from the first task so the user sees the real reason.
+    global _worker, _worker_error
+    try:
+        _worker = load_predictor(spec)
+    except Exception as exc:  # noqa: BLE001 - re-raised by the first task
+        _worker_error = exc
+
+
+def _get() -> Predictor:
+    if _worker is None:
+        raise _worker_error or RuntimeError("worker was not initialised")
+    return _worker
+
+
+def worker_info() -> dict:
+    return _get().info()
+
+
+def worker_predict(texts: list[str]) -> list:
+    return _get().predict(texts)

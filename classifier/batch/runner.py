@@ -1,0 +1,334 @@
+"""``reclassify``: stream an input file through the model and write every input
+column plus the prediction columns, resumably.
+
+Working files live in a hidden directory next to the output
+(``.OUT.work/``: partial output, partial errors, changed-rows spool,
+``checkpoint.json``), so the final rename is on the same file system. A
+checkpoint is written only after the spools are fsynced; it records how many
+input records are done and the byte length of each spool. A resumed run
+truncates each spool to that length and skips that many records, so a row is
+never lost and never written twice.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import sys
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from hotline.artifacts import resolve_current, write_json_atomic
+from classifier.batch.compare import ChangeTracker
+from classifier.batch.errors import MissingColumn, ModelUnavailable, ResumeMismatch
+from classifier.batch.predict import PRED_COLUMNS, ModelSpec
+from classifier.batch.readers import MISSING, BadRow, format_of, open_reader
+from classifier.batch.writers import AppendFile, RowFormatter, error_lines, finalize_output
+
+log = logging.getLogger(__name__)
+CHECKPOINT_VERSION = 1
+
+
+@dataclass
+class Options:
+    input: Path
+    out: Path
+    text_cols: list[str]
+    model_dir: Path | None = None
+    workers: int = 1
+    resume: bool = False
+    compare_col: str | None = None
+    compare_head: str = "auto"
+    fast: bool = False
+    errors: Path | None = None
+    report_dir: Path | None = None
+    chunk_size: int = 512
+    encoding: str = "auto"
+    sheet: str | None = None
+    progress: bool = True
+    checkpoint_every: float = 2.0
+    loader: str = "classifier:load_bundle"
+
+
+@dataclass
+class Summary:
+    input: str
+    output: str
+    errors_file: str
+    rows_read: int = 0
+    rows_written: int = 0
+    rows_bad: int = 0
+    bad_by_code: dict = field(default_factory=dict)
+    truncated: int = 0
+    resumed_at_row: int = 0
+    seconds: float = 0.0
+    rows_per_second: float = 0.0
+    report_dir: str | None = None
+    changed: int | None = None
+    changed_pct: float | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def default_paths(out: Path) -> tuple[Path, Path, Path]:
+    """(errors file, report dir, work dir) beside the output."""
+    stem = out.name[: -len(out.suffix)] if out.suffix else out.name
+    return (out.with_name(f"{stem}.errors.csv"), out.with_name(f"{stem}.report"),
+            out.with_name(f".{out.name}.work"))
+
+
+def resolve_model(settings, model_dir: Path | None) -> Path:
+    if model_dir is not None:
+        model_dir = Path(model_dir)
+        if not model_dir.is_dir():
+            raise ModelUnavailable(f"model directory {model_dir} does not exist")
+        return model_dir.resolve()
+    root = Path(settings.models_root)
+    current = root / "current"
+    target = current if current.is_dir() else resolve_current(root)
+    if target is None or not Path(target).is_dir():
+        raise ModelUnavailable(
+            f"no current model under {root}; train one (`hotline train --demo`) or pass --model DIR")
+    return Path(target).resolve()
+
+
+def _model_identity(model_dir: Path) -> str:
+    h = hashlib.sha256(str(model_dir).encode())
+    for m in sorted(model_dir.glob("manifest.json")) + sorted(model_dir.glob("*/manifest.json")):
+        h.update(m.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _input_identity(path: Path) -> dict:
+    st = path.stat()
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        h.update(fh.read(1 << 16))
+        fh.seek(max(0, st.st_size - (1 << 16)))
+        h.update(fh.read())
+    return {"path": str(path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns,
+            "sample_hash": h.hexdigest()[:16]}
+
+
+def _join_text(values, idx) -> tuple[str | None, BadRow | None]:
+    parts = []
+    missing = 0
+    for i in idx:
+        v = values[i]
+        if v is MISSING or v is None:
+            missing += v is MISSING
+            continue
+        if isinstance(v, (dict, list)):
+            return None, BadRow("wrong_type", f"text column holds a {type(v).__name__}, "
+                                "expected a string", json.dumps(v, ensure_ascii=False)[:200])
+        v = str(v).strip()
+        if v:
+            parts.append(v)
+    if missing == len(idx):
+        return None, BadRow("missing_column", "the record has none of the text columns")
+    text = "\n".join(parts)
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return None, BadRow("bad_encoding", "text has bytes that are not valid in the "
+                                "file's encoding", text.encode("utf-8", "surrogateescape")
+                                .decode("utf-8", "replace")[:200])
+    if not text:
+        return None, BadRow("empty_text", "all text columns are empty")
+    return text, None
+
+
+def _chunks(records, text_idx, compare_idx, skip, chunk_size, max_chars):
+    """Yield ((last_row, rows, bad, truncated), texts) in input order."""
+    rows, bad, texts = [], [], []
+    truncated = 0
+    last = skip
+    for row, line, values in records:
+        if row <= skip:
+            continue
+        last = row
+        if isinstance(values, BadRow):
+            bad.append((row, line, values.code, values.reason, values.excerpt))
+        else:
+            text, problem = _join_text(values, text_idx)
+            if problem is not None:
+                bad.append((row, line, problem.code, problem.reason, problem.excerpt))
+            else:
+                if max_chars and len(text) > max_chars:
+                    text = text[:max_chars]
+                    truncated += 1
+                old = "" if compare_idx is None else values[compare_idx]
+                old = "" if old is MISSING or old is None else str(old).strip()
+                rows.append((row, line, values, old, text))
+                texts.append(text)
+        if len(texts) >= chunk_size or len(bad) >= chunk_size:
+            yield (last, rows, bad, truncated), texts
+            rows, bad, texts, truncated = [], [], [], 0
+    if rows or bad:
+        yield (last, rows, bad, truncated), texts
+
+
+def reclassify(settings, opts: Options) -> Summary:
+    from classifier.batch.pool import make_pool
+
+    inp, out = Path(opts.input), Path(opts.out)
+    out_format = format_of(out)
+    errors_path, report_dir, work = default_paths(out)
+    errors_path = Path(opts.errors) if opts.errors else errors_path
+    report_dir = Path(opts.report_dir) if opts.report_dir else report_dir
+    if not opts.text_cols:
+        raise MissingColumn("--text-cols names no column; expected e.g. title,detail")
+    model_dir = resolve_model(settings, opts.model_dir)
+
+    reader = open_reader(inp, encoding=opts.encoding, sheet=opts.sheet)
+    try:
+        cols = reader.columns
+        wanted = list(opts.text_cols) + ([opts.compare_col] if opts.compare_col else [])
+        absent = [c for c in wanted if c not in cols]
+        if absent:
+            raise MissingColumn(f"{inp} has no column(s) {absent}; its columns are {cols}")
+        identity = {
+            "version": CHECKPOINT_VERSION, "input": _input_identity(inp),
+            "model": _model_identity(model_dir), "fast": opts.fast,
+            "text_cols": list(opts.text_cols), "compare_col": opts.compare_col,
+            "compare_head": opts.compare_head, "out_format": out_format,
+            "encoding": getattr(reader, "encoding", None),
+        }
+        state = _load_or_reset(work, identity, opts.resume)
+        return _run(settings, opts, reader, state, identity, model_dir, out, out_format,
+                    errors_path, report_dir, work, make_pool)
+    finally:
+        reader.close()
+
+
+def _load_or_reset(work: Path, identity: dict, resume: bool) -> dict:
+    ckpt = work / "checkpoint.json"
+    fresh = {"identity": identity, "rows_read": 0, "rows_written": 0, "bad": {},
+             "truncated": 0, "offsets": {"out": 0, "errors": 0, "changes": 0},
+             "compare": None, "elapsed": 0.0}
+    if resume and ckpt.is_file():
+        state = json.loads(ckpt.read_text(encoding="utf-8"))
+        diff = sorted(k for k in identity if state["identity"].get(k) != identity[k])
+        if diff:
+            raise ResumeMismatch(
+                f"cannot resume: the checkpoint in {work} was made with a different {diff} "
+                f"({ {k: state['identity'].get(k) for k in diff} } vs "
+                f"{ {k: identity[k] for k in diff} }); run without --resume to start over")
+        if not (work / "output.partial").is_file():
+            raise ResumeMismatch(f"cannot resume: {work} has a checkpoint but no partial "
+                                 "output; run without --resume to start over")
+        log.info("resuming after row %d (%d rows already written)", state["rows_read"],
+                 state["rows_written"])
+        return state
+    if work.exists():
+        if resume:
+            log.warning("nothing to resume in %s; starting from the first row", work)
+        else:
+            log.warning("discarding the unfinished run in %s (use --resume to continue it)", work)
+        shutil.rmtree(work)
+    elif resume:
+        log.warning("no checkpoint at %s; starting from the first row", work)
+    work.mkdir(parents=True)
+    return fresh
+
+
+def _run(settings, opts, reader, state, identity, model_dir, out, out_format, errors_path,
+         report_dir, work, make_pool) -> Summary:
+    from tqdm import tqdm
+
+    t0 = time.perf_counter()
+    cols = reader.columns
+    text_idx = [cols.index(c) for c in opts.text_cols]
+    compare_idx = cols.index(opts.compare_col) if opts.compare_col else None
+    threads = 1 if opts.workers > 1 else 0
+    spec = ModelSpec(str(model_dir), fast=opts.fast, home=str(settings.home), threads=threads,
+                     loader=opts.loader)
+    # Workers fork here, before the progress bar starts its thread.
+    pool = make_pool(spec, max(1, opts.workers))
+    try:
+        info = pool.info()
+        fmt = RowFormatter(out_format, cols, PRED_COLUMNS)
+        offs = state["offsets"]
+        outf = AppendFile(work / "output.partial", offs["out"])
+        errf = AppendFile(work / "errors.partial", offs["errors"])
+        chgf = AppendFile(work / "changes.partial", offs["changes"])
+        if outf.offset == 0:
+            outf.write(fmt.header())
+        if errf.offset == 0:
+            errf.write(error_lines([], header=True))
+        tracker = None
+        if opts.compare_col:
+            tracker = ChangeTracker(opts.compare_col, opts.compare_head,
+                                    labels=info.get("labels"), state=state["compare"])
+        bad = Counter(state["bad"])
+        skip = state["rows_read"]
+        total = reader.estimate_rows()
+        bar = tqdm(total=total, initial=skip, unit="row", unit_scale=True, file=sys.stderr,
+                   disable=not opts.progress, dynamic_ncols=True, smoothing=0.1,
+                   desc="reclassify")
+
+        def save() -> None:
+            for f in (outf, errf, chgf):
+                f.sync()
+            state["offsets"] = {"out": outf.offset, "errors": errf.offset, "changes": chgf.offset}
+            state["bad"] = dict(bad)
+            state["compare"] = tracker.state() if tracker else None
+            state["elapsed"] = prev_elapsed + time.perf_counter() - t0
+            write_json_atomic(work / "checkpoint.json", state)
+
+        prev_elapsed = state["elapsed"]
+        next_save = time.monotonic() + opts.checkpoint_every
+        chunks = _chunks(iter(reader), text_idx, compare_idx, skip, opts.chunk_size,
+                         settings.max_text_chars)
+        for (last, rows, bad_rows, truncated), preds in pool.map(chunks):
+            good, errs, compared = [], list(bad_rows), []
+            for (row, line, values, old, text), pred in zip(rows, preds):
+                if len(pred) == 3 and pred[0] == "error":
+                    errs.append((row, line, pred[1], pred[2], text))
+                    continue
+                good.append((values, pred))
+                if tracker is not None:
+                    compared.append((old, pred, (row, text)))
+            outf.write(fmt.rows(good))
+            if errs:
+                errs.sort(key=lambda e: e[0])
+                errf.write(error_lines(errs, header=False))
+                bad.update(e[2] for e in errs)
+            if compared:
+                chgf.write(tracker.add(compared))
+            bar.update(last - state["rows_read"])
+            state["rows_read"] = last
+            state["rows_written"] += len(good)
+            state["truncated"] += truncated
+            if time.monotonic() >= next_save:
+                save()
+                next_save = time.monotonic() + opts.checkpoint_every
+        save()
+        bar.close()
+        for f in (outf, errf, chgf):
+            f.close()
+    finally:
+        pool.close()
+
+    summary = Summary(input=str(opts.input), output=str(out), errors_file=str(errors_path),
+                      rows_read=state["rows_read"], rows_written=state["rows_written"],
+                      rows_bad=sum(bad.values()), bad_by_code=dict(bad),
+                      truncated=state["truncated"], resumed_at_row=skip)
+    # Everything else first, the output last: its presence means the run finished.
+    errors_path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(work / "errors.partial"), errors_path)
+    if tracker is not None:
+        fig = tracker.write_report(report_dir, work / "changes.partial")
+        summary.report_dir, summary.changed, summary.changed_pct = (
+            str(report_dir), fig["changed"], fig["changed_pct"])
+    finalize_output(work / "output.partial", out, out_format, fmt.columns, state["rows_written"])
+    shutil.rmtree(work, ignore_errors=True)
+    summary.seconds = round(time.perf_counter() - t0, 3)
+    done = state["rows_read"] - skip
+    summary.rows_per_second = round(done / summary.seconds, 1) if summary.seconds else 0.0
+    return summary

@@ -8,6 +8,7 @@ output order equals the input order whatever the worker count.
 from __future__ import annotations
 
 import collections
+import os
 import multiprocessing as mp
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -40,7 +41,7 @@ class WorkerPool:
         # fork: a worker starts in milliseconds with the parent's imports; the
         # parent has not created any onnxruntime session that could be copied.
         self._ex = ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"),
-                                       initializer=init_worker, initargs=(spec,))
+                                       initializer=init_worker, initargs=(spec, os.getpid()))
         self.window = window or 2 * workers + 2
         # Start every worker now so model loading overlaps the parent's set-up.
         self._warm = [self._ex.submit(worker_info) for _ in range(workers)]

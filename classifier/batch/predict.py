@@ -90,10 +90,37 @@ _worker: Predictor | None = None
 _worker_error: BaseException | None = None
 
 
-def init_worker(spec: ModelSpec) -> None:
+def _die_with_parent(parent: int) -> None:
+    """A killed parent must not leave workers holding a model in memory: they
+    block on a queue whose write end they hold themselves, so they never see EOF."""
+    import signal
+    import threading
+    import time
+
+    try:
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # parent died before prctl took effect
+        os._exit(1)
+
+    def watch() -> None:  # portable fallback
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="parent-watch").start()
+
+
+def init_worker(spec: ModelSpec, parent: int | None = None) -> None:
     # An exception escaping an initializer only says "pool broken"; keep it and
     # raise it from the first task so the user sees the real reason.
     global _worker, _worker_error
+    if parent is not None:
+        _die_with_parent(parent)
     try:
         _worker = load_predictor(spec)
     except Exception as exc:  # noqa: BLE001 - re-raised by the first task

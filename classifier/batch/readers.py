@@ -232,12 +232,13 @@ class XlsxReader:
         width = len(self.columns)
         row = 0
         for line, cells in enumerate(self._rows, start=2):
-            values = [cell_text(c) for c in cells]
-            if not any(values):
+            # Numbers stay numbers (an XLSX output keeps them typed); the rest is text.
+            values = [c if isinstance(c, (int, float)) else cell_text(c) for c in cells]
+            if all(v == "" for v in values):
                 continue
             row += 1
             if len(values) > width:
-                extra = [v for v in values[width:] if v]
+                extra = [v for v in values[width:] if v != ""]
                 if extra:
                     yield row, line, BadRow(
                         "wrong_column_count",

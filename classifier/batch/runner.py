@@ -252,7 +252,7 @@ def _run(settings, opts, reader, state, identity, model_dir, out, out_format, er
     pool = make_pool(spec, max(1, opts.workers))
     try:
         info = pool.info()
-        fmt = RowFormatter(out_format, cols, PRED_COLUMNS)
+        fmt = RowFormatter(out_format, cols, PRED_COLUMNS, plain_strings=reader.format == "csv")
         offs = state["offsets"]
         outf = AppendFile(work / "output.partial", offs["out"])
         errf = AppendFile(work / "errors.partial", offs["errors"])

@@ -66,15 +66,22 @@ def _tabular(value) -> str | float | int:
     return value
 
 
+def _pred_cell(value):
+    return ("true" if value else "false") if value is True or value is False else value
+
+
 class RowFormatter:
     """Turns (input values, prediction values) into bytes of the spool format."""
 
-    def __init__(self, out_format: str, in_columns: Sequence[str], pred_columns: Sequence[str]):
+    def __init__(self, out_format: str, in_columns: Sequence[str], pred_columns: Sequence[str],
+                 plain_strings: bool = False):
         pred = set(pred_columns)
         # Re-running over an earlier output replaces its prediction columns.
         self.keep = [i for i, c in enumerate(in_columns) if c not in pred]
         self.columns = [in_columns[i] for i in self.keep] + list(pred_columns)
         self.out_format = out_format
+        # CSV input holds only strings: rows can be written as they are (hot path).
+        self._plain = plain_strings and len(self.keep) == len(in_columns)
 
     def header(self) -> bytes:
         if self.out_format != "csv":
@@ -88,8 +95,11 @@ class RowFormatter:
         if self.out_format == "csv":
             buf = io.StringIO()
             w = csv.writer(buf, lineterminator="\n")
-            for values, pred in rows:
-                w.writerow([_tabular(values[i]) for i in keep] + [_tabular(p) for p in pred])
+            if self._plain:
+                w.writerows([*values, *map(_pred_cell, pred)] for values, pred in rows)
+            else:
+                w.writerows([_tabular(values[i]) for i in keep] + [_tabular(p) for p in pred]
+                            for values, pred in rows)
             return _safe(buf.getvalue()).encode("utf-8")
         lines = []
         if self.out_format == "jsonl":

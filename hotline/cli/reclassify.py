@@ -34,6 +34,8 @@ def register(sub) -> None:
     p.add_argument("--encoding", default="auto",
                    help="input text encoding for CSV/JSONL (default: auto, UTF-8 or GB18030)")
     p.add_argument("--sheet", help="XLSX sheet name (default: the first sheet)")
+    p.add_argument("--checkpoint-every", type=float, default=2.0, metavar="SECONDS",
+                   help="seconds between checkpoints (default 2; 0 = after every chunk)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -52,7 +54,8 @@ def run(args, settings) -> int:
         resume=args.resume, compare_col=args.compare_col, compare_head=args.compare_head,
         report_dir=Path(args.report_dir) if args.report_dir else None, fast=args.fast,
         errors=Path(args.errors) if args.errors else None, chunk_size=args.chunk_size,
-        encoding=args.encoding, sheet=args.sheet, progress=not args.no_progress)
+        encoding=args.encoding, sheet=args.sheet, progress=not args.no_progress,
+        checkpoint_every=args.checkpoint_every)
     try:
         summary = reclassify(settings, opts)
     except FileNotFoundError as exc:

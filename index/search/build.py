@@ -1,0 +1,160 @@
+"""Full builds: a new index directory is built beside the serving one,
+its manifest written last, then ``index_root/current`` is switched atomically.
+
+A failed build removes its temporary directory and leaves ``current`` as it
+was. Loading checks the manifest and refuses an index built with another
+embedder than the one configured.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+
+from hotline.artifacts import (building, data_hash, point_current, read_manifest,
+                               resolve_current, write_manifest)
+from index.search.dense import DenseIndex
+from index.search.errors import BuildFailed, EmbedderMismatch, IndexNotBuilt
+from index.search.fusion import FusionWeights
+from index.search.lexical import LexicalIndex
+from index.search.state import IndexState, prepare
+
+log = logging.getLogger(__name__)
+
+KIND = "search-index"
+FORMAT_VERSION = 1
+KEEP_OLD = 1          # previous builds kept (another process may still serve one)
+
+
+def build_state(entries, embedder, tokenizer, *, dense_kind: str = "auto",
+                include_answers: bool = False, weights: FusionWeights | None = None,
+                progress: bool = False) -> IndexState:
+    """An in-memory index over ``entries`` (only published ones are used)."""
+    entries = [e for e in entries if e.status == "published"]
+    p = prepare(entries, embedder, tokenizer, include_answers, progress=progress)
+    dense = DenseIndex(embedder.dim, dense_kind, expected_rows=len(p.rows))
+    lexical = LexicalIndex().fit(p.terms)
+    state = IndexState(embedder.dim, dense, lexical, weights or FusionWeights(), include_answers)
+    t = time.perf_counter()
+    state.apply(p, lexical_fitted=True)
+    log.debug("dense %s index over %d rows added in %.1fs", dense.kind, len(p.rows),
+              time.perf_counter() - t)
+    return state
+
+
+def save_state(state: IndexState, directory: Path, **manifest) -> dict:
+    d = Path(directory)
+    alive = [state.entries[p] for p in sorted(state.entry_pos.values())]
+    with open(d / "entries.jsonl", "w", encoding="utf-8") as fh:
+        for e in alive:
+            fh.write(json.dumps(e.to_dict(), ensure_ascii=False) + "\n")
+    if not state.row_alive.all() or state.lexical.delta_rows:
+        raise BuildFailed("only a freshly built index can be saved (it has incremental changes)")
+    np.save(d / "row_entry.npy", state.row_entry, allow_pickle=False)
+    np.save(d / "row_kind.npy", state.row_kind, allow_pickle=False)
+    (d / "row_text.json").write_text(json.dumps(state.row_text, ensure_ascii=False), encoding="utf-8")
+    state.dense.save(d)
+    state.lexical.save(d)
+    (d / "fusion.json").write_text(json.dumps(state.weights.to_dict(), indent=2), encoding="utf-8")
+    return write_manifest(
+        d, KIND, FORMAT_VERSION,
+        dense_kind=state.dense.kind, include_answers=state.include_answers,
+        n_entries=state.n_entries, n_rows=len(state.row_text), dim=state.dim,
+        kb_seq=state.seq,
+        data_hash=data_hash(f"{e.id}:{e.revision}\n" for e in alive),
+        **manifest)
+
+
+def check_embedder(manifest: dict, embedder, directory) -> None:
+    built = manifest.get("embedder_identity")
+    if built != embedder.identity:
+        raise EmbedderMismatch(
+            f"index {directory} was built with embedder {manifest.get('embedder')!r} "
+            f"({built}), but the configured embedder is {embedder.name!r} ({embedder.identity}); "
+            f"rebuild it with `hotline index build` or configure embedder={manifest.get('embedder')!r}")
+
+
+def load_state(directory: Path, embedder) -> tuple[IndexState, dict]:
+    from kb.entry import Entry
+
+    d = Path(directory)
+    manifest = read_manifest(d, KIND, FORMAT_VERSION)
+    check_embedder(manifest, embedder, d)
+    with open(d / "entries.jsonl", encoding="utf-8") as fh:
+        entries = [Entry(**json.loads(line)) for line in fh if line.strip()]
+    row_entry = np.load(d / "row_entry.npy", allow_pickle=False)
+    row_kind = np.load(d / "row_kind.npy", allow_pickle=False)
+    row_text = json.loads((d / "row_text.json").read_text(encoding="utf-8"))
+    weights = FusionWeights.from_dict(json.loads((d / "fusion.json").read_text(encoding="utf-8")))
+    dense = DenseIndex.load(d, manifest["dim"], manifest["dense_kind"])
+    lexical = LexicalIndex.load(d)
+    state = IndexState(manifest["dim"], dense, lexical, weights, manifest["include_answers"])
+    state.entries = entries
+    state.entry_pos = {e.id: i for i, e in enumerate(entries)}
+    state.entry_rows = [[] for _ in entries]
+    for r, e in enumerate(row_entry.tolist()):
+        state.entry_rows[e].append(r)
+    for e in entries:
+        state.cols.append(e)
+    state.entry_alive = np.ones(len(entries), bool)
+    state.row_entry, state.row_kind, state.row_text = row_entry, row_kind, row_text
+    state.row_alive = np.ones(len(row_text), bool)
+    state.seq = int(manifest["kb_seq"])
+    if dense.ntotal != len(row_text) or len(lexical.row_terms) != len(row_text):
+        raise BuildFailed(f"index {d} is inconsistent: {len(row_text)} rows, "
+                          f"{dense.ntotal} vectors, {len(lexical.row_terms)} token lists")
+    return state, manifest
+
+
+def current_dir(settings) -> Path:
+    d = resolve_current(settings.index_root)
+    if d is None or not d.is_dir():
+        raise IndexNotBuilt(f"no search index under {settings.index_root}; "
+                            f"build one with `hotline index build`")
+    return d
+
+
+def build_index(store, embedder, settings, *, tokenizer=None, dense_kind: str = "auto",
+                include_answers: bool = False, weights: FusionWeights | None = None,
+                progress: bool = True) -> Path:
+    """Build a full index from ``store`` and publish it as ``current``."""
+    from index.text import get_tokenizer
+
+    tokenizer = tokenizer or get_tokenizer()
+    root = Path(settings.index_root)
+    root.mkdir(parents=True, exist_ok=True)
+    name = f"idx-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{time.time_ns() % 10**6:06d}"
+    t0 = time.perf_counter()
+    # The change log position is taken before reading: changes made during the
+    # build are replayed by the next sync (replaying one is idempotent).
+    seq = store.last_seq()
+    entries = list(store.iter_entries(status="published"))
+    try:
+        with building(root / name, replace=False) as tmp:
+            state = build_state(entries, embedder, tokenizer, dense_kind=dense_kind,
+                                include_answers=include_answers, weights=weights,
+                                progress=progress)
+            state.seq = seq
+            save_state(state, tmp, embedder=embedder.name, embedder_identity=embedder.identity,
+                       tokenizer_identity=tokenizer.identity,
+                       build_seconds=round(time.perf_counter() - t0, 2))
+    except Exception as exc:
+        raise BuildFailed(f"index build failed, the previous index keeps serving: {exc}") from exc
+    point_current(root, name)
+    _prune(root, keep={name})
+    log.info("built %s: %d entries, %d rows in %.1fs", name, state.n_entries,
+             len(state.row_text), time.perf_counter() - t0)
+    return root / name
+
+
+def _prune(root: Path, keep: set[str]) -> None:
+    builds = sorted((p for p in root.iterdir() if p.is_dir() and p.name.startswith("idx-")),
+                    key=lambda p: p.stat().st_mtime, reverse=True)
+    old = [p for p in builds if p.name not in keep][KEEP_OLD:]
+    for p in old:
+        shutil.rmtree(p, ignore_errors=True)

@@ -1,0 +1,249 @@
+"""The in-memory index: entries, their rows (question, similar questions,
+answer), a dense and a lexical row index, and the search over them.
+
+Not thread-safe by itself: ``SearchService`` serialises access with a lock.
+Row ids are positions in the row table and are never reused; removing an
+entry marks its rows dead.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from index.search.dense import DenseIndex
+from index.search.filters import EntryColumns
+from index.search.fusion import FusionWeights, QueryTerms, char_grams, fuse_row
+from index.search.highlight import highlights
+from index.search.lexical import LexicalIndex
+from index.search.types import Hit, SearchFilters
+from index.text import normalize
+
+ROW_KINDS = ("question", "similar", "answer")
+MODES = ("fused", "dense", "lexical")
+
+
+def entry_texts(entry, include_answers: bool) -> list[tuple[int, str]]:
+    """(kind, text) rows of one entry, duplicates (after normalising) dropped."""
+    out, seen = [], set()
+    items = [(0, entry.question)] + [(1, s) for s in entry.similar_questions]
+    if include_answers and entry.answer:
+        items.append((2, entry.answer))
+    for kind, text in items:
+        key = normalize(text)
+        if key and key not in seen:
+            seen.add(key)
+            out.append((kind, text))
+    return out
+
+
+class Prepared:
+    """Rows of some entries, embedded and tokenised, ready to apply."""
+
+    def __init__(self, entries, rows, vectors, terms):
+        self.entries, self.rows, self.vectors, self.terms = entries, rows, vectors, terms
+
+
+def prepare(entries, embedder, tokenizer, include_answers: bool, batch_size: int = 256,
+            progress: bool = False) -> Prepared:
+    rows = []        # (entry position, kind, text)
+    for i, e in enumerate(entries):
+        rows.extend((i, kind, text) for kind, text in entry_texts(e, include_answers))
+    texts = [r[2] for r in rows]
+    vecs = np.empty((len(texts), embedder.dim), np.float32)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(texts), desc="embedding rows", unit="row", leave=False)
+    # Sorted by length so batches pad little; positions restore the order.
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    for s in range(0, len(order), batch_size):
+        idx = order[s:s + batch_size]
+        vecs[idx] = embedder.embed([texts[i] for i in idx], kind="doc")
+        if bar:
+            bar.update(len(idx))
+    if bar:
+        bar.close()
+    terms = [tokenizer.terms(normalize(t)) for t in texts]
+    return Prepared(list(entries), rows, vecs, terms)
+
+
+class IndexState:
+    def __init__(self, dim: int, dense: DenseIndex, lexical: LexicalIndex,
+                 weights: FusionWeights, include_answers: bool = False):
+        self.dim = dim
+        self.dense, self.lexical = dense, lexical
+        self.weights = weights
+        self.include_answers = include_answers
+        self.entries: list = []
+        self.entry_pos: dict[str, int] = {}
+        self.entry_rows: list[list[int]] = []
+        self.entry_alive = np.zeros(0, bool)
+        self.cols = EntryColumns()
+        self.row_entry = np.zeros(0, np.int32)
+        self.row_kind = np.zeros(0, np.int8)
+        self.row_text: list[str] = []
+        self.row_alive = np.zeros(0, bool)
+        self.seq = 0
+        self.version = 0
+        self._mask_cache: dict = {}
+
+    # ------------------------------------------------------------ contents
+    @property
+    def n_entries(self) -> int:
+        return len(self.entry_pos)
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.row_alive.sum())
+
+    def apply(self, p: Prepared, lexical_fitted: bool = False) -> None:
+        """Add prepared entries (replacing any live entry with the same id)."""
+        self.remove([e.id for e in p.entries if e.id in self.entry_pos])
+        first_row = len(self.row_text)
+        base_entry = len(self.entries)
+        self.entries.extend(p.entries)
+        rows_of = [[] for _ in p.entries]
+        for r, (i, _kind, _text) in enumerate(p.rows):
+            rows_of[i].append(first_row + r)
+        for i, e in enumerate(p.entries):
+            self.entry_pos[e.id] = base_entry + i
+            self.cols.append(e)
+        self.entry_rows.extend(rows_of)
+        self.entry_alive = np.concatenate([self.entry_alive, np.ones(len(p.entries), bool)])
+        self.row_entry = np.concatenate(
+            [self.row_entry, np.array([base_entry + r[0] for r in p.rows], np.int32)])
+        self.row_kind = np.concatenate([self.row_kind, np.array([r[1] for r in p.rows], np.int8)])
+        self.row_text.extend(r[2] for r in p.rows)
+        self.row_alive = np.concatenate([self.row_alive, np.ones(len(p.rows), bool)])
+        ids = np.arange(first_row, first_row + len(p.rows), dtype=np.int64)
+        self.dense.add(ids, p.vectors)
+        if not lexical_fitted:
+            self.lexical.add_rows(p.terms)
+        self._changed()
+
+    def remove(self, entry_ids) -> int:
+        removed = 0
+        dead_rows = []
+        for eid in entry_ids:
+            pos = self.entry_pos.pop(eid, None)
+            if pos is None:
+                continue
+            self.entry_alive[pos] = False
+            dead_rows.extend(self.entry_rows[pos])
+            removed += 1
+        if dead_rows:
+            self.row_alive[dead_rows] = False
+            self.dense.remove(dead_rows)
+        if removed:
+            self._changed()
+        return removed
+
+    def _changed(self) -> None:
+        self.version += 1
+        self._mask_cache.clear()
+        self.cols.invalidate()
+
+    def get(self, entry_id: str):
+        pos = self.entry_pos.get(entry_id)
+        return None if pos is None else self.entries[pos]
+
+    # ------------------------------------------------------------ search
+    def row_mask(self, filters: SearchFilters | None) -> np.ndarray | None:
+        from index.search.filters import as_day
+
+        f = filters or SearchFilters()
+        key = f.key(as_day(f.now))
+        if key not in self._mask_cache:
+            emask = self.cols.mask(f)
+            if emask is None and self.row_alive.all():
+                mask = None
+            else:
+                mask = self.row_alive.copy()
+                if emask is not None:
+                    mask &= emask[self.row_entry]
+            if len(self._mask_cache) > 64:
+                self._mask_cache.clear()
+            self._mask_cache[key] = mask
+        return self._mask_cache[key]
+
+    def search(self, qvec: np.ndarray, qtext: str, terms: list[str], synonyms: dict, k: int,
+               filters: SearchFilters | None = None, mode: str = "fused") -> list[Hit]:
+        w = self.weights
+        mask = self.row_mask(filters)
+        if mask is not None and not mask.any():
+            return []
+        qt = QueryTerms(terms, synonyms, self.lexical.vocab, self.lexical.idf)
+        qt.mark_rare(w.rare_idf)
+        expanded = sorted({t for g in qt.groups for t in g})
+        per_entry: dict[int, tuple[float, int]] = {}
+
+        def offer(row: int, score: float) -> None:
+            e = int(self.row_entry[row])
+            if self.row_kind[row] == 2:
+                score *= w.answer_weight
+            best = per_entry.get(e)
+            if best is None or score > best[0]:
+                per_entry[e] = (score, row)
+
+        dense_rows = dense_scores = np.empty(0)
+        if mode != "lexical":
+            n_dense = max(w.dense_candidates, 2 * k)
+            dense_rows, dense_scores = self.dense.search(qvec, n_dense, mask)
+            if self.dense.kind == "hnsw" and mask is None:
+                keep = self.row_alive[dense_rows]
+                dense_rows, dense_scores = dense_rows[keep], dense_scores[keep]
+        lex_rows = np.empty(0, np.int64)
+        bm25 = None
+        if mode != "dense" and expanded:
+            bm25 = self.lexical.scores(np.array(expanded, np.int32))
+            if mask is not None:
+                bm25 = bm25 * mask
+            else:
+                bm25 = bm25 * self.row_alive
+            n_lex = min(max(w.lexical_candidates, 2 * k), len(bm25))
+            top = np.argpartition(-bm25, n_lex - 1)[:n_lex] if n_lex < len(bm25) else np.arange(len(bm25))
+            lex_rows = top[bm25[top] > 0]
+
+        if mode == "dense":
+            for r, s in zip(dense_rows.tolist(), dense_scores.tolist()):
+                offer(r, s)
+        elif mode == "lexical":
+            for r in lex_rows.tolist():
+                offer(r, float(bm25[r]))
+        else:
+            dense_of = dict(zip(dense_rows.tolist(), dense_scores.tolist()))
+            extra = [r for r in lex_rows.tolist() if r not in dense_of]
+            if extra:
+                vecs = self.dense.vectors(np.array(extra, np.int64))
+                dense_of.update(zip(extra, (vecs @ qvec.ravel()).tolist()))
+            bm25_max = float(bm25.max()) if bm25 is not None and len(bm25) else 0.0
+            best_dense = max(dense_of.values(), default=0.0)
+            confident = best_dense >= w.rare_gate
+            q_chars = char_grams(qtext)
+            lex_terms = self.lexical.row_terms
+            for r, d in dense_of.items():
+                jac, rare = qt.overlap(lex_terms[r], self.lexical.idf) if qt.terms else (0.0, 0.0)
+                rc = char_grams(self.row_text[r]) if q_chars else set()
+                dice = 2 * len(q_chars & rc) / (len(q_chars) + len(rc)) if rc else 0.0
+                rel = float(bm25[r]) / bm25_max if bm25_max > 0 else 0.0
+                offer(r, fuse_row(w, d, jac, dice, rel, rare, confident))
+
+        ranked = sorted(per_entry.items(), key=lambda kv: -kv[1][0])[:k]
+        words = qt.terms + _expansions(qt.terms, synonyms)
+        hits = []
+        for e, (score, row) in ranked:
+            entry = self.entries[e]
+            hits.append(Hit(id=entry.id, score=float(score), question=entry.question,
+                            answer=entry.answer, department=list(entry.department),
+                            category=list(entry.category), region=entry.region,
+                            highlights=highlights(entry.question, entry.answer, words),
+                            matched=ROW_KINDS[int(self.row_kind[row])],
+                            matched_text=self.row_text[row]))
+        return hits
+
+
+def _expansions(terms, synonyms):
+    out = []
+    for t in terms:
+        out.extend(s for s in synonyms.get(t, ()) if s not in terms and s not in out)
+    return out

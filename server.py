@@ -183,9 +183,9 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, *,
     @api("/v1/search", ["POST"], "agent")
     def search():
         data = body("SearchRequest")
+        query = engine.validate_text(data["query"])
         snap = engine.snapshot
         snap.need("search")
-        query = engine.validate_text(data["query"])
         engine.sync_index(snap)
         hits = eng.search_hits(snap, query, data.get("k", 5), data.get("region"),
                                data.get("department"), data.get("category"), data.get("now"))
@@ -194,23 +194,23 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, *,
     @api("/v1/classify", ["POST"], "agent")
     def classify():
         data = body("ClassifyRequest")
+        text = engine.validate_text(data["text"])
         snap = engine.snapshot
         snap.need("classifier")
-        text = engine.validate_text(data["text"])
         return jsonify({"request_id": g.request_id, "text": text,
                         **eng.classify(engine, snap, [text])[0]})
 
     @api("/v1/classify/batch", ["POST"], "agent")
     def classify_batch():
         data = body("ClassifyBatchRequest")
-        snap = engine.snapshot
-        snap.need("classifier")
         texts = []
         for i, item in enumerate(data["items"]):
             try:
                 texts.append(engine.validate_text(item["text"]))
             except InvalidInput as exc:
                 raise type(exc)(f"items[{i}].text: {exc}") from None
+        snap = engine.snapshot
+        snap.need("classifier")
         results = eng.classify(engine, snap, texts)
         items = [{"id": item.get("id"), "text": text, **r}
                  for item, text, r in zip(data["items"], texts, results)]
@@ -297,6 +297,12 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, *,
         resp = jsonify({"id": row["id"], "created_at": row["created_at"]})
         resp.status_code = 201
         return resp
+
+    @api("/v1/departments", ["GET"], "agent")
+    def departments():
+        snap = engine.snapshot
+        snap.need("kb")
+        return jsonify(engine.departments(snap))
 
     @api("/v1/models", ["GET"], "admin")
     def models():

@@ -126,6 +126,7 @@ class Engine:
         self._sync_lock = threading.Lock()
         self._last_try = 0.0
         self._last_sync = 0.0
+        self._regions: dict[int, list] = {}
         self._snapshot = self._load(Snapshot(), COMPONENTS)
 
     @property
@@ -224,13 +225,26 @@ class Engine:
         return self.normalizer.validate(text)
 
     def reply_deadline(self, snap: Snapshot, department: str | None, reply_days=None,
-                       today: dt.date | None = None) -> dict | None:
+                       today: dt.date | None = None) -> dict:
+        """``{"reply_days", "reply_deadline"}``: the classifier's reply days, else the
+        taxonomy's for the department; both None when neither knows."""
         if reply_days is None and department:
             reply_days = (snap.taxonomy.get(department) or {}).get("reply_days")
         if reply_days is None:
-            return None
-        return {"days": int(reply_days), "due": add_working_days(today or dt.date.today(),
-                                                                  int(reply_days)).isoformat()}
+            return {"reply_days": None, "reply_deadline": None}
+        due = add_working_days(today or dt.date.today(), int(reply_days))
+        return {"reply_days": int(reply_days), "reply_deadline": due.isoformat()}
+
+    def departments(self, snap: Snapshot) -> dict:
+        """Taxonomy departments and the KB's regions (computed once per snapshot)."""
+        cached = self._regions.get(id(snap))
+        if cached is None:
+            regions = set()
+            if snap.store is not None:
+                regions = {e.region for e in snap.store.iter_entries("published") if e.region}
+            cached = sorted(regions)
+            self._regions = {id(snap): cached}
+        return {"departments": [jsonable(d) for d in snap.taxonomy.values()], "regions": cached}
 
 
 def add_working_days(start: dt.date, days: int) -> dt.date:
@@ -290,7 +304,7 @@ def prediction_dict(engine: Engine, snap: Snapshot, p: Any) -> dict:
                        "top3": jsonable(getattr(p, "department_top3", []) or []),
                        "needs_review": needs_review},
         "needs_review": needs_review,
-        "reply_deadline": engine.reply_deadline(snap, department, getattr(p, "reply_days", None)),
+        **engine.reply_deadline(snap, department, getattr(p, "reply_days", None)),
         "evidence": evidence,
         "similar_cases": similar,
     }
@@ -305,8 +319,8 @@ def classify(engine: Engine, snap: Snapshot, texts: list[str]) -> list[dict]:
 def analyze(engine: Engine, snap: Snapshot, text: str, region: str | None = None,
             channel: str | None = None, k: int = 5) -> dict:
     """The widget's one call: normalised text, classification, deadline, answers."""
+    normalized = engine.validate_text(text)  # bad input is a 400 even when not ready
     snap.need("search", "classifier")
-    normalized = engine.validate_text(text)
     engine.sync_index(snap)
     result = classify(engine, snap, [normalized])[0]
     answers = search_hits(snap, normalized, k, region=region)

@@ -60,7 +60,6 @@ class FeedbackStore:
         return conn
 
     def add(self, item: dict, key_id: str | None = None) -> dict:
-        predicted = item.get("predicted") or {}
         row = {
             "id": uuid.uuid4().hex,
             "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -68,11 +67,11 @@ class FeedbackStore:
             "text": mask_pii(item["text"]),
             "region": item.get("region"),
             "channel": item.get("channel"),
-            "predicted_type": predicted.get("type"),
-            "predicted_department": predicted.get("department"),
-            "final_type": item.get("final_type"),
-            "final_department": item.get("final_department"),
-            "chosen_answer_id": item.get("chosen_answer_id"),
+            "predicted_type": item.get("predicted_type"),
+            "predicted_department": item.get("predicted_department"),
+            "final_type": item.get("type"),
+            "final_department": item.get("department"),
+            "chosen_answer_id": item.get("answer_id"),
             "comment": mask_pii(item["comment"]) if item.get("comment") else None,
             "key_id": key_id,
         }

@@ -22,6 +22,7 @@ def request_schemas(settings) -> dict[str, dict]:
     text = {"type": "string", "minLength": 1, "maxLength": settings.max_text_chars,
             "description": f"request text, at most {settings.max_text_chars} characters"}
     short = {"type": "string", "maxLength": 200}
+    nshort = {"type": ["string", "null"], "maxLength": 200}
     date = {"type": "string", "format": "date"}
     entry_fields = {
         "question": {"type": "string", "minLength": 1, "maxLength": 32000},
@@ -73,11 +74,11 @@ def request_schemas(settings) -> dict[str, dict]:
             "type": "object", "additionalProperties": False, "required": ["text"],
             "properties": {
                 "text": text, "request_id": short, "region": short, "channel": short,
-                "predicted": {"type": "object", "additionalProperties": False,
-                              "properties": {"type": short, "department": short}},
-                "final_type": short, "final_department": short,
-                "chosen_answer_id": {"type": ["string", "null"], "maxLength": 200},
-                "comment": {"type": "string", "maxLength": 2000},
+                "predicted_type": nshort, "predicted_department": nshort,
+                "type": {**nshort, "description": "the agent's final request type"},
+                "department": {**nshort, "description": "the agent's final department"},
+                "answer_id": {**nshort, "description": "the KB entry the agent used"},
+                "comment": {"type": ["string", "null"], "maxLength": 2000},
             },
         },
     }
@@ -102,10 +103,10 @@ def response_schemas() -> dict[str, dict]:
             "label": NULLABLE_S, "confidence": NUM,
             "top3": {"type": "array", "items": label_prob}, "needs_review": {"type": "boolean"}}),
         "needs_review": {"type": "boolean"},
-        "reply_deadline": {"oneOf": [
-            {"type": "null"},
-            _obj(["days", "due"], {"days": {"type": "integer"},
-                                   "due": {"type": "string", "format": "date"}})]},
+        "reply_days": {"type": ["integer", "null"],
+                       "description": "working days the department has to reply"},
+        "reply_deadline": {"type": ["string", "null"], "format": "date",
+                           "description": "today + reply_days working days (Mon-Fri)"},
         "evidence": {"type": "object", "description": "words, keywords and scores behind the "
                      "prediction (shape set by the classifier)"},
         "similar_cases": {"type": "array", "items": {"type": "object"}},
@@ -152,6 +153,9 @@ def response_schemas() -> dict[str, dict]:
             "limit": {"type": "integer"}, "items": {"type": "array", "items": _ref("Entry")}}),
         "EntryHistory": _obj(["id", "items"], {
             "id": S, "items": {"type": "array", "items": {"type": "object"}}}),
+        "Departments": _obj(["departments", "regions"], {
+            "departments": {"type": "array", "items": _obj(["name"], {"name": S}, extra=True)},
+            "regions": STRS}),
         "FeedbackResponse": _obj(["id", "created_at"], {"id": S, "created_at": S}),
         "Status": status,
         "ReloadResponse": {**status, "required": ["changed", *status["required"]],
@@ -197,6 +201,8 @@ def _operations():
          "editor", None, {200: "Entry"}, [entry_id, if_match], [400, 404, 409, 428, 503]),
         ("get", "/v1/kb/entries/{entry_id}/history", "Revision history of a KB entry", "agent",
          None, {200: "EntryHistory"}, [entry_id], [404, 503]),
+        ("get", "/v1/departments", "Departments (taxonomy) and regions, for pickers", "agent",
+         None, {200: "Departments"}, [], [503]),
         ("post", "/v1/feedback", "Record the agent's final type/department/answer", "agent",
          "FeedbackRequest", {201: "FeedbackResponse"}, [], body),
         ("get", "/v1/models", "Loaded model, index and KB versions", "admin", None,

@@ -1,0 +1,311 @@
+"""HTTP service on a KB-only home: every error code, auth roles, KB CRUD with
+If-Match, feedback, metrics, OpenAPI/docs, widget, logs. Endpoints that need the
+index or the model answer 503 here (the home has neither); see
+test_server_models.py for them on a fully built home."""
+import json
+import logging
+
+import pytest
+
+from server import create_app
+from tests.conftest import KEYS, auth, make_settings
+
+PHONE = "13812345678"
+
+
+def problem(resp, status, code):
+    assert resp.status_code == status, resp.get_data(as_text=True)
+    assert resp.mimetype == "application/problem+json"
+    body = resp.get_json()
+    assert body["status"] == status and body["code"] == code
+    assert body["type"] == f"urn:hotline:error:{code}" and body["title"] and body["detail"]
+    assert "Traceback" not in body["detail"]
+    return body
+
+
+# ---------------------------------------------------------------- operations
+def test_healthz_readyz_and_request_id(kb_client):
+    r = kb_client.get("/healthz", headers={"X-Request-ID": "abc-123"})
+    assert r.status_code == 200 and r.get_json() == {"status": "ok"}
+    assert r.headers["X-Request-ID"] == "abc-123"
+    r = kb_client.get("/readyz")
+    assert r.status_code == 503
+    body = r.get_json()
+    assert body["ready"] is False
+    assert body["components"]["kb"]["loaded"] is True
+    assert body["components"]["search"]["loaded"] is False
+    assert body["components"]["search"]["problem"]
+    # a request id that could inject into logs is replaced
+    r = kb_client.get("/healthz", headers={"X-Request-ID": "bad id;<script>"})
+    assert len(r.headers["X-Request-ID"]) == 32
+
+
+def test_not_ready_is_503_with_problem(kb_client):
+    for path, payload in [("/v1/analyze", {"text": "路灯坏了"}), ("/v1/search", {"query": "路灯"}),
+                          ("/v1/classify", {"text": "路灯坏了"}),
+                          ("/v1/classify/batch", {"items": [{"text": "路灯坏了"}]})]:
+        body = problem(kb_client.post(path, json=payload, headers=auth("agent")), 503, "not_ready")
+        assert "search" in body["detail"] or "classifier" in body["detail"]
+
+
+def test_openapi_document_and_docs_page(kb_client):
+    doc = kb_client.get("/openapi.json").get_json()
+    assert doc["openapi"] == "3.1.0"
+    expected = {("/v1/analyze", "post"), ("/v1/search", "post"), ("/v1/classify", "post"),
+                ("/v1/classify/batch", "post"), ("/v1/kb/entries", "get"),
+                ("/v1/kb/entries", "post"), ("/v1/kb/entries/{entry_id}", "get"),
+                ("/v1/kb/entries/{entry_id}", "patch"), ("/v1/kb/entries/{entry_id}", "delete"),
+                ("/v1/kb/entries/{entry_id}/history", "get"), ("/v1/feedback", "post"),
+                ("/v1/models", "get"), ("/v1/admin/reload", "post"), ("/healthz", "get"),
+                ("/readyz", "get"), ("/metrics", "get"), ("/openapi.json", "get")}
+    have = {(p, m) for p, ops in doc["paths"].items() for m in ops}
+    assert expected <= have
+    # every Flask route is documented (except the HTML pages)
+    app_rules = {r.rule.replace("<entry_id>", "{entry_id}") for r in
+                 kb_client.application.url_map.iter_rules()}
+    undocumented = app_rules - set(doc["paths"]) - {"/docs", "/widget", "/widget/",
+                                                      "/widget/<path:name>", "/static/<path:filename>"}
+    assert not undocumented
+    assert doc["components"]["schemas"]["AnalyzeRequest"]["properties"]["text"]["maxLength"] == 2000
+    page = kb_client.get("/docs")
+    assert page.status_code == 200 and "/v1/analyze" in page.get_data(as_text=True)
+
+
+def test_metrics_prometheus_text(kb_client):
+    kb_client.get("/healthz")
+    kb_client.post("/v1/analyze", json={"text": "x"})
+    r = kb_client.get("/metrics")
+    assert r.status_code == 200 and r.mimetype == "text/plain"
+    text = r.get_data(as_text=True)
+    assert 'hotline_http_requests_total{endpoint="/healthz",method="GET",status="200"' in text
+    assert 'endpoint="/v1/analyze",method="POST",status="401"' in text
+    assert 'hotline_http_request_duration_seconds_bucket{endpoint="/healthz"' in text
+    assert 'le="+Inf"' in text
+    assert "hotline_ready" in text and "hotline_kb_entries" in text
+    assert 'hotline_component_info{component="kb"' in text
+
+
+# ---------------------------------------------------------------- auth
+def test_401_without_or_with_bad_key(kb_client):
+    body = problem(kb_client.post("/v1/analyze", json={"text": "a"}), 401, "unauthorized")
+    assert "Bearer" in body["detail"]
+    r = kb_client.post("/v1/analyze", json={"text": "a"}, headers={"Authorization": "Bearer nope"})
+    problem(r, 401, "unauthorized")
+    assert r.headers["WWW-Authenticate"].startswith("Bearer")
+    r = kb_client.get("/v1/kb/entries", headers={"Authorization": f"Basic {KEYS['admin']}"})
+    problem(r, 401, "unauthorized")
+
+
+def test_403_roles(kb_client):
+    entry = {"id": "new-1", "question": "新问题", "answer": "新答案"}
+    problem(kb_client.post("/v1/kb/entries", json=entry, headers=auth("agent")), 403, "forbidden")
+    problem(kb_client.get("/v1/models", headers=auth("editor")), 403, "forbidden")
+    problem(kb_client.post("/v1/admin/reload", headers=auth("agent")), 403, "forbidden")
+    assert kb_client.post("/v1/kb/entries", json=entry, headers=auth("editor")).status_code == 201
+    assert kb_client.get("/v1/models", headers=auth("admin")).status_code == 200
+
+
+def test_429_rate_limit_per_key(kb_home):
+    client = create_app(make_settings(kb_home, rate_limit_per_minute=3)).test_client()
+    for _ in range(3):
+        assert client.get("/v1/kb/entries", headers=auth("agent")).status_code == 200
+    r = client.get("/v1/kb/entries", headers=auth("agent"))
+    problem(r, 429, "rate_limited")
+    assert int(r.headers["Retry-After"]) >= 1
+    # another key has its own bucket
+    assert client.get("/v1/kb/entries", headers=auth("editor")).status_code == 200
+
+
+def test_demo_key_when_none_configured(kb_home):
+    app = create_app(make_settings(kb_home, api_keys=""))
+    key = app.extensions["hotline"]["demo_key"]
+    assert key and (kb_home / "secrets" / "demo_api_key").read_text().strip() == key
+    assert (kb_home / "secrets" / "demo_api_key").stat().st_mode & 0o077 == 0
+    client = app.test_client()
+    assert client.get("/v1/models", headers={"Authorization": f"Bearer {key}"}).status_code == 200
+    # a second app (another worker) reads the same key
+    assert create_app(make_settings(kb_home, api_keys="")).extensions["hotline"]["demo_key"] == key
+
+
+def test_widget_page_sets_agent_session_cookie(kb_home, tmp_path_factory):
+    widget = tmp_path_factory.mktemp("widget")
+    (widget / "index.html").write_text("<html>widget</html>", encoding="utf-8")
+    (widget / "widget.js").write_text("console.log(1)", encoding="utf-8")
+    client = create_app(make_settings(kb_home), widget_dir=widget).test_client()
+    problem(client.get("/v1/kb/entries"), 401, "unauthorized")
+    r = client.get("/widget")
+    assert r.status_code == 200 and b"widget" in r.data
+    cookie = r.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    assert client.get("/widget/widget.js").status_code == 200
+    assert client.get("/v1/kb/entries").status_code == 200          # agent via cookie
+    problem(client.post("/v1/kb/entries", json={"id": "w1", "question": "q", "answer": "a"}),
+            403, "forbidden")                                        # but only agent
+    problem(client.get("/widget/../server.py"), 404, "route_not_found")
+    missing = create_app(make_settings(kb_home), widget_dir=tmp_path_factory.mktemp("none"))
+    problem(missing.test_client().get("/widget"), 404, "not_found")
+
+
+# ---------------------------------------------------------------- bad input
+@pytest.mark.parametrize("kwargs, status, code", [
+    ({"json": {"text": ""}}, 400, "empty_text"),
+    ({"json": {"text": "   \u200b "}}, 400, "empty_text"),
+    ({"json": {"text": "长" * 2001}}, 400, "text_too_long"),
+    ({"json": {"text": 123}}, 400, "wrong_type"),
+    ({"json": {"text": None}}, 400, "wrong_type"),
+    ({"json": ["text"]}, 400, "wrong_type"),
+    ({"json": {"txt": "a"}}, 400, "invalid_input"),
+    ({"json": {"text": "a", "k": 0}}, 400, "invalid_input"),
+    ({"json": {"text": "a", "k": "5"}}, 400, "wrong_type"),
+    ({"json": {"text": "a", "extra": 1}}, 400, "invalid_input"),
+    ({"data": b'{"text": "a"', "content_type": "application/json"}, 400, "malformed_json"),
+    ({"data": b'{"text": NaN}', "content_type": "application/json"}, 400, "malformed_json"),
+    ({"data": b"", "content_type": "application/json"}, 400, "malformed_json"),
+    ({"data": '{"text": "路灯"}'.encode("gbk"), "content_type": "application/json"}, 400, "not_utf8"),
+    ({"data": b'{"text": "a"}', "content_type": "text/plain"}, 415, "unsupported_media_type"),
+    ({"data": b'{"text": "a"}'}, 415, "unsupported_media_type"),
+    ({"data": b'{"text": "a"}', "content_type": "application/json; charset=latin-1"}, 415,
+     "unsupported_media_type"),
+])
+def test_400_and_415_bad_bodies(kb_client, kwargs, status, code):
+    problem(kb_client.post("/v1/analyze", headers=auth("agent"), **kwargs), status, code)
+
+
+def test_400_batch_names_the_bad_item_and_limits_size(kb_home):
+    client = create_app(make_settings(kb_home, max_batch_items=3)).test_client()
+    r = client.post("/v1/classify/batch", headers=auth("agent"),
+                    json={"items": [{"text": "a"}, {"text": 5}]})
+    assert "items[1].text" in problem(r, 400, "wrong_type")["detail"]
+    r = client.post("/v1/classify/batch", headers=auth("agent"),
+                    json={"items": [{"text": "a"}] * 4})
+    assert "limit is 3" in problem(r, 400, "invalid_input")["detail"]
+    problem(client.post("/v1/classify/batch", headers=auth("agent"), json={"items": []}),
+            400, "invalid_input")
+
+
+def test_text_limit_is_configurable(kb_home):
+    client = create_app(make_settings(kb_home, max_text_chars=10)).test_client()
+    body = problem(client.post("/v1/analyze", headers=auth("agent"), json={"text": "一" * 11}),
+                   400, "text_too_long")
+    assert "11 characters" in body["detail"] and "10" in body["detail"]
+
+
+def test_413_body_too_large(kb_home):
+    client = create_app(make_settings(kb_home, max_body_bytes=1000)).test_client()
+    r = client.post("/v1/analyze", headers=auth("agent"),
+                    data=json.dumps({"text": "a" * 2000}), content_type="application/json")
+    problem(r, 413, "payload_too_large")
+
+
+def test_404_405(kb_client):
+    problem(kb_client.get("/v2/analyze"), 404, "route_not_found")
+    problem(kb_client.get("/v1/kb/entries/nope", headers=auth("agent")), 404, "kb_entry_not_found")
+    problem(kb_client.get("/v1/kb/entries/nope/history", headers=auth("agent")), 404,
+            "kb_entry_not_found")
+    r = kb_client.get("/v1/analyze", headers=auth("agent"))
+    problem(r, 405, "method_not_allowed")
+    assert "POST" in r.headers["Allow"]
+
+
+def test_list_query_parameters(kb_client):
+    r = kb_client.get("/v1/kb/entries?limit=2&offset=1", headers=auth("agent"))
+    body = r.get_json()
+    assert r.status_code == 200 and body["total"] == 3 and body["offset"] == 1
+    assert [e["id"] for e in body["items"]] == ["kb-002", "kb-003"]
+    problem(kb_client.get("/v1/kb/entries?limit=x", headers=auth("agent")), 400, "wrong_type")
+    problem(kb_client.get("/v1/kb/entries?limit=0", headers=auth("agent")), 400, "invalid_input")
+    problem(kb_client.get("/v1/kb/entries?status=gone", headers=auth("agent")), 400,
+            "invalid_input")
+
+
+# ---------------------------------------------------------------- KB CRUD
+def test_kb_create_get_patch_delete_history_with_if_match(kb_client):
+    editor = auth("editor")
+    entry = {"id": "kb-100", "question": "垃圾分类怎么投放", "answer": "按四分类投放。",
+             "department": ["市城管局"]}
+    r = kb_client.post("/v1/kb/entries", json=entry, headers=editor)
+    assert r.status_code == 201 and r.headers["Location"] == "/v1/kb/entries/kb-100"
+    assert r.headers["ETag"] == '"1"' and r.get_json()["updated_by"].startswith("api:editor:")
+    problem(kb_client.post("/v1/kb/entries", json=entry, headers=editor), 409, "kb_entry_exists")
+    bad = {**entry, "id": "kb-101", "status": "published", "answer": ""}
+    assert problem(kb_client.post("/v1/kb/entries", json=bad, headers=editor), 400,
+                   "kb_validation_error")["errors"][0]["field"] == "answer"
+
+    r = kb_client.get("/v1/kb/entries/kb-100", headers=auth("agent"))
+    assert r.status_code == 200 and r.headers["ETag"] == '"1"'
+
+    patch = {"answer": "按可回收物、有害垃圾、厨余垃圾、其他垃圾四类投放。"}
+    problem(kb_client.patch("/v1/kb/entries/kb-100", json=patch, headers=editor), 428,
+            "if_match_required")
+    problem(kb_client.patch("/v1/kb/entries/kb-100", json=patch,
+                            headers={**editor, "If-Match": "abc"}), 400, "invalid_input")
+    r = kb_client.patch("/v1/kb/entries/kb-100", json=patch, headers={**editor, "If-Match": '"1"'})
+    assert r.status_code == 200 and r.get_json()["revision"] == 2 and r.headers["ETag"] == '"2"'
+    # someone else's stale revision
+    body = problem(kb_client.patch("/v1/kb/entries/kb-100", json={"answer": "旧"},
+                                   headers={**editor, "If-Match": '"1"'}), 409,
+                   "kb_revision_conflict")
+    assert "revision 1" in body["detail"] and "revision is 2" in body["detail"]
+    problem(kb_client.patch("/v1/kb/entries/kb-100", json={}, headers={**editor, "If-Match": "2"}),
+            400, "invalid_input")
+    problem(kb_client.patch("/v1/kb/entries/nope", json=patch, headers={**editor, "If-Match": "1"}),
+            404, "kb_entry_not_found")
+
+    problem(kb_client.delete("/v1/kb/entries/kb-100", headers={**editor, "If-Match": '"1"'}),
+            409, "kb_revision_conflict")
+    problem(kb_client.delete("/v1/kb/entries/kb-100", headers=editor), 428, "if_match_required")
+    r = kb_client.delete("/v1/kb/entries/kb-100", headers={**editor, "If-Match": 'W/"2"'})
+    assert r.status_code == 200 and r.get_json()["status"] == "retired"
+
+    hist = kb_client.get("/v1/kb/entries/kb-100/history", headers=auth("agent")).get_json()
+    assert [h["op"] for h in hist["items"]] == ["add", "update", "retire"]
+    assert hist["items"][1]["entry"]["answer"] == patch["answer"]
+
+
+# ---------------------------------------------------------------- feedback and logs
+def test_feedback_stored_masked_and_exportable(kb_app, tmp_path):
+    client = kb_app.test_client()
+    r = client.post("/v1/feedback", headers=auth("agent"), json={
+        "text": f"我的手机{PHONE}，小区路灯坏了", "request_id": "r1", "type": "fault",
+        "department": "市城管局", "predicted_type": "complaint", "predicted_department": None,
+        "answer_id": "kb-002"})
+    assert r.status_code == 201 and r.get_json()["id"]
+    problem(client.post("/v1/feedback", headers=auth("agent"), json={"type": "fault"}), 400,
+            "invalid_input")
+    store = kb_app.extensions["hotline"]["feedback"]
+    rows = list(store.rows())
+    assert len(rows) == 1 and PHONE not in rows[0]["text"] and "[手机号]" in rows[0]["text"]
+    assert (rows[0]["final_type"], rows[0]["chosen_answer_id"]) == ("fault", "kb-002")
+    out = tmp_path / "fb.csv"
+    assert store.export(out) == 1
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "title,detail,type,department" and "fault,市城管局" in lines[1]
+
+
+def test_access_log_is_json_with_masked_text(kb_client, caplog):
+    from hotline.api.logging import JSONFormatter
+
+    with caplog.at_level(logging.INFO, logger="hotline.access"):
+        kb_client.post("/v1/classify", headers={**auth("agent"), "X-Request-ID": "req-42"},
+                       json={"text": f"请回电{PHONE}"})
+    records = [r for r in caplog.records if r.name == "hotline.access"]
+    assert records
+    line = JSONFormatter().format(records[-1])
+    data = json.loads(line)
+    assert data["request_id"] == "req-42" and data["status"] == 503
+    assert data["endpoint"] == "/v1/classify" and data["key"]
+    assert PHONE not in line and "[手机号]" in data["text"]
+
+
+def test_reload_and_models(kb_client):
+    r = kb_client.post("/v1/admin/reload", headers=auth("admin"))
+    body = r.get_json()
+    assert r.status_code == 200 and set(body) >= {"changed", "ready", "components"}
+    assert body["components"]["kb"]["loaded"] is True
+    models = kb_client.get("/v1/models", headers=auth("admin")).get_json()
+    assert models["components"]["kb"]["version"] == "kb.sqlite3"
+
+
+def test_departments_endpoint(kb_client):
+    body = kb_client.get("/v1/departments", headers=auth("agent")).get_json()
+    assert body["regions"] == ["临江区"] and body["departments"] == []

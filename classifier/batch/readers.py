@@ -243,7 +243,7 @@ class XlsxReader:
                     yield row, line, BadRow(
                         "wrong_column_count",
                         f"values in {len(values)} columns, the header has {width}",
-                        ",".join(values)[:200])
+                        ",".join(map(str, values))[:200])
                     continue
                 values = values[:width]
             elif len(values) < width:

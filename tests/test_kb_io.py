@@ -1,0 +1,164 @@
+"""CSV / JSONL / XLSX: byte-identical export -> import -> export, file-level errors."""
+import datetime as dt
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from kb import Entry, KBStore
+from kb.entry import MAX_CATEGORY_LEVELS
+from kb.errors import ImportRejected, UnsupportedFormat
+from kb.io import read_rows, write_entries
+
+FORMATS = ["csv", "jsonl", "xlsx"]
+
+TRICKY = [
+    Entry(id="007", question="社保卡丢了怎么补办？", answer="## 补办\n1. 带身份证\n2. 去窗口, \"当场\"办结\t（免费）",
+          similar_questions=["社保卡 丢失", "=SUM(A1)", "123"], department=["市人社局", "市医保局"],
+          category=["社会保障", "社保卡", "补办"], tags=["高频", "+1"], region="临江区",
+          valid_from="2025-01-01", valid_to="2026-01-01", status="published", source="政策文件 2025-3号"),
+    Entry(id="kb-α", question="=1+1", answer="-负号开头", status="draft"),
+    Entry(id="12", question="123", answer="0.50", status="retired", region="", source="@user"),
+    Entry(id="x,y", question='带"引号",逗号', answer="多行\n\n空行", tags=["a b"]),
+]
+
+
+def roundtrip(tmp_path, fmt, entries, name="a"):
+    src = KBStore(tmp_path / f"{name}-src.sqlite3")
+    src.import_rows([e.to_dict() for e in entries])
+    first, second = tmp_path / f"{name}1.{fmt}", tmp_path / f"{name}2.{fmt}"
+    assert src.export_file(first) == len(entries)
+    dst = KBStore(tmp_path / f"{name}-dst.sqlite3")
+    report = dst.import_file(first, progress=False)
+    assert report.added == len(entries) and not report.rejected
+    dst.export_file(second)
+    return src, dst, first, second
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_export_import_export_is_byte_identical(tmp_path, fmt):
+    src, dst, first, second = roundtrip(tmp_path, fmt, TRICKY)
+    assert first.read_bytes() == second.read_bytes()
+    assert [e.to_dict() for e in dst.iter_entries()] == [e.to_dict() for e in src.iter_entries()]
+    # importing the same file again changes nothing at all
+    seq = dst.last_seq()
+    assert dst.import_file(first, progress=False).unchanged == len(TRICKY)
+    assert dst.last_seq() == seq
+
+
+def test_formats_hold_the_expected_representation(tmp_path):
+    src, _, _, _ = roundtrip(tmp_path, "csv", TRICKY[:1])
+    src.export_file(tmp_path / "x.jsonl")
+    row = json.loads((tmp_path / "x.jsonl").read_text(encoding="utf-8"))
+    assert row["similar_questions"] == ["社保卡 丢失", "=SUM(A1)", "123"] and row["valid_to"] == "2026-01-01"
+    text = (tmp_path / "a1.csv").read_text(encoding="utf-8-sig")
+    assert text.splitlines()[0].startswith("id,question,similar_questions,answer,department")
+    assert "社保卡 丢失|=SUM(A1)|123" in text
+    import openpyxl
+    src.export_file(tmp_path / "x.xlsx")
+    ws = openpyxl.load_workbook(tmp_path / "x.xlsx").active
+    assert ws["C2"].value == "社保卡 丢失|=SUM(A1)|123" and ws["C2"].data_type == "s"
+
+
+def test_two_exports_at_different_times_are_identical(tmp_path):
+    store = KBStore(tmp_path / "kb.sqlite3")
+    store.import_rows([e.to_dict() for e in TRICKY])
+    store.export_file(tmp_path / "a.xlsx")
+    import time
+    time.sleep(2.1)   # zip timestamps have a 2-second resolution
+    store.export_file(tmp_path / "b.xlsx")
+    assert (tmp_path / "a.xlsx").read_bytes() == (tmp_path / "b.xlsx").read_bytes()
+
+
+_text = st.text(st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\ufffe\uffff",
+                                  whitelist_characters="\n\t\r"), max_size=30)
+_item = _text.map(lambda s: s.replace("|", "/").strip()).filter(bool)
+_date = st.dates(dt.date(1990, 1, 1), dt.date(2040, 1, 1))
+
+
+@st.composite
+def entries(draw):
+    out = []
+    for i in range(draw(st.integers(1, 4))):
+        ident = f"id{i}-" + draw(st.text("abc数字09-_", max_size=5))
+        a, b = sorted([draw(_date), draw(_date)])
+        a, b = draw(st.sampled_from([(a, b), (a, None), (None, b), (None, None)]))
+        raw = dict(id=ident, question=draw(_text.filter(lambda s: s.strip())),
+                   answer=draw(_text.map(lambda s: s + "\n答").filter(str.strip)),
+                   similar_questions=draw(st.lists(_item, max_size=3)),
+                   department=draw(st.lists(_item, max_size=2)),
+                   category=draw(st.lists(_item, max_size=MAX_CATEGORY_LEVELS)),
+                   tags=draw(st.lists(_item, max_size=2)), region=draw(_text),
+                   valid_from=a and a.isoformat(), valid_to=b and b != a and b.isoformat() or None,
+                   status=draw(st.sampled_from(["draft", "published", "retired"])), source=draw(_text))
+        out.append(Entry.from_dict(raw))
+    return out
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=entries())
+def test_roundtrip_property(tmp_path_factory, fmt, data):
+    tmp = tmp_path_factory.mktemp(fmt)
+    src, dst, first, second = roundtrip(tmp, fmt, data)
+    assert first.read_bytes() == second.read_bytes()
+    assert [e.to_dict() for e in dst.iter_entries()] == [e.to_dict() for e in src.iter_entries()]
+
+
+def test_minimal_csv_and_row_numbers(tmp_path):
+    path = tmp_path / "min.csv"
+    path.write_text("id,question,answer\n1,怎么办居住证,\"去派出所,\n带照片\"\n,,\n2,,缺问题\n3,q,\n",
+                    encoding="utf-8")
+    store = KBStore(tmp_path / "kb.sqlite3")
+    with pytest.raises(ImportRejected) as exc:
+        store.import_file(path, progress=False)
+    # row 3 is blank (skipped); rows 4 and 5 are bad
+    assert [(e.row, e.id, e.field) for e in exc.value.errors] == [(4, "2", "question"), (5, "3", "answer")]
+    assert store.count() == 0
+    report = store.import_file(path, skip_invalid=True, progress=False, report_path=tmp_path / "r.csv")
+    assert report.added == 1 and store.get("1").answer == "去派出所,\n带照片"
+    lines = (tmp_path / "r.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert lines[0] == "row,id,field,message" and lines[1].startswith("4,2,question,")
+
+
+@pytest.mark.parametrize("header, words", [
+    ("id,question", "answer: required column is missing"),
+    ("id,question,answer,depatment", "depatment: unknown column"),
+    ("id,question,answer,id", "id: column appears twice"),
+])
+def test_bad_header_rejects_the_file(tmp_path, header, words):
+    path = tmp_path / "h.csv"
+    path.write_text(header + "\n", encoding="utf-8")
+    with pytest.raises(ImportRejected, match=words):
+        KBStore(tmp_path / "kb.sqlite3").import_file(path, progress=False)
+
+
+def test_jsonl_bad_lines_and_unsupported_extension(tmp_path):
+    path = tmp_path / "k.jsonl"
+    path.write_text('{"id": "a", "question": "q", "answer": "x"}\n\n{"id": "b",\n[1]\n'
+                    '{"id": "c", "question": "q", "answer": "x", "tags": "t1|t2"}\n', encoding="utf-8")
+    store = KBStore(tmp_path / "kb.sqlite3")
+    with pytest.raises(ImportRejected) as exc:
+        store.import_file(path, progress=False)
+    assert [(e.row, e.field) for e in exc.value.errors] == [(3, "json"), (4, "json")]
+    store.import_file(path, skip_invalid=True, progress=False)
+    assert store.get("c").tags == ["t1", "t2"]
+    with pytest.raises(UnsupportedFormat, match=r"'\.txt', expected one of \.csv, \.jsonl, \.xlsx"):
+        write_entries(tmp_path / "k.txt", [])
+
+
+def test_hand_made_xlsx_with_numbers_and_dates(tmp_path):
+    import openpyxl
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "我的知识库"
+    ws.append(["id", "question", "answer", "valid_from", "revision", "department"])
+    ws.append([101, "问题", 3.5, dt.datetime(2025, 2, 1), None, "市人社局| 市医保局 "])
+    ws.append([None, None, None, None, None, None])
+    wb.save(tmp_path / "hand.xlsx")
+    rows = list(read_rows(tmp_path / "hand.xlsx"))
+    assert [r for r, _ in rows] == [2]
+    store = KBStore(tmp_path / "kb.sqlite3")
+    store.import_file(tmp_path / "hand.xlsx", progress=False)
+    e = store.get("101")
+    assert (e.answer, e.valid_from, e.department, e.revision) == ("3.5", "2025-02-01", ["市人社局", "市医保局"], 1)

@@ -1,0 +1,258 @@
+"""KBStore: validation, optimistic concurrency, validity, history/diff, change log, imports."""
+import datetime as dt
+import json
+
+import pytest
+
+from hotline.errors import Conflict, InvalidInput, NotFound
+from kb import Entry, KBStore, applies_to_region, is_valid_at
+from kb.errors import (EntryExists, EntryNotFound, ImportRejected, RevisionConflict,
+                       ValidationError)
+from kb.taxonomy import Department, Taxonomy, load_taxonomy, save_departments
+
+
+def entry(i=1, **kw):
+    base = dict(id=f"e{i:03d}", question=f"如何办理第{i}项业务", answer=f"答案{i}",
+                similar_questions=[f"第{i}项怎么办"], department=["市人社局"], category=["社保"])
+    base.update(kw)
+    return Entry(**base)
+
+
+@pytest.fixture
+def store(tmp_path):
+    with KBStore(tmp_path / "kb.sqlite3") as s:
+        yield s
+
+
+def fields_of(exc):
+    return sorted(e.field for e in exc.value.errors)
+
+
+# ------------------------------------------------------------------ validation
+def test_validation_lists_every_problem_with_clear_messages(store):
+    with pytest.raises(ValidationError) as exc:
+        store.add(entry(question="  ", status="pending", valid_from="2025-03-01",
+                        valid_to="2025-02-01", category=["a", "b", "c", "d"]))
+    assert fields_of(exc) == ["category", "question", "status", "valid_to"]
+    text = str(exc.value)
+    assert "'pending' is not one of draft, published, retired" in text
+    assert "2025-02-01 is not after valid_from 2025-03-01" in text
+    assert isinstance(exc.value, InvalidInput)
+    assert store.count() == 0 and store.last_seq() == 0
+
+
+@pytest.mark.parametrize("changes, field, words", [
+    ({"id": ""}, "id", "is empty"),
+    ({"id": "has space"}, "id", "without whitespace"),
+    ({"valid_from": "2025-13-01"}, "valid_from", "not an ISO date"),
+    ({"valid_to": "2025/01/01"}, "valid_to", "not an ISO date"),
+    ({"valid_from": "2025-01-01", "valid_to": "2025-01-01"}, "valid_to", "not after"),
+    ({"tags": ["a|b"]}, "tags", "contains '|'"),
+    ({"answer": "bad\x07bell"}, "answer", "control character U+0007"),
+    ({"answer": "", "status": "published"}, "answer", "needs an answer"),
+    ({"answer": "x" * 40_000}, "answer", "at most 32000"),
+    ({"similar_questions": "not-a-list-but-ok|second", "region": 5.5}, "region", None),
+])
+def test_single_field_errors(store, changes, field, words):
+    raw = {**entry().to_dict(), **changes}
+    if words is None:   # numbers are accepted as text; 5.5 is fine, so this must pass
+        assert store.add(raw).region == "5.5"
+        return
+    with pytest.raises(ValidationError) as exc:
+        store.add(raw)
+    assert [e.field for e in exc.value.errors] == [field]
+    assert words in str(exc.value)
+
+
+def test_values_are_canonicalised(store):
+    e = store.add({"id": " x1 ", "question": " 问题 \r\n第二行 ", "answer": "a\r\nb",
+                   "similar_questions": ["  说法一 ", "", "说法一", "说法二"], "status": ""})
+    assert (e.id, e.question, e.answer) == ("x1", "问题 \n第二行", "a\nb")
+    assert e.similar_questions == ["说法一", "说法二"] and e.status == "published"
+
+
+def test_draft_may_lack_answer_and_unknown_fields_are_rejected(store):
+    assert store.add({"id": "d1", "question": "草稿", "status": "draft"}).answer == ""
+    with pytest.raises(ValidationError, match="depatment: unknown field"):
+        store.add({"id": "d2", "question": "q", "answer": "a", "depatment": ["x"]})
+
+
+def test_taxonomy_rejects_unknown_department_and_resolves_alias(tmp_path):
+    path = tmp_path / "departments.json"
+    save_departments(path, [Department("市人社局", "社保", ("社保",), 10, ("人社局",)),
+                            {"name": "市公安局", "responsibilities": "户籍", "keywords": ["户口"],
+                             "reply_days": 5, "aliases": []}])
+    tax = load_taxonomy(path)
+    assert tax.names == ["市人社局", "市公安局"] and tax["人社局"].reply_days == 10
+    with KBStore(tmp_path / "kb.sqlite3", taxonomy=path) as s:
+        assert s.add(entry(department=["人社局", "市公安局"])).department == ["市人社局", "市公安局"]
+        with pytest.raises(ValidationError, match=r"'市交通局' is not in the department taxonomy"):
+            s.add(entry(2, department=["市交通局"]))
+    with pytest.raises(Exception, match="used by both"):
+        Taxonomy([Department("A", aliases=("x",)), Department("B", aliases=("x",))])
+
+
+# ------------------------------------------------------------------ revisions and conflicts
+def test_add_update_retire_and_conflict_writes_nothing(store):
+    e1 = store.add(entry(), by="alice")
+    assert (e1.revision, e1.updated_by) == (1, "alice") and e1.updated_at.endswith("Z")
+    with pytest.raises(EntryExists):
+        store.add(entry())
+    e2 = store.update(e1.id, {"answer": "新答案"}, base_revision=1, by="bob")
+    assert e2.revision == 2 and store.get(e1.id).answer == "新答案"
+    seq = store.last_seq()
+    # carol edited revision 1 too: her update must fail and change nothing
+    with pytest.raises(RevisionConflict) as exc:
+        store.update(e1.id, {"answer": "carol 的答案"}, base_revision=1, by="carol")
+    assert isinstance(exc.value, Conflict)
+    assert "based on revision 1, current revision is 2" in str(exc.value)
+    assert store.get(e1.id).answer == "新答案" and store.last_seq() == seq
+    # a no-op update does not create a revision
+    assert store.update(e1.id, {"answer": "新答案"}, base_revision=2).revision == 2
+    assert store.last_seq() == seq
+    e3 = store.retire(e1.id, base_revision=2, by="bob")
+    assert (e3.status, e3.revision) == ("retired", 3)
+    assert store.count() == 1 and store.count("published") == 0
+    with pytest.raises(EntryNotFound) as nf:
+        store.update("missing", {"answer": "x"}, base_revision=1)
+    assert isinstance(nf.value, NotFound)
+    with pytest.raises(ValidationError, match="revision: cannot be changed"):
+        store.update(e1.id, {"revision": 9}, base_revision=3)
+
+
+def test_conflict_between_two_processes_views(tmp_path):
+    a, b = KBStore(tmp_path / "kb.sqlite3"), KBStore(tmp_path / "kb.sqlite3")
+    a.add(entry())
+    seen_by_a, seen_by_b = a.get("e001"), b.get("e001")
+    a.update("e001", {"answer": "A"}, seen_by_a.revision)
+    with pytest.raises(RevisionConflict):
+        b.update("e001", {"answer": "B"}, seen_by_b.revision)
+    assert b.get("e001").answer == "A"
+
+
+def test_history_and_diff(store):
+    store.add(entry(), by="a")
+    store.update("e001", {"answer": "v2", "tags": ["新"]}, 1, by="b")
+    store.retire("e001", 2, by="c")
+    hist = store.history("e001")
+    assert [(r.revision, r.op, r.by) for r in hist] == [(1, "add", "a"), (2, "update", "b"), (3, "retire", "c")]
+    assert hist[0].entry.answer == "答案1" and hist[1].entry.answer == "v2"
+    d = store.diff("e001", 1, 2)
+    assert d["answer"] == ("答案1", "v2") and d["tags"] == ([], ["新"]) and "question" not in d
+    assert store.diff("e001", 2, 3)["status"] == ("published", "retired")
+    with pytest.raises(EntryNotFound, match=r"has no revision 7; it has \[1, 2, 3\]"):
+        store.diff("e001", 1, 7)
+
+
+# ------------------------------------------------------------------ validity
+def test_validity_window_is_from_inclusive_to_exclusive():
+    e = entry(valid_from="2025-01-01", valid_to="2025-07-01")
+    assert not is_valid_at(e, "2024-12-31")
+    assert is_valid_at(e, "2025-01-01") and is_valid_at(e, dt.date(2025, 6, 30))
+    assert not is_valid_at(e, dt.datetime(2025, 7, 1, 8, 0))
+    assert is_valid_at(entry(), "1990-01-01") and is_valid_at(entry(valid_to="2030-01-01"), "2029-12-31")
+    with pytest.raises(ValueError):
+        is_valid_at(e, "next tuesday")
+
+
+def test_validity_and_region_filtering(store):
+    store.add(entry(1))
+    store.add(entry(2, valid_from="2025-01-01", valid_to="2025-12-31"))
+    store.add(entry(3, valid_to="2024-06-01"))
+    store.add(entry(4, region="临江区"))
+    store.add(entry(5, status="draft"))
+    ids = lambda it: [e.id for e in it]
+    assert ids(store.iter_entries("published", valid_at="2025-03-01")) == ["e001", "e002", "e004"]
+    assert ids(store.iter_entries("published", valid_at="2024-03-01")) == ["e001", "e003", "e004"]
+    assert ids(store.iter_entries(region="东湖区")) == ["e001", "e002", "e003", "e005"]
+    assert applies_to_region(entry(region="临江区"), None)
+    s = store.stats(now="2025-03-01")
+    assert (s["total"], s["published"], s["draft"], s["valid_today"], s["regional"]) == (5, 4, 1, 3, 1)
+
+
+# ------------------------------------------------------------------ change log
+def test_change_log_is_monotonic_and_incremental(store, tmp_path):
+    assert store.last_seq() == 0 and store.changes_since(0) == []
+    store.add(entry(1))
+    store.add(entry(2))
+    mark = store.last_seq()
+    store.update("e001", {"answer": "x"}, 1)
+    store.retire("e002", 1)
+    report = store.import_rows([entry(1, answer="x").to_dict(), entry(3).to_dict()])
+    assert (report.added, report.unchanged) == (1, 1)
+    later = store.changes_since(mark)
+    assert [(c.entry_id, c.op, c.revision) for c in later] == [
+        ("e001", "update", 2), ("e002", "retire", 2), ("e003", "add", 1)]
+    seqs = [c.seq for c in store.changes_since(0)]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs) == store.last_seq()
+    assert [c.seq for c in store.changes_since(0, limit=2)] == seqs[:2]
+    with KBStore(tmp_path / "kb.sqlite3") as reopened:   # persisted
+        assert reopened.last_seq() == seqs[-1]
+
+
+def test_reader_never_sees_an_uncommitted_import(tmp_path):
+    writer, reader = KBStore(tmp_path / "kb.sqlite3"), KBStore(tmp_path / "kb.sqlite3")
+    writer.add(entry(0))
+    seen = []
+
+    def progress(phase, n, total):
+        if phase == "write":   # inside the import's transaction
+            seen.append((reader.last_seq(), reader.count(), len(reader.changes_since(0))))
+
+    rows = [entry(i).to_dict() for i in range(1, 4501)]
+    writer.import_rows(rows, progress=progress)
+    assert seen and all(s == (1, 1, 1) for s in seen)
+    assert reader.last_seq() == 4501 and reader.count() == 4501
+
+
+# ------------------------------------------------------------------ imports
+def test_import_is_all_or_nothing_and_lists_every_bad_row(store):
+    store.add(entry(1))
+    before = (store.count(), store.last_seq())
+    rows = [entry(2).to_dict(), {"id": "e003", "question": "", "answer": "a"},
+            entry(4).to_dict(), {"id": "e005", "question": "q", "answer": "a", "status": "gone"},
+            entry(2, question="重复").to_dict()]
+    with pytest.raises(ImportRejected) as exc:
+        store.import_rows(rows)
+    assert [(e.row, e.field) for e in exc.value.errors] == [(2, "question"), (4, "status"), (5, "id")]
+    assert "first used in row 1" in str(exc.value.errors[-1])
+    assert "the KB was not changed" in str(exc.value)
+    assert (store.count(), store.last_seq()) == before
+    report = store.import_rows(rows, skip_invalid=True)
+    assert (report.added, len(report.rejected)) == (2, 3)
+    assert sorted(e.id for e in store.iter_entries()) == ["e001", "e002", "e004"]
+
+
+def test_upsert_rejects_stale_rows_and_replace_deletes_missing(store):
+    for i in (1, 2, 3):
+        store.add(entry(i))
+    exported = [e.to_dict() for e in store.iter_entries()]
+    store.update("e001", {"answer": "someone else"}, 1)
+    edited = [dict(d) for d in exported]
+    edited[0]["answer"] = "my edit from the old export"
+    with pytest.raises(ImportRejected, match="based on revision 1 but the KB has revision 2"):
+        store.import_rows(edited)
+    edited[1]["answer"] = "fine"
+    report = store.import_rows(edited[1:], by="sheet")
+    assert (report.updated, report.unchanged) == (1, 1)
+    assert store.get("e002").revision == 2 and store.get("e002").updated_by == "sheet"
+    report = store.import_rows([entry(1).to_dict(), entry(9).to_dict()], mode="replace")
+    assert (report.added, report.updated, report.deleted) == (1, 1, 2)
+    assert [e.id for e in store.iter_entries()] == ["e001", "e009"]
+    assert [c.op for c in store.changes_since(report.first_seq - 1)][-2:] == ["delete", "delete"]
+    assert store.history("e003")[-1].op == "delete"
+    with pytest.raises(ImportRejected, match="refusing to replace"):
+        store.import_rows([], mode="replace")
+    with pytest.raises(InvalidInput, match="'merge' is not one of upsert, replace"):
+        store.import_rows([], mode="merge")
+    # a deleted id added again continues its revision numbering
+    store.add(entry(3))
+    assert store.get("e003").revision == 2
+
+
+def test_import_preserves_revision_metadata_for_new_entries(store):
+    row = {**entry(1).to_dict(), "revision": 7, "updated_at": "2024-05-01T10:00:00Z", "updated_by": "old"}
+    store.import_rows([row])
+    e = store.get("e001")
+    assert (e.revision, e.updated_at, e.updated_by) == (7, "2024-05-01T10:00:00Z", "old")
+    assert json.loads(json.dumps(e.to_dict())) == e.to_dict()

@@ -382,12 +382,12 @@ def _engine_gauges(engine: eng.Engine, feedback: FeedbackStore):
         yield ("hotline_component_info", "Loaded component versions.",
                {"component": name, "version": version}, 1.0)
     yield ("hotline_reloads_total", "Reloads since start.", {}, float(engine.reloads))
-    size = getattr(snap.search, "size", None) if snap.search is not None else None
-    if size is None and snap.search is not None:
-        size = getattr(snap.search, "ntotal", None)
-    if size is not None:
+    if snap.search is not None and hasattr(snap.search, "status"):
+        status = snap.search.status()
         yield ("hotline_index_entries", "Entries in the loaded search index.", {},
-               float(size() if callable(size) else size))
+               float(status["entries"]))
+        yield ("hotline_index_rows", "Rows (questions + similar questions) in the index.", {},
+               float(status["rows"]))
     if snap.store is not None:
         try:
             yield ("hotline_kb_entries", "Entries in the KB.", {}, float(snap.store.count()))

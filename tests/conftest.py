@@ -55,3 +55,49 @@ def kb_app(kb_home):
 @pytest.fixture
 def kb_client(kb_app):
     return kb_app.test_client()
+
+
+# A small but varied KB for homes with a real index (questions a 12345 line gets).
+_TOPICS = [
+    ("居住证", "市公安局", "户籍", "携带身份证、居住证明到社区警务室办理居住证。"),
+    ("路灯", "市城管局", "市政", "道路路灯故障由市城管局维修，小区内由物业负责。"),
+    ("失业保险金", "市人社局", "社保", "在人社局网上办事大厅申领失业保险金。"),
+    ("医保报销", "市医保局", "医保", "持医保卡在定点医院直接结算，异地就医需先备案。"),
+    ("公积金提取", "市住房公积金中心", "公积金", "购房、租房可在公积金中心网站申请提取。"),
+    ("噪音扰民", "市生态环境局", "环境", "夜间施工噪音可向生态环境局举报，执法人员将到场处理。"),
+    ("停水", "市水务集团", "供水", "计划停水会提前公告，突发停水请拨打供水抢修电话。"),
+    ("小学入学", "市教育局", "教育", "适龄儿童凭户口簿和房产证明在学区小学报名。"),
+    ("营业执照", "市市场监管局", "企业", "在一网通办平台提交材料，三个工作日内办结营业执照。"),
+    ("公交线路", "市交通运输局", "交通", "公交线路调整信息在交通运输局官网和公交站牌公布。"),
+]
+_ASKS = ["怎么办理{t}", "{t}需要什么材料", "{t}问题找哪个部门", "{t}的办理时间"]
+
+
+def search_kb_rows() -> list[dict]:
+    rows = []
+    for i, (topic, dept, cat, answer) in enumerate(_TOPICS):
+        for j, ask in enumerate(_ASKS):
+            rows.append({"id": f"s-{i:02d}-{j}", "question": ask.format(t=topic),
+                         "similar_questions": [f"{topic}咨询{j}"], "answer": answer,
+                         "department": [dept], "category": [cat],
+                         "region": "临江区" if j == 3 else ""})
+    return rows
+
+
+@pytest.fixture(scope="session")
+def search_home(tmp_path_factory):
+    """A home with a real KB (40 entries), the real default embedder exported to
+    ONNX and a real published index; no classifier model. Built once (~20 s)."""
+    from index.embedders import get_embedder
+    from index.search import build_index
+    from kb import KBStore
+    from training.embedders import ensure
+
+    home = tmp_path_factory.mktemp("search_home")
+    settings = make_settings(home)
+    with KBStore(settings.kb_path) as store:
+        for row in search_kb_rows():
+            store.add(row)
+        ensure(settings.embedder, settings)
+        build_index(store, get_embedder(settings.embedder, settings), settings, progress=False)
+    return home

@@ -73,14 +73,12 @@ def open_store(settings):
 
 
 def load_search(settings):
-    from hotline.artifacts import resolve_current
     from index.search import SearchService
 
-    directory = resolve_current(settings.index_root)
-    if directory is None or not directory.is_dir():
-        raise NotReady(f"no index published under {settings.index_root}; run `hotline index build`")
-    service = SearchService.load(directory, settings)
-    return service, _manifest_version(directory)
+    # Raises IndexNotBuilt (a NotReady) when no index is published yet.
+    service = SearchService(settings)
+    m = service.manifest
+    return service, f"{service.directory.name} ({m.get('embedder')}, {m.get('n_entries', '?')} entries)"
 
 
 def load_classifier(settings):
@@ -161,7 +159,8 @@ class Engine:
                 problems[name] = message
             else:  # a failed reload keeps serving the previous object
                 warnings[name] = f"reload failed, still serving {versions.get(name)}: {message}"
-        if problems or warnings:
+        if (problems or warnings) and (problems, warnings) != (dict(base.problems),
+                                                               dict(base.warnings)):
             log.warning("engine components not loaded", extra={"problems": problems,
                                                                "warnings": warnings})
         return Snapshot(**values, versions=versions, problems=problems, warnings=warnings)

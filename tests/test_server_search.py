@@ -1,0 +1,90 @@
+"""HTTP service on a home with a real KB, a real ONNX embedder and a real index
+(no classifier model): search, KB writes reaching search, reload atomicity."""
+import threading
+
+import pytest
+
+from server import create_app
+from tests.conftest import auth, make_settings
+
+
+@pytest.fixture(scope="module")
+def app(search_home):
+    return create_app(make_settings(search_home))
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def test_search_returns_ranked_hits_with_highlights(client):
+    r = client.post("/v1/search", headers=auth("agent"), json={"query": "小区路灯不亮了找谁", "k": 3})
+    assert r.status_code == 200, r.get_data(as_text=True)
+    body = r.get_json()
+    assert len(body["hits"]) == 3 and body["took_ms"] > 0
+    top = body["hits"][0]
+    assert top["id"].startswith("s-01-") and "路灯" in top["question"]
+    assert isinstance(top["highlights"], dict)
+    assert body["hits"][0]["score"] >= body["hits"][-1]["score"]
+
+
+def test_search_filters_and_traditional_input(client):
+    r = client.post("/v1/search", headers=auth("agent"),
+                    json={"query": "居住證怎麼辦理", "k": 5, "department": "市公安局"})
+    body = r.get_json()
+    assert body["query"] == "居住证怎么办理"      # normalised (t2s)
+    assert body["hits"] and all(h["department"] == ["市公安局"] for h in body["hits"])
+    r = client.post("/v1/search", headers=auth("agent"),
+                    json={"query": "公积金", "region": "东湖区", "k": 10})
+    assert all(h["region"] in ("", "东湖区") for h in r.get_json()["hits"])
+
+
+def test_readiness_is_partial_without_model(client):
+    r = client.get("/readyz")
+    assert r.status_code == 503
+    comps = r.get_json()["components"]
+    assert comps["search"]["loaded"] and comps["kb"]["loaded"] and not comps["classifier"]["loaded"]
+    r = client.post("/v1/analyze", headers=auth("agent"), json={"text": "路灯坏了"})
+    assert r.status_code == 503 and "classifier" in r.get_json()["detail"]
+
+
+def test_kb_write_is_searchable_at_once(client):
+    entry = {"id": "s-new", "question": "共享单车乱停放怎么投诉", "answer": "可向城管部门投诉。",
+             "department": ["市城管局"], "category": ["市容"]}
+    assert client.post("/v1/kb/entries", headers=auth("editor"), json=entry).status_code == 201
+    hits = client.post("/v1/search", headers=auth("agent"),
+                       json={"query": "共享单车乱停放", "k": 1}).get_json()["hits"]
+    assert hits[0]["id"] == "s-new"
+    r = client.delete("/v1/kb/entries/s-new", headers={**auth("editor"), "If-Match": '"1"'})
+    assert r.status_code == 200
+    hits = client.post("/v1/search", headers=auth("agent"),
+                       json={"query": "共享单车乱停放", "k": 3}).get_json()["hits"]
+    assert "s-new" not in [h["id"] for h in hits]
+
+
+def test_reload_swaps_while_requests_run(app):
+    """Search requests run in threads while an admin reloads twice; every
+    request succeeds and the engine ends on a new snapshot."""
+    engine = app.extensions["hotline"]["engine"]
+    before = engine.snapshot
+    errors, done = [], []
+    stop = threading.Event()
+
+    def worker():
+        c = app.test_client()
+        while not stop.is_set():
+            r = c.post("/v1/search", headers=auth("agent"), json={"query": "医保报销", "k": 3})
+            (done if r.status_code == 200 else errors).append(r.status_code)
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for t in threads:
+        t.start()
+    admin = app.test_client()
+    for _ in range(2):
+        assert admin.post("/v1/admin/reload", headers=auth("admin")).status_code == 200
+    stop.set()
+    for t in threads:
+        t.join()
+    assert not errors and len(done) >= 3
+    assert engine.snapshot is not before and engine.snapshot.search is not before.search

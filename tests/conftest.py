@@ -101,3 +101,73 @@ def search_home(tmp_path_factory):
         ensure(settings.embedder, settings)
         build_index(store, get_embedder(settings.embedder, settings), settings, progress=False)
     return home
+
+
+_ORDER_TEMPLATES = [
+    ("consult", "请问{t}怎么办理", "您好，我想咨询一下{t}需要哪些材料，去哪里办理，谢谢。"),
+    ("consult", "咨询{t}", "想了解{t}的具体流程和办理时间。"),
+    ("complaint", "投诉{t}问题", "{t}的问题反映多次一直没人处理，严重影响生活，要求尽快整改。"),
+    ("complaint", "对{t}不满", "工作人员态度很差，{t}的事情拖了一个月还没解决。"),
+    ("fault", "{t}坏了", "我们这里{t}出现故障已经三天了，请尽快派人维修。"),
+]
+
+
+def write_training_data(settings) -> None:
+    """departments.json + work_orders.csv in the demo format, from the small KB topics."""
+    import csv
+
+    from kb.taxonomy import save_departments
+
+    settings.demo_dir.mkdir(parents=True, exist_ok=True)
+    save_departments(settings.demo_dir / "departments.json", [
+        {"name": dept, "responsibilities": f"{cat}相关事务", "keywords": [topic, cat],
+         "reply_days": 5 + i % 3 * 5, "aliases": []}
+        for i, (topic, dept, cat, _) in enumerate(_TOPICS)])
+    with open(settings.demo_dir / "work_orders.csv", "w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["title", "detail", "type", "department"])
+        for rep in range(3):
+            for topic, dept, _, _ in _TOPICS:
+                for kind, title, detail in _ORDER_TEMPLATES:
+                    w.writerow([title.format(t=topic), f"{detail.format(t=topic)}（{rep}）",
+                                kind, dept])
+
+
+_served: dict = {}
+
+
+def full_home_ready() -> bool:
+    return bool(_served.get("home"))
+
+
+@pytest.fixture(scope="session")
+def served_home(search_home, tmp_path_factory):
+    """search_home + taxonomy + demo-format work orders + a classifier model
+    trained through ``training.prepare`` (the path ``hotline serve`` uses).
+    Skips while the classifier area has not landed its training entry point."""
+    import shutil
+
+    from training.prepare import ensure_models
+
+    if "skip" in _served:
+        pytest.skip(_served["skip"])
+    if "home" not in _served:
+        home = tmp_path_factory.mktemp("served_home") / "home"
+        shutil.copytree(search_home, home)
+        settings = make_settings(home)
+        write_training_data(settings)
+        try:
+            built = ensure_models(settings)
+        except ImportError as exc:
+            _served["skip"] = f"classifier training not available yet: {exc}"
+            pytest.skip(_served["skip"])
+        assert built, "ensure_models built nothing"
+        _served["home"] = home
+    return _served["home"]
+
+
+@pytest.fixture(scope="session")
+def served_app(served_home):
+    from server import create_app
+
+    return create_app(make_settings(served_home))

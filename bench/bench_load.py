@@ -1,0 +1,215 @@
+"""Load test of the HTTP service on loopback: ``hotline bench load [options]``.
+
+Starts ``hotline serve --production`` (gunicorn, same app) on 127.0.0.1 on a
+free port against ``settings.home`` (the demo home: 23k-entry KB, index, model),
+waits for /readyz, then drives ``POST /v1/analyze`` with a realistic query mix
+from several client threads over keep-alive connections, bounded in time and
+request count, and calls ``POST /v1/admin/reload`` half-way through. Reports
+throughput, p50/p90/p99 latency and errors, next to a same-run baseline
+(``GET /healthz``: the HTTP stack alone). Targets: >= 300 req/s, p99 <= 30 ms,
+zero errors.
+
+Options: --seconds 20 --max-requests 20000 --concurrency 8 --workers 2
+         --endpoint analyze|search --no-reload
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import http.client
+import json
+import os
+import random
+import secrets
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+from bench.common import percentile, save
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def query_mix(settings, n: int = 2000, seed: int = 0) -> list[str]:
+    """Held-apart demo search queries (short, how agents type) mixed with
+    work-order texts (longer, how citizens talk), ~60/40; KB questions if the
+    demo files are missing."""
+    rng = random.Random(seed)
+    short, long_ = [], []
+    path = settings.demo_dir / "search_queries.jsonl"
+    if path.is_file():
+        with open(path, encoding="utf-8") as fh:
+            short = [json.loads(line)["query"] for line in fh if line.strip()]
+    path = settings.demo_dir / "work_orders.csv"
+    if path.is_file():
+        with open(path, encoding="utf-8") as fh:
+            long_ = [f"{r['title']} {r['detail']}"[:400] for r in csv.DictReader(fh)]
+    if not short:
+        from kb import open_store
+
+        short = [e.question for e, _ in zip(open_store(settings).iter_entries("published"),
+                                             range(5000))]
+    out = []
+    for _ in range(n):
+        pool = long_ if long_ and rng.random() < 0.4 else short
+        out.append(rng.choice(pool))
+    return out
+
+
+class Client(threading.Thread):
+    def __init__(self, port, path, payloads, headers, deadline, budget, results):
+        super().__init__(daemon=True)
+        self.port, self.path, self.payloads, self.headers = port, path, payloads, headers
+        self.deadline, self.budget, self.results = deadline, budget, results
+
+    def run(self):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        i = 0
+        while time.perf_counter() < self.deadline and self.budget.take():
+            body = self.payloads[i % len(self.payloads)] if self.payloads else None
+            i += 1
+            t0 = time.perf_counter()
+            try:
+                conn.request("POST" if body is not None else "GET", self.path, body=body,
+                             headers=self.headers)
+                resp = conn.getresponse()
+                resp.read()
+                status = resp.status
+            except (OSError, http.client.HTTPException):
+                status = -1
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+            self.results.append((t0, time.perf_counter() - t0, status))
+        conn.close()
+
+
+class Budget:
+    def __init__(self, n):
+        self.n, self.lock = n, threading.Lock()
+
+    def take(self) -> bool:
+        with self.lock:
+            self.n -= 1
+            return self.n >= 0
+
+
+def drive(port, path, payloads, headers, seconds, max_requests, concurrency, during=None):
+    results: list = []
+    start = time.perf_counter()
+    deadline = start + seconds
+    budget = Budget(max_requests)
+    clients = [Client(port, path, payloads[i::concurrency] if payloads else None, headers,
+                      deadline, budget, results) for i in range(concurrency)]
+    for c in clients:
+        c.start()
+    if during is not None:
+        time.sleep(seconds / 2)
+        during()
+    for c in clients:
+        c.join()
+    elapsed = time.perf_counter() - start
+    lat = [r[1] for r in results]
+    errors = sum(1 for r in results if r[2] != 200)
+    return {"requests": len(results), "seconds": round(elapsed, 2),
+            "rps": round(len(results) / elapsed, 1),
+            "p50_ms": round(percentile(lat, 50) * 1000, 2),
+            "p90_ms": round(percentile(lat, 90) * 1000, 2),
+            "p99_ms": round(percentile(lat, 99) * 1000, 2),
+            "errors": errors,
+            "statuses": {str(s): sum(1 for r in results if r[2] == s)
+                         for s in sorted({r[2] for r in results})}}
+
+
+def main(settings, argv=None) -> int:
+    p = argparse.ArgumentParser(prog="hotline bench load")
+    p.add_argument("--seconds", type=float, default=20)
+    p.add_argument("--max-requests", type=int, default=20000)
+    p.add_argument("--concurrency", type=int, default=8)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--endpoint", choices=["analyze", "search"], default="analyze")
+    p.add_argument("--no-reload", action="store_true")
+    args = p.parse_args(argv or [])
+
+    key = secrets.token_urlsafe(16)
+    port = _free_port()
+    env = {**os.environ, "HOTLINE_HOME": str(settings.home),
+           "HOTLINE_API_KEYS": f"admin:{key}", "HOTLINE_RATE_LIMIT_PER_MINUTE": "0",
+           "HOTLINE_LOG_LEVEL": "WARNING"}
+    cmd = [sys.executable, "-m", "hotline.cli.main", "serve", "--production", "--no-build",
+           "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers),
+           "--threads", str(args.threads)]
+    server = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    try:
+        if not _wait_ready(port, 180, args.endpoint):
+            print("server did not become ready in 180 s; is the home built? "
+                  "(hotline serve --prepare)", file=sys.stderr)
+            return 2
+        field = "text" if args.endpoint == "analyze" else "query"
+        payloads = [json.dumps({field: q}, ensure_ascii=False).encode("utf-8")
+                    for q in query_mix(settings)]
+        path = f"/v1/{args.endpoint}"
+        # warm every worker (first calls pay lazy initialisation)
+        drive(port, path, payloads, headers, 3, 200, args.concurrency)
+        baseline = drive(port, "/healthz", None, {}, min(5, args.seconds), args.max_requests,
+                         args.concurrency)
+        reload_info = {}
+
+        def do_reload():
+            t0 = time.perf_counter()
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+            conn.request("POST", "/v1/admin/reload", headers=headers)
+            resp = conn.getresponse()
+            resp.read()
+            reload_info.update(status=resp.status,
+                               seconds=round(time.perf_counter() - t0, 2))
+
+        load = drive(port, path, payloads, headers, args.seconds, args.max_requests,
+                     args.concurrency, None if args.no_reload else do_reload)
+    finally:
+        server.terminate()   # SIGTERM: gunicorn's graceful shutdown
+        try:
+            code = server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            code = "killed"
+    figures = {
+        "endpoint": path, "workers": args.workers, "threads": args.threads,
+        "concurrency": args.concurrency, "cpu_count": os.cpu_count(),
+        "queries": "demo search_queries + work orders (60/40)",
+        "load": load, "reload_mid_run": reload_info or None,
+        "baseline_healthz": baseline,
+        "rps_ratio_vs_healthz": round(load["rps"] / baseline["rps"], 3)
+        if baseline["rps"] else None,
+        "graceful_shutdown_exit_code": code,
+        "targets": {"rps": 300, "p99_ms": 30, "errors": 0},
+        "met": {"rps": load["rps"] >= 300, "p99": load["p99_ms"] <= 30,
+                "errors": load["errors"] == 0},
+    }
+    save("load", figures)
+    return 0
+
+
+def _wait_ready(port: int, timeout: float, endpoint: str) -> bool:
+    """/readyz 200 for analyze; for search, the index alone is enough."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", "/readyz")
+            resp = conn.getresponse()
+            body = json.loads(resp.read() or b"{}")
+            if resp.status == 200 or (endpoint == "search"
+                                      and body["components"]["search"]["loaded"]):
+                return True
+        except (OSError, ValueError, KeyError):
+            pass
+        time.sleep(0.5)
+    return False

@@ -1,0 +1,59 @@
+"""HTTP service on a fully built home (KB, index, classifier model): the
+widget's analyze call, classify, batch, readiness and metrics."""
+import datetime as dt
+
+from tests.conftest import auth
+
+PHONE = "13812345678"
+
+
+def test_ready_and_models(served_app):
+    client = served_app.test_client()
+    r = client.get("/readyz")
+    assert r.status_code == 200 and r.get_json()["ready"] is True
+    comps = client.get("/v1/models", headers=auth("admin")).get_json()["components"]
+    assert all(comps[c]["loaded"] and comps[c]["version"] for c in ("kb", "search", "classifier"))
+
+
+def test_analyze_is_the_widgets_one_call(served_app):
+    client = served_app.test_client()
+    r = client.post("/v1/analyze", headers=auth("agent"),
+                    json={"text": f"我们小区路燈壞了三天了，电话{PHONE}", "region": "临江区",
+                          "channel": "phone"})
+    assert r.status_code == 200, r.get_data(as_text=True)
+    body = r.get_json()
+    assert body["text"].startswith("我们小区路灯坏了")          # normalised
+    assert body["type"]["label"] in body["type"]["probs"]
+    assert 0 <= body["type"]["confidence"] <= 1
+    dept = body["department"]
+    assert dept["label"] and 1 <= len(dept["top3"]) <= 3 and isinstance(dept["needs_review"], bool)
+    assert body["needs_review"] == dept["needs_review"]
+    if body["reply_days"] is not None:
+        due = dt.date.fromisoformat(body["reply_deadline"])
+        assert due > dt.date.today()
+    assert body["answers"] and body["answers"][0]["id"].startswith("s-")
+    assert all(h["region"] in ("", "临江区") for h in body["answers"])
+    assert isinstance(body["evidence"], dict) and isinstance(body["similar_cases"], list)
+    assert set(body["versions"]) >= {"kb", "search", "classifier"}
+
+
+def test_classify_and_batch(served_app):
+    client = served_app.test_client()
+    one = client.post("/v1/classify", headers=auth("agent"), json={"text": "公积金怎么提取"})
+    assert one.status_code == 200 and one.get_json()["type"]["label"]
+    items = [{"id": str(i), "text": t} for i, t in enumerate(["停水了", "投诉噪音扰民", "居住证怎么办"])]
+    r = client.post("/v1/classify/batch", headers=auth("agent"), json={"items": items})
+    assert r.status_code == 200
+    out = r.get_json()["items"]
+    assert [o["id"] for o in out] == ["0", "1", "2"]
+    assert all(o["department"]["top3"] for o in out)
+
+
+def test_metrics_report_versions_and_index_size(served_app):
+    client = served_app.test_client()
+    client.post("/v1/analyze", headers=auth("agent"), json={"text": "医保怎么报销"})
+    text = client.get("/metrics").get_data(as_text=True)
+    assert "hotline_ready{" in text and "} 1.0" in text.split("hotline_ready{")[1].split("\n")[0]
+    assert 'hotline_component_info{component="classifier"' in text
+    assert "hotline_index_entries{" in text
+    assert 'hotline_http_request_duration_seconds_count{endpoint="/v1/analyze"' in text

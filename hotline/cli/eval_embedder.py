@@ -1,11 +1,37 @@
-"""`hotline eval embedder` (not built yet)."""
+"""`hotline eval embedder [--model NAME]`: sts_zh quality beside a TF-IDF baseline.
+
+Writes JSON + Markdown to HOME/reports/embedder-<name>.{json,md} and prints the Markdown.
+"""
 
 
 def register(sub) -> None:
-    p = sub.add_parser("embedder", help="(not built yet)")
+    p = sub.add_parser("embedder", help="evaluate an embedder on sts_zh (STS-B, LCQMC, BQ, "
+                       "AFQMC, PAWS-X, ATEC) beside a TF-IDF char n-gram baseline")
+    p.add_argument("--model", help="embedder name: use, static, e5, st:<dir> (default: settings.embedder)")
+    p.add_argument("--max-pairs", type=int, default=4000,
+                   help="pairs sampled per set (seeded; 0 = all; LCQMC is always whole)")
+    p.add_argument("--sets", help="comma-separated subset, e.g. LCQMC,STS-B")
+    p.add_argument("--build", action="store_true", help="build the embedder artifact if missing")
     p.set_defaults(func=run)
 
 
 def run(args, settings) -> int:
-    print("hotline eval embedder: not built yet")
-    return 2
+    from hotline.errors import InvalidInput
+    from index.embedders import get_embedder
+    from training.eval_embedder import PAIR_SETS, evaluate, to_markdown, write_report
+
+    name = args.model or settings.embedder
+    sets = [s.strip() for s in args.sets.split(",")] if args.sets else None
+    unknown = [s for s in sets or [] if s not in PAIR_SETS]
+    if unknown:
+        raise InvalidInput(f"unknown set {unknown[0]!r}; expected some of {sorted(PAIR_SETS)}")
+    if args.build:
+        from training.embedders import ensure
+
+        ensure(name, settings)
+    embedder = get_embedder(name, settings)
+    result = evaluate(embedder, settings.shared_data / "sts_zh", args.max_pairs, sets)
+    jpath, mpath = write_report(result, settings.home / "reports")
+    print(to_markdown(result))
+    print(f"written: {jpath} {mpath}")
+    return 0

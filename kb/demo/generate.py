@@ -177,9 +177,11 @@ def generate(seed: int = 0, scale: float = 1.0) -> DemoKB:
         seen[p["std"]] = p["key"]
     kb = DemoKB(entries=[])
     for i, p in enumerate(protos):
-        rng = random.Random(f"{seed}:{p['key']}")
-        if scale < 1 and not p["key"].endswith(_ALWAYS) and rng.random() >= scale:
+        # A separate stream for the keep/drop draw, so an entry's text is the same at any scale.
+        if (scale < 1 and not p["key"].endswith(_ALWAYS)
+                and random.Random(f"{seed}:keep:{p['key']}").random() >= scale):
             continue
+        rng = random.Random(f"{seed}:{p['key']}")
         eid = f"KB-{i + 1:06d}"
         std = p["std"]
         if "sim_t" in p:

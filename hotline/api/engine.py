@@ -73,8 +73,15 @@ def open_store(settings):
 
 
 def load_search(settings):
+    from hotline.artifacts import resolve_current
     from index.search import SearchService
 
+    # Check the pointer first: loading the service loads the embedder into the
+    # process-wide cache, and while `hotline serve` is still exporting it that
+    # would pin the slow fallback backend.
+    current = resolve_current(settings.index_root)
+    if current is None or not current.is_dir():
+        raise NotReady(f"no search index under {settings.index_root}; run `hotline index build`")
     # Raises IndexNotBuilt (a NotReady) when no index is published yet.
     service = SearchService(settings)
     m = service.manifest
@@ -182,6 +189,7 @@ class Engine:
         requests holding the old snapshot finish on it."""
         with self._lock:
             old = self._snapshot
+            _clear_embedder_cache()  # pick up re-exported embedders too
             new = self._load(old, COMPONENTS)
             self._snapshot = new
             self.reloads += 1
@@ -244,6 +252,14 @@ class Engine:
             cached = sorted(regions)
             self._regions = {id(snap): cached}
         return {"departments": [jsonable(d) for d in snap.taxonomy.values()], "regions": cached}
+
+
+def _clear_embedder_cache() -> None:
+    try:
+        from index.embedders import clear_cache
+    except ImportError:
+        return
+    clear_cache()
 
 
 def add_working_days(start: dt.date, days: int) -> dt.date:

@@ -64,6 +64,8 @@ def run(args, settings) -> int:
         else:
             from server import create_app
 
+            # The app writes its own JSON access log; werkzeug's would double it.
+            logging.getLogger("werkzeug").setLevel(logging.WARNING)
             create_app(settings).run(host=settings.host, port=settings.port, threaded=True,
                                      use_reloader=False)
     finally:

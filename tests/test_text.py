@@ -103,3 +103,9 @@ def test_tokenizer_does_not_touch_global_jieba(tmp_path):
     d.write_text("龘龘测试词 100 n\n", encoding="utf-8")
     Tokenizer(user_dict=d).cut("龘龘测试词")
     assert "龘龘测试词" not in jieba.lcut("龘龘测试词")
+
+
+def test_subword_terms_split_dictionary_compounds():
+    tok = get_tokenizer()
+    assert "居住证" not in tok.terms("居住证签注怎么办")
+    assert {"居住证", "居住证签注"} <= set(tok.terms("居住证签注怎么办", subwords=True))

@@ -90,10 +90,14 @@ class Tokenizer:
         """Every token, in order (whitespace dropped). Expects normalised text."""
         return [t for t in self._jieba.lcut(text, HMM=True) if t.strip()]
 
-    def terms(self, text: str) -> list[str]:
-        """Content terms for lexical matching: lower-cased, no stopwords or punctuation."""
+    def terms(self, text: str, subwords: bool = False) -> list[str]:
+        """Content terms for lexical matching: lower-cased, no stopwords or punctuation.
+
+        ``subwords=True`` also emits the dictionary words inside long compounds
+        (jieba's search mode), so 居住证签注 still matches a query that says 居住证."""
         out = []
-        for tok in self._jieba.lcut(text, HMM=True):
+        cut = self._jieba.lcut_for_search if subwords else self._jieba.lcut
+        for tok in cut(text, HMM=True):
             tok = tok.strip().lower()
             if tok and tok not in self.stopwords and _WORDLIKE.search(tok):
                 out.append(tok)

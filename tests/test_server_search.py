@@ -88,3 +88,40 @@ def test_reload_swaps_while_requests_run(app):
         t.join()
     assert not errors and len(done) >= 3
     assert engine.snapshot is not before and engine.snapshot.search is not before.search
+
+
+def _copy_home(src, dst, with_index=True):
+    import shutil
+
+    shutil.copytree(src, dst, ignore=None if with_index else shutil.ignore_patterns("index"))
+    return dst
+
+
+def test_failed_reload_keeps_serving_the_old_index(search_home, tmp_path):
+    home = _copy_home(search_home, tmp_path / "home")
+    app = create_app(make_settings(home))
+    client = app.test_client()
+    (home / "index" / "broken").mkdir()
+    (home / "index" / "current").write_text("broken\n")
+    r = client.post("/v1/admin/reload", headers=auth("admin"))
+    comp = r.get_json()["components"]["search"]
+    assert r.status_code == 200 and comp["loaded"] and "reload failed" in comp["problem"]
+    r = client.post("/v1/search", headers=auth("agent"), json={"query": "停水", "k": 1})
+    assert r.status_code == 200 and r.get_json()["hits"]
+
+
+def test_index_built_after_start_is_picked_up_without_reload(search_home, tmp_path):
+    from hotline.api.engine import Engine
+    from index.embedders import get_embedder
+    from index.search import build_index
+    from kb import KBStore
+
+    home = _copy_home(search_home, tmp_path / "home", with_index=False)
+    settings = make_settings(home)
+    app = create_app(settings, engine=Engine(settings, retry_seconds=0))
+    client = app.test_client()
+    assert not client.get("/readyz").get_json()["components"]["search"]["loaded"]
+    with KBStore(settings.kb_path) as store:
+        build_index(store, get_embedder(settings.embedder, settings), settings, progress=False)
+    assert client.get("/readyz").get_json()["components"]["search"]["loaded"]
+    assert client.post("/v1/search", headers=auth("agent"), json={"query": "停水"}).status_code == 200

@@ -224,6 +224,9 @@ class Engine:
         try:
             self._last_sync = now
             snap.search.sync(snap.store)
+        except HotlineError as exc:
+            # e.g. a broken newly published index: keep answering from what is loaded.
+            log.warning("index sync failed; serving the loaded index: %s", exc)
         finally:
             self._sync_lock.release()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import os
+import sys
 import multiprocessing as mp
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -36,12 +37,23 @@ class InProcess:
         pass
 
 
+def start_method() -> str:
+    """``fork`` (a worker starts in milliseconds with the parent's imports)
+    unless this process already holds a loaded model, e.g. a library caller
+    that classified before: a forked copy of an onnxruntime session has no
+    threads behind it and can hang, so then workers start from a clean
+    ``forkserver`` process instead."""
+    embedders = sys.modules.get("index.embedders")
+    if embedders is not None and getattr(embedders, "_cache", None):
+        return "forkserver"
+    return "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+
+
 class WorkerPool:
     def __init__(self, spec: ModelSpec, workers: int, window: int | None = None):
-        # fork: a worker starts in milliseconds with the parent's imports; the
-        # parent has not created any onnxruntime session that could be copied.
-        self._ex = ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"),
-                                       initializer=init_worker, initargs=(spec, os.getpid()))
+        self.start_method = start_method()
+        self._ex = ProcessPoolExecutor(workers, mp_context=mp.get_context(self.start_method),
+                                       initializer=init_worker, initargs=(spec,))
         self.window = window or 2 * workers + 2
         # Start every worker now so model loading overlaps the parent's set-up.
         self._warm = [self._ex.submit(worker_info) for _ in range(workers)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import sys
 from dataclasses import dataclass
 
 from hotline.errors import HotlineError, InvalidInput
@@ -90,13 +91,16 @@ _worker: Predictor | None = None
 _worker_error: BaseException | None = None
 
 
-def _die_with_parent(parent: int) -> None:
+def _die_with_parent() -> None:
     """A killed parent must not leave workers holding a model in memory: they
     block on a queue whose write end they hold themselves, so they never see EOF."""
     import signal
     import threading
     import time
 
+    # The real parent: the batch process (fork, spawn) or the forkserver, which
+    # itself exits when the batch process does.
+    parent = os.getppid()
     try:
         import ctypes
 
@@ -104,8 +108,6 @@ def _die_with_parent(parent: int) -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     except (OSError, AttributeError):
         pass
-    if os.getppid() != parent:  # parent died before prctl took effect
-        os._exit(1)
 
     def watch() -> None:  # portable fallback
         while os.getppid() == parent:
@@ -115,12 +117,14 @@ def _die_with_parent(parent: int) -> None:
     threading.Thread(target=watch, daemon=True, name="parent-watch").start()
 
 
-def init_worker(spec: ModelSpec, parent: int | None = None) -> None:
+def init_worker(spec: ModelSpec) -> None:
     # An exception escaping an initializer only says "pool broken"; keep it and
     # raise it from the first task so the user sees the real reason.
     global _worker, _worker_error
-    if parent is not None:
-        _die_with_parent(parent)
+    _die_with_parent()
+    embedders = sys.modules.get("index.embedders")
+    if embedders is not None:
+        embedders.clear_cache()  # never reuse a session copied from the parent
     try:
         _worker = load_predictor(spec)
     except Exception as exc:  # noqa: BLE001 - re-raised by the first task

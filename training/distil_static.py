@@ -168,7 +168,7 @@ def build(final_dir: Path, settings, teacher=None, max_sentences: int = 30000,
     from sentence_transformers.sentence_transformer.modules import StaticEmbedding
 
     from index.embedders import get_embedder
-    from index.text import Normalizer
+    from index.text import Normalizer, get_tokenizer
 
     t0 = time.perf_counter()
     torch.set_num_threads(2)
@@ -201,6 +201,7 @@ def build(final_dir: Path, settings, teacher=None, max_sentences: int = 30000,
             tmp, KIND, FORMAT_VERSION, name="static", backend="numpy", dim=int(weights.shape[1]),
             teacher=teacher.identity, normalizer=Normalizer().identity,
             tokenizer="unigram over jieba dict.txt log-frequencies",
+            vocab_source_tokenizer=get_tokenizer().identity,
             vocab_size=len(pieces), train_sentences=len(train_s), dev_sentences=len(dev),
             corpus_hash=data_hash(sentences), ridge=ridge, seed=seed,
             model_hash=file_hash(weight_file),

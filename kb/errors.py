@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hotline.errors import Conflict, HotlineError, InvalidInput, NotFound
+from hotline.errors import Conflict, HotlineError, InvalidInput, NotFound, NotReady
 
 
 class KBError(HotlineError):
@@ -57,8 +57,18 @@ class TaxonomyError(KBError, InvalidInput):
     code = "kb_taxonomy_error"
 
 
+class KBBusy(KBError, NotReady):
+    """Another writer held the KB longer than the store's timeout."""
+
+    code = "kb_busy"
+
+
 class EntryNotFound(KBError, NotFound):
     code = "kb_entry_not_found"
+
+
+class KBFileNotFound(KBError, NotFound):
+    code = "kb_file_not_found"
 
 
 class EntryExists(KBError, Conflict):

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from kb.entry import FIELDS, LIST_FIELDS, LIST_SEP, Entry
-from kb.errors import ImportRejected, RowError, UnsupportedFormat
+from kb.errors import ImportRejected, KBFileNotFound, RowError, UnsupportedFormat
 
 FORMATS = (".csv", ".jsonl", ".xlsx")
 REQUIRED_COLUMNS = ("id", "question", "answer")
@@ -186,7 +186,7 @@ def read_rows(path: str | Path) -> Iterator[tuple[int, dict | RowError]]:
     path = Path(path)
     fmt = file_format(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist")
+        raise KBFileNotFound(f"import file {path} does not exist")
     if fmt == ".csv":
         return _read_csv(path)
     if fmt == ".jsonl":

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
-from kb.entry import CONTENT_FIELDS, Entry, applies_to_region, is_valid_at, parse_entry
-from kb.errors import (EntryExists, EntryNotFound, ImportRejected, KBError, RevisionConflict,
+from kb.entry import CONTENT_FIELDS, Entry, _as_date, applies_to_region, is_valid_at, parse_entry
+from kb.errors import (EntryExists, EntryNotFound, ImportRejected, KBBusy, KBError, RevisionConflict,
                        RowError, ValidationError)
 from kb.taxonomy import Taxonomy, load_taxonomy
 
@@ -156,7 +156,13 @@ class KBStore:
     @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         con = self._con()
-        con.execute("BEGIN IMMEDIATE")
+        try:
+            con.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise KBBusy(f"the KB {self.path} is locked by another writer (waited "
+                             f"{self.timeout:g} s); retry later") from None
+            raise
         try:
             yield con
         except BaseException:
@@ -314,7 +320,7 @@ class KBStore:
     def stats(self, now: Any = None) -> dict:
         con = self._con()
         by_status = dict(con.execute("SELECT status, COUNT(*) FROM entries GROUP BY status").fetchall())
-        day = (now or _dt.date.today()).isoformat()[:10] if not isinstance(now, str) else now[:10]
+        day = _as_date(now)
         valid = con.execute(
             "SELECT COUNT(*) FROM entries WHERE status='published' AND "
             "(valid_from IS NULL OR valid_from <= ?) AND (valid_to IS NULL OR valid_to > ?)",

@@ -145,6 +145,9 @@ def test_jsonl_bad_lines_and_unsupported_extension(tmp_path):
     assert store.get("c").tags == ["t1", "t2"]
     with pytest.raises(UnsupportedFormat, match=r"'\.txt', expected one of \.csv, \.jsonl, \.xlsx"):
         write_entries(tmp_path / "k.txt", [])
+    from kb.errors import KBFileNotFound
+    with pytest.raises(KBFileNotFound, match="missing.csv does not exist"):
+        store.import_file(tmp_path / "missing.csv")
 
 
 def test_hand_made_xlsx_with_numbers_and_dates(tmp_path):
@@ -162,3 +165,12 @@ def test_hand_made_xlsx_with_numbers_and_dates(tmp_path):
     store.import_file(tmp_path / "hand.xlsx", progress=False)
     e = store.get("101")
     assert (e.answer, e.valid_from, e.department, e.revision) == ("3.5", "2025-02-01", ["市人社局", "市医保局"], 1)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_23k_roundtrip_is_byte_identical(tmp_path, fmt):
+    from bench.bench_kb_import import synthetic_rows
+    rows = synthetic_rows(23000)
+    _, dst, first, second = roundtrip(tmp_path, fmt, [Entry.from_dict(r) for r in rows])
+    assert dst.count() == 23000 and first.read_bytes() == second.read_bytes()

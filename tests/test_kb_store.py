@@ -256,3 +256,20 @@ def test_import_preserves_revision_metadata_for_new_entries(store):
     e = store.get("e001")
     assert (e.revision, e.updated_at, e.updated_by) == (7, "2024-05-01T10:00:00Z", "old")
     assert json.loads(json.dumps(e.to_dict())) == e.to_dict()
+
+
+def test_a_writer_blocked_too_long_gets_kb_busy(tmp_path):
+    from hotline.errors import NotReady
+    from kb.errors import KBBusy
+    writer, other = KBStore(tmp_path / "kb.sqlite3"), KBStore(tmp_path / "kb.sqlite3", timeout=0.2)
+    caught = []
+
+    def progress(phase, n, total):
+        if phase == "write" and not caught:
+            with pytest.raises(KBBusy, match="locked by another writer") as exc:
+                other.add(entry(999))
+            caught.append(exc.value)
+
+    writer.import_rows([entry(1).to_dict()], progress=progress)
+    assert caught and isinstance(caught[0], NotReady)
+    assert other.add(entry(999)).revision == 1   # free again after the commit

@@ -159,9 +159,8 @@ def run(args, settings) -> int:
 
     try:
         return _dispatch(args, settings)
-    except ValidationError as exc:
-        head = f"{len(exc.errors)} problem(s)"
-        print(f"error: {exc}" if not exc.errors else f"error: {head}:", file=sys.stderr)
+    except ValidationError as exc:   # list every problem, one per line
+        print(f"error: {str(exc).split(': row ')[0].split(': entry')[0]}", file=sys.stderr)
         for err in exc.errors:
             print(f"  {err}", file=sys.stderr)
         return 1

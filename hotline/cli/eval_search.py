@@ -1,11 +1,20 @@
-"""`hotline eval search` (not built yet)."""
+"""`hotline eval search`: R@1, R@5, MRR@10 of dense-only, lexical-only and fused
+search on LCQMC paraphrase retrieval and the demo KB query set; writes
+HOME/reports/search_eval.{json,md}."""
 
 
 def register(sub) -> None:
-    p = sub.add_parser("search", help="(not built yet)")
+    p = sub.add_parser("search", help="evaluate KB search (dense, lexical, fused)")
+    p.add_argument("--no-tune", action="store_true", help="use the default fusion weights")
+    p.add_argument("--limit", type=int, help="evaluate on the first N LCQMC queries only")
     p.set_defaults(func=run)
 
 
 def run(args, settings) -> int:
-    print("hotline eval search: not built yet")
-    return 2
+    from training import eval_search
+
+    report = eval_search.run(settings, tune=not args.no_tune, limit=args.limit)
+    jp, mp = eval_search.write_report(settings, report)
+    print(eval_search.to_markdown(report))
+    print(f"wrote {jp} and {mp}")
+    return 0

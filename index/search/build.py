@@ -20,7 +20,7 @@ from hotline.artifacts import (building, data_hash, point_current, read_manifest
                                resolve_current, write_manifest)
 from index.search.dense import DenseIndex
 from index.search.errors import BuildFailed, EmbedderMismatch, IndexNotBuilt
-from index.search.fusion import FusionWeights
+from index.search.fusion import FusionWeights, char_grams
 from index.search.lexical import LexicalIndex
 from index.search.state import IndexState, prepare
 
@@ -104,6 +104,8 @@ def load_state(directory: Path, embedder) -> tuple[IndexState, dict]:
     state.entry_alive = np.ones(len(entries), bool)
     state.row_entry, state.row_kind, state.row_text = row_entry, row_kind, row_text
     state.row_alive = np.ones(len(row_text), bool)
+    state.term_rows.add_ids(lexical.row_terms)
+    state.char_rows.add(char_grams(t) for t in row_text)
     state.seq = int(manifest["kb_seq"])
     if dense.ntotal != len(row_text) or len(lexical.row_terms) != len(row_text):
         raise BuildFailed(f"index {d} is inconsistent: {len(row_text)} rows, "

@@ -11,9 +11,10 @@ import numpy as np
 
 from index.search.dense import DenseIndex
 from index.search.filters import EntryColumns
-from index.search.fusion import FusionWeights, QueryTerms, char_grams, fuse_row
+from index.search.fusion import FusionWeights, QueryTerms, char_grams, fused_scores
 from index.search.highlight import highlights
 from index.search.lexical import LexicalIndex
+from index.search.rowsparse import RowSparse
 from index.search.types import Hit, SearchFilters
 from index.text import normalize
 
@@ -86,6 +87,9 @@ class IndexState:
         self.seq = 0
         self.version = 0
         self._mask_cache: dict = {}
+        self.char_rows = RowSparse()
+        self.term_rows = RowSparse(vocab=lexical.vocab)
+        self._sums = None
 
     # ------------------------------------------------------------ contents
     @property
@@ -119,6 +123,8 @@ class IndexState:
         self.dense.add(ids, p.vectors)
         if not lexical_fitted:
             self.lexical.add_rows(p.terms)
+        self.term_rows.add_ids(self.lexical.row_terms[first_row:])
+        self.char_rows.add(char_grams(r[2]) for r in p.rows)
         self._changed()
 
     def remove(self, entry_ids) -> int:
@@ -142,6 +148,13 @@ class IndexState:
         self.version += 1
         self._mask_cache.clear()
         self.cols.invalidate()
+        self._sums = None
+
+    def _row_sums(self):
+        # (char grams per row, IDF mass per row), recomputed after each change.
+        if self._sums is None:
+            self._sums = (self.char_rows.row_sums(), self.term_rows.row_sums(self.lexical.idf))
+        return self._sums
 
     def get(self, entry_id: str):
         pos = self.entry_pos.get(entry_id)
@@ -166,74 +179,111 @@ class IndexState:
             self._mask_cache[key] = mask
         return self._mask_cache[key]
 
-    def search(self, qvec: np.ndarray, qtext: str, terms: list[str], synonyms: dict, k: int,
-               filters: SearchFilters | None = None, mode: str = "fused") -> list[Hit]:
+    def candidates(self, qvec, qtext: str, terms: list[str], synonyms: dict, k: int,
+                   filters: SearchFilters | None = None, mode: str = "fused"):
+        """Candidate rows and their evidence: (QueryTerms, rows, features) where
+        features is a float array [n, 6]: dense, overlap, chars, bm25 (raw), bm25
+        relative to the best row, rare-term share. ``None`` when nothing passes."""
         w = self.weights
         mask = self.row_mask(filters)
         if mask is not None and not mask.any():
-            return []
+            return None
         qt = QueryTerms(terms, synonyms, self.lexical.vocab, self.lexical.idf)
         qt.mark_rare(w.rare_idf)
         expanded = sorted({t for g in qt.groups for t in g})
-        per_entry: dict[int, tuple[float, int]] = {}
-
-        def offer(row: int, score: float) -> None:
-            e = int(self.row_entry[row])
-            if self.row_kind[row] == 2:
-                score *= w.answer_weight
-            best = per_entry.get(e)
-            if best is None or score > best[0]:
-                per_entry[e] = (score, row)
-
-        dense_rows = dense_scores = np.empty(0)
+        dense_rows, dense_scores = np.empty(0, np.int64), np.empty(0, np.float32)
         if mode != "lexical":
-            n_dense = max(w.dense_candidates, 2 * k)
-            dense_rows, dense_scores = self.dense.search(qvec, n_dense, mask)
-            if self.dense.kind == "hnsw" and mask is None:
+            dense_rows, dense_scores = self.dense.search(qvec, max(w.dense_candidates, 2 * k), mask)
+            if mask is None and self.dense.kind == "hnsw":
                 keep = self.row_alive[dense_rows]
                 dense_rows, dense_scores = dense_rows[keep], dense_scores[keep]
         lex_rows = np.empty(0, np.int64)
-        bm25 = None
+        bm25 = np.zeros(len(self.row_text), np.float32)
         if mode != "dense" and expanded:
             bm25 = self.lexical.scores(np.array(expanded, np.int32))
-            if mask is not None:
-                bm25 = bm25 * mask
-            else:
-                bm25 = bm25 * self.row_alive
+            bm25 *= self.row_alive if mask is None else mask
             n_lex = min(max(w.lexical_candidates, 2 * k), len(bm25))
-            top = np.argpartition(-bm25, n_lex - 1)[:n_lex] if n_lex < len(bm25) else np.arange(len(bm25))
+            top = (np.argpartition(-bm25, n_lex - 1)[:n_lex] if n_lex < len(bm25)
+                   else np.arange(len(bm25)))
             lex_rows = top[bm25[top] > 0]
-
         if mode == "dense":
-            for r, s in zip(dense_rows.tolist(), dense_scores.tolist()):
-                offer(r, s)
-        elif mode == "lexical":
-            for r in lex_rows.tolist():
-                offer(r, float(bm25[r]))
-        else:
-            dense_of = dict(zip(dense_rows.tolist(), dense_scores.tolist()))
-            extra = [r for r in lex_rows.tolist() if r not in dense_of]
-            if extra:
-                vecs = self.dense.vectors(np.array(extra, np.int64))
-                dense_of.update(zip(extra, (vecs @ qvec.ravel()).tolist()))
-            bm25_max = float(bm25.max()) if bm25 is not None and len(bm25) else 0.0
-            best_dense = max(dense_of.values(), default=0.0)
-            confident = best_dense >= w.rare_gate
-            q_chars = char_grams(qtext)
-            lex_terms = self.lexical.row_terms
-            for r, d in dense_of.items():
-                jac, rare = qt.overlap(lex_terms[r], self.lexical.idf) if qt.terms else (0.0, 0.0)
-                rc = char_grams(self.row_text[r]) if q_chars else set()
-                dice = 2 * len(q_chars & rc) / (len(q_chars) + len(rc)) if rc else 0.0
-                rel = float(bm25[r]) / bm25_max if bm25_max > 0 else 0.0
-                offer(r, fuse_row(w, d, jac, dice, rel, rare, confident))
+            rows = dense_rows
+            feats = np.zeros((len(rows), 6), np.float32)
+            feats[:, 0] = dense_scores
+            return qt, rows, feats
+        if mode == "lexical":
+            rows = lex_rows
+            feats = np.zeros((len(rows), 6), np.float32)
+            feats[:, 3] = bm25[rows]
+            return qt, rows, feats
+        dense_of = dict(zip(dense_rows.tolist(), dense_scores.tolist()))
+        extra = [r for r in lex_rows.tolist() if r not in dense_of]
+        if extra:
+            vecs = self.dense.vectors(np.array(extra, np.int64))
+            dense_of.update(zip(extra, (vecs @ np.asarray(qvec).ravel()).tolist()))
+        rows = np.fromiter(dense_of.keys(), np.int64, len(dense_of))
+        feats = np.zeros((len(rows), 6), np.float32)
+        feats[:, 0] = np.fromiter(dense_of.values(), np.float32, len(dense_of))
+        bm25_max = float(bm25.max()) if len(bm25) else 0.0
+        feats[:, 3] = bm25[rows]
+        feats[:, 4] = feats[:, 3] / bm25_max if bm25_max > 0 else 0.0
+        char_sizes, idf_sums = self._row_sums()
+        q_chars = self.char_rows.ids(char_grams(qtext), grow=False)
+        n_qchars = len(char_grams(qtext))
+        if n_qchars:
+            inter = self.char_rows.matrix()[rows] @ self.char_rows.indicator(q_chars)
+            feats[:, 2] = 2 * inter / (n_qchars + char_sizes[rows])
+        if qt.terms:
+            T = self.term_rows.matrix()[rows]
+            q_w = self.term_rows.indicator([], 0.0)
+            rare_ind = self.term_rows.indicator([], 0.0)
+            for ids, wt, rare in zip(qt.groups, qt.weights, qt.rare):
+                idx = list(ids)
+                q_w[idx] = wt
+                if rare:
+                    rare_ind[idx] = 1.0
+            inter_w = T @ q_w
+            union = qt.total + idf_sums[rows] - np.minimum(inter_w, idf_sums[rows])
+            feats[:, 1] = np.where(union > 0, inter_w / np.maximum(union, 1e-9), 0.0)
+            n_rare = sum(qt.rare)
+            if n_rare:
+                feats[:, 5] = np.minimum(T @ rare_ind, n_rare) / n_rare
+        return qt, rows, feats
 
-        ranked = sorted(per_entry.items(), key=lambda kv: -kv[1][0])[:k]
+    def rank(self, rows: np.ndarray, feats: np.ndarray, k: int, mode: str = "fused",
+             weights: FusionWeights | None = None) -> list[tuple[int, float, int]]:
+        """Best ``k`` (entry position, score, best row): an entry scores its best row."""
+        w = weights or self.weights
+        if mode == "dense":
+            scores = feats[:, 0].copy()
+        elif mode == "lexical":
+            scores = feats[:, 3].copy()
+        else:
+            scores = fused_scores(w, feats)
+        scores[self.row_kind[rows] == 2] *= w.answer_weight
+        entries = self.row_entry[rows]
+        order = np.argsort(-scores, kind="stable")
+        out, seen = [], set()
+        for i in order.tolist():
+            e = int(entries[i])
+            if e not in seen:
+                seen.add(e)
+                out.append((e, float(scores[i]), int(rows[i])))
+                if len(out) == k:
+                    break
+        return out
+
+    def search(self, qvec, qtext: str, terms: list[str], synonyms: dict, k: int,
+               filters: SearchFilters | None = None, mode: str = "fused") -> list[Hit]:
+        found = self.candidates(qvec, qtext, terms, synonyms, k, filters, mode)
+        if found is None:
+            return []
+        qt, rows, feats = found
         words = qt.terms + _expansions(qt.terms, synonyms)
         hits = []
-        for e, (score, row) in ranked:
+        for e, score, row in self.rank(rows, feats, k, mode):
             entry = self.entries[e]
-            hits.append(Hit(id=entry.id, score=float(score), question=entry.question,
+            hits.append(Hit(id=entry.id, score=score, question=entry.question,
                             answer=entry.answer, department=list(entry.department),
                             category=list(entry.category), region=entry.region,
                             highlights=highlights(entry.question, entry.answer, words),

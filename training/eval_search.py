@@ -1,0 +1,198 @@
+"""Search evaluation: R@1, R@5, MRR@10 for dense-only, lexical-only and fused
+rankings, in one run, on
+
+* LCQMC validation paraphrase retrieval — KB = the distinct ``sentence1``s,
+  each imported as an entry; queries = ``sentence2`` of positive pairs that
+  are not themselves in the KB; relevant = every ``sentence1`` it is paired
+  positively with;
+* the demo KB's held-apart query set (``settings.demo_dir/search_queries.jsonl``,
+  ``{query, id}``) against the published entries of ``settings.kb_path``.
+
+Queries are split in two halves by a hash of their text. Fusion weights are
+tuned on the LCQMC *dev* half (grid search over R@1 then MRR) and every figure
+is reported on both halves; the *test* half is the honest one.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import itertools
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+MODES = ("dense", "lexical", "fused")
+GRID = {
+    "overlap": (0.0, 0.05, 0.1, 0.2),
+    "chars": (0.0, 0.1, 0.2, 0.3, 0.4),
+    "bm25": (0.0, 0.05, 0.1),
+}
+RARE_GRID = {"rare": (0.0, 0.05, 0.1, 0.2), "rare_gate": (0.7, 0.8, 0.9, 1.01)}
+
+
+def split_of(text: str) -> str:
+    return "dev" if int(hashlib.md5(text.encode("utf-8")).hexdigest(), 16) % 2 == 0 else "test"
+
+
+# ---------------------------------------------------------------- tasks
+def lcqmc_task(settings, limit: int | None = None):
+    from kb.entry import Entry
+
+    path = Path(settings.shared_data) / "sts_zh" / "LCQMC_valid.csv"
+    with open(path, encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    kb_texts = sorted({r["sentence1"] for r in rows})
+    ids = {t: f"lcqmc-{i:05d}" for i, t in enumerate(kb_texts)}
+    rel: dict[str, set] = {}
+    for r in rows:
+        if r["label"] == "1" and r["sentence2"] not in ids:
+            rel.setdefault(r["sentence2"], set()).add(ids[r["sentence1"]])
+    queries = sorted(rel.items())
+    if limit:
+        queries = queries[:limit]
+    entries = [Entry(id=ids[t], question=t) for t in kb_texts]
+    return entries, queries
+
+
+def demo_task(settings):
+    from kb import KBStore
+
+    qpath = Path(settings.demo_dir) / "search_queries.jsonl"
+    if not qpath.is_file() or not Path(settings.kb_path).is_file():
+        return None, None
+    with open(qpath, encoding="utf-8") as fh:
+        items = [json.loads(line) for line in fh if line.strip()]
+    queries = [(it["query"], {it["id"]} if isinstance(it["id"], str) else set(it["id"]))
+               for it in items]
+    entries = list(KBStore(settings.kb_path).iter_entries(status="published"))
+    return entries, queries
+
+
+# ---------------------------------------------------------------- scoring
+class Prepared:
+    """Every query's candidates and features, computed once; rankings under any
+    weights are then cheap (this is how the grid search stays fast)."""
+
+    def __init__(self, state, embedder, tokenizer, queries, k: int = 10):
+        from index.text import normalize
+
+        self.state, self.queries, self.k = state, queries, k
+        texts = [normalize(q) for q, _ in queries]
+        vecs = np.vstack([embedder.embed(texts[i:i + 256], kind="query")
+                          for i in range(0, len(texts), 256)]) if texts else np.zeros((0, 1))
+        syn = tokenizer.synonyms
+        self.found = {}
+        for mode in MODES:
+            self.found[mode] = [state.candidates(vecs[i], texts[i], tokenizer.terms(texts[i]),
+                                                 syn, k, None, mode) for i in range(len(texts))]
+        self.split = [split_of(q) for q, _ in queries]
+
+    def metrics(self, mode: str, split: str | None = None, weights=None) -> dict:
+        r1 = r5 = mrr = n = 0
+        entries = self.state.entries
+        for i, (q, rel) in enumerate(self.queries):
+            if split and self.split[i] != split:
+                continue
+            n += 1
+            f = self.found[mode][i]
+            if f is None:
+                continue
+            _, rows, feats = f
+            ranked = self.state.rank(rows, feats, self.k, mode, weights)
+            for pos, (e, _, _) in enumerate(ranked):
+                if entries[e].id in rel:
+                    r1 += pos == 0
+                    r5 += pos < 5
+                    mrr += 1 / (pos + 1)
+                    break
+        n = max(n, 1)
+        return {"R@1": round(r1 / n, 4), "R@5": round(r5 / n, 4), "MRR@10": round(mrr / n, 4),
+                "queries": n}
+
+    def tune(self, base, grid: dict, split: str = "dev"):
+        best = None
+        keys = list(grid)
+        for values in itertools.product(*(grid[k] for k in keys)):
+            w = replace(base, **dict(zip(keys, values)))
+            m = self.metrics("fused", split, w)
+            key = (m["R@1"], m["MRR@10"])
+            if best is None or key > best[0]:
+                best = (key, w)
+        return best[1]
+
+
+def evaluate_task(name, entries, queries, embedder, tokenizer, weights, tune_grid=None,
+                  progress=False):
+    from index.search import build_state
+
+    t0 = time.perf_counter()
+    state = build_state(entries, embedder, tokenizer, weights=weights, progress=progress)
+    build_s = time.perf_counter() - t0
+    prep = Prepared(state, embedder, tokenizer, queries)
+    tuned = prep.tune(weights, tune_grid) if tune_grid else weights
+    out = {"task": name, "entries": state.n_entries, "rows": state.n_rows,
+           "queries": len(queries), "build_seconds": round(build_s, 1), "results": {}}
+    for split in ("dev", "test", None):
+        label = split or "all"
+        out["results"][label] = {mode: prep.metrics(mode, split, tuned) for mode in MODES}
+        out["results"][label]["fused_default_weights"] = prep.metrics("fused", split, weights)
+    out["weights"] = tuned.to_dict()
+    return out, tuned
+
+
+def run(settings, *, tune: bool = True, limit: int | None = None, progress: bool = True) -> dict:
+    from index.embedders import get_embedder
+    from index.search import FusionWeights
+    from index.text import get_tokenizer
+
+    embedder = get_embedder(settings.embedder, settings)
+    tokenizer = get_tokenizer()
+    weights = FusionWeights()
+    report = {"embedder": embedder.name, "embedder_identity": embedder.identity,
+              "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "tasks": []}
+    entries, queries = lcqmc_task(settings, limit)
+    res, tuned = evaluate_task("lcqmc", entries, queries, embedder, tokenizer, weights,
+                               GRID if tune else None, progress)
+    report["tasks"].append(res)
+    entries, queries = demo_task(settings)
+    if entries:
+        res, _ = evaluate_task("demo", entries, queries, embedder, tokenizer, tuned,
+                               RARE_GRID if tune else None, progress)
+        report["tasks"].append(res)
+    else:
+        report["notes"] = (f"demo task skipped: no {settings.demo_dir}/search_queries.jsonl "
+                           f"or KB at {settings.kb_path} (run `hotline kb demo`)")
+    return report
+
+
+def to_markdown(report: dict) -> str:
+    lines = [f"# Search evaluation", "",
+             f"Embedder `{report['embedder']}` ({report['embedder_identity']}), "
+             f"measured {report['measured_at']}. Weights tuned on the dev half; "
+             f"the test half is held out.", ""]
+    for t in report["tasks"]:
+        lines += [f"## {t['task']}: {t['entries']} entries, {t['rows']} rows, "
+                  f"{t['queries']} queries (index built in {t['build_seconds']} s)", "",
+                  "| split | ranking | R@1 | R@5 | MRR@10 | queries |", "|---|---|---|---|---|---|"]
+        for split, res in t["results"].items():
+            for mode, m in res.items():
+                lines.append(f"| {split} | {mode} | {m['R@1']:.4f} | {m['R@5']:.4f} | "
+                             f"{m['MRR@10']:.4f} | {m['queries']} |")
+        lines += ["", "Weights: `" + json.dumps(t["weights"]) + "`", ""]
+    if report.get("notes"):
+        lines += [report["notes"], ""]
+    return "\n".join(lines)
+
+
+def write_report(settings, report: dict) -> tuple[Path, Path]:
+    from hotline.artifacts import write_json_atomic
+
+    d = Path(settings.home) / "reports"
+    d.mkdir(parents=True, exist_ok=True)
+    jp, mp = d / "search_eval.json", d / "search_eval.md"
+    write_json_atomic(jp, report)
+    mp.write_text(to_markdown(report), encoding="utf-8")
+    return jp, mp

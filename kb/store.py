@@ -127,16 +127,27 @@ class KBStore:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._write() as con:
-            for stmt in _SCHEMA.split(";"):
-                if stmt.strip():
-                    con.execute(stmt)
+        # Readers (the search index, the server) open the store while an import
+        # holds the write lock: only a brand-new file needs the lock.
+        version = self._schema_version(self._con())
+        if version is None:
+            with self._write() as con:
+                for stmt in _SCHEMA.split(";"):
+                    if stmt.strip():
+                        con.execute(stmt)
+                if self._schema_version(con) is None:
+                    con.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        elif version != SCHEMA_VERSION:
+            raise KBError(f"{self.path} has KB schema version {version}, "
+                          f"this software reads version {SCHEMA_VERSION}")
+
+    @staticmethod
+    def _schema_version(con) -> int | None:
+        try:
             row = con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-            if row is None:
-                con.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-            elif int(row[0]) != SCHEMA_VERSION:
-                raise KBError(f"{self.path} has KB schema version {row[0]}, "
-                              f"this software reads version {SCHEMA_VERSION}")
+        except sqlite3.OperationalError:   # no meta table yet
+            return None
+        return int(row[0]) if row else None
 
     # ------------------------------------------------------------ connections
     def _con(self) -> sqlite3.Connection:

@@ -198,6 +198,9 @@ def test_reader_never_sees_an_uncommitted_import(tmp_path):
     def progress(phase, n, total):
         if phase == "write":   # inside the import's transaction
             seen.append((reader.last_seq(), reader.count(), len(reader.changes_since(0))))
+            # a process opening the KB now must not wait for the writer
+            with KBStore(tmp_path / "kb.sqlite3", timeout=0.1) as late:
+                seen.append((late.last_seq(), late.count(), len(late.changes_since(0))))
 
     rows = [entry(i).to_dict() for i in range(1, 4501)]
     writer.import_rows(rows, progress=progress)

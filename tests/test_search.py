@@ -1,0 +1,240 @@
+"""Search over a small real KB: real SQLite store, USE-m3 embedder (numpy or
+ONNX), jieba, FAISS and bm25s. One index is built per module to stay fast."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+
+from hotline.artifacts import resolve_current
+from hotline.settings import Settings
+
+ROWS = [
+    {"id": "jzz", "question": "怎么办理居住证", "similar_questions": ["居住证在哪里办", "外地人办居住证要什么材料"],
+     "answer": "携带身份证和居住证明到社区警务室或派出所办理居住证。", "department": ["市公安局"],
+     "category": ["户籍", "居住证"]},
+    {"id": "sbk", "question": "社保卡丢了怎么补办", "similar_questions": ["社会保险卡补办流程"],
+     "answer": "到人社局窗口或海州通补办社保卡。", "department": ["市人社局"], "category": ["社保"],
+     "region": "临江区"},
+    {"id": "gjj", "question": "住房公积金怎么提取", "answer": "登录公积金网上大厅申请提取。",
+     "department": ["市公积金中心"], "category": ["公积金"], "valid_to": "2020-01-01"},
+    {"id": "ld", "question": "小区路灯坏了找谁修", "similar_questions": ["路灯不亮了"],
+     "answer": "市政路灯由城管局维修。", "department": ["市城管局"], "category": ["市政", "路灯"]},
+    {"id": "bus", "question": "K302路公交车几点收班", "answer": "K302路末班车21:30从火车站发车。",
+     "department": ["市交通局"], "category": ["交通", "公交"]},
+    {"id": "bus2", "question": "公交车末班车几点", "answer": "各线路末班时间见海州通。",
+     "department": ["市交通局"], "category": ["交通", "公交"]},
+    {"id": "draft", "question": "燃气费怎么交", "answer": "草稿", "status": "draft",
+     "department": ["市城管局"]},
+]
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    from index.embedders import get_embedder
+    from index.search import build_index
+    from kb import KBStore
+
+    home = tmp_path_factory.mktemp("search")
+    settings = Settings.load(overrides={"home": home}, env={})
+    with KBStore(settings.kb_path) as store:
+        for row in ROWS:
+            store.add(row)
+        build_index(store, get_embedder(settings.embedder, settings), settings, progress=False)
+    return home
+
+
+@pytest.fixture(scope="module")
+def settings(home):
+    return Settings.load(overrides={"home": home}, env={})
+
+
+@pytest.fixture
+def service(settings):
+    from index.search import SearchService
+
+    return SearchService(settings)
+
+
+def ids(hits):
+    return [h.id for h in hits]
+
+
+def test_paraphrase_finds_entry_through_similar_question(service):
+    hits = service.search("社会保险卡掉了怎么办", k=3)
+    assert hits[0].id == "sbk"
+    assert hits[0].highlights["question"]           # 社保 via synonym expansion, or 补办
+    assert hits[0].matched in ("question", "similar")
+
+
+def test_hit_fields_and_highlights(service):
+    h = service.search("居住证怎么办理", k=1)[0]
+    assert h.id == "jzz" and h.department == ["市公安局"] and h.category == ["户籍", "居住证"]
+    assert "居住证" in h.highlights["question"] and "居住证" in h.highlights["answer"]
+    d = h.to_dict()
+    assert set(d) >= {"id", "score", "question", "answer", "department", "highlights", "matched"}
+
+
+def test_rare_code_matches_exactly(service):
+    assert service.search("K302几点收车", k=2)[0].id == "bus"
+
+
+def test_drafts_never_indexed_and_expired_filtered(service):
+    assert "draft" not in ids(service.search("燃气费怎么交", k=10))
+    assert "gjj" not in ids(service.search("公积金提取", k=10))          # expired today
+    from index.search import SearchFilters
+
+    assert ids(service.search("公积金提取", k=1, filters=SearchFilters(now="2019-06-01"))) == ["gjj"]
+
+
+def test_region_department_category_filters(service):
+    from index.search import SearchFilters
+
+    assert "sbk" not in ids(service.search("社保卡补办", k=10, filters=SearchFilters(region="东湖区")))
+    assert ids(service.search("社保卡补办", k=1, filters=SearchFilters(region="临江区"))) == ["sbk"]
+    got = ids(service.search("怎么办", k=10, filters=SearchFilters(department="市交通局")))
+    assert got and set(got) <= {"bus", "bus2"}
+    got = ids(service.search("坏了", k=10, filters=SearchFilters(category="路灯")))
+    assert got == ["ld"]
+    assert service.search("坏了", k=10, filters=SearchFilters(category="没有这个类")) == []
+
+
+def test_modes_and_bad_input(service):
+    from hotline.errors import EmptyText, InvalidInput
+
+    for mode in ("dense", "lexical", "fused"):
+        assert service.search("路灯不亮", k=2, mode=mode)[0].id == "ld"
+    with pytest.raises(EmptyText):
+        service.search("   ", k=3)
+    with pytest.raises(InvalidInput):
+        service.search("路灯", k=0)
+    with pytest.raises(InvalidInput):
+        service.search("路灯", k=3, mode="magic")
+
+
+def test_incremental_add_edit_retire_within_a_second(settings, service):
+    from kb import KBStore
+
+    with KBStore(settings.kb_path) as store:
+        store.add({"id": "noise", "question": "晚上工地施工噪音扰民怎么投诉",
+                   "answer": "夜间施工噪音可拨打12345投诉。", "department": ["市生态环境局"]})
+        t0 = time.perf_counter()
+        service.sync(store)
+        # The target is 1 s (bench/bench_search.py measures it); the bound here is
+        # loose because the test machine is shared by many busy processes.
+        assert time.perf_counter() - t0 < 3.0
+        assert service.search("半夜工地太吵了", k=1)[0].id == "noise"
+
+        e = store.get("noise")
+        store.update("noise", {"question": "养狗扰民怎么投诉", "similar_questions": ["邻居狗叫"]},
+                     base_revision=e.revision)
+        service.sync(store)
+        assert service.search("邻居家的狗一直叫", k=1)[0].id == "noise"
+        assert service.get("noise").question == "养狗扰民怎么投诉"
+
+        store.retire("noise", base_revision=store.get("noise").revision)
+        info = service.sync(store)
+        assert info["removed"] == 1
+        assert "noise" not in ids(service.search("邻居家的狗一直叫", k=10))
+        assert service.sync(store)["changes"] == 0
+
+
+def test_new_words_after_build_are_lexically_searchable(settings, service):
+    from kb import KBStore
+
+    with KBStore(settings.kb_path) as store:
+        store.add({"id": "new-code", "question": "ZX9981号专项补贴怎么申请", "answer": "线上申请。"})
+        service.sync(store)
+        assert service.search("zx9981", k=1, mode="lexical")[0].id == "new-code"
+        store.retire("new-code", base_revision=store.get("new-code").revision)
+        service.sync(store)
+
+
+def test_concurrent_search_and_sync(settings, service):
+    from kb import KBStore
+
+    errors = []
+
+    def searcher():
+        try:
+            for _ in range(20):
+                service.search("路灯坏了", k=3)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=searcher) for _ in range(3)]
+    for t in threads:
+        t.start()
+    with KBStore(settings.kb_path) as store:
+        for i in range(3):
+            store.add({"id": f"c{i}", "question": f"第{i}号测试问题路灯", "answer": "测试"})
+            service.sync(store)
+        for i in range(3):
+            store.retire(f"c{i}", base_revision=store.get(f"c{i}").revision)
+        service.sync(store)
+    for t in threads:
+        t.join()
+    assert not errors
+    assert not {"c0", "c1", "c2"} & set(ids(service.search("测试问题路灯", k=10)))
+
+
+def test_embedder_mismatch_is_refused(settings):
+    from index.search import EmbedderMismatch, SearchService
+
+    class Other:
+        name, dim, identity = "other", 512, "other-model/v9"
+
+    with pytest.raises(EmbedderMismatch, match="other-model/v9"):
+        SearchService(settings, embedder=Other())
+
+
+def test_failed_build_leaves_old_index_serving(settings, service):
+    from index.search import BuildFailed, build_index
+    from kb import KBStore
+
+    class Broken:
+        name, dim, identity = "use", 512, service.embedder.identity
+
+        def embed(self, texts, kind="query"):
+            raise RuntimeError("embedder exploded")
+
+    before = resolve_current(settings.index_root)
+    with KBStore(settings.kb_path) as store, pytest.raises(BuildFailed, match="exploded"):
+        build_index(store, Broken(), settings, progress=False)
+    assert resolve_current(settings.index_root) == before
+    leftovers = [p for p in settings.index_root.iterdir() if p.name.startswith(".")
+                 and p.name != ".current"]
+    assert not [p for p in leftovers if p.is_dir()]
+    assert service.search("路灯坏了", k=1)[0].id == "ld"
+
+
+def test_rebuild_swaps_atomically_on_sync(settings, service):
+    from index.search import build_index
+    from kb import KBStore
+
+    old = service.directory
+    with KBStore(settings.kb_path) as store:
+        new = build_index(store, service.embedder, settings, progress=False)
+        assert service.search("路灯坏了", k=1)[0].id == "ld"      # old one still serves
+        info = service.sync(store)
+    assert info["swapped"] and service.directory == new != old
+    assert service.search("路灯坏了", k=1)[0].id == "ld"
+
+
+def test_cli_search_queries_jsonl(settings, tmp_path, capsys):
+    from hotline.cli.main import main
+
+    qfile = tmp_path / "q.txt"
+    qfile.write_text("路灯不亮了\n社保卡丢了\n" + "长" * 5000 + "\n", encoding="utf-8")
+    assert main(["--home", str(settings.home), "search", "--queries", str(qfile),
+                 "--k", "3", "--json"]) == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [x["query"] for x in lines][:2] == ["路灯不亮了", "社保卡丢了"]
+    assert lines[0]["hits"][0]["id"] == "ld" and set(lines[0]["hits"][0]) == {"id", "score"}
+    assert len(lines[0]["hits"]) == 3
+    assert lines[2]["hits"] == [] and "error" in lines[2]
+    assert main(["--home", str(settings.home), "index", "status", "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["embedder"] == settings.embedder and status["current"]

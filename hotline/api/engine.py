@@ -322,6 +322,7 @@ def prediction_dict(engine: Engine, snap: Snapshot, p: Any) -> dict:
                        "top3": jsonable(getattr(p, "department_top3", []) or []),
                        "needs_review": needs_review},
         "needs_review": needs_review,
+        "review_reasons": jsonable(getattr(p, "review_reasons", []) or []),
         **engine.reply_deadline(snap, department, getattr(p, "reply_days", None)),
         "evidence": evidence,
         "similar_cases": similar,

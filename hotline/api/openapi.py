@@ -97,12 +97,14 @@ def response_schemas() -> dict[str, dict]:
         "matched": S}, extra=True)
     classification = {
         "type": _obj(["label", "confidence", "probs"], {
-            "label": S, "confidence": NUM,
+            "label": NULLABLE_S, "confidence": NUM,
             "probs": {"type": "object", "additionalProperties": NUM}}),
         "department": _obj(["label", "confidence", "top3", "needs_review"], {
             "label": NULLABLE_S, "confidence": NUM,
             "top3": {"type": "array", "items": label_prob}, "needs_review": {"type": "boolean"}}),
         "needs_review": {"type": "boolean"},
+        "review_reasons": {"type": "array", "items": S,
+                           "description": "which heads fell in the review zone (type, department)"},
         "reply_days": {"type": ["integer", "null"],
                        "description": "working days the department has to reply"},
         "reply_deadline": {"type": ["string", "null"], "format": "date",

@@ -3,6 +3,7 @@
 Each benchmark prints medians and ratios against a baseline measured in the same
 run, and writes its figures to bench/results/<NAME>.json.
 """
+import argparse
 import importlib
 import sys
 from pathlib import Path
@@ -17,7 +18,7 @@ def available() -> list[str]:
 def register(sub) -> None:
     p = sub.add_parser("bench", help="run benchmarks (medians, ratios to a same-run baseline)")
     p.add_argument("name", help="benchmark name or 'all' (see bench/)")
-    p.add_argument("rest", nargs="*", help="arguments passed to the benchmark")
+    p.add_argument("rest", nargs=argparse.REMAINDER, help="arguments passed to the benchmark")
     p.set_defaults(func=run)
 
 
@@ -29,8 +30,9 @@ def run(args, settings) -> int:
         return 2
     if str(BENCH_DIR.parent) not in sys.path:
         sys.path.insert(0, str(BENCH_DIR.parent))
+    rest = [a for a in args.rest if a != "--"]
     code = 0
     for name in names:
         module = importlib.import_module(f"bench.bench_{name}")
-        code = max(code, int(module.main(settings, args.rest) or 0))
+        code = max(code, int(module.main(settings, rest) or 0))
     return code

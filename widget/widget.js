@@ -8,7 +8,6 @@
   const SLOW_MS = 1500;                     // after this a pending call says "please wait"
   const TIMEOUT_MS = 8000;
   const RETRY_MS = [1000, 2000, 4000, 8000];
-  const TYPE_NAMES = { consult: "咨询", complaint: "投诉", fault: "故障报修", suggestion: "建议", other: "其他" };
   const params = new URLSearchParams(location.search);
   const channel = params.get("channel") || null;   // the desktop may say where the call came from
 
@@ -152,37 +151,8 @@
   }
 
   // ------------------------------------------------------------------ rendering
-  function pct(x) { return (x == null || isNaN(x)) ? "" : Math.round(x * 100) + "%"; }
-
-  function node(tag, cls, text) {
-    const n = document.createElement(tag);
-    if (cls) n.className = cls;
-    if (text != null) n.textContent = text;
-    return n;
-  }
-
-  function button(text, label) {
-    const b = node("button", null, text);
-    b.type = "button";
-    if (label) b.setAttribute("aria-label", label);
-    return b;
-  }
-
-  function highlight(text, words) {
-    const frag = document.createDocumentFragment();
-    const list = (words || []).filter((w) => typeof w === "string" && w.length)
-      .sort((a, b) => b.length - a.length);
-    if (!list.length) { frag.appendChild(document.createTextNode(text)); return frag; }
-    const re = new RegExp(list.map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|"), "gi");
-    let last = 0;
-    for (const m of text.matchAll(re)) {
-      if (m.index > last) frag.appendChild(document.createTextNode(text.slice(last, m.index)));
-      frag.appendChild(node("mark", null, m[0]));
-      last = m.index + m[0].length;
-    }
-    if (last < text.length) frag.appendChild(document.createTextNode(text.slice(last)));
-    return frag;
-  }
+  const R = window.HotlineRender;
+  const { pct, node } = R;
 
   function render(data) {
     current = data;
@@ -197,40 +167,8 @@
     if (!has) return;
     renderRouting(data);
     renderAnswers(data.answers || []);
-    renderCases(data.similar_cases || []);
-    renderWhy(data.evidence || {}, data.type || {});
-  }
-
-  function reviewReason(type, dept) {
-    const top = dept.top3 || [];
-    if (dept.confidence != null && dept.confidence < 0.5) return "部门把握度仅 " + pct(dept.confidence) + "，请核对后再派单。";
-    if (top.length > 1 && top[0].prob - top[1].prob < 0.15) {
-      return "「" + top[0].label + "」与「" + top[1].label + "」难以区分，请核对后再派单。";
-    }
-    if (type.confidence != null && type.confidence < 0.5) return "诉求类型把握度仅 " + pct(type.confidence) + "，请核对。";
-    return "系统把握不足，请核对类型和部门后再派单。";
-  }
-
-  function formatDeadline(days, iso) {
-    if (!iso && days == null) return "—";
-    let when = "";
-    if (iso) {
-      const d = new Date(iso + "T00:00:00");
-      when = isNaN(d) ? iso : d.toLocaleDateString("zh-CN", { month: "long", day: "numeric", weekday: "short" });
-    }
-    if (days == null) return when + " 前答复";
-    return days + " 个工作日" + (when ? "（" + when + "前答复）" : "内答复");
-  }
-
-  // Same rule as the server (hotline.api.engine.add_working_days): Monday-Friday.
-  function addWorkingDays(start, days) {
-    const d = new Date(start.getFullYear(), start.getMonth(), start.getDate());
-    while (days > 0) {
-      d.setDate(d.getDate() + 1);
-      if (d.getDay() !== 0 && d.getDay() !== 6) days -= 1;
-    }
-    const pad = (n) => String(n).padStart(2, "0");
-    return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate());
+    el.cases.replaceChildren(...(data.similar_cases || []).map(R.caseItem));
+    el.why.replaceChildren(...R.whyParts(data.evidence || {}, data.type || {}));
   }
 
   function renderRouting(data) {
@@ -238,15 +176,9 @@
     const dept = data.department || {};
     const review = !!data.needs_review;
     el.review.hidden = !review;
-    el.reviewWhy.textContent = review ? reviewReason(type, dept) : "";
+    el.reviewWhy.textContent = review ? R.reviewReason(data) : "";
     el.routing.classList.toggle("needs-review", review);
-    const probs = type.probs || {};
-    const labels = Object.keys(probs).length ? Object.keys(probs) : [type.label];
-    el.type.replaceChildren(...labels.filter(Boolean).map((l) => {
-      const o = node("option", null, TYPE_NAMES[l] || l);
-      o.value = l;
-      return o;
-    }));
+    el.type.replaceChildren(...R.typeOptions(type));
     el.type.value = userType || type.label || "";
     el.typeConf.classList.toggle("low", type.confidence < 0.5);
     el.department.value = userDept != null ? userDept : (dept.label || "");
@@ -254,7 +186,7 @@
     markCorrections();
     el.top3.replaceChildren(...(dept.top3 || []).map((c) => {
       const li = node("li");
-      const b = button(c.label + " " + pct(c.prob), "改派到 " + c.label + "（" + pct(c.prob) + "）");
+      const b = R.button(c.label + " " + pct(c.prob), "改派到 " + c.label + "（" + pct(c.prob) + "）");
       b.addEventListener("click", () => {
         el.department.value = userDept = c.label;
         setDeptError("");
@@ -272,7 +204,8 @@
     const type = current.type || {}, dept = current.department || {};
     const typeFixed = el.type.value !== (type.label || "");
     const deptFixed = el.department.value.trim() !== (dept.label || "");
-    el.typeConf.textContent = typeFixed ? "已更正（原 " + (TYPE_NAMES[type.label] || type.label) + "）" : "把握度 " + pct(type.confidence);
+    el.typeConf.textContent = typeFixed ? (type.label ? "已更正（原 " + R.typeName(type.label) + "）" : "已选择")
+      : (type.label ? "把握度 " + pct(type.confidence) : "未判断");
     el.deptConf.textContent = deptFixed ? "已改派" : "把握度 " + pct(dept.confidence);
     el.typeConf.classList.toggle("fixed", typeFixed);
     el.deptConf.classList.toggle("fixed", deptFixed);
@@ -280,99 +213,14 @@
     el.department.classList.toggle("fixed", deptFixed);
     const days = deptFixed ? replyDays.get(el.department.value.trim()) : undefined;
     el.deadline.textContent = days != null
-      ? formatDeadline(days, addWorkingDays(new Date(), days)) + " · 按改派部门"
-      : formatDeadline(current.reply_days, current.reply_deadline);
+      ? R.formatDeadline(days, R.addWorkingDays(new Date(), days)) + " · 按改派部门"
+      : R.formatDeadline(current.reply_days, current.reply_deadline);
   }
-
-  const MATCHED = { question: "匹配标准问法", similar: "匹配相似问法", answer: "匹配答案内容" };
 
   function renderAnswers(answers) {
-    if (!answers.length) {
-      el.answers.replaceChildren(node("li", "meta empty", "知识库中没有找到相关答案"));
-      return;
-    }
-    el.answers.replaceChildren(...answers.map((a, i) => {
-      const li = node("li");
-      li.dataset.id = a.id;
-      const hl = a.highlights || {};
-      const q = node("div", "q");
-      q.id = "answer-q-" + i;
-      q.appendChild(highlight(a.question || "", hl.question));
-      const metaText = [a.id, (a.department || []).join("、"), a.region || "全市", "相关度 " + pct(a.score)]
-        .filter(Boolean).join(" · ");
-      const meta = node("div", "meta", metaText);
-      const via = a.matched && a.matched !== "question" && a.matched_text
-        ? node("div", "meta via", (MATCHED[a.matched] || "匹配") + "：" + a.matched_text) : null;
-      const body = node("div", "a collapsed");
-      body.id = "answer-" + i;
-      body.appendChild(highlight(a.answer || "", hl.answer));
-      const actions = node("div", "actions");
-      const expand = button("展开");
-      expand.setAttribute("aria-expanded", "false");
-      expand.setAttribute("aria-controls", body.id);
-      expand.setAttribute("aria-describedby", q.id);
-      expand.addEventListener("click", () => {
-        const open = body.classList.toggle("collapsed") === false;
-        expand.textContent = open ? "收起" : "展开";
-        expand.setAttribute("aria-expanded", String(open));
-      });
-      const copy = button(i < 3 ? "复制 Alt+" + (i + 1) : "复制", "复制第 " + (i + 1) + " 条答案");
-      if (i < 3) copy.setAttribute("aria-keyshortcuts", "Alt+" + (i + 1));
-      copy.classList.add("copy");
-      copy.addEventListener("click", () => copyAnswer(i));
-      const helped = button("有帮助", "第 " + (i + 1) + " 条答案有帮助");
-      helped.classList.add("helped");
-      helped.setAttribute("aria-pressed", "false");
-      helped.addEventListener("click", () => markHelpful(i, true));
-      actions.append(expand, copy, helped);
-      li.append(q, meta);
-      if (via) li.append(via);
-      li.append(body, actions);
-      return li;
-    }));
-  }
-
-  function text(v) {
-    if (v == null) return "";
-    if (typeof v === "string") return v;
-    return v.term || v.word || v.keyword || v.text || v.label || "";
-  }
-
-  function renderCases(cases) {
-    el.cases.replaceChildren(...cases.map((c) => {
-      const li = node("li");
-      const score = c.score != null ? c.score : c.similarity;
-      li.append(node("div", null, c.text || c.title || c.detail || ""),
-        node("div", "meta", [TYPE_NAMES[c.type] || c.type, c.department || c.label,
-          score != null ? "相似度 " + pct(score) : ""].filter(Boolean).join(" · ")));
-      return li;
-    }));
-  }
-
-  function chips(title, items) {
-    const wrap = node("div");
-    wrap.appendChild(node("div", "meta", title));
-    const box = node("ul", "chips");
-    box.setAttribute("aria-label", title);
-    items.forEach((w) => box.appendChild(node("li", "chip", w)));
-    wrap.appendChild(box);
-    return wrap;
-  }
-
-  function renderWhy(ev, type) {
-    const parts = [];
-    const words = (ev.words || ev.top_words || []).map(text).filter(Boolean);
-    if (words.length) parts.push(chips("关键词", words));
-    let kws = ev.keywords || ev.department_keywords || [];
-    if (!Array.isArray(kws)) kws = Object.values(kws).flat();   // {department: [keywords]}
-    kws = kws.map(text).filter(Boolean);
-    if (kws.length) parts.push(chips("匹配部门职责", kws));
-    const probs = Object.entries(type.probs || {}).sort((a, b) => b[1] - a[1]);
-    if (probs.length) {
-      parts.push(node("div", "meta", "类型概率：" + probs.map(([l, p]) => (TYPE_NAMES[l] || l) + " " + pct(p)).join(" · ")));
-    }
-    if (!parts.length) parts.push(node("div", "meta", "无"));
-    el.why.replaceChildren(...parts);
+    el.answers.replaceChildren(...(answers.length
+      ? answers.map((a, i) => R.answerItem(a, i, { copy: copyAnswer, helped: (j) => markHelpful(j, true) }))
+      : [node("li", "meta empty", "知识库中没有找到相关答案")]));
   }
 
   // ------------------------------------------------------------------ actions

@@ -1,0 +1,333 @@
+"""The agent widget end to end: Debian's Chromium (headless, driven by Playwright,
+never a downloaded browser) against the real Flask app on loopback, on a home
+with the small demo KB, the real default embedder, a real index and a classifier
+trained on the demo work orders through the path ``hotline serve`` uses.
+
+Screenshots (normal, needs review, error) go to ``test-artifacts/widget/``.
+"""
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import make_settings
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run"]
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "widget"
+WIDTH = 360
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(),
+                       reason="needs Debian's Chromium at /usr/bin/chromium "
+                              "(`make system-deps` or `apt-get install chromium`)"),
+]
+
+WATER = "您好，我家从昨天早上开始停水了，水龙头一滴水都没有，也没看到停水通知，什么时候能恢复供水？"
+WATER_DEPT = "海州市水务集团有限公司"
+VAGUE = "你好，我想反映一个情况，就是那个事情一直没人管"
+LAMP_DEPT = "海州市城市管理综合执法局"
+NOISE = "楼上邻居天天半夜装修，电钻声音吵得全家睡不着觉，物业也不管"
+LAMP = "我们小区门口那条路的路灯坏了一个多礼拜，晚上黑漆漆的，老人出门很危险，我电话13812345678"
+
+
+# ---------------------------------------------------------------- fixtures
+@pytest.fixture(scope="module")
+def widget_home(search_home, tmp_path_factory):
+    """Demo KB (scale 0.02) + taxonomy + work orders, the default embedder (its
+    export is copied from ``search_home`` so a session builds it once), a real
+    index, and the demo classifier built by ``training.prepare.ensure_models``."""
+    import shutil
+
+    try:
+        from training.classifier import train_demo  # noqa: F401  (the classifier area's entry point)
+    except ImportError as exc:
+        pytest.skip(f"classifier training not available yet: {exc}")
+    import kb
+    from index.embedders import get_embedder
+    from index.search import build_index
+    from kb.demo import build_demo
+    from training.embedders import ensure
+    from training.prepare import ensure_models
+
+    home = tmp_path_factory.mktemp("widget") / "home"
+    settings = make_settings(home)
+    shutil.copytree(make_settings(search_home).embedders_root, settings.embedders_root)
+    build_demo(settings, scale=0.02, progress=False)
+    ensure(settings.embedder, settings)
+    build_index(kb.open_store(settings), get_embedder(settings.embedder, settings), settings,
+                progress=False)
+    assert ensure_models(settings), "ensure_models built no classifier"
+    return home
+
+
+@pytest.fixture(scope="module")
+def server(widget_home):
+    """The real app on 127.0.0.1, a free port, in a thread."""
+    from werkzeug.serving import make_server
+
+    from server import create_app
+
+    app = create_app(make_settings(widget_home))
+    srv = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=srv.serve_forever, name="widget-e2e-server", daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{srv.server_port}"
+    client = app.test_client()
+    ready = client.get("/readyz")
+    assert ready.status_code == 200, ready.get_json()
+    ext = app.extensions["hotline"]
+    try:
+        yield type("Server", (), {"url": base, "app": app, "feedback": ext["feedback"],
+                                  "taxonomy": ext["engine"].snapshot.taxonomy})
+    finally:
+        srv.shutdown()
+        thread.join(5)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    """A fresh context (own session cookie) at sidebar width; fails the test on
+    any uncaught script error."""
+    ctx = browser.new_context(viewport={"width": WIDTH, "height": 900}, locale="zh-CN")
+    ctx.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.url)
+    pg = ctx.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    pg.analyze_calls = []
+    pg.on("request", lambda r: pg.analyze_calls.append(r) if r.url.endswith("/v1/analyze") else None)
+    pg.set_default_timeout(20_000)
+    pg.goto(server.url + "/widget")
+    yield pg
+    ctx.close()
+    assert not errors, f"uncaught errors in the widget: {errors}"
+
+
+def shot(pg, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    pg.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def type_text(pg, text: str, delay_ms: int = 15, replace: bool = False) -> dict:
+    """Type like an agent (appending to the note, or over it) and return the
+    analyze response for the whole note, once it is on screen."""
+    if replace:
+        pg.fill("#text", "")
+    full = (pg.input_value("#text") + text).strip()
+    with pg.expect_response(lambda r: r.url.endswith("/v1/analyze") and r.request.post_data
+                            and json.loads(r.request.post_data)["text"] == full) as resp:
+        pg.locator("#text").press_sequentially(text, delay=delay_ms)
+    body = resp.value.json()
+    assert resp.value.ok, body
+    pg.wait_for_function("id => document.querySelector('#answers li')?.dataset.id === id",
+                         arg=body["answers"][0]["id"])
+    return body
+
+
+def settle(pg, ms: int = 300) -> None:
+    pg.evaluate(f"() => new Promise(r => setTimeout(r, {ms}))")
+
+
+# ---------------------------------------------------------------- tests
+def test_typing_shows_department_answers_and_highlights(page, server):
+    # Assets load from /widget (no trailing slash): the stylesheet applied.
+    assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(245, 247, 250)"
+    assert page.evaluate("document.activeElement.id") == "text"
+    body = type_text(page, WATER)
+    # Debounced: one call per pause, not one per keystroke.
+    assert 1 <= len(page.analyze_calls) <= 3, len(page.analyze_calls)
+
+    assert (body["type"]["label"], body["department"]["label"]) == ("fault", WATER_DEPT)
+    assert not body["needs_review"] and page.locator("#review").is_hidden()
+    assert page.input_value("#department") == WATER_DEPT
+    assert page.input_value("#type") == body["type"]["label"]
+    assert re.search(r"\d+ 个工作日", page.inner_text("#deadline"))
+    assert page.locator("#top3 button").count() == len(body["department"]["top3"])
+
+    answers = page.locator("#answers > li")
+    assert answers.count() == len(body["answers"]) >= 3
+    first = body["answers"][0]
+    assert WATER_DEPT in first["department"]
+    marks = page.locator("#answers mark").all_inner_texts()
+    assert "停水" in marks, marks
+    words = set(first["highlights"]["question"]) | set(first["highlights"]["answer"])
+    assert words and words <= set(marks)
+    if body["similar_cases"]:
+        assert page.locator("#cases > li").count() == len(body["similar_cases"])
+    assert page.locator("#why-card").is_visible()
+
+    # Nothing overflows the 360 px column.
+    assert page.evaluate("document.documentElement.scrollWidth") <= WIDTH
+    shot(page, "normal")
+
+    # Expand, then copy the first answer with Alt+1: it lands on the clipboard
+    # and the answer is marked as the one used.
+    body0 = answers.nth(0).locator(".a")
+    collapsed_h = body0.bounding_box()["height"]
+    expand = answers.nth(0).locator("button[aria-controls]")
+    assert (expand.inner_text(), expand.get_attribute("aria-expanded")) == ("展开", "false")
+    expand.click()
+    assert (expand.inner_text(), expand.get_attribute("aria-expanded")) == ("收起", "true")
+    assert body0.bounding_box()["height"] >= collapsed_h
+    page.keyboard.press("Alt+1")
+    page.wait_for_function("() => document.querySelector('#answers > li').classList.contains('chosen')")
+    assert page.evaluate("navigator.clipboard.readText()") == first["answer"]
+    assert "已复制第 1 条答案" in page.inner_text("#status")
+
+
+def test_correct_department_and_accept_stores_feedback(page, server):
+    before = server.feedback.count()
+    body = type_text(page, LAMP)
+    predicted = body["department"]["label"]
+    # Street lamps are the city management bureau's; if the model already says
+    # so, the agent re-routes to its second choice instead.
+    target = LAMP_DEPT if predicted != LAMP_DEPT else body["department"]["top3"][1]["label"]
+
+    # An unknown department is refused in place; nothing is posted.
+    page.fill("#department", "不存在的部门")
+    page.keyboard.press("Control+Enter")
+    assert "不在部门列表中" in page.inner_text("#dept-error")
+    assert page.get_attribute("#department", "aria-invalid") == "true"
+    assert server.feedback.count() == before
+
+    page.fill("#department", target)
+    assert page.get_attribute("#department", "aria-invalid") is None
+    assert "已改派" in page.inner_text("#dept-conf")
+    page.locator("#answers > li").nth(1).get_by_role("button", name="第 2 条答案有帮助").click()
+    assert page.locator("#answers > li").nth(1).get_attribute("class") == "chosen"
+    with page.expect_response(lambda r: r.url.endswith("/v1/feedback")) as resp:
+        page.keyboard.press("Control+Enter")
+    assert resp.value.status == 201
+    page.wait_for_function("() => document.querySelector('#saved').textContent.includes('已保存')")
+    assert "已更正部门" in page.inner_text("#saved")
+
+    rows = list(server.feedback.rows())
+    assert len(rows) == before + 1
+    row = rows[-1]
+    assert row["request_id"] == body["request_id"]
+    assert (row["predicted_type"], row["predicted_department"]) == (body["type"]["label"], predicted)
+    assert (row["final_type"], row["final_department"]) == (body["type"]["label"], target)
+    assert row["chosen_answer_id"] == body["answers"][1]["id"]
+    assert "13812345678" not in row["text"] and "路灯" in row["text"]  # stored PII-masked
+    assert row["key_id"].startswith("session-")                    # the widget's cookie, no key
+
+
+def test_late_response_to_older_text_is_ignored(page, server):
+    held = []
+
+    def hold_first(route):
+        if not held:
+            held.append(route)      # answered by hand below, after the newer one
+        else:
+            route.continue_()
+
+    page.route("**/v1/analyze", hold_first)
+    with page.expect_request("**/v1/analyze"):
+        page.fill("#text", WATER)
+    second = type_text(page, NOISE, replace=True)
+    shown = page.locator("#answers > li").first.get_attribute("data-id")
+    dept = page.input_value("#department")
+
+    late = held[0].fetch()
+    late_body = late.json()
+    assert (late_body["answers"][0]["id"], late_body["department"]["label"]) != (shown, dept), \
+        "precondition: the two texts must give different results"
+    with page.expect_response(lambda r: r.request == held[0].request):
+        held[0].fulfill(response=late)
+    settle(page)
+    assert page.locator("#answers > li").first.get_attribute("data-id") == shown
+    assert page.input_value("#department") == dept == second["department"]["label"]
+    assert page.locator("#status").inner_text().startswith("已更新")
+
+
+def test_failure_is_calm_then_recovers(page, server):
+    failures = []
+
+    def fail(route):
+        failures.append(route.request.url)
+        if len(failures) == 1:
+            route.abort("connectionreset")
+        else:   # then the server says it is still preparing
+            route.fulfill(status=503, content_type="application/problem+json",
+                          body=json.dumps({"type": "urn:hotline:error:not_ready", "title": "Service "
+                                           "Unavailable", "status": 503, "code": "not_ready",
+                                           "detail": "the service is not ready"}))
+
+    page.route("**/v1/analyze", fail)
+    page.fill("#text", WATER)
+    notice = page.locator("#notice")
+    notice.wait_for(state="visible")
+    assert "calm" in notice.get_attribute("class")
+    assert notice.get_attribute("role") == "status"         # polite, not an alarm
+    assert "秒后自动重试" in notice.inner_text()
+    shot(page, "error")
+    # The automatic retry (1 s later) hits the 503.
+    page.wait_for_function("() => document.querySelector('#notice').textContent.includes('正在准备')")
+    assert len(failures) == 2
+    page.unroute("**/v1/analyze")
+    page.get_by_role("button", name="立即重试").click()
+    page.locator("#answers > li").first.wait_for()
+    assert notice.is_hidden()
+    assert page.input_value("#department") == WATER_DEPT
+
+
+def test_needs_review_state(page, server):
+    """A call with no subject: the real model cannot know the department, the
+    server flags it and the widget says so plainly."""
+    body = type_text(page, VAGUE)
+    assert body["needs_review"] and "department" in body["review_reasons"], body["department"]
+    review = page.locator("#review")
+    assert review.is_visible()
+    assert "需人工复核" in review.inner_text() and "承办部门" in review.inner_text()
+    assert "needs-review" in page.get_attribute("#routing", "class")
+    assert "low" in page.get_attribute("#dept-conf", "class")
+    assert "需人工复核" in page.inner_text("#status")
+    shot(page, "needs-review")
+    # A confident call clears the state.
+    type_text(page, WATER, replace=True)
+    assert review.is_hidden() and "needs-review" not in page.get_attribute("#routing", "class")
+
+
+def test_keyboard_and_labels(page, server):
+    type_text(page, WATER)
+    # Every control has an accessible name.
+    unnamed = page.evaluate("""() => [...document.querySelectorAll('button, input, select, textarea')]
+        .filter(e => e.offsetParent !== null)
+        .filter(e => !(e.getAttribute('aria-label') || e.labels?.length || e.textContent.trim()))
+        .map(e => e.outerHTML.slice(0, 80))""")
+    assert unnamed == []
+    # Alt+K comes back to the note from anywhere; Esc clears it, Ctrl+Z restores it.
+    page.locator("#answers button").first.focus()
+    page.keyboard.press("Alt+K")
+    assert page.evaluate("document.activeElement.id") == "text"
+    page.keyboard.press("Escape")
+    assert page.input_value("#text") == ""
+    page.locator("#routing").wait_for(state="hidden")
+    page.keyboard.press("Control+Z")
+    assert page.input_value("#text") == WATER
+    page.locator("#routing").wait_for(state="visible")
+    # Esc in another field does not throw the note away.
+    page.focus("#department")
+    page.keyboard.press("Escape")
+    assert page.input_value("#text") == WATER

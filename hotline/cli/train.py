@@ -1,11 +1,53 @@
-"""`hotline train` (not built yet)."""
+"""`hotline train`: train one classifier head into a model bundle directory,
+or (`--demo`) both heads on the demo work orders as the current model."""
+from pathlib import Path
 
 
 def register(sub) -> None:
-    p = sub.add_parser("train", help="(not built yet)")
+    p = sub.add_parser("train", help="train a classifier head (type or department)")
+    p.add_argument("--head", choices=("type", "department"), help="which head to train")
+    p.add_argument("--data", type=Path, help="training CSV")
+    p.add_argument("--text-cols", default="title,detail",
+                   help="comma-separated text columns; the first is the title (default title,detail)")
+    p.add_argument("--label-col", help="label column (default: the head name)")
+    p.add_argument("--out", type=Path, help="model bundle directory (the head goes to OUT/<head>/)")
+    p.add_argument("--taxonomy", type=Path,
+                   help="departments.json to ship with the bundle (evidence keywords, reply days)")
+    p.add_argument("--target-precision", type=float,
+                   help="precision the review thresholds aim for (default: settings.target_precision)")
+    p.add_argument("--min-class-count", type=int,
+                   help="labels with fewer rows are relabelled from an 'alt' column or dropped "
+                        "(default 30 for type, 5 otherwise)")
+    p.add_argument("--demo", action="store_true",
+                   help="train both heads on HOME/demo/work_orders.csv and make them current")
+    p.add_argument("--include-feedback", action="store_true",
+                   help="with --demo: add agents' corrections from HOME/feedback.sqlite3")
     p.set_defaults(func=run)
 
 
 def run(args, settings) -> int:
-    print("hotline train: not built yet")
-    return 2
+    import json
+
+    from training.train_classifier import train_demo, train_head
+
+    if args.demo:
+        out = train_demo(settings, include_feedback=args.include_feedback, progress=True)
+        print(f"trained both heads into {out}; it is now the current model")
+        return 0
+    missing = [f"--{n}" for n in ("head", "data", "out") if getattr(args, n) is None]
+    if missing:
+        print(f"hotline train: {', '.join(missing)} required (or use --demo)")
+        return 2
+    m = train_head(args.head, args.data, args.out,
+                   [c.strip() for c in args.text_cols.split(",") if c.strip()],
+                   args.label_col or args.head,
+                   target_precision=args.target_precision or settings.target_precision,
+                   min_class_count=args.min_class_count, taxonomy=args.taxonomy)
+    metrics = m.get("metrics", {})
+    print(json.dumps({"head": args.head, "out": str(args.out / args.head), "rows": m["n_rows"],
+                      "labels": m["labels"], "cleaning": m["cleaning"],
+                      "oof_macro_f1": metrics.get("macro_f1"), "ece": metrics.get("ece"),
+                      "coverage": metrics.get("coverage"),
+                      "precision_automatic": metrics.get("precision_automatic"),
+                      "seconds": m["train_seconds"]}, ensure_ascii=False, indent=2))
+    return 0

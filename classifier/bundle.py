@@ -1,0 +1,211 @@
+"""A model bundle: ``MODEL_DIR/{type,department}/`` heads (each its own
+artifact with a manifest), an optional ``taxonomy.json``, and a bundle
+manifest listing the heads. ``ClassifierBundle.predict`` answers one or many
+texts with both heads, calibrated probabilities, the review flag and evidence;
+``predict_batch`` is the vectorised path without evidence (batch CLI)."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from classifier.coldstart import ColdStartRouter, matched_keywords
+from classifier.cues import matched_cues
+from classifier.errors import BadModel, ModelNotTrained
+from classifier.features import Prepared
+from classifier.head import TextHead
+from classifier.neighbors import CaseIndex
+from hotline.artifacts import read_manifest, write_manifest
+
+HEAD_KIND, HEAD_FORMAT = "classifier_head", 1
+BUNDLE_KIND, BUNDLE_FORMAT = "classifier_bundle", 1
+HEADS = ("type", "department")
+TAXONOMY_FILE = "taxonomy.json"
+
+
+@dataclass
+class Prediction:
+    type: str | None
+    type_conf: float
+    type_probs: dict
+    department: str | None
+    department_conf: float
+    department_top3: list
+    needs_review: bool
+    reply_days: int | None = None
+    evidence: dict = field(default_factory=dict)
+    review_reasons: list = field(default_factory=list)
+
+
+class ClassifierBundle:
+    def __init__(self, heads: dict, cases: CaseIndex | None = None,
+                 departments: list[dict] | None = None, identity: str = ""):
+        self.heads = heads
+        self.cases = cases
+        self.departments = {d["name"]: d for d in (departments or [])}
+        self.identity = identity
+        self.cold_start = None
+        if "department" not in heads and departments:
+            self.cold_start = ColdStartRouter(list(departments)).fit()
+        if not heads and self.cold_start is None:
+            raise ModelNotTrained("the bundle has no trained head and no taxonomy to route by")
+
+    @property
+    def type_labels(self) -> list[str]:
+        return list(self.heads["type"].labels_) if "type" in self.heads else []
+
+    @property
+    def department_labels(self) -> list[str]:
+        if "department" in self.heads:
+            return list(self.heads["department"].labels_)
+        return list(self.cold_start.labels_) if self.cold_start else []
+
+    # ---------------------------------------------------------------- batch path
+    def _scores(self, prep: Prepared):
+        out = {}
+        if "type" in self.heads:
+            h = self.heads["type"]
+            p = h.predict_proba(prep)
+            out["type"] = (h.labels_, p, h.needs_review(p))
+        if "department" in self.heads:
+            h = self.heads["department"]
+            p = h.predict_proba(prep)
+            out["department"] = (h.labels_, p, h.needs_review(p))
+        elif self.cold_start is not None:
+            p = self.cold_start.predict_proba(prep)
+            out["department"] = (self.cold_start.labels_, p, np.ones(len(p), dtype=bool))
+        return out
+
+    def predict_batch(self, texts: list[str]) -> list[Prediction]:
+        """Vectorised: both heads over all texts at once, no evidence."""
+        texts = list(texts)
+        if not texts:
+            return []
+        return self._assemble(Prepared(texts), evidence=False)
+
+    def predict(self, texts: list[str], evidence: bool = True) -> list[Prediction]:
+        if isinstance(texts, str):
+            texts = [texts]
+        texts = list(texts)
+        if not texts:
+            return []
+        return self._assemble(Prepared(texts), evidence=evidence)
+
+    def _assemble(self, prep: Prepared, evidence: bool) -> list[Prediction]:
+        scores = self._scores(prep)
+        n = len(prep)
+        t_labels, t_p, t_rev = scores.get("type", (None, None, np.ones(n, bool)))
+        d_labels, d_p, d_rev = scores.get("department", (None, None, np.ones(n, bool)))
+        preds = []
+        for i in range(n):
+            reasons = []
+            if t_p is not None:
+                ti = int(t_p[i].argmax())
+                ttype, tconf = t_labels[ti], float(t_p[i, ti])
+                tprobs = {l: round(float(v), 4) for l, v in zip(t_labels, t_p[i])}
+            else:
+                ttype, tconf, tprobs = None, 0.0, {}
+            if t_rev[i]:
+                reasons.append("type")
+            if d_p is not None:
+                order = np.argsort(-d_p[i])[:3]
+                top3 = [{"label": d_labels[j], "prob": round(float(d_p[i, j]), 4)} for j in order]
+                dept, dconf = d_labels[order[0]], float(d_p[i, order[0]])
+            else:
+                top3, dept, dconf = [], None, 0.0
+            if d_rev[i]:
+                reasons.append("department")
+            info = self.departments.get(dept) or {}
+            preds.append(Prediction(
+                type=ttype, type_conf=tconf, type_probs=tprobs, department=dept,
+                department_conf=dconf, department_top3=top3, needs_review=bool(reasons),
+                reply_days=info.get("reply_days"), review_reasons=reasons))
+        if evidence:
+            self._add_evidence(prep, preds)
+        return preds
+
+    def _add_evidence(self, prep: Prepared, preds: list[Prediction]) -> None:
+        d_head = self.heads.get("department")
+        similar = [[] for _ in preds]
+        if self.cases is not None and d_head is not None:
+            similar = self.cases.search(d_head.idf_.transform(prep.counts), k=3)
+        elif self.cases is not None and "type" in self.heads:
+            similar = self.cases.search(self.heads["type"].idf_.transform(prep.counts), k=3)
+        for i, p in enumerate(preds):
+            words = []
+            for name, label in (("department", p.department), ("type", p.type)):
+                h = self.heads.get(name)
+                if h is not None and label in h.labels_:
+                    words += h.top_terms(prep.full[i], prep.counts[i], h.labels_.index(label), k=4)
+            seen, uniq = set(), []
+            for w in sorted(words, key=lambda w: -w["weight"]):
+                if w["term"] not in seen:
+                    seen.add(w["term"])
+                    uniq.append(w)
+            info = self.departments.get(p.department) or {}
+            p.evidence = {
+                "words": uniq[:6],
+                "similar_cases": similar[i],
+                "keywords": matched_keywords(prep.full[i], info) if info else [],
+                "cues": matched_cues(prep.full[i]),
+                "reply_days": p.reply_days,
+            }
+
+
+def prediction_columns(p: Prediction) -> tuple:
+    """The batch output columns (classifier.batch.PRED_COLUMNS order)."""
+    top3 = [{"label": d["label"], "prob": round(float(d["prob"]), 4)} for d in p.department_top3]
+    return (p.type or "", round(float(p.type_conf), 4), p.department or "",
+            round(float(p.department_conf), 4), bool(p.needs_review),
+            json.dumps(top3, ensure_ascii=False))
+
+
+# -------------------------------------------------------------------- load / save
+def load_departments_file(path: Path) -> list[dict]:
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(data, list) or not all(isinstance(d, dict) and d.get("name") for d in data):
+        raise BadModel(f"{path} is not a list of departments with a 'name'")
+    return data
+
+
+def load_bundle(model_dir, fast: bool = False, taxonomy=None) -> ClassifierBundle:
+    """Load every head present in ``model_dir``. ``fast`` is accepted for the
+    batch CLI; the heads have no slower tier. ``taxonomy``: a departments.json
+    path overriding the bundle's own copy."""
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        raise ModelNotTrained(f"model directory {model_dir} does not exist")
+    heads, ident = {}, []
+    for name in HEADS:
+        d = model_dir / name
+        if not d.is_dir():
+            continue
+        m = read_manifest(d, HEAD_KIND, HEAD_FORMAT)
+        heads[name] = TextHead.load(d)
+        ident.append(f"{name}:{m.get('data_hash', '?')}")
+    departments = None
+    tax = Path(taxonomy) if taxonomy else model_dir / TAXONOMY_FILE
+    if tax.is_file():
+        departments = load_departments_file(tax)
+    cases = None
+    if "department" in heads:
+        cases = CaseIndex.load(model_dir / "department")
+    elif "type" in heads:
+        cases = CaseIndex.load(model_dir / "type")
+    return ClassifierBundle(heads, cases, departments, identity=" ".join(ident))
+
+
+def write_bundle_manifest(model_dir: Path) -> dict:
+    """(Re)write the bundle manifest from the heads present; call after a head lands."""
+    model_dir = Path(model_dir)
+    heads = {}
+    for name in HEADS:
+        if (model_dir / name / "manifest.json").is_file():
+            m = read_manifest(model_dir / name, HEAD_KIND, HEAD_FORMAT)
+            heads[name] = {k: m.get(k) for k in ("data_hash", "labels", "built_at", "n_rows")}
+    if not heads and not (model_dir / TAXONOMY_FILE).is_file():
+        raise BadModel(f"{model_dir} holds no head")
+    ident = " ".join(f"{k}:{v['data_hash']}" for k, v in heads.items())
+    return write_manifest(model_dir, BUNDLE_KIND, BUNDLE_FORMAT, heads=heads, identity=ident)

@@ -1,0 +1,82 @@
+"""Similar past cases: a FAISS inner-product index over a 128-d projection
+(truncated SVD) of the head's TF-IDF for its labelled history.
+
+Why SVD of TF-IDF and not the sentence encoder: the classifier must not depend
+on an embedder artifact being present, and the projection costs one small
+matrix product per request. Only the ``top_columns`` most frequent hashed
+n-grams enter the projection, keeping the stored matrix ~10 MB.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from classifier.features import Idf, Prepared
+
+PREVIEW_CHARS = 80
+
+
+class CaseIndex:
+    def __init__(self, dim: int = 128, top_columns: int = 20000, random_state: int = 0):
+        self.dim = dim
+        self.top_columns = top_columns
+        self.random_state = random_state
+
+    def fit(self, prep: Prepared, idf: Idf, labels: list[dict]) -> "CaseIndex":
+        from sklearn.decomposition import TruncatedSVD
+
+        x = idf.transform(prep.counts)
+        df = np.bincount(x.indices, minlength=x.shape[1])
+        cols = np.sort(np.argsort(-df)[: self.top_columns]).astype(np.int32)
+        xs = x[:, cols]
+        dim = int(min(self.dim, xs.shape[0] - 1, xs.shape[1] - 1))
+        svd = TruncatedSVD(dim, random_state=self.random_state).fit(xs)
+        self.columns_ = cols
+        self.components_ = svd.components_.astype(np.float32)
+        self.vectors_ = self._project(xs)
+        self.cases_ = [{"text": t[:PREVIEW_CHARS], **lab} for t, lab in zip(prep.full, labels)]
+        self._build()
+        return self
+
+    def _project(self, xs) -> np.ndarray:
+        v = np.asarray(xs @ self.components_.T, dtype=np.float32)
+        n = np.linalg.norm(v, axis=1, keepdims=True)
+        n[n == 0] = 1.0
+        return np.ascontiguousarray(v / n)
+
+    def _build(self) -> None:
+        import faiss
+
+        self.index_ = faiss.IndexFlatIP(self.vectors_.shape[1])
+        self.index_.add(self.vectors_)
+
+    def search(self, x_tfidf, k: int = 3) -> list[list[dict]]:
+        """``x_tfidf``: rows already through the head's Idf."""
+        q = self._project(x_tfidf[:, self.columns_])
+        sims, ids = self.index_.search(q, k)
+        return [[{**self.cases_[i], "similarity": round(float(s), 3)}
+                 for s, i in zip(srow, irow) if i >= 0] for srow, irow in zip(sims, ids)]
+
+    def save(self, directory: Path) -> None:
+        np.save(directory / "case_columns.npy", self.columns_, allow_pickle=False)
+        np.save(directory / "case_components.npy", self.components_, allow_pickle=False)
+        np.save(directory / "case_vectors.npy", self.vectors_, allow_pickle=False)
+        with open(directory / "cases.jsonl", "w", encoding="utf-8") as fh:
+            for c in self.cases_:
+                fh.write(json.dumps(c, ensure_ascii=False) + "\n")
+
+    @classmethod
+    def load(cls, directory: Path) -> "CaseIndex | None":
+        directory = Path(directory)
+        if not (directory / "case_vectors.npy").is_file():
+            return None
+        self = cls()
+        self.columns_ = np.load(directory / "case_columns.npy", allow_pickle=False)
+        self.components_ = np.load(directory / "case_components.npy", allow_pickle=False)
+        self.vectors_ = np.load(directory / "case_vectors.npy", allow_pickle=False)
+        with open(directory / "cases.jsonl", encoding="utf-8") as fh:
+            self.cases_ = [json.loads(line) for line in fh]
+        self._build()
+        return self

@@ -1,0 +1,212 @@
+"""Train one classifier head from a CSV into ``MODEL_DIR/<head>/``.
+
+Steps: read → join text columns (``title\\ndetail``, the same join the batch
+CLI uses) → drop empty → de-duplicate (same normalised text: identical labels
+kept once, conflicting labels dropped) → rare labels → k-fold out-of-fold
+scores (calibration, thresholds, honest metrics) → refit on every row → write
+the head (manifest last) → rewrite the bundle manifest. Other heads in
+MODEL_DIR are never touched.
+"""
+from __future__ import annotations
+
+import csv
+import logging
+import shutil
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from classifier import RECIPES, TextHead, write_bundle_manifest
+from classifier.bundle import HEAD_FORMAT, HEAD_KIND, TAXONOMY_FILE
+from classifier.calibration import ece
+from classifier.errors import BadTrainingData
+from classifier.features import Prepared
+from classifier.neighbors import CaseIndex
+from hotline.artifacts import building, data_hash, write_manifest
+
+log = logging.getLogger("hotline.train")
+MIN_ROWS = 10
+CASE_LABEL_COLS = ("type", "department")
+
+
+def read_rows(path: Path) -> list[dict]:
+    path = Path(path)
+    if not path.is_file():
+        raise BadTrainingData(f"training data {path} does not exist")
+    csv.field_size_limit(sys.maxsize)
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def join_text(row: dict, text_cols: list[str]) -> str:
+    """First column is the title line, the rest the body (the batch CLI's join)."""
+    parts = [(row.get(c) or "").strip() for c in text_cols]
+    return parts[0] + "\n" + " ".join(p for p in parts[1:] if p) if len(parts) > 1 else parts[0]
+
+
+def prepare_rows(rows: list[dict], text_cols: list[str], label_col: str,
+                 min_class_count: int = 0, alt_col: str = "alt") -> tuple[list[dict], dict]:
+    """Clean, de-duplicate and resolve rare labels; returns rows and a report."""
+    from index.text import normalize
+
+    if not rows:
+        raise BadTrainingData("training data has no rows")
+    missing = [c for c in [*text_cols, label_col] if c not in rows[0]]
+    if missing:
+        raise BadTrainingData(f"training data has no column(s) {missing}; "
+                              f"columns are {list(rows[0])}")
+    report = Counter()
+    by_text: dict[str, list] = {}
+    for r in rows:
+        label = (r.get(label_col) or "").strip()
+        text = join_text(r, text_cols)
+        key = normalize(text)
+        if not label or not key:
+            report["empty"] += 1
+            continue
+        by_text.setdefault(key, []).append((text, label, r))
+    out = []
+    for key, items in by_text.items():
+        labels = {lab for _, lab, _ in items}
+        if len(labels) > 1:
+            report["conflicting"] += len(items)
+            continue
+        report["duplicates"] += len(items) - 1
+        text, label, r = items[0]
+        out.append({"text": text, "label": label, "row": r})
+    counts = Counter(o["label"] for o in out)
+    rare = {l for l, c in counts.items() if c < min_class_count}
+    if rare:
+        kept = []
+        for o in out:
+            if o["label"] in rare:
+                alt = (o["row"].get(alt_col) or "").strip()
+                if alt and alt not in rare and alt in counts:
+                    o["label"] = alt
+                    report["relabelled_from_alt"] += 1
+                else:
+                    report["dropped_rare"] += 1
+                    continue
+            kept.append(o)
+        out = kept
+    report = dict(report, rare_labels=sorted(rare))
+    if len(out) < MIN_ROWS:
+        raise BadTrainingData(f"only {len(out)} usable rows after cleaning; need {MIN_ROWS}+")
+    return out, report
+
+
+def oof_metrics(head: TextHead) -> dict:
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+    if head.oof_probs_ is None:
+        return {}
+    y, p = head.oof_y_, head.oof_probs_
+    pred = p.argmax(axis=1)
+    pr, rc, f1, sup = precision_recall_fscore_support(y, pred, labels=range(len(head.labels_)),
+                                                      zero_division=0)
+    review = head.needs_review(p)
+    auto = ~review
+    return {
+        "protocol": f"{head.folds_used_}-fold out-of-fold predictions on the training rows",
+        "macro_f1": round(float(np.mean(f1)), 4),
+        "accuracy": round(float((pred == y).mean()), 4),
+        "per_class": {l: {"precision": round(float(a), 4), "recall": round(float(b), 4),
+                          "f1": round(float(c), 4), "support": int(d)}
+                      for l, a, b, c, d in zip(head.labels_, pr, rc, f1, sup)},
+        "confusion": confusion_matrix(y, pred, labels=range(len(head.labels_))).tolist(),
+        "ece": round(ece(p, y), 4),
+        "coverage": round(float(auto.mean()), 4),
+        "precision_automatic": round(float((pred[auto] == y[auto]).mean()), 4) if auto.any() else None,
+    }
+
+
+def train_head(head_name: str, data: Path, out: Path, text_cols: list[str], label_col: str,
+               target_precision: float = 0.9, min_class_count: int | None = None,
+               taxonomy: Path | None = None, extra_rows: list[dict] | None = None,
+               progress: bool = True, **overrides) -> dict:
+    """Train ``head_name`` on ``data`` into ``out/<head_name>/``; returns the manifest."""
+    t0 = time.perf_counter()
+    out = Path(out)
+    rows = read_rows(data) + list(extra_rows or [])
+    if min_class_count is None:
+        # A class with fewer rows than folds cannot be calibrated or thresholded
+        # honestly; below 30 its out-of-fold F1 is noise (docs/classifier.md).
+        min_class_count = 30 if head_name == "type" else 5
+    items, report = prepare_rows(rows, text_cols, label_col, min_class_count)
+    texts = [o["text"] for o in items]
+    labels = [o["label"] for o in items]
+    recipe = {**RECIPES.get(head_name, RECIPES["department"]), **overrides}
+    folds = recipe.pop("folds", 5 if len(items) < 5000 else 3)
+    head = TextHead(**recipe, folds=folds, target_precision=target_precision)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=folds + 1, desc=f"train {head_name}", unit="fit", file=sys.stderr)
+    prep = Prepared(texts)
+    head.fit(prep, labels, progress=bar.update if bar else None)
+    if bar:
+        bar.close()
+    metrics = oof_metrics(head)
+    case_labels = []
+    for o in items:
+        lab = {head_name: o["label"]}
+        for c in CASE_LABEL_COLS:
+            if c != head_name and (o["row"].get(c) or "").strip():
+                lab[c] = o["row"][c].strip()
+        case_labels.append(lab)
+    cases = CaseIndex().fit(prep, head.idf_, case_labels)
+    dhash = data_hash(f"{t}\t{l}\n" for t, l in zip(texts, labels))
+    with building(out / head_name) as tmp:
+        head.save(tmp)
+        cases.save(tmp)
+        manifest = write_manifest(
+            tmp, HEAD_KIND, HEAD_FORMAT, head=head_name, data_hash=dhash,
+            data_file=str(data), text_cols=text_cols, label_col=label_col,
+            labels=head.labels_, n_rows=len(items), cleaning=report,
+            params=head.params(), temperature=head.temperature_, thresholds=head.thresholds_,
+            target_precision=target_precision, metrics=metrics,
+            train_seconds=round(time.perf_counter() - t0, 1))
+    if taxonomy is not None:
+        shutil.copyfile(taxonomy, out / TAXONOMY_FILE)
+    write_bundle_manifest(out)
+    log.info("trained %s head on %d rows in %.1f s: OOF macro-F1 %s, coverage %s",
+             head_name, len(items), time.perf_counter() - t0, metrics.get("macro_f1"),
+             metrics.get("coverage"))
+    return manifest
+
+
+def feedback_rows(settings, head: str) -> list[dict]:
+    """Agent corrections (final labels) as extra training rows, if any were recorded."""
+    path = settings.home / "feedback.sqlite3"
+    if not path.is_file():
+        return []
+    import sqlite3
+
+    col = {"type": "final_type", "department": "final_department"}[head]
+    with sqlite3.connect(path) as conn:
+        got = conn.execute(f"SELECT text, {col} FROM feedback WHERE {col} IS NOT NULL "
+                           f"AND {col} != ''").fetchall()
+    return [{"title": "", "detail": t, head: lab} for t, lab in got]
+
+
+def train_demo(settings, include_feedback: bool = False, progress: bool = False) -> Path:
+    """Both heads on the demo work orders into a new version under
+    ``settings.models_root``, then make it current."""
+    from classifier.registry import new_version_dir, promote
+
+    data = settings.demo_dir / "work_orders.csv"
+    if not data.is_file():
+        raise BadTrainingData(f"no demo work orders at {data}; run `hotline kb demo` first")
+    taxonomy = settings.demo_dir / "departments.json"
+    out = new_version_dir(settings.models_root)
+    for head in ("department", "type"):
+        extra = feedback_rows(settings, head) if include_feedback else None
+        train_head(head, data, out, ["title", "detail"], head,
+                   target_precision=settings.target_precision,
+                   taxonomy=taxonomy if taxonomy.is_file() else None,
+                   extra_rows=extra, progress=progress)
+    promote(settings.models_root, out.name)
+    return out

@@ -57,7 +57,10 @@ def lcqmc_task(settings, limit: int | None = None):
     return entries, queries
 
 
-def demo_task(settings):
+def demo_task(settings, max_entries: int = 0):
+    """The demo query set against the published KB. ``max_entries`` > 0 keeps
+    every queried entry plus a deterministic sample of the others (a smaller,
+    quicker, easier KB: say so when reporting it)."""
     from kb import KBStore
 
     qpath = Path(settings.demo_dir) / "search_queries.jsonl"
@@ -68,6 +71,12 @@ def demo_task(settings):
     queries = [(it["query"], {it["id"]} if isinstance(it["id"], str) else set(it["id"]))
                for it in items]
     entries = list(KBStore(settings.kb_path).iter_entries(status="published"))
+    if max_entries and len(entries) > max_entries:
+        wanted = set().union(*(rel for _, rel in queries))
+        others = sorted((e for e in entries if e.id not in wanted),
+                        key=lambda e: hashlib.md5(e.id.encode()).hexdigest())
+        keep = wanted | {e.id for e in others[:max(0, max_entries - len(wanted))]}
+        entries = [e for e in entries if e.id in keep]
     return entries, queries
 
 
@@ -143,7 +152,8 @@ def evaluate_task(name, entries, queries, embedder, tokenizer, weights, tune_gri
     return out, tuned
 
 
-def run(settings, *, tune: bool = True, limit: int | None = None, progress: bool = True) -> dict:
+def run(settings, *, tune: bool = True, limit: int | None = None, progress: bool = True,
+        demo_entries: int = 0, tasks=("lcqmc", "demo")) -> dict:
     from index.embedders import get_embedder
     from index.search import FusionWeights
     from index.text import get_tokenizer
@@ -153,13 +163,16 @@ def run(settings, *, tune: bool = True, limit: int | None = None, progress: bool
     weights = FusionWeights()
     report = {"embedder": embedder.name, "embedder_identity": embedder.identity,
               "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "tasks": []}
-    entries, queries = lcqmc_task(settings, limit)
-    res, tuned = evaluate_task("lcqmc", entries, queries, embedder, tokenizer, weights,
-                               GRID if tune else None, progress)
-    report["tasks"].append(res)
-    entries, queries = demo_task(settings)
+    tuned = weights
+    if "lcqmc" in tasks:
+        entries, queries = lcqmc_task(settings, limit)
+        res, tuned = evaluate_task("lcqmc", entries, queries, embedder, tokenizer, weights,
+                                   GRID if tune else None, progress)
+        report["tasks"].append(res)
+    entries, queries = demo_task(settings, demo_entries) if "demo" in tasks else (None, None)
     if entries:
-        res, _ = evaluate_task("demo", entries, queries, embedder, tokenizer, tuned,
+        res, _ = evaluate_task("demo" + (f" (subset: {len(entries)} entries)" if demo_entries else ""),
+                               entries, queries, embedder, tokenizer, tuned,
                                RARE_GRID if tune else None, progress)
         report["tasks"].append(res)
     else:

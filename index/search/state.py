@@ -12,7 +12,7 @@ import numpy as np
 from index.search.dense import DenseIndex
 from index.search.filters import EntryColumns
 from index.search.fusion import FusionWeights, QueryTerms, char_grams, fused_scores
-from index.search.highlight import highlights
+from index.search.highlight import highlights, prepare_text
 from index.search.lexical import LexicalIndex
 from index.search.rowsparse import RowSparse
 from index.search.types import Hit, SearchFilters
@@ -90,6 +90,7 @@ class IndexState:
         self.char_rows = RowSparse()
         self.term_rows = RowSparse(vocab=lexical.vocab)
         self._sums = None
+        self._prepared_text: dict[int, tuple[str, str]] = {}
 
     # ------------------------------------------------------------ contents
     @property
@@ -283,10 +284,12 @@ class IndexState:
         hits = []
         for e, score, row in self.rank(rows, feats, k, mode):
             entry = self.entries[e]
+            if e not in self._prepared_text:
+                self._prepared_text[e] = (prepare_text(entry.question), prepare_text(entry.answer))
             hits.append(Hit(id=entry.id, score=score, question=entry.question,
                             answer=entry.answer, department=list(entry.department),
                             category=list(entry.category), region=entry.region,
-                            highlights=highlights(entry.question, entry.answer, words),
+                            highlights=highlights(*self._prepared_text[e], words, prepared=True),
                             matched=ROW_KINDS[int(self.row_kind[row])],
                             matched_text=self.row_text[row]))
         return hits

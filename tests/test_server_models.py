@@ -57,3 +57,31 @@ def test_metrics_report_versions_and_index_size(served_app):
     assert 'hotline_component_info{component="classifier"' in text
     assert "hotline_index_entries{" in text
     assert 'hotline_http_request_duration_seconds_count{endpoint="/v1/analyze"' in text
+
+
+def test_other_workers_follow_a_newly_published_model(served_home, tmp_path):
+    """Reload reaches one worker; another app on the same home (another gunicorn
+    worker) notices the moved models/current pointer and swaps in the background."""
+    import shutil
+    import time
+
+    from hotline.api.engine import Engine
+    from hotline.artifacts import point_current, resolve_current
+    from server import create_app
+    from tests.conftest import make_settings
+
+    home = tmp_path / "home"
+    shutil.copytree(served_home, home)
+    settings = make_settings(home)
+    engine = Engine(settings, retry_seconds=0)
+    client = create_app(settings, engine=engine).test_client()
+    before = engine.snapshot.classifier
+    current = resolve_current(settings.models_root)
+    shutil.copytree(current, settings.models_root / "v-copy")
+    point_current(settings.models_root, "v-copy")
+    deadline = time.time() + 30
+    while engine.snapshot.classifier is before and time.time() < deadline:
+        time.sleep(0.2)
+    assert engine.snapshot.classifier is not before
+    assert engine.snapshot.versions["classifier"].startswith("v-copy")
+    assert client.post("/v1/classify", headers=auth("agent"), json={"text": "停水了"}).status_code == 200

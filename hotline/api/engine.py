@@ -131,6 +131,7 @@ class Engine:
         self._sync_lock = threading.Lock()
         self._last_try = 0.0
         self._last_sync = 0.0
+        self._last_watch = time.monotonic()
         self._regions: dict[int, list] = {}
         self._snapshot = self._load(Snapshot(), COMPONENTS)
 
@@ -139,10 +140,35 @@ class Engine:
         """The current snapshot; while something is missing, retry loading it
         (throttled) so artifacts built after start-up are picked up."""
         snap = self._snapshot
-        if snap.problems and time.monotonic() - self._last_try > self.retry_seconds:
+        now = time.monotonic()
+        if snap.problems and now - self._last_try > self.retry_seconds:
             self._fill_missing()
             snap = self._snapshot
+        if now - self._last_watch > self.retry_seconds:
+            self._watch_model(snap)
         return snap
+
+    def _watch_model(self, snap: Snapshot) -> None:
+        """``POST /v1/admin/reload`` reaches one gunicorn worker; the others notice
+        the moved ``models/current`` pointer here and reload the classifier in the
+        background (the index follows its own pointer in ``SearchService.sync``)."""
+        self._last_watch = time.monotonic()
+        if snap.classifier is None:
+            return
+        from hotline.artifacts import resolve_current
+
+        target = resolve_current(self.settings.models_root)
+        loaded = (snap.versions.get("classifier") or "").split("@", 1)[0]
+        if target is None or target.name == loaded or self._lock.locked():
+            return
+        threading.Thread(target=self._reload_only, args=(("classifier",),), daemon=True,
+                         name="model-reload").start()
+
+    def _reload_only(self, names) -> None:
+        with self._lock:
+            old = self._snapshot
+            self._snapshot = self._load(old, names)
+        log.info("engine picked up a new model", extra={"versions": dict(self._snapshot.versions)})
 
     def _load(self, base: Snapshot, names) -> Snapshot:
         values = {a: getattr(base, a) for a in _ATTR.values()}
@@ -199,12 +225,16 @@ class Engine:
 
     def describe(self, snap: Snapshot | None = None) -> dict:
         snap = snap or self._snapshot
+        versions = dict(snap.versions)
+        directory = getattr(snap.search, "directory", None)
+        if directory is not None and not versions.get("search", "").startswith(directory.name):
+            versions["search"] = f"{directory.name} (followed after a publish)"
         return {
             "ready": snap.ready,
             "loaded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(snap.loaded_at)),
             "components": {
                 name: {"loaded": name not in snap.problems and name in snap.versions,
-                       "version": snap.versions.get(name),
+                       "version": versions.get(name),
                        "problem": snap.problems.get(name) or snap.warnings.get(name)}
                 for name in COMPONENTS
             },

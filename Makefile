@@ -17,10 +17,11 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 
 venv: $(STAMP)
 
-# Debian's Chromium for the widget's browser tests (no browser download).
+# Debian's Chromium for the widget's browser tests (no browser download), and a
+# CJK font so the screenshots the tests save are readable.
 system-deps:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	@{ command -v chromium && fc-list :lang=zh | grep -q .; } >/dev/null 2>&1 || { \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null) \
 	  || echo "warning: could not install chromium; browser tests will be skipped"; }
 
 run: $(STAMP)

@@ -60,11 +60,23 @@ def widget_home(search_home, tmp_path_factory):
     home = tmp_path_factory.mktemp("widget") / "home"
     settings = make_settings(home)
     shutil.copytree(make_settings(search_home).embedders_root, settings.embedders_root)
-    build_demo(settings, scale=0.02, progress=False)
-    ensure(settings.embedder, settings)
-    build_index(kb.open_store(settings), get_embedder(settings.embedder, settings), settings,
-                progress=False)
-    assert ensure_models(settings), "ensure_models built no classifier"
+    timings = {}   # wall/CPU seconds per step, saved beside the screenshots for docs/widget.md
+
+    def step(name, fn):
+        w, c = time.perf_counter(), time.process_time()
+        out = fn()
+        timings[name] = {"wall_s": round(time.perf_counter() - w, 1),
+                         "cpu_s": round(time.process_time() - c, 1)}
+        return out
+
+    step("demo_kb", lambda: build_demo(settings, scale=0.02, progress=False))
+    step("embedder", lambda: ensure(settings.embedder, settings))
+    step("index", lambda: build_index(kb.open_store(settings),
+                                      get_embedder(settings.embedder, settings), settings,
+                                      progress=False))
+    assert step("classifier", lambda: ensure_models(settings)), "ensure_models built no classifier"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "setup_timings.json").write_text(json.dumps(timings, indent=1))
     return home
 
 

@@ -8,7 +8,10 @@
   // Evidence terms worth showing: words, not digit runs or n-grams across punctuation.
   const WORD = /^(?=.*[\p{Script=Han}A-Za-z])[\p{Script=Han}A-Za-z0-9]+$/u;
 
-  function pct(x) { return (x == null || isNaN(x)) ? "" : Math.round(x * 100) + "%"; }
+  function pct(x) {
+    if (x == null || isNaN(x)) return "";
+    return x > 0 && x < 0.005 ? "<1%" : Math.round(x * 100) + "%";
+  }
   function typeName(l) { return TYPE_NAMES[l] || l; }
 
   function node(tag, cls, text) {
@@ -49,7 +52,8 @@
     const parts = [];
     if (reasons.includes("department")) {
       const top = dept.top3 || [];
-      parts.push(top.length > 1 && top[0].prob - top[1].prob < 0.15
+      // Two close candidates are worth naming only when the leader is not weak anyway.
+      parts.push(dept.confidence >= 0.4 && top.length > 1 && top[0].prob - top[1].prob < 0.15
         ? "承办部门在「" + top[0].label + "」和「" + top[1].label + "」之间难以区分"
         : "承办部门把握度仅 " + pct(dept.confidence));
     }

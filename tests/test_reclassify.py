@@ -34,7 +34,7 @@ def orders(home):
 
 def write_csv(path: Path, rows: list[dict], columns: list[str]) -> Path:
     with open(path, "w", encoding="utf-8", newline="") as fh:
-        w = csv.DictWriter(fh, columns)
+        w = csv.DictWriter(fh, columns, extrasaction="ignore")
         w.writeheader()
         w.writerows(rows)
     return path
@@ -174,7 +174,7 @@ def test_xlsx_and_jsonl_inputs_and_outputs_agree_with_csv(home, orders, tmp_path
 
 
 def test_resume_after_a_real_kill(home, orders, tmp_path):
-    rows = numbered(orders, 3000)
+    rows = numbered(orders, 2000)
     inp = write_csv(tmp_path / "in.csv", rows, ["id", "title", "detail", "department"])
     out = tmp_path / "out.csv"
     cmd = [sys.executable, "-m", "hotline.cli.main", "--home", str(home), "reclassify", str(inp),
@@ -201,15 +201,15 @@ def test_resume_after_a_real_kill(home, orders, tmp_path):
     proc.wait()
     proc.stderr.close()
     assert not out.exists()  # never a partial output file
-    assert 100 <= done < 3000
+    assert 100 <= done < 2000
 
     resumed = subprocess.run(cmd + ["--resume"], cwd=ROOT, env=env, capture_output=True,
                              text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     summary = json.loads(resumed.stdout)
-    assert summary["resumed_at_row"] >= done and summary["rows_written"] == 3000
+    assert summary["resumed_at_row"] >= done and summary["rows_written"] == 2000
     got = read_csv(out)
-    assert [r["id"] for r in got] == [str(i) for i in range(3000)]  # none lost, none twice
+    assert [r["id"] for r in got] == [str(i) for i in range(2000)]  # none lost, none twice
     # Same bytes and same report as an uninterrupted run.
     s = run(home, inp, tmp_path / "clean.csv", compare_col="department", chunk_size=100)
     assert out.read_bytes() == (tmp_path / "clean.csv").read_bytes()

@@ -127,3 +127,17 @@ def test_formatter_replaces_old_prediction_columns():
     assert out == "7,路灯,fault,城管\n"
     jl = RowFormatter("jsonl", ["id", "x"], ["pred_type"])
     assert json.loads(jl.rows([([1, MISSING], (True,))])) == {"id": 1, "pred_type": True}
+
+
+@pytest.mark.parametrize("values", [["路灯", "不亮", "三天了"], ["", "只有正文\n第二行", ""],
+                                    ["标题", "", "补充"], [" 空格 ", " 正文 ", ""]])
+def test_join_matches_the_trainer(values):
+    pytest.importorskip("training.train_classifier")
+    from classifier.batch.runner import _join_text
+    from training.train_classifier import join_text
+
+    cols = ["title", "detail", "extra"]
+    got, problem = _join_text(values, [0, 1, 2])
+    assert problem is None and got == join_text(dict(zip(cols, values)), cols)
+    got2, _ = _join_text(values, [0, 1])
+    assert got2 == join_text(dict(zip(cols, values)), cols[:2])

@@ -92,7 +92,8 @@ class ChangeTracker:
             new[n] += c
         total = sum(old.values())
         changed = sum(c for (o, n), c in self.pairs.items() if o != n)
-        labels = [l for l, _ in old.most_common()] + sorted(set(new) - set(old))
+        # Ties broken by name: a resumed run must report exactly like an uninterrupted one.
+        labels = sorted(old, key=lambda l: (-old[l], l)) + sorted(set(new) - set(old))
         index = {l: i for i, l in enumerate(labels)}
         matrix = [[0] * len(labels) for _ in labels]
         for (o, n), c in self.pairs.items():
@@ -115,13 +116,13 @@ class ChangeTracker:
         by_department = [
             {"department": d, "rows": n, "changed": self.dept_changed[d],
              "changed_pct": round(100.0 * self.dept_changed[d] / n, 1)}
-            for d, n in self.dept_rows.most_common()]
+            for d, n in sorted(self.dept_rows.items(), key=lambda kv: (-kv[1], kv[0]))]
         return {
             "column": self.column, "head": self.head, "rows_compared": total,
             "rows_without_old_label": self.unlabelled, "changed": changed,
             "changed_pct": round(100.0 * changed / total, 2) if total else 0.0,
             "agreement": round(1 - changed / total, 4) if total else None,
-            "old_counts": dict(old.most_common()), "new_counts": dict(new.most_common()),
+            "old_counts": _ranked(old), "new_counts": _ranked(new),
             "transitions": transitions,
             "confusion": {"labels": labels, "matrix": matrix, "rows": "old", "columns": "new"},
             "shifts": shifts, "changes_by_predicted_department": by_department,
@@ -157,6 +158,10 @@ class ChangeTracker:
         tmp.write_text(markdown(fig), encoding="utf-8")
         os.replace(tmp, report_dir / "report.md")
         return fig
+
+
+def _ranked(counts: Counter) -> dict:
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def _table(header: list[str], rows: list[list]) -> str:

@@ -115,22 +115,27 @@ def _input_identity(path: Path) -> dict:
 
 
 def _join_text(values, idx) -> tuple[str | None, BadRow | None]:
+    """The trainer's join (training.train_classifier.join_text): the first text
+    column is the title line, the others the body joined by spaces; the
+    classifier splits on that first newline."""
     parts = []
     missing = 0
     for i in idx:
         v = values[i]
         if v is MISSING or v is None:
             missing += v is MISSING
+            parts.append("")
             continue
         if isinstance(v, (dict, list)):
             return None, BadRow("wrong_type", f"text column holds a {type(v).__name__}, "
                                 "expected a string", json.dumps(v, ensure_ascii=False)[:200])
-        v = str(v).strip()
-        if v:
-            parts.append(v)
+        parts.append(str(v).strip())
     if missing == len(idx):
         return None, BadRow("missing_column", "the record has none of the text columns")
-    text = "\n".join(parts)
+    if len(parts) > 1:
+        text = parts[0] + "\n" + " ".join(p for p in parts[1:] if p)
+    else:
+        text = parts[0]
     if not text.isascii():
         try:
             text.encode("utf-8")
@@ -138,7 +143,7 @@ def _join_text(values, idx) -> tuple[str | None, BadRow | None]:
             return None, BadRow("bad_encoding", "text has bytes that are not valid in the "
                                 "file's encoding", text.encode("utf-8", "surrogateescape")
                                 .decode("utf-8", "replace")[:200])
-    if not text:
+    if not text.strip():
         return None, BadRow("empty_text", "all text columns are empty")
     return text, None
 

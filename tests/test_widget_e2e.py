@@ -106,7 +106,7 @@ def server(widget_home):
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
+    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
 
     with sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
@@ -280,8 +280,9 @@ def test_failure_is_calm_then_recovers(page, server):
         failures.append(route.request.url)
         if len(failures) == 1:
             route.abort("connectionreset")
-        else:   # then the server says it is still preparing
+        else:   # then the server says it is still preparing, come back in 30 s
             route.fulfill(status=503, content_type="application/problem+json",
+                          headers={"Retry-After": "30"},
                           body=json.dumps({"type": "urn:hotline:error:not_ready", "title": "Service "
                                            "Unavailable", "status": 503, "code": "not_ready",
                                            "detail": "the service is not ready"}))
@@ -297,6 +298,7 @@ def test_failure_is_calm_then_recovers(page, server):
     # The automatic retry (1 s later) hits the 503.
     page.wait_for_function("() => document.querySelector('#notice').textContent.includes('正在准备')")
     assert len(failures) == 2
+    assert "30 秒后自动重试" in notice.inner_text()   # Retry-After honoured, so only the button retries now
     page.unroute("**/v1/analyze")
     page.get_by_role("button", name="立即重试").click()
     page.locator("#answers > li").first.wait_for()

@@ -121,6 +121,7 @@ class TextHead:
         coef = np.zeros((coef_sub.shape[0], width), dtype=np.float32)
         coef[:, active] = coef_sub
         self.coef_, self.intercept_ = coef, intercept
+        self.coef_t_ = np.ascontiguousarray(coef.T)  # sparse @ dense wants it contiguous
         if progress:
             progress()
         return self
@@ -129,7 +130,7 @@ class TextHead:
     def decision_function(self, texts) -> np.ndarray:
         prep = _prepare(texts)
         x = self._design(prep, self.idf_, self.cue_stats_)
-        return np.asarray(x @ self.coef_.T) + self.intercept_
+        return np.asarray(x @ self.coef_t_) + self.intercept_
 
     def predict_proba(self, texts) -> np.ndarray:
         return calibration.softmax(self.decision_function(texts), self.temperature_)
@@ -211,6 +212,7 @@ class TextHead:
         full = np.zeros((len(self.labels_), width), dtype=np.float32)
         full[:, cols] = coef
         self.coef_, self.intercept_ = full, intercept
+        self.coef_t_ = np.ascontiguousarray(full.T)
         idf = Idf()
         idf.idf_ = np.zeros(N_FEATURES, dtype=np.float32)
         idf.idf_[cols[cols < N_FEATURES]] = idf_vals

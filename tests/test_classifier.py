@@ -1,0 +1,157 @@
+"""Classifier heads, bundle, calibration, registry: trained for real on a small
+work-order set the test writes (10 departments x 3 types)."""
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from classifier import BadTrainingData, load_bundle, prediction_columns
+from classifier.calibration import ece, pick_thresholds, review_mask, softmax
+from classifier.features import Prepared, analyze, ngram_index
+from training.train_classifier import train_head
+
+TOPICS = [("路灯", "市城管局"), ("居住证", "市公安局"), ("失业保险金", "市人社局"),
+          ("医保报销", "市医保局"), ("公积金提取", "市住房公积金中心"), ("噪音扰民", "市生态环境局"),
+          ("自来水", "市水务集团"), ("小学入学", "市教育局"), ("营业执照", "市市场监管局"),
+          ("公交线路", "市交通运输局")]
+TEMPLATES = [
+    ("consult", "请问{t}怎么办理", "您好，我想咨询一下{t}需要哪些材料，去哪里办理，谢谢。"),
+    ("consult", "咨询{t}", "想了解{t}的具体流程和办理时间。"),
+    ("complaint", "投诉{t}问题", "{t}的问题反映多次一直没人处理，严重影响生活，要求尽快整改。"),
+    ("complaint", "对{t}不满", "工作人员态度很差，{t}的事情拖了一个月还没解决。"),
+    ("fault", "{t}坏了", "我们这里{t}出现故障已经三天了，请尽快派人维修。"),
+]
+DEPARTMENTS = [{"name": d, "responsibilities": f"{t}相关事务", "keywords": [t], "reply_days": 5 + i,
+                "aliases": []} for i, (t, d) in enumerate(TOPICS)]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("clf")
+    path = root / "orders.csv"
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["title", "detail", "type", "department"])
+        for rep in range(4):
+            for topic, dept in TOPICS:
+                for kind, title, detail in TEMPLATES:
+                    w.writerow([title.format(t=topic), f"{detail.format(t=topic)}（第{rep}次）",
+                                kind, dept])
+        w.writerow(["", "", "consult", "市公安局"])  # empty text: dropped
+    tax = root / "departments.json"
+    tax.write_text(json.dumps(DEPARTMENTS, ensure_ascii=False), encoding="utf-8")
+    return root, path, tax
+
+
+@pytest.fixture(scope="module")
+def model(data):
+    root, path, tax = data
+    out = root / "M"
+    train_head("department", path, out, ["title", "detail"], "department", taxonomy=tax,
+               progress=False)
+    train_head("type", path, out, ["title", "detail"], "type", progress=False)
+    return out
+
+
+def test_bundle_predicts_both_heads_with_evidence(model):
+    bundle = load_bundle(model)
+    [p] = bundle.predict(["小区路灯坏了\n我们小区的路灯坏了好几天，晚上很黑，请派人维修"])
+    assert p.department == "市城管局"
+    assert p.type == "fault"
+    assert sum(p.type_probs.values()) == pytest.approx(1.0, abs=1e-3)
+    probs = [d["prob"] for d in p.department_top3]
+    assert len(probs) == 3 and probs == sorted(probs, reverse=True)
+    assert p.department_conf == pytest.approx(probs[0], abs=1e-4)
+    assert p.reply_days == 5
+    ev = p.evidence
+    assert "路灯" in ev["keywords"]
+    assert any("路灯" in w["term"] or "灯" in w["term"] for w in ev["words"])
+    assert ev["similar_cases"] and ev["similar_cases"][0]["department"] == "市城管局"
+    assert "type" in ev["similar_cases"][0]
+
+
+def test_batch_path_matches_single_path(model):
+    bundle = load_bundle(model)
+    texts = ["请问居住证怎么办理\n需要哪些材料", "投诉噪音扰民\n楼下工地半夜施工", "公交线路咨询"]
+    a, b = bundle.predict(texts), bundle.predict_batch(texts)
+    assert [x.department for x in a] == [x.department for x in b]
+    assert [x.type_conf for x in a] == pytest.approx([x.type_conf for x in b])
+    cols = prediction_columns(b[0])
+    assert cols[0] == b[0].type and isinstance(cols[4], bool)
+    assert json.loads(cols[5])[0]["label"] == b[0].department
+
+
+def test_training_second_head_leaves_first_untouched(data, tmp_path):
+    root, path, _ = data
+    out = tmp_path / "M"
+    train_head("department", path, out, ["title", "detail"], "department", progress=False)
+    before = {p.name: p.read_bytes() for p in (out / "department").iterdir()}
+    train_head("type", path, out, ["title", "detail"], "type", progress=False)
+    after = {p.name: p.read_bytes() for p in (out / "department").iterdir()}
+    assert before == after
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert sorted(manifest["heads"]) == ["department", "type"]
+    head_manifest = json.loads((out / "type" / "manifest.json").read_text(encoding="utf-8"))
+    assert head_manifest["labels"] == ["complaint", "consult", "fault"]
+    assert set(head_manifest["thresholds"]) == {"complaint", "consult", "fault"}
+    assert head_manifest["data_hash"] and head_manifest["metrics"]["macro_f1"] > 0.8
+
+
+def test_bad_label_column_is_named(data, tmp_path):
+    _, path, _ = data
+    with pytest.raises(BadTrainingData, match="label_l1"):
+        train_head("department", path, tmp_path / "M", ["title", "detail"], "label_l1",
+                   progress=False)
+
+
+def test_cold_start_routes_by_taxonomy(data, tmp_path):
+    _, _, tax = data
+    out = tmp_path / "cold"
+    out.mkdir()
+    (out / "taxonomy.json").write_bytes(tax.read_bytes())
+    bundle = load_bundle(out)
+    [p] = bundle.predict(["我想办理营业执照，需要什么材料"])
+    assert p.department == "市市场监管局"
+    assert p.needs_review  # no labelled history: never automatic
+
+
+def test_hashed_ngrams_match_analyzer():
+    prep = Prepared(["路灯坏了\n小区路灯不亮"])
+    cols = set(prep.counts[0].indices.tolist())
+    grams = analyze(prep.full[0])
+    assert {ngram_index(g) for g in grams} == cols
+    assert prep.titles == ["路灯坏了"]
+
+
+def test_thresholds_reach_target_precision():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 2000)
+    conf = rng.uniform(0.5, 1.0, 2000)
+    correct = rng.uniform(size=2000) < conf  # accuracy grows with confidence
+    pred = np.where(correct, y, 1 - y)
+    probs = np.zeros((2000, 2))
+    probs[np.arange(2000), pred] = conf
+    probs[np.arange(2000), 1 - pred] = 1 - conf
+    thr = pick_thresholds(probs, y, ["a", "b"], target_precision=0.9)
+    auto = ~review_mask(probs, ["a", "b"], thr)
+    for k, label in enumerate(["a", "b"]):
+        sel = auto & (pred == k)
+        assert (y[sel] == k).mean() >= 0.9
+        assert 0 < thr[label]["coverage"] < 1
+    assert ece(probs, y) < 0.05
+    assert softmax(np.array([[0.0, 0.0]]))[0].tolist() == [0.5, 0.5]
+
+
+def test_registry_promote_and_rollback(model, tmp_path):
+    from classifier import registry
+
+    root = tmp_path / "models"
+    first = registry.promote(root, str(model))
+    second = registry.promote(root, str(model))
+    assert first != second
+    assert [v["current"] for v in registry.list_versions(root)] == [False, True]
+    assert registry.rollback(root) == first
+    assert load_bundle(root / first).department_labels

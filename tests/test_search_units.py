@@ -1,0 +1,80 @@
+"""Parts of search that need no embedder: BM25 delta, fusion gate, filters, highlights."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from index.search.filters import EntryColumns
+from index.search.fusion import FusionWeights, fused_scores
+from index.search.highlight import highlights, matched_words
+from index.search.lexical import LexicalIndex
+from index.search.types import SearchFilters
+from kb.entry import Entry
+
+DOCS = [["居住证", "办理"], ["社保卡", "补办"], ["路灯", "维修"], ["公交", "末班车"],
+        ["居住证", "签注"], ["噪音", "投诉"]]
+
+
+def test_delta_rows_score_like_base_rows():
+    full = LexicalIndex().fit(DOCS)
+    part = LexicalIndex().fit(DOCS[:-1])
+    part.add_rows(DOCS[-1:])
+    q = part.query_ids(["噪音", "投诉"])
+    s = part.scores(q)
+    assert s.argmax() == len(DOCS) - 1 and s[:-1].max() == 0
+    # Same term weights as a full build up to the IDF drift of one more document.
+    f = full.scores(full.query_ids(["噪音", "投诉"]))
+    assert s[-1] == pytest.approx(f[-1], rel=0.25)
+
+
+def test_new_words_in_delta_are_searchable_and_base_unchanged():
+    lex = LexicalIndex().fit(DOCS)
+    before = lex.scores(lex.query_ids(["居住证"])).copy()
+    lex.add_rows([["zx9981", "补贴"]])
+    s = lex.scores(lex.query_ids(["zx9981"]))
+    assert s.argmax() == len(DOCS) and s[-1] > 0
+    assert np.allclose(lex.scores(lex.query_ids(["居住证"]))[:len(DOCS)], before)
+
+
+def test_lexical_save_load_roundtrip(tmp_path):
+    lex = LexicalIndex().fit(DOCS)
+    lex.save(tmp_path)
+    back = LexicalIndex.load(tmp_path)
+    q = ["社保卡", "补办"]
+    assert np.allclose(back.scores(back.query_ids(q)), lex.scores(lex.query_ids(q)))
+
+
+def test_rare_boost_only_when_dense_not_confident():
+    w = FusionWeights(overlap=0, chars=0, bm25=0, rare=0.2, rare_gate=0.8)
+    # columns: dense, overlap, chars, bm25, bm25_rel, rare
+    unsure = np.array([[0.6, 0, 0, 0, 0, 0.0], [0.55, 0, 0, 0, 0, 1.0]], np.float32)
+    assert fused_scores(w, unsure).argmax() == 1
+    sure = np.array([[0.9, 0, 0, 0, 0, 0.0], [0.85, 0, 0, 0, 0, 1.0]], np.float32)
+    assert fused_scores(w, sure).argmax() == 0
+
+
+def test_weights_roundtrip_ignores_unknown_keys():
+    w = FusionWeights(chars=0.25)
+    assert FusionWeights.from_dict({**w.to_dict(), "future": 1}) == w
+
+
+def test_filter_masks():
+    cols = EntryColumns()
+    for e in [Entry(id="a", question="q", region="", department=["甲"], category=["户籍", "居住证"]),
+              Entry(id="b", question="q", region="临江区", department=["乙"]),
+              Entry(id="c", question="q", valid_from="2030-01-01"),
+              Entry(id="d", question="q", valid_to="2020-01-01")]:
+        cols.append(e)
+    m = cols.mask(SearchFilters(now="2025-06-01"))
+    assert m.tolist() == [True, True, False, False]
+    assert cols.mask(SearchFilters(now="2025-06-01", region="东湖区")).tolist() == [True, False, False, False]
+    assert cols.mask(SearchFilters(now="2031-01-01")).tolist() == [True, True, True, False]
+    assert cols.mask(SearchFilters(now="2019-01-01", department="乙")).tolist() == [False, True, False, False]
+    assert cols.mask(SearchFilters(now="2025-06-01", category="居住证")).tolist() == [True, False, False, False]
+
+
+def test_highlights_longest_first_in_order():
+    assert matched_words("居住证签注在哪里办理居住证", ["居住证", "居住", "办理", "证"]) == ["居住证", "办理"]
+    h = highlights("社保卡丢了", "到人社局補辦社保卡", ["社保卡", "补办"])
+    assert h == {"question": ["社保卡"], "answer": ["补办", "社保卡"]}      # traditional normalised
+    assert matched_words("", ["x"]) == [] and matched_words("abc", []) == []

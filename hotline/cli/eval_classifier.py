@@ -1,11 +1,20 @@
-"""`hotline eval classifier` (not built yet)."""
+"""`hotline eval classifier`: per-class P/R/F1, macro-F1, confusion matrix (JSON,
+Markdown, PNG), coverage at the target precision and ECE on honest splits of
+the shared data, beside a TF-IDF + LinearSVC baseline from the same run."""
 
 
 def register(sub) -> None:
-    p = sub.add_parser("classifier", help="(not built yet)")
+    p = sub.add_parser("classifier", help="evaluate the classifier heads on the shared data")
+    p.add_argument("--head", choices=("type", "department", "both"), default="both")
+    p.add_argument("--folds", type=int, default=4, help="CV folds for the type head (default 4)")
     p.set_defaults(func=run)
 
 
 def run(args, settings) -> int:
-    print("hotline eval classifier: not built yet")
-    return 2
+    from training.eval_classifier import run_eval
+
+    heads = ("department", "type") if args.head == "both" else (args.head,)
+    out = run_eval(settings, heads=heads, folds=args.folds)
+    print((out / "report.md").read_text(encoding="utf-8"))
+    print(f"report: {out}")
+    return 0

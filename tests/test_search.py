@@ -238,3 +238,26 @@ def test_cli_search_queries_jsonl(settings, tmp_path, capsys):
     assert main(["--home", str(settings.home), "index", "status", "--json"]) == 0
     status = json.loads(capsys.readouterr().out)
     assert status["embedder"] == settings.embedder and status["current"]
+
+
+def test_sync_refuses_to_swap_to_index_of_another_embedder(settings, service):
+    import shutil
+
+    from hotline.artifacts import point_current, read_manifest, write_json_atomic
+    from kb import KBStore
+
+    src = resolve_current(settings.index_root)
+    other = settings.index_root / "idx-other-embedder"
+    shutil.copytree(src, other)
+    m = read_manifest(other)
+    m["embedder_identity"] = "some-other-model/v1"
+    write_json_atomic(other / "manifest.json", m)
+    point_current(settings.index_root, other.name)
+    try:
+        with KBStore(settings.kb_path) as store:
+            assert service.sync(store)["swapped"] is False
+        assert "some-other-model/v1" in service.status()["last_build_error"]
+        assert service.directory == src and service.search("路灯坏了", k=1)[0].id == "ld"
+    finally:
+        point_current(settings.index_root, src.name)
+        shutil.rmtree(other)

@@ -17,6 +17,7 @@ import threading
 import time
 from pathlib import Path
 
+from hotline.errors import HotlineError
 from index.search.build import build_index, current_dir, load_state
 from index.search.errors import BadQuery
 from index.search.state import MODES, prepare
@@ -44,6 +45,7 @@ class SearchService:
         self.last_sync: dict = {}
         self.last_build_error: str | None = None
         self._build_thread: threading.Thread | None = None
+        self._rejected: Path | None = None
 
     # ------------------------------------------------------------ queries
     def search(self, query: str, k: int = 5, filters: SearchFilters | None = None,
@@ -101,9 +103,15 @@ class SearchService:
             target = current_dir(self.settings)
         except Exception:  # pointer vanished: keep serving what we have
             return False
-        if target == self.directory:
+        if target == self.directory or target == self._rejected:
             return False
-        new_state, manifest = load_state(target, self.embedder)   # old one serves meanwhile
+        try:
+            new_state, manifest = load_state(target, self.embedder)   # old one serves meanwhile
+        except HotlineError as exc:
+            # e.g. built with another embedder: keep serving the old index, say why once.
+            log.error("not switching to %s: %s", target.name, exc)
+            self.last_build_error, self._rejected = str(exc), target
+            return False
         with self._lock:
             self._state, self.manifest, self.directory = new_state, manifest, target
         log.info("search index swapped to %s", target.name)

@@ -18,7 +18,7 @@ import scipy.sparse as sp
 from classifier import calibration
 from classifier.cues import N_FEATURES as N_CUES, cue_matrix
 from classifier.errors import BadModel, BadTrainingData
-from classifier.features import N_FEATURES, FEATURE_IDENTITY, Idf, Prepared, analyze, ngram_index
+from classifier.features import FEATURE_IDENTITY, Idf, Prepared, ngrams_with_columns
 
 # Measured on the shared data (docs/classifier.md): LinearSVC wins on the
 # 11k-row department data, balanced logistic regression + cues on 400 typed rows.
@@ -74,12 +74,8 @@ class TextHead:
         if self.cues:
             c = cue_matrix(sub.cue_pairs())
             stats = (c.mean(axis=0), np.where(c.std(axis=0) > 0, c.std(axis=0), 1.0))
-        x = self._design(sub, idf, stats)
-        # Fit on the columns seen in training only: the hashed space is 1M wide
-        # and lbfgs would otherwise carry a dense 1M-row gradient (60x slower).
-        active = np.unique(x.indices)
-        model = self._model().fit(x[:, active], y, sample_weight=w)
-        return idf, stats, (model, active, x.shape[1])
+        model = self._model().fit(self._design(sub, idf, stats), y, sample_weight=w)
+        return idf, stats, model
 
     def fit(self, texts, y, sample_weight=None, progress=None) -> "TextHead":
         from sklearn.model_selection import StratifiedKFold
@@ -97,9 +93,7 @@ class TextHead:
             skf = StratifiedKFold(folds, shuffle=True, random_state=self.random_state)
             for tr, te in skf.split(np.zeros(len(y)), yi):
                 idf, stats, model = self._fit_one(prep, tr, yi[tr], None if w is None else w[tr])
-                m, active, _ = model
-                x_te = self._design(_subset(prep, te), idf, stats)[:, active]
-                oof[te] = _scores(m, x_te, len(labels))
+                oof[te] = _scores(model, self._design(_subset(prep, te), idf, stats), len(labels))
                 if progress:
                     progress()
             self.temperature_ = calibration.fit_temperature(oof, yi)
@@ -116,10 +110,7 @@ class TextHead:
         idf, stats, model = self._fit_one(prep, np.arange(len(y)), yi, w)
         self.idf_ = idf
         self.cue_stats_ = stats
-        m, active, width = model
-        coef_sub, intercept = _full_coef(m, len(labels))
-        coef = np.zeros((coef_sub.shape[0], width), dtype=np.float32)
-        coef[:, active] = coef_sub
+        coef, intercept = _full_coef(model, len(labels))
         self.coef_, self.intercept_ = coef, intercept
         self.coef_t_ = np.ascontiguousarray(coef.T)  # sparse @ dense wants it contiguous
         if progress:
@@ -146,12 +137,14 @@ class TextHead:
         """N-grams of ``full_text`` that pushed hardest towards ``label_index``."""
         x = self.idf_.transform(counts_row)
         contrib = dict(zip(x.indices.tolist(), (x.data * self.coef_[label_index, x.indices]).tolist()))
+        grams, cols = ngrams_with_columns(full_text)
+        pos, known = self.idf_.compact(cols)
         seen, scored = set(), []
-        for g in analyze(full_text):
-            if len(g.strip()) < 2 or g in seen:
+        for g, p, k in zip(grams, pos.tolist(), known.tolist()):
+            if not k or len(g.strip()) < 2 or g in seen:
                 continue
             seen.add(g)
-            c = contrib.get(ngram_index(g), 0.0)
+            c = contrib.get(p, 0.0)
             if c > 0:
                 scored.append((c, g))
         scored.sort(reverse=True)
@@ -172,12 +165,8 @@ class TextHead:
 
     def save(self, directory: Path) -> None:
         directory = Path(directory)
-        cols = np.nonzero(self.idf_.idf_)[0].astype(np.int32)
-        if self.cues:
-            cols = np.concatenate([cols, N_FEATURES + np.arange(N_CUES, dtype=np.int32)])
-        np.save(directory / "idf.npy", self.idf_.idf_[self.idf_.idf_ > 0], allow_pickle=False)
-        np.save(directory / "columns.npy", cols, allow_pickle=False)
-        np.save(directory / "coef.npy", self.coef_[:, cols].astype(np.float32), allow_pickle=False)
+        self.idf_.save(directory)
+        np.save(directory / "coef.npy", self.coef_.astype(np.float32), allow_pickle=False)
         np.save(directory / "intercept.npy", self.intercept_.astype(np.float32), allow_pickle=False)
         if self.cues:
             np.save(directory / "cue_mean.npy", np.asarray(self.cue_stats_[0], np.float32),
@@ -195,10 +184,9 @@ class TextHead:
         directory = Path(directory)
         try:
             state = json.loads((directory / "head.json").read_text(encoding="utf-8"))
-            cols = np.load(directory / "columns.npy", allow_pickle=False)
             coef = np.load(directory / "coef.npy", allow_pickle=False)
             intercept = np.load(directory / "intercept.npy", allow_pickle=False)
-            idf_vals = np.load(directory / "idf.npy", allow_pickle=False)
+            idf = Idf.load(directory)
         except (OSError, ValueError, KeyError) as exc:
             raise BadModel(f"head {directory} is incomplete or corrupt: {exc}") from None
         if state.get("features") != FEATURE_IDENTITY:
@@ -208,15 +196,12 @@ class TextHead:
         self.labels_ = state["labels"]
         self.temperature_ = float(state["temperature"])
         self.thresholds_ = state["thresholds"]
-        width = N_FEATURES + (N_CUES if self.cues else 0)
-        full = np.zeros((len(self.labels_), width), dtype=np.float32)
-        full[:, cols] = coef
-        self.coef_, self.intercept_ = full, intercept
-        self.coef_t_ = np.ascontiguousarray(full.T)
-        idf = Idf()
-        idf.idf_ = np.zeros(N_FEATURES, dtype=np.float32)
-        idf.idf_[cols[cols < N_FEATURES]] = idf_vals
-        self.idf_ = idf
+        width = idf.width + (N_CUES if self.cues else 0)
+        if coef.shape != (len(self.labels_), width):
+            raise BadModel(f"head {directory}: coefficients have shape {coef.shape}, expected "
+                           f"{(len(self.labels_), width)}")
+        self.coef_, self.intercept_, self.idf_ = coef, intercept, idf
+        self.coef_t_ = np.ascontiguousarray(coef.T)
         self.cue_stats_ = None
         if self.cues:
             self.cue_stats_ = (np.load(directory / "cue_mean.npy", allow_pickle=False),

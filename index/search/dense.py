@@ -40,6 +40,18 @@ def _faiss():
     return faiss
 
 
+_bits_cache: tuple = (None, None)
+
+
+def _bits(mask: np.ndarray) -> np.ndarray:
+    """Packed bitmap of a (cached, unchanging) mask array; reused while the
+    same mask object comes back, which is every query with the same filters."""
+    global _bits_cache
+    if _bits_cache[0] is not mask:
+        _bits_cache = (mask, np.packbits(mask, bitorder="little"))
+    return _bits_cache[1]
+
+
 class DenseIndex:
     def __init__(self, dim: int, kind: str = "auto", expected_rows: int = 0):
         if kind not in KINDS:
@@ -85,12 +97,11 @@ class DenseIndex:
             return np.empty(0, np.int64), np.empty(0, np.float32)
         params = None
         if allowed is not None:
-            bits = np.packbits(allowed, bitorder="little")
+            bits = _bits(allowed)
             sel = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bits))
             params = (faiss.SearchParametersHNSW(sel=sel, efSearch=max(HNSW_EF_SEARCH, k))
                       if self.kind == "hnsw" else faiss.SearchParameters(sel=sel))
             scores, ids = self.index.search(q, k, params=params)
-            del bits  # the selector points into it: keep it alive until here
         else:
             scores, ids = self.index.search(q, k)
         keep = ids[0] >= 0

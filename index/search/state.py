@@ -203,10 +203,11 @@ class IndexState:
         if mode != "dense" and expanded:
             bm25 = self.lexical.scores(np.array(expanded, np.int32))
             bm25 *= self.row_alive if mask is None else mask
-            n_lex = min(max(w.lexical_candidates, 2 * k), len(bm25))
-            top = (np.argpartition(-bm25, n_lex - 1)[:n_lex] if n_lex < len(bm25)
-                   else np.arange(len(bm25)))
-            lex_rows = top[bm25[top] > 0]
+            # Partition only the rows that share a term: a few hundred, not 100k.
+            nz = np.flatnonzero(bm25)
+            n_lex = min(max(w.lexical_candidates, 2 * k), len(nz))
+            lex_rows = (nz[np.argpartition(-bm25[nz], n_lex - 1)[:n_lex]]
+                        if 0 < n_lex < len(nz) else nz)
         if mode == "dense":
             rows = dense_rows
             feats = np.zeros((len(rows), 6), np.float32)

@@ -134,7 +134,7 @@ def main(settings, argv) -> int:
     ap.add_argument("--model", help="model dir (default: the current model)")
     args = ap.parse_args(argv)
     work = Path(settings.home) / "bench" / "reclassify"
-    inp = make_input(settings, work / f"in_{args.rows}.csv", args.rows)
+    inp = make_input(settings, work / f"in_{args.rows}.csv", args.rows) if args.repeat else None
 
     configs = {"1 worker (baseline)": (1, False), "2 workers": (2, False),
                "2 workers --fast": (2, True)}
@@ -148,8 +148,9 @@ def main(settings, argv) -> int:
             print(f"{name}: {args.rows / r['seconds']:.0f} rows/s", file=sys.stderr)
     figures: dict = {"rows": args.rows, "text_chars": TEXT_CHARS, "repeat": args.repeat,
                      "cpu_count": os.cpu_count(), "throughput": {}}
-    base = statistics.median(args.rows / r["seconds"] for r in runs["1 worker (baseline)"])
-    for name, rs in runs.items():
+    base = statistics.median(args.rows / r["seconds"] for r in runs["1 worker (baseline)"]) \
+        if args.repeat else None
+    for name, rs in (runs.items() if args.repeat else ()):
         rates = [args.rows / r["seconds"] for r in rs]
         med = statistics.median(rates)
         figures["throughput"][name] = {
@@ -171,5 +172,5 @@ def main(settings, argv) -> int:
         if n >= 1_000_000:
             big.unlink(missing_ok=True)  # ~600 MB; regenerated when needed
     (work / "out.csv").unlink(missing_ok=True)
-    save("reclassify", figures)
+    save("reclassify" if args.repeat else "reclassify_memory", figures)
     return 0

@@ -44,18 +44,28 @@ class Normalizer:
         if not isinstance(text, str):
             raise InvalidInput(f"text must be a string, got {type(text).__name__}")
         # Surrogates (from broken decoding) cannot be encoded; drop them first.
-        text = text.encode("utf-8", "ignore").decode("utf-8")
-        # NFKC twice plus t2s until stable: t2s can emit characters NFKC changes.
+        if not text.isascii():
+            text = text.encode("utf-8", "ignore").decode("utf-8")
+        # Repeat until stable: t2s can emit characters that NFKC changes. Most
+        # texts are stable after one pass, and the second pass is cheap.
         for _ in range(3):
             before = text
-            text = unicodedata.normalize("NFKC", text)
-            text = _strip_controls(text)
-            if self.t2s and text:
-                text = _t2s().convert(text)
-            text = _WHITESPACE.sub(" ", text).strip()
+            text = self._pass(text)
             if text == before:
                 break
         return text
+
+    def _pass(self, text: str) -> str:
+        if not unicodedata.is_normalized("NFKC", text):
+            text = unicodedata.normalize("NFKC", text)
+        text = _WHITESPACE.sub(" ", text)
+        # isprintable() is a C-speed test; the per-character filter runs only
+        # for the rare text that really holds control or format characters.
+        if not text.isprintable():
+            text = _WHITESPACE.sub(" ", _strip_controls(text))
+        if self.t2s and not text.isascii():
+            text = _t2s().convert(text)
+        return text.strip()
 
     def validate(self, text) -> str:
         """Normalise user input, raising clear errors for wrong type, empty, too long."""

@@ -29,9 +29,9 @@ def _read_queries(path: str) -> list[str]:
     out = []
     with fh:
         for line in fh:
-            line = line.rstrip("\n").strip()
-            if not line:
-                continue
+            # A blank line is still a query (answered with an error in place), so
+            # output line N always belongs to input line N.
+            line = line.rstrip("\r\n").strip()
             if line.startswith("{"):
                 try:
                     line = json.loads(line)["query"]

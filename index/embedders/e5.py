@@ -74,6 +74,9 @@ class E5Embedder:
         self.prompts = {"query": query_prompt, "doc": doc_prompt, "passage": "passage: "}
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = self.threads
+        # Spinning worker threads starve the FAISS/BM25 work that follows each
+        # query on a 2-core machine; sleeping costs little for batch work.
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.session = ort.InferenceSession(str(self.model_dir / MODEL_FILE), opts,

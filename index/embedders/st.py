@@ -42,6 +42,9 @@ class _OnnxTransformer:
 
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
+        # Spinning worker threads starve the FAISS/BM25 work that follows each
+        # query on a 2-core machine; sleeping costs little for batch work.
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         opts.inter_op_num_threads = 1
         self.session = ort.InferenceSession(str(model_dir / ONNX_FILE), opts,
                                             providers=["CPUExecutionProvider"])

@@ -62,6 +62,9 @@ class OnnxUse:
                 raise ArtifactError(f"{model_dir} lacks {f}; rebuild with `python -m training.use_export`")
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
+        # Spinning worker threads starve the FAISS/BM25 work that follows each
+        # query on a 2-core machine; sleeping costs little for batch work.
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.session = ort.InferenceSession(str(model_dir / MODEL_FILE), opts,

@@ -10,6 +10,7 @@ final model is then refitted on every row.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ from classifier import calibration
 from classifier.cues import N_FEATURES as N_CUES, cue_matrix
 from classifier.errors import BadModel, BadTrainingData
 from classifier.features import FEATURE_IDENTITY, Idf, Prepared, ngrams_with_columns
+from index.text import mask_pii
 
 # Measured on the shared data (docs/classifier.md): LinearSVC wins on the
 # 11k-row department data, balanced logistic regression + cues on 400 typed rows.
@@ -137,11 +139,11 @@ class TextHead:
         """N-grams of ``full_text`` that pushed hardest towards ``label_index``."""
         x = self.idf_.transform(counts_row)
         contrib = dict(zip(x.indices.tolist(), (x.data * self.coef_[label_index, x.indices]).tolist()))
-        grams, cols = ngrams_with_columns(full_text)
+        grams, cols = ngrams_with_columns(evidence_text(full_text))
         pos, known = self.idf_.compact(cols)
         seen, scored = set(), []
         for g, p, k in zip(grams, pos.tolist(), known.tolist()):
-            if not k or len(g.strip()) < 2 or g in seen:
+            if not k or len(g) < 2 or g in seen or not _shown_term(g):
                 continue
             seen.add(g)
             c = contrib.get(p, 0.0)
@@ -207,6 +209,24 @@ class TextHead:
             self.cue_stats_ = (np.load(directory / "cue_mean.npy", allow_pickle=False),
                                np.load(directory / "cue_scale.npy", allow_pickle=False))
         return self
+
+
+# Masked placeholders ([手机号] ...) become a gap: their inner characters are ours, not the caller's.
+_PLACEHOLDER = re.compile(r"\[[^\[\]\s]{1,6}\]")
+_WORD_CHAR = re.compile(r"[a-z\u3400-\u9fff]")
+_NOT_WORD = re.compile(r"[^0-9a-z\u3400-\u9fff]")
+
+
+def evidence_text(full_text: str) -> str:
+    """The request with PII masked out, so evidence never quotes a phone or ID
+    number (or a piece of one)."""
+    return _PLACEHOLDER.sub(" ", mask_pii(full_text))
+
+
+def _shown_term(gram: str) -> bool:
+    """A term worth showing: has a CJK character or letter and does not span
+    punctuation or spaces (``号，我`` is two fragments, not a phrase)."""
+    return bool(_WORD_CHAR.search(gram)) and not _NOT_WORD.search(gram)
 
 
 def _subset(prep: Prepared, rows) -> Prepared:

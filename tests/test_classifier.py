@@ -155,3 +155,19 @@ def test_registry_promote_and_rollback(model, tmp_path):
     assert [v["current"] for v in registry.list_versions(root)] == [False, True]
     assert registry.rollback(root) == first
     assert load_bundle(root / first).department_labels
+
+
+def test_evidence_words_skip_pii_and_punctuation_fragments(model):
+    from classifier.head import _shown_term, evidence_text
+
+    masked = evidence_text("路灯坏了，电话13812345678，身份证110101199003074514")
+    assert "138" not in masked and "1101" not in masked and "手机号" not in masked
+    assert not _shown_term("12") and not _shown_term("了，电") and _shown_term("路灯")
+    assert _shown_term("a3区")
+    bundle = load_bundle(model)
+    [p] = bundle.predict(["路灯坏了\n第1次反映，路灯坏了请维修，联系电话13812345678，谢谢"])
+    terms = [w["term"] for w in p.evidence["words"]]
+    assert terms
+    for t in terms:
+        assert _shown_term(t), t
+        assert t not in "13812345678" and "手机" not in t

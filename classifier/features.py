@@ -105,6 +105,14 @@ class Prepared:
     def __len__(self) -> int:
         return len(self.full)
 
+    @property
+    def title_counts(self) -> sp.csr_matrix:
+        """Hashed n-gram counts of the title alone (the opening words when there
+        is none), computed on first use: only heads with a title block pay."""
+        if getattr(self, "_title_counts", None) is None:
+            self._title_counts = hash_counts([t for t, _ in self.cue_pairs()])
+        return self._title_counts
+
     def cue_pairs(self):
         """(title, body) for the cue features; without a title the opening words stand in."""
         return [(t or b[:TITLE_FALLBACK], b) for t, b in zip(self.titles, self.bodies)]

@@ -24,11 +24,14 @@ from index.text import mask_pii
 
 # Measured on the shared data (docs/classifier.md): LinearSVC wins on the
 # 11k-row department data, balanced logistic regression + cues on 400 typed rows.
+# The title block (title-only TF-IDF beside the full text, ×0.5) adds 1–2
+# department macro-F1 points on three held-out splits: the title names the
+# subject, the body dilutes it with narrative.
 RECIPES = {
     "type": {"estimator": "lr", "C": 10.0, "class_weight": "balanced", "cues": True,
              "cue_weight": 0.1},
     "department": {"estimator": "svc", "C": 1.0, "class_weight": None, "cues": False,
-                   "cue_weight": 0.0},
+                   "cue_weight": 0.0, "title_weight": 0.5},
 }
 
 
@@ -39,8 +42,10 @@ def _prepare(texts) -> Prepared:
 class TextHead:
     def __init__(self, estimator: str = "svc", C: float = 1.0, class_weight=None,
                  cues: bool = False, cue_weight: float = 0.1, min_df: int = 2, folds: int = 5,
-                 target_precision: float = 0.9, min_margin: float = 0.0, random_state: int = 0):
+                 target_precision: float = 0.9, min_margin: float = 0.0, random_state: int = 0,
+                 title_weight: float = 0.0):
         self.estimator = estimator
+        self.title_weight = title_weight
         self.C = C
         self.class_weight = class_weight
         self.cues = cues
@@ -61,25 +66,40 @@ class TextHead:
             return LogisticRegression(C=self.C, class_weight=self.class_weight, max_iter=3000)
         raise BadTrainingData(f"estimator {self.estimator!r} is unknown; expected 'svc' or 'lr'")
 
-    def _design(self, prep: Prepared, idf: Idf, cue_stats=None) -> sp.csr_matrix:
-        x = idf.transform(prep.counts)
-        if not self.cues:
-            return x
-        mean, scale = cue_stats
-        c = (cue_matrix(prep.cue_pairs()) - mean) / scale * self.cue_weight
-        return sp.hstack([x, sp.csr_matrix(c.astype(np.float32))], format="csr")
+    def _blocks(self, prep: Prepared, idf: Idf, title_idf: Idf | None, cue_stats=None) -> list:
+        """Feature blocks in coefficient order: body+title TF-IDF, title-only
+        TF-IDF × title_weight, cue features × cue_weight."""
+        blocks = [idf.transform(prep.counts)]
+        if title_idf is not None:
+            t = title_idf.transform(prep.title_counts)
+            t.data *= np.float32(self.title_weight)
+            blocks.append(t)
+        if self.cues:
+            mean, scale = cue_stats
+            c = (cue_matrix(prep.cue_pairs()) - mean) / scale * self.cue_weight
+            blocks.append(sp.csr_matrix(c.astype(np.float32)))
+        return blocks
+
+    def _design(self, prep: Prepared, idf: Idf, title_idf: Idf | None = None,
+                cue_stats=None) -> sp.csr_matrix:
+        blocks = self._blocks(prep, idf, title_idf, cue_stats)
+        return blocks[0] if len(blocks) == 1 else sp.hstack(blocks, format="csr")
 
     def _fit_one(self, prep: Prepared, rows, y, w):
         sub = _subset(prep, rows)
         idf = Idf(self.min_df).fit(sub.counts)
+        title_idf = Idf(self.min_df).fit(sub.title_counts) if self.title_weight > 0 else None
         stats = None
         if self.cues:
             c = cue_matrix(sub.cue_pairs())
             stats = (c.mean(axis=0), np.where(c.std(axis=0) > 0, c.std(axis=0), 1.0))
-        model = self._model().fit(self._design(sub, idf, stats), y, sample_weight=w)
-        return idf, stats, model
+        model = self._model().fit(self._design(sub, idf, title_idf, stats), y, sample_weight=w)
+        return (idf, title_idf), stats, model
 
-    def fit(self, texts, y, sample_weight=None, progress=None) -> "TextHead":
+    def fit(self, texts, y, sample_weight=None, progress=None, weak=None) -> "TextHead":
+        """``weak``: boolean mask of weakly labelled rows. They are trained on in
+        every fold and in the final fit but never scored, so calibration,
+        thresholds and metrics come from the real labels only."""
         from sklearn.model_selection import StratifiedKFold
 
         prep = _prepare(texts)
@@ -88,29 +108,36 @@ class TextHead:
         if len(labels) < 2:
             raise BadTrainingData(f"need at least 2 labels to train a head, got {list(labels)}")
         w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        weak = np.zeros(len(y), bool) if weak is None else np.asarray(weak, bool)
+        gold, extra = np.nonzero(~weak)[0], np.nonzero(weak)[0]
         self.labels_ = [str(l) for l in labels]
-        folds = int(min(self.folds, np.bincount(yi).min()))
-        oof = np.zeros((len(y), len(labels)))
+        gold_counts = np.bincount(yi[gold], minlength=len(labels))
+        folds = int(min(self.folds, gold_counts.min()))
+        oof = np.zeros((len(gold), len(labels)))
         if folds >= 2:
             skf = StratifiedKFold(folds, shuffle=True, random_state=self.random_state)
-            for tr, te in skf.split(np.zeros(len(y)), yi):
-                idf, stats, model = self._fit_one(prep, tr, yi[tr], None if w is None else w[tr])
-                oof[te] = _scores(model, self._design(_subset(prep, te), idf, stats), len(labels))
+            for tr, te in skf.split(np.zeros(len(gold)), yi[gold]):
+                tr = np.concatenate([gold[tr], extra])
+                (idf, tidf), stats, model = self._fit_one(prep, tr, yi[tr],
+                                                          None if w is None else w[tr])
+                oof[te] = _scores(model, self._design(_subset(prep, gold[te]), idf, tidf, stats),
+                                  len(labels))
                 if progress:
                     progress()
-            self.temperature_ = calibration.fit_temperature(oof, yi)
+            yg = yi[gold]
+            self.temperature_ = calibration.fit_temperature(oof, yg)
             probs = calibration.softmax(oof, self.temperature_)
-            self.thresholds_ = calibration.pick_thresholds(probs, yi, self.labels_,
+            self.thresholds_ = calibration.pick_thresholds(probs, yg, self.labels_,
                                                            self.target_precision)
-            self.oof_probs_, self.oof_y_ = probs.astype(np.float32), yi
+            self.oof_probs_, self.oof_y_ = probs.astype(np.float32), yg
         else:  # a class with one row: no held-back data, so everything goes to review
             self.temperature_ = 1.0
             self.thresholds_ = {l: {"threshold": 1.01, "precision": None, "coverage": 0.0,
                                     "support": 0} for l in self.labels_}
             self.oof_probs_, self.oof_y_ = None, yi
         self.folds_used_ = folds
-        idf, stats, model = self._fit_one(prep, np.arange(len(y)), yi, w)
-        self.idf_ = idf
+        (idf, tidf), stats, model = self._fit_one(prep, np.arange(len(y)), yi, w)
+        self.idf_, self.title_idf_ = idf, tidf
         self.cue_stats_ = stats
         coef, intercept = _full_coef(model, len(labels))
         self.coef_, self.intercept_ = coef, intercept
@@ -121,9 +148,14 @@ class TextHead:
 
     # ---------------------------------------------------------------- predicting
     def decision_function(self, texts) -> np.ndarray:
+        # Block by block against slices of the coefficients: no hstack per request.
         prep = _prepare(texts)
-        x = self._design(prep, self.idf_, self.cue_stats_)
-        return np.asarray(x @ self.coef_t_) + self.intercept_
+        out = np.zeros((len(prep), len(self.labels_)), dtype=np.float64) + self.intercept_
+        start = 0
+        for b in self._blocks(prep, self.idf_, self.title_idf_, self.cue_stats_):
+            out += np.asarray(b @ self.coef_t_[start:start + b.shape[1]])
+            start += b.shape[1]
+        return out
 
     def predict_proba(self, texts) -> np.ndarray:
         return calibration.softmax(self.decision_function(texts), self.temperature_)
@@ -163,11 +195,14 @@ class TextHead:
     def params(self) -> dict:
         return {k: getattr(self, k) for k in ("estimator", "C", "class_weight", "cues",
                                                "cue_weight", "min_df", "folds",
-                                               "target_precision", "min_margin", "random_state")}
+                                               "target_precision", "min_margin", "random_state",
+                                               "title_weight")}
 
     def save(self, directory: Path) -> None:
         directory = Path(directory)
         self.idf_.save(directory)
+        if self.title_idf_ is not None:
+            self.title_idf_.save(directory, prefix="title_idf")
         np.save(directory / "coef.npy", self.coef_.astype(np.float32), allow_pickle=False)
         np.save(directory / "intercept.npy", self.intercept_.astype(np.float32), allow_pickle=False)
         if self.cues:
@@ -189,6 +224,9 @@ class TextHead:
             coef = np.load(directory / "coef.npy", allow_pickle=False)
             intercept = np.load(directory / "intercept.npy", allow_pickle=False)
             idf = Idf.load(directory)
+            title_idf = None
+            if state["params"].get("title_weight", 0) > 0:
+                title_idf = Idf.load(directory, prefix="title_idf")
         except (OSError, ValueError, KeyError) as exc:
             raise BadModel(f"head {directory} is incomplete or corrupt: {exc}") from None
         if state.get("features") != FEATURE_IDENTITY:
@@ -198,11 +236,11 @@ class TextHead:
         self.labels_ = state["labels"]
         self.temperature_ = float(state["temperature"])
         self.thresholds_ = state["thresholds"]
-        width = idf.width + (N_CUES if self.cues else 0)
+        width = idf.width + (title_idf.width if title_idf else 0) + (N_CUES if self.cues else 0)
         if coef.shape != (len(self.labels_), width):
             raise BadModel(f"head {directory}: coefficients have shape {coef.shape}, expected "
                            f"{(len(self.labels_), width)}")
-        self.coef_, self.intercept_, self.idf_ = coef, intercept, idf
+        self.coef_, self.intercept_, self.idf_, self.title_idf_ = coef, intercept, idf, title_idf
         self.coef_t_ = np.ascontiguousarray(coef.T)
         self.cue_stats_ = None
         if self.cues:
@@ -236,6 +274,8 @@ def _subset(prep: Prepared, rows) -> Prepared:
     sub.bodies = [prep.bodies[i] for i in rows]
     sub.full = [prep.full[i] for i in rows]
     sub.counts = prep.counts[rows]
+    tc = getattr(prep, "_title_counts", None)
+    sub._title_counts = None if tc is None else tc[rows]
     return sub
 
 

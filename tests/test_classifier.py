@@ -171,3 +171,26 @@ def test_evidence_words_skip_pii_and_punctuation_fragments(model):
     for t in terms:
         assert _shown_term(t), t
         assert t not in "13812345678" and "手机" not in t
+
+
+def test_weak_fault_labels_train_but_are_never_scored(data, tmp_path):
+    root, path, _ = data
+    pool = tmp_path / "unlabeled.csv"
+    with open(pool, "w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["title", "detail", "reply"])
+        w.writerow(["小区电梯坏了", "电梯故障一周了没人修", ""])
+        w.writerow(["红绿灯损坏", "路口红绿灯不亮", ""])
+        w.writerow(["请问电梯年检", "想咨询电梯年检流程", ""])        # no broken state: not fault
+        w.writerow(["路灯坏了", "我们这里路灯出现故障已经三天了，请尽快派人维修。（第0次）", ""])
+        w.writerow(["井盖破损", "路中间井盖破损很危险", ""])
+    out = tmp_path / "M"
+    m = train_head("type", path, out, ["title", "detail"], "type", progress=False,
+                   unlabeled=pool, exclude_texts=["井盖破损\n路中间井盖破损很危险"])
+    assert m["weak_labels"]["rows"] == 2  # the excluded text and a training duplicate are skipped
+    assert m["n_rows"] == 200
+    assert sum(v["support"] for v in m["metrics"]["per_class"].values()) == 200
+    plain = train_head("type", path, tmp_path / "P", ["title", "detail"], "type", progress=False)
+    assert plain["weak_labels"] is None and plain["data_hash"] != m["data_hash"]
+    [p] = load_bundle(out).predict(["小区电梯坏了\n电梯故障一周了没人修"])
+    assert p.type == "fault"

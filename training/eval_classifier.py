@@ -120,7 +120,7 @@ def eval_department(data_dir: Path, work: Path, held: int = 1000, seed: int = 0)
 
 
 def eval_type(data_dir: Path, work: Path, folds: int = 4, seed: int = 0,
-              min_class_count: int | None = None) -> dict:
+              min_class_count: int | None = None, unlabeled: Path | None = None) -> dict:
     from sklearn.model_selection import StratifiedKFold
 
     from classifier import load_bundle
@@ -144,10 +144,12 @@ def eval_type(data_dir: Path, work: Path, folds: int = 4, seed: int = 0,
         fold = work / f"type{k}"
         fold.mkdir(parents=True, exist_ok=True)
         _write(fold / "train.csv", header, ([rows[i][h] for h in header] for i in tr))
-        train_head("type", fold / "train.csv", fold / "M", ["title", "detail"], "type",
-                   min_class_count=min_class_count, progress=True)
-        head = load_bundle(fold / "M").heads["type"]
         texts = [f"{rows[i]['title']}\n{rows[i]['detail']}" for i in te]
+        # The fold's test items are never drawn as weak labels (they are in the pool).
+        train_head("type", fold / "train.csv", fold / "M", ["title", "detail"], "type",
+                   min_class_count=min_class_count, progress=True, unlabeled=unlabeled,
+                   exclude_texts=texts)
+        head = load_bundle(fold / "M").heads["type"]
         p = head.predict_proba(Prepared(texts))
         pred[te] = [head.labels_[j] for j in p.argmax(1)]
         conf[te] = p.max(1)
@@ -160,7 +162,8 @@ def eval_type(data_dir: Path, work: Path, folds: int = 4, seed: int = 0,
     sel = np.nonzero(clear)[0]
     P = np.array([[probs_all[i].get(l, 0.0) for l in THREE] for i in sel])
     return {"protocol": f"{folds}-fold CV over typed_dev.csv through train_head; scored on "
-                        f"{len(sel)} clear consult/complaint/fault items",
+                        f"{len(sel)} clear consult/complaint/fault items; weak labels from "
+                        f"{unlabeled or 'no unlabelled pool'} (test fold excluded)",
             "model": _metrics(list(y[sel]), list(pred[sel].astype(str)), THREE, P,
                               [THREE.index(v) for v in y[sel]], review[sel]),
             "baseline": _metrics(list(y[sel]), list(base[sel].astype(str)), THREE)}
@@ -229,8 +232,11 @@ def run_eval(settings, heads=("department", "type"), folds: int = 4,
         if "department" in heads:
             report["department"] = eval_department(data_dir, Path(tmp))
         if "type" in heads:
+            from training.weak_labels import unlabeled_pool
+
             report["type"] = eval_type(data_dir, Path(tmp), folds=folds,
-                                       min_class_count=min_class_count)
+                                       min_class_count=min_class_count,
+                                       unlabeled=unlabeled_pool(settings))
     for head in heads:
         m = report[head]["model"]
         _plot(m["confusion"], m["labels"], f"{head} (held-out)", out / f"{head}_confusion.png")

@@ -26,6 +26,7 @@ from classifier.errors import BadTrainingData
 from classifier.features import Prepared
 from classifier.neighbors import CaseIndex
 from hotline.artifacts import building, data_hash, write_manifest
+from training import weak_labels
 
 log = logging.getLogger("hotline.train")
 MIN_ROWS = 10
@@ -126,8 +127,13 @@ def oof_metrics(head: TextHead) -> dict:
 def train_head(head_name: str, data: Path, out: Path, text_cols: list[str], label_col: str,
                target_precision: float = 0.9, min_class_count: int | None = None,
                taxonomy: Path | None = None, extra_rows: list[dict] | None = None,
-               progress: bool = True, **overrides) -> dict:
-    """Train ``head_name`` on ``data`` into ``out/<head_name>/``; returns the manifest."""
+               progress: bool = True, unlabeled: Path | None = None,
+               exclude_texts: list[str] | None = None, **overrides) -> dict:
+    """Train ``head_name`` on ``data`` into ``out/<head_name>/``; returns the manifest.
+
+    ``unlabeled``: a CSV of unlabelled messages with the same text columns; the
+    type head draws weak ``fault`` labels from it (training/weak_labels.py).
+    ``exclude_texts``: texts never to be drawn from it (an evaluation's test items)."""
     t0 = time.perf_counter()
     out = Path(out)
     rows = read_rows(data) + list(extra_rows or [])
@@ -145,8 +151,28 @@ def train_head(head_name: str, data: Path, out: Path, text_cols: list[str], labe
     if progress:
         from tqdm import tqdm
         bar = tqdm(total=folds + 1, desc=f"train {head_name}", unit="fit", file=sys.stderr)
+    n_gold = len(texts)
+    weak_report = None
+    if head_name == "type" and unlabeled is not None and weak_labels.WEAK_LABEL in labels:
+        from index.text import normalize
+
+        skip = {normalize(t) for t in texts + list(exclude_texts or [])}
+        weak = weak_labels.fault_rows(Path(unlabeled), text_cols, skip)
+        texts, labels = texts + weak, labels + [weak_labels.WEAK_LABEL] * len(weak)
+        weak_report = {"source": str(unlabeled), "label": weak_labels.WEAK_LABEL,
+                       "rule": "title names a fault object and a fault state (classifier.cues)",
+                       "rows": len(weak), "weight": weak_labels.WEIGHT}
+    weights = np.r_[np.ones(n_gold), np.full(len(texts) - n_gold, weak_labels.WEIGHT)]
+    is_weak = np.arange(len(texts)) >= n_gold
     prep = Prepared(texts)
-    head.fit(prep, labels, progress=bar.update if bar else None)
+    head.fit(prep, labels, sample_weight=weights if is_weak.any() else None,
+             progress=bar.update if bar else None, weak=is_weak)
+    # The identity covers the weak rows too: a different pool is a different model.
+    dhash = data_hash(f"{t}\t{l}\n" for t, l in zip(texts, labels))
+    if is_weak.any():  # the case index holds the real labelled rows only
+        from classifier.head import _subset
+
+        prep, texts, labels = _subset(prep, np.arange(n_gold)), texts[:n_gold], labels[:n_gold]
     if bar:
         bar.close()
     metrics = oof_metrics(head)
@@ -158,14 +184,13 @@ def train_head(head_name: str, data: Path, out: Path, text_cols: list[str], labe
                 lab[c] = o["row"][c].strip()
         case_labels.append(lab)
     cases = CaseIndex().fit(prep, head.idf_, case_labels)
-    dhash = data_hash(f"{t}\t{l}\n" for t, l in zip(texts, labels))
     with building(out / head_name) as tmp:
         head.save(tmp)
         cases.save(tmp)
         manifest = write_manifest(
             tmp, HEAD_KIND, HEAD_FORMAT, head=head_name, data_hash=dhash,
             data_file=str(data), text_cols=text_cols, label_col=label_col,
-            labels=head.labels_, n_rows=len(items), cleaning=report,
+            labels=head.labels_, n_rows=len(items), cleaning=report, weak_labels=weak_report,
             params=head.params(), temperature=head.temperature_, thresholds=head.thresholds_,
             target_precision=target_precision, metrics=metrics,
             train_seconds=round(time.perf_counter() - t0, 1))

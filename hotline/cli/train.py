@@ -29,6 +29,7 @@ def run(args, settings) -> int:
     import json
 
     from training.train_classifier import train_demo, train_head
+    from training.weak_labels import unlabeled_pool
 
     if args.demo:
         out = train_demo(settings, include_feedback=args.include_feedback, progress=True)
@@ -42,7 +43,8 @@ def run(args, settings) -> int:
                    [c.strip() for c in args.text_cols.split(",") if c.strip()],
                    args.label_col or args.head,
                    target_precision=args.target_precision or settings.target_precision,
-                   min_class_count=args.min_class_count, taxonomy=args.taxonomy)
+                   min_class_count=args.min_class_count, taxonomy=args.taxonomy,
+                   unlabeled=unlabeled_pool(settings))
     metrics = m.get("metrics", {})
     print(json.dumps({"head": args.head, "out": str(args.out / args.head), "rows": m["n_rows"],
                       "labels": m["labels"], "cleaning": m["cleaning"],

@@ -192,8 +192,14 @@ def test_eval_beats_tfidf_on_real_lcqmc_sample(use_home, shared_data, tmp_path):
         rows = list(csv.reader(fh))[:401]
     with open(sts / "LCQMC_valid.csv", "w", encoding="utf-8", newline="") as fh:
         csv.writer(fh).writerows(rows)
-    result = evaluate(get_embedder("use", use_home), sts, progress=False)
+    from training.eval_embedder import TfidfBaseline
+
+    weak = TfidfBaseline(["路灯", "停水"])   # a deliberately poor encoder: vocabulary of two words
+    weak.name = "weak"
+    result = evaluate(get_embedder("use", use_home), sts, progress=False, compare=weak)
     lcqmc = result["sets"]["LCQMC"]
+    assert lcqmc["model"] > lcqmc["compare"] and result["beats_compare_everywhere"]
+    assert "`weak` (same run)" in to_markdown(result)
     assert lcqmc["pairs"] == 400 and lcqmc["model"] > lcqmc["tfidf"]
     r = lcqmc["retrieval"]
     assert r["model"]["queries"] > 50 and 0 < r["model"]["R@1"] <= r["model"]["R@5"] <= 1

@@ -104,7 +104,10 @@ def retrieval_score(model, kb, queries, gold, k: int = 10) -> dict:
     return {"R@1": r1 / n, "R@5": r5 / n, "MRR@10": mrr / n, "queries": n, "kb": len(kb)}
 
 
-def evaluate(embedder, sts_dir: Path, max_pairs: int = 4000, sets=None, progress=True) -> dict:
+def evaluate(embedder, sts_dir: Path, max_pairs: int = 4000, sets=None, progress=True,
+             compare=None) -> dict:
+    """``compare``: another embedder scored on the same pairs in the same run
+    (reported as ``compare`` beside ``model`` and ``tfidf``)."""
     from tqdm import tqdm
 
     sts_dir = Path(sts_dir)
@@ -112,6 +115,7 @@ def evaluate(embedder, sts_dir: Path, max_pairs: int = 4000, sets=None, progress
     if not names:
         raise FileNotFoundError(f"no sts_zh sets found in {sts_dir}")
     result = {"embedder": embedder.name, "identity": embedder.identity, "sts_dir": str(sts_dir),
+              "compare": compare.name if compare is not None else None,
               "max_pairs": max_pairs, "sets": {}, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ",
                                                                              time.gmtime())}
     t0 = time.perf_counter()
@@ -123,13 +127,20 @@ def evaluate(embedder, sts_dir: Path, max_pairs: int = 4000, sets=None, progress
         entry = {"metric": metric, "pairs": len(pairs),
                  "model": pair_score(embedder, pairs, metric),
                  "tfidf": pair_score(base, pairs, metric)}
+        if compare is not None:
+            entry["compare"] = pair_score(compare, pairs, metric)
         if name == "LCQMC":
             kb, queries, gold = retrieval_task(pairs)
             entry["retrieval"] = {"model": retrieval_score(embedder, kb, queries, gold),
                                   "tfidf": retrieval_score(base, kb, queries, gold)}
+            if compare is not None:
+                entry["retrieval"]["compare"] = retrieval_score(compare, kb, queries, gold)
         result["sets"][name] = entry
     result["seconds"] = round(time.perf_counter() - t0, 1)
     result["beats_tfidf_everywhere"] = all(e["model"] > e["tfidf"] for e in result["sets"].values())
+    if compare is not None:
+        result["beats_compare_everywhere"] = all(e["model"] > e["compare"]
+                                                 for e in result["sets"].values())
     return result
 
 
@@ -138,16 +149,20 @@ def to_markdown(result: dict) -> str:
              f"identity `{result['identity']}`; data `{result['sts_dir']}` (validation splits, "
              f"up to {result['max_pairs'] or 'all'} pairs per set, LCQMC whole); "
              f"{result['seconds']} s.", "",
-             "| set | metric | pairs | model | TF-IDF char 1-3 | delta |", "|---|---|---|---|---|---|"]
+             "| set | metric | pairs | model | TF-IDF char 1-3 | delta |"
+             + (f" `{result['compare']}` (same run) | delta |" if result.get("compare") else ""),
+             "|---|---|---|---|---|---|" + ("---|---|" if result.get("compare") else "")]
     for name, e in result["sets"].items():
+        extra = (f" {e['compare']:.4f} | {e['model'] - e['compare']:+.4f} |"
+                 if "compare" in e else "")
         lines.append(f"| {name} | {e['metric']} | {e['pairs']} | {e['model']:.4f} | "
-                     f"{e['tfidf']:.4f} | {e['model'] - e['tfidf']:+.4f} |")
+                     f"{e['tfidf']:.4f} | {e['model'] - e['tfidf']:+.4f} |" + extra)
     r = result["sets"].get("LCQMC", {}).get("retrieval")
     if r:
         lines += ["", f"LCQMC paraphrase retrieval ({r['model']['queries']} queries, "
                   f"KB of {r['model']['kb']} sentences):", "",
                   "| | R@1 | R@5 | MRR@10 |", "|---|---|---|---|"]
-        for who in ("model", "tfidf"):
+        for who in [w for w in ("model", "tfidf", "compare") if w in r]:
             m = r[who]
             lines.append(f"| {who} | {m['R@1']:.4f} | {m['R@5']:.4f} | {m['MRR@10']:.4f} |")
     return "\n".join(lines) + "\n"

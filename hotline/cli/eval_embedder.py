@@ -11,6 +11,8 @@ def register(sub) -> None:
     p.add_argument("--max-pairs", type=int, default=4000,
                    help="pairs sampled per set (seeded; 0 = all; LCQMC is always whole)")
     p.add_argument("--sets", help="comma-separated subset, e.g. LCQMC,STS-B")
+    p.add_argument("--compare", help="another embedder scored on the same pairs in the same run "
+                   "(e.g. --model e5 --compare use)")
     p.add_argument("--build", action="store_true", help="build the embedder artifact if missing")
     p.set_defaults(func=run)
 
@@ -28,9 +30,12 @@ def run(args, settings) -> int:
     if args.build:
         from training.embedders import ensure
 
-        ensure(name, settings)
+        for n in filter(None, (name, args.compare)):
+            ensure(n, settings)
     embedder = get_embedder(name, settings)
-    result = evaluate(embedder, settings.shared_data / "sts_zh", args.max_pairs, sets)
+    compare = get_embedder(args.compare, settings) if args.compare else None
+    result = evaluate(embedder, settings.shared_data / "sts_zh", args.max_pairs, sets,
+                      compare=compare)
     jpath, mpath = write_report(result, settings.home / "reports")
     print(to_markdown(result))
     print(f"written: {jpath} {mpath}")

@@ -19,7 +19,8 @@ import scipy.sparse as sp
 from classifier import calibration
 from classifier.cues import N_FEATURES as N_CUES, cue_matrix
 from classifier.errors import BadModel, BadTrainingData
-from classifier.features import FEATURE_IDENTITY, Idf, Prepared, ngrams_with_columns
+from classifier.features import (FEATURE_IDENTITY, NGRAM_RANGE, Idf, Prepared,
+                                 ngrams_with_columns)
 from index.text import mask_pii
 
 # Measured on the shared data (docs/classifier.md): LinearSVC wins on the
@@ -171,11 +172,19 @@ class TextHead:
         """N-grams of ``full_text`` that pushed hardest towards ``label_index``."""
         x = self.idf_.transform(counts_row)
         contrib = dict(zip(x.indices.tolist(), (x.data * self.coef_[label_index, x.indices]).tolist()))
-        grams, cols = ngrams_with_columns(evidence_text(full_text))
+        text = evidence_text(full_text)
+        grams, cols = ngrams_with_columns(text)
         pos, known = self.idf_.compact(cols)
+        to_words = _word_aligned(text)
         seen, scored = set(), []
-        for g, p, k in zip(grams, pos.tolist(), known.tolist()):
-            if not k or len(g) < 2 or g in seen or not _shown_term(g):
+        for (start, n), g, p, k in zip(_spans(len(text)), grams, pos.tolist(), known.tolist()):
+            if not k or n < 2 or not _shown_term(g):
+                continue
+            span = to_words(start, n)
+            if span is None:
+                continue
+            g = text[span[0]:span[1]].lower()
+            if g in seen:
                 continue
             seen.add(g)
             c = contrib.get(p, 0.0)
@@ -251,6 +260,7 @@ class TextHead:
 
 # Masked placeholders ([手机号] ...) become a gap: their inner characters are ours, not the caller's.
 _PLACEHOLDER = re.compile(r"\[[^\[\]\s]{1,6}\]")
+MAX_TERM_CHARS = 8
 _WORD_CHAR = re.compile(r"[a-z\u3400-\u9fff]")
 _NOT_WORD = re.compile(r"[^0-9a-z\u3400-\u9fff]")
 
@@ -265,6 +275,43 @@ def _shown_term(gram: str) -> bool:
     """A term worth showing: has a CJK character or letter and does not span
     punctuation or spaces (``号，我`` is two fragments, not a phrase)."""
     return bool(_WORD_CHAR.search(gram)) and not _NOT_WORD.search(gram)
+
+
+def _spans(length: int):
+    """(start, n) of each n-gram in ``features.analyze`` order (n-major)."""
+    return [(i, n) for n in range(NGRAM_RANGE[0], NGRAM_RANGE[1] + 1)
+            for i in range(length - n + 1)]
+
+
+def _word_aligned(text: str):
+    """Maps an n-gram (start, n) to the words it stands for: itself when it is
+    whole words, the enclosing word when it lies inside one (积金 → 公积金), None
+    when it straddles a word edge (重影 from 严重影响, 下k from 楼下KTV): those
+    are model features, not something to show an agent. jieba runs only here,
+    on the single-request evidence path."""
+    from index.text import get_tokenizer
+
+    bounds, edge = {0, len(text)}, 0
+    low = text.lower()
+    for tok in get_tokenizer().cut(text):  # may drop whitespace: locate each token
+        at = low.find(tok.lower(), edge)
+        if at < 0:
+            continue
+        bounds.update((at, at + len(tok)))
+        edge = at + len(tok)
+    edges = np.array(sorted(bounds))
+
+    def span(start: int, n: int):
+        end = start + n
+        if start in bounds and end in bounds:
+            return start, end
+        i = int(np.searchsorted(edges, start, side="right"))
+        if i < len(edges) and edges[i] < end:
+            return None  # a word edge strictly inside: straddles two words
+        lo, hi = int(edges[i - 1]), int(edges[min(i, len(edges) - 1)])
+        return (lo, hi) if hi - lo <= MAX_TERM_CHARS else None
+
+    return span
 
 
 def _subset(prep: Prepared, rows) -> Prepared:

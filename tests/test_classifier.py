@@ -164,6 +164,11 @@ def test_evidence_words_skip_pii_and_punctuation_fragments(model):
     assert "138" not in masked and "1101" not in masked and "手机号" not in masked
     assert not _shown_term("12") and not _shown_term("了，电") and _shown_term("路灯")
     assert _shown_term("a3区")
+    from classifier.head import _word_aligned
+    span = _word_aligned("严重影响住房公积金提取")
+    assert span(1, 2) is None                  # 重影 straddles 严重|影响
+    assert span(0, 2) == (0, 2)                # 严重 is a word
+    assert span(7, 2) == (4, 9)                # 积金 stands for the word 住房公积金
     bundle = load_bundle(model)
     [p] = bundle.predict(["路灯坏了\n第1次反映，路灯坏了请维修，联系电话13812345678，谢谢"])
     terms = [w["term"] for w in p.evidence["words"]]

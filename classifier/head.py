@@ -9,6 +9,7 @@ final model is then refitted on every row.
 """
 from __future__ import annotations
 
+import functools
 import json
 import re
 from pathlib import Path
@@ -283,12 +284,9 @@ def _spans(length: int):
             for i in range(length - n + 1)]
 
 
-def _word_aligned(text: str):
-    """Maps an n-gram (start, n) to the words it stands for: itself when it is
-    whole words, the enclosing word when it lies inside one (积金 → 公积金), None
-    when it straddles a word edge (重影 from 严重影响, 下k from 楼下KTV): those
-    are model features, not something to show an agent. jieba runs only here,
-    on the single-request evidence path."""
+@functools.lru_cache(maxsize=32)
+def _word_edges(text: str) -> np.ndarray:
+    """Sorted word edges of ``text`` (cached: both heads ask for the same request)."""
     from index.text import get_tokenizer
 
     bounds, edge = {0, len(text)}, 0
@@ -299,7 +297,17 @@ def _word_aligned(text: str):
             continue
         bounds.update((at, at + len(tok)))
         edge = at + len(tok)
-    edges = np.array(sorted(bounds))
+    return np.array(sorted(bounds))
+
+
+def _word_aligned(text: str):
+    """Maps an n-gram (start, n) to the words it stands for: itself when it is
+    whole words, the enclosing word when it lies inside one (积金 → 公积金), None
+    when it straddles a word edge (重影 from 严重影响, 下k from 楼下KTV): those
+    are model features, not something to show an agent. jieba runs only here,
+    on the single-request evidence path."""
+    edges = _word_edges(text)
+    bounds = set(edges.tolist())
 
     def span(start: int, n: int):
         end = start + n

@@ -161,9 +161,19 @@ class Idf:
 
     def compact(self, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(positions in the compact space, mask of columns this head knows)."""
-        pos = np.searchsorted(self.columns_, cols)
-        pos = np.minimum(pos, max(len(self.columns_) - 1, 0))
-        return pos, self.columns_[pos] == cols if len(self.columns_) else np.zeros(len(cols), bool)
+        pos = self._lookup()[cols]
+        known = pos >= 0
+        return np.where(known, pos, 0), known
+
+    def _lookup(self) -> np.ndarray:
+        # A dense bucket -> column table (16 MB) instead of a binary search per
+        # n-gram: searchsorted was a fifth of batch classification time.
+        table = getattr(self, "_table", None)
+        if table is None:
+            table = np.full(N_FEATURES, -1, dtype=np.int32)
+            table[self.columns_] = np.arange(len(self.columns_), dtype=np.int32)
+            self._table = table
+        return table
 
     def transform(self, counts: sp.csr_matrix) -> sp.csr_matrix:
         # Built straight from CSR arrays: scipy's constructors and diag products

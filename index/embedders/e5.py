@@ -24,7 +24,7 @@ import numpy as np
 
 from hotline.artifacts import read_manifest
 from hotline.errors import ArtifactError
-from index.embedders.base import EmbedderError
+from index.embedders.base import EmbedderError, length_batches
 from index.text import Normalizer
 
 KIND = "embedder"
@@ -113,23 +113,11 @@ class E5Embedder:
         out = np.empty((len(seqs), DIM), dtype=np.float32)
         if not seqs:
             return out
-        lens = np.fromiter(map(len, seqs), dtype=np.int64, count=len(seqs))
-        # Sorted lengths keep padding (wasted attention and matmul work) small.
-        order = np.argsort(lens, kind="stable")
-        i = 0
-        while i < len(order):
-            j = i + 1
-            while j < len(order) and j - i < MAX_BATCH and (j - i + 1) * lens[order[j]] <= TOKEN_BUDGET:
-                j += 1
-            rows = order[i:j]
-            width = int(lens[rows[-1]])
-            ids = np.full((len(rows), width), PAD_ID, dtype=np.int64)
-            mask = np.zeros((len(rows), width), dtype=np.int64)
-            for r, k in enumerate(rows):
-                ids[r, :lens[k]] = seqs[k]
-                mask[r, :lens[k]] = 1
+        for rows, ids, lens in length_batches(seqs, MAX_BATCH, TOKEN_BUDGET):
+            mask = (np.arange(ids.shape[1]) < lens[:, None]).astype(np.int64)
+            if PAD_ID:
+                ids[mask == 0] = PAD_ID
             out[rows] = self.session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
-            i = j
         return out
 
     def __repr__(self) -> str:

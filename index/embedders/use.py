@@ -19,7 +19,7 @@ import numpy as np
 
 from hotline.artifacts import read_manifest
 from hotline.errors import ArtifactError
-from index.embedders.base import l2_normalize
+from index.embedders.base import l2_normalize, length_batches
 from index.text import Normalizer
 
 log = logging.getLogger(__name__)
@@ -80,20 +80,8 @@ class OnnxUse:
         out = np.empty((len(seqs), DIM), dtype=np.float32)
         if not seqs:
             return out
-        lens = np.fromiter(map(len, seqs), dtype=np.int64, count=len(seqs))
-        order = np.argsort(lens, kind="stable")
-        i = 0
-        while i < len(order):
-            # Sorted by length, so the batch's longest is its last member.
-            j = i + 1
-            while j < len(order) and j - i < MAX_BATCH and (j - i + 1) * lens[order[j]] <= TOKEN_BUDGET:
-                j += 1
-            rows = order[i:j]
-            ids = np.zeros((len(rows), int(lens[rows[-1]])), dtype=np.int64)
-            for r, k in enumerate(rows):
-                ids[r, :lens[k]] = seqs[k]
-            out[rows] = self.session.run(None, {"ids": ids, "lengths": lens[rows]})[0]
-            i = j
+        for rows, ids, lens in length_batches(seqs, MAX_BATCH, TOKEN_BUDGET):
+            out[rows] = self.session.run(None, {"ids": ids, "lengths": lens})[0]
         return out
 
 

@@ -80,6 +80,14 @@ def hash_counts(texts: list[str]) -> sp.csr_matrix:
     return x
 
 
+def join_parts(parts: list[str]) -> str:
+    """The one join of a record's text columns (trainer, batch CLI): the first
+    is the title line, the others the body joined by spaces. ``split_title``
+    undoes it."""
+    parts = [p.strip() for p in parts]
+    return parts[0] + "\n" + " ".join(p for p in parts[1:] if p) if len(parts) > 1 else parts[0]
+
+
 def split_title(raw: str) -> tuple[str, str]:
     """(title, body), both normalised. A short first line is the title."""
     if not isinstance(raw, str):

@@ -44,8 +44,9 @@ def read_rows(path: Path) -> list[dict]:
 
 def join_text(row: dict, text_cols: list[str]) -> str:
     """First column is the title line, the rest the body (the batch CLI's join)."""
-    parts = [(row.get(c) or "").strip() for c in text_cols]
-    return parts[0] + "\n" + " ".join(p for p in parts[1:] if p) if len(parts) > 1 else parts[0]
+    from classifier.features import join_parts
+
+    return join_parts([row.get(c) or "" for c in text_cols])
 
 
 def prepare_rows(rows: list[dict], text_cols: list[str], label_col: str,

@@ -27,6 +27,7 @@ from classifier.batch.errors import MissingColumn, ModelUnavailable, ResumeMisma
 from classifier.batch.predict import PRED_COLUMNS, ModelSpec
 from classifier.batch.readers import MISSING, BadRow, format_of, open_reader
 from classifier.batch.writers import AppendFile, RowFormatter, error_lines, finalize_output
+from classifier.features import join_parts
 
 log = logging.getLogger(__name__)
 CHECKPOINT_VERSION = 1
@@ -115,9 +116,8 @@ def _input_identity(path: Path) -> dict:
 
 
 def _join_text(values, idx) -> tuple[str | None, BadRow | None]:
-    """The trainer's join (training.train_classifier.join_text): the first text
-    column is the title line, the others the body joined by spaces; the
-    classifier splits on that first newline."""
+    """Text columns joined as the trainer joins them (``join_parts``), with
+    the reasons a record cannot give a text."""
     parts = []
     missing = 0
     for i in idx:
@@ -132,10 +132,7 @@ def _join_text(values, idx) -> tuple[str | None, BadRow | None]:
         parts.append(str(v).strip())
     if missing == len(idx):
         return None, BadRow("missing_column", "the record has none of the text columns")
-    if len(parts) > 1:
-        text = parts[0] + "\n" + " ".join(p for p in parts[1:] if p)
-    else:
-        text = parts[0]
+    text = join_parts(parts)
     if not text.isascii():
         try:
             text.encode("utf-8")

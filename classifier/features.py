@@ -83,8 +83,7 @@ def hash_counts(texts: list[str]) -> sp.csr_matrix:
 def join_parts(parts: list[str]) -> str:
     """The one join of a record's text columns (trainer, batch CLI): the first
     is the title line, the others the body joined by spaces. ``split_title``
-    undoes it."""
-    parts = [p.strip() for p in parts]
+    undoes it. Parts arrive stripped (the batch hot path strips once)."""
     return parts[0] + "\n" + " ".join(p for p in parts[1:] if p) if len(parts) > 1 else parts[0]
 
 

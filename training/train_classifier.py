@@ -46,7 +46,7 @@ def join_text(row: dict, text_cols: list[str]) -> str:
     """First column is the title line, the rest the body (the batch CLI's join)."""
     from classifier.features import join_parts
 
-    return join_parts([row.get(c) or "" for c in text_cols])
+    return join_parts([(row.get(c) or "").strip() for c in text_cols])
 
 
 def prepare_rows(rows: list[dict], text_cols: list[str], label_col: str,

@@ -46,16 +46,18 @@ class Normalizer:
         # Surrogates (from broken decoding) cannot be encoded; drop them first.
         if not text.isascii():
             text = text.encode("utf-8", "ignore").decode("utf-8")
-        # Repeat until stable: t2s can emit characters that NFKC changes. Most
-        # texts are stable after one pass, and the second pass is cheap.
+        # Repeat until stable: t2s can emit characters that NFKC changes. A pass
+        # whose t2s step changed nothing and whose result is NFKC-normal and
+        # printable is already a fixed point, so most texts need one pass.
         for _ in range(3):
             before = text
-            text = self._pass(text)
-            if text == before:
+            text, converted = self._pass(text)
+            if text == before or (not converted and text.isprintable()
+                                  and unicodedata.is_normalized("NFKC", text)):
                 break
         return text
 
-    def _pass(self, text: str) -> str:
+    def _pass(self, text: str) -> tuple[str, bool]:
         if not unicodedata.is_normalized("NFKC", text):
             text = unicodedata.normalize("NFKC", text)
         text = _WHITESPACE.sub(" ", text)
@@ -63,9 +65,11 @@ class Normalizer:
         # for the rare text that really holds control or format characters.
         if not text.isprintable():
             text = _WHITESPACE.sub(" ", _strip_controls(text))
+        converted = False
         if self.t2s and not text.isascii():
-            text = _t2s().convert(text)
-        return text.strip()
+            simplified = _t2s().convert(text)
+            converted, text = simplified != text, simplified
+        return text.strip(), converted
 
     def validate(self, text) -> str:
         """Normalise user input, raising clear errors for wrong type, empty, too long."""

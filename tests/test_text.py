@@ -1,4 +1,5 @@
 """Text pipeline: normaliser, PII masking, jieba tokenizer."""
+import os
 import pickle
 import random
 import re
@@ -109,3 +110,14 @@ def test_subword_terms_split_dictionary_compounds():
     tok = get_tokenizer()
     assert "居住证" not in tok.terms("居住证签注怎么办")
     assert {"居住证", "居住证签注"} <= set(tok.terms("居住证签注怎么办", subwords=True))
+
+
+def test_synonym_edits_apply_without_rebuilding(tmp_path):
+    syn = tmp_path / "synonyms.txt"
+    syn.write_text("停水,没水\n", encoding="utf-8")
+    tok = Tokenizer(user_dict=None, stopwords=None, synonyms=syn)
+    assert tok.expand(["停水"]) == ["停水", "没水"]
+    syn.write_text("停水,没水,断水\n", encoding="utf-8")
+    os.utime(syn, ns=(1, 1))            # a different mtime, whatever the clock's resolution
+    tok._synonyms_checked = 0.0          # skip the once-a-second throttle
+    assert tok.expand(["停水"]) == ["停水", "没水", "断水"]

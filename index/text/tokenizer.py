@@ -11,7 +11,9 @@ import functools
 import hashlib
 import logging
 import re
+import os
 import threading
+import time
 from pathlib import Path
 
 DATA_DIR = Path(__file__).with_name("data")
@@ -58,7 +60,9 @@ class Tokenizer:
         if self.user_dict and self.user_dict.is_file():
             self._jieba.load_userdict(str(self.user_dict))
         self.stopwords = frozenset(_read_lines(self.stopwords_path)) if self.stopwords_path else frozenset()
-        self.synonyms = load_synonyms(self.synonyms_path) if self.synonyms_path else {}
+        self._synonyms: dict[str, list[str]] = {}
+        self._synonyms_mtime: int | None = None
+        self._synonyms_checked = 0.0
         self._lock = threading.Lock()
 
     # jieba.Tokenizer holds a lock: pickle the configuration, rebuild on load.
@@ -78,13 +82,21 @@ class Tokenizer:
                 h.update(p.read_bytes())
         return f"jieba-0.42.1+hotline-dict:{h.hexdigest()[:12]}"
 
-    def add_words(self, words) -> None:
-        for w in words:
-            self._jieba.add_word(w)
-
-    def reload_synonyms(self) -> None:
-        """Synonyms are applied at query time, so changing them needs no reindex."""
-        self.synonyms = load_synonyms(self.synonyms_path) if self.synonyms_path else {}
+    @property
+    def synonyms(self) -> dict[str, list[str]]:
+        """The synonym map, re-read when its file changes (checked at most once a
+        second): synonyms apply at query time, so editing them needs no reindex."""
+        now = time.monotonic()
+        if self.synonyms_path and now - self._synonyms_checked >= 1.0:
+            self._synonyms_checked = now
+            try:
+                mtime = os.stat(self.synonyms_path).st_mtime_ns
+            except FileNotFoundError:
+                mtime = None
+            if mtime != self._synonyms_mtime:
+                self._synonyms = load_synonyms(self.synonyms_path)
+                self._synonyms_mtime = mtime
+        return self._synonyms
 
     def cut(self, text: str) -> list[str]:
         """Every token, in order (whitespace dropped). Expects normalised text."""
@@ -107,8 +119,9 @@ class Tokenizer:
         """Add dictionary synonyms of each term (query-time expansion)."""
         out = list(terms)
         seen = set(terms)
+        synonyms = self.synonyms
         for t in terms:
-            for s in self.synonyms.get(t, ()):
+            for s in synonyms.get(t, ()):
                 if s not in seen:
                     seen.add(s)
                     out.append(s)

@@ -46,10 +46,6 @@ def widget_home(search_home, tmp_path_factory):
     index, and the demo classifier built by ``training.prepare.ensure_models``."""
     import shutil
 
-    try:
-        from training.classifier import train_demo  # noqa: F401  (the classifier area's entry point)
-    except ImportError as exc:
-        pytest.skip(f"classifier training not available yet: {exc}")
     import kb
     from index.embedders import get_embedder
     from index.search import build_index

@@ -93,7 +93,7 @@ def ensure_models(settings) -> bool:
                     "unavailable until `hotline train` publishes a model",
                     settings.demo_dir / "work_orders.csv")
         return False
-    from training.classifier import train_demo
+    from training.train_classifier import train_demo
 
     t0 = _step("classifier models")
     train_demo(settings)

@@ -84,6 +84,17 @@ def test_use_embeds_in_input_order_regardless_of_batching(use_home):
     assert emb.embed([]).shape == (0, 512)
 
 
+def test_use_bulk_batches_across_threads_match_single_calls(use_home):
+    from index.embedders.use import MAX_BATCH, UseEmbedder
+
+    emb = UseEmbedder(use_home.embedders_root / "use", threads=2)
+    texts = [f"{TEXTS[i % len(TEXTS)]}{i}" for i in range(2 * MAX_BATCH + 7)]
+    together = emb.embed(texts)
+    assert emb._model._bulk_session is not None     # the threaded path really ran
+    one_by_one = np.vstack([emb.embed([t]) for t in texts[::25]])
+    np.testing.assert_allclose(together[::25], one_by_one, atol=1e-5)
+
+
 def test_use_normalises_traditional_and_full_width(use_home):
     emb = get_embedder("use", use_home)
     a, b = emb.embed(["請問社保卡丟了在哪裡補辦", "请问社保卡丢了在哪里补办"])

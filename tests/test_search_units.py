@@ -78,3 +78,18 @@ def test_highlights_longest_first_in_order():
     h = highlights("社保卡丢了", "到人社局補辦社保卡", ["社保卡", "补办"])
     assert h == {"question": ["社保卡"], "answer": ["补办", "社保卡"]}      # traditional normalised
     assert matched_words("", ["x"]) == [] and matched_words("abc", []) == []
+
+
+def test_dot_rows_equals_sparse_row_slice_product():
+    import numpy as np
+
+    from index.search.rowsparse import RowSparse
+
+    rs = RowSparse()
+    rs.add([["a", "b"], [], ["b", "c", "d"], ["a"]])
+    rs.matrix()
+    rs.add([["e", "a"]])                # a delta row after the base was built
+    vec = np.arange(1, len(rs.vocab) + 1, dtype=np.float32)
+    rows = np.array([4, 1, 2, 2, 0], np.int64)
+    np.testing.assert_allclose(rs.dot_rows(rows, vec), rs.matrix()[rows] @ vec)
+    assert rs.dot_rows(np.array([1], np.int64), vec).tolist() == [0.0]

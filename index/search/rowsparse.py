@@ -55,6 +55,25 @@ class RowSparse:
             self._full = sp.vstack([base, self._csr(delta, width)], format="csr") if delta else base
         return self._full
 
+    def dot_rows(self, rows: np.ndarray, vec: np.ndarray) -> np.ndarray:
+        """``matrix()[rows] @ vec`` without building the row slice: scipy's
+        fancy indexing costs ~0.2 ms of Python checks per call, this ~20 us."""
+        m = self.matrix()
+        rows = np.asarray(rows, np.int64)
+        start, stop = m.indptr[rows], m.indptr[rows + 1]
+        lens = stop - start
+        out = np.zeros(len(rows), np.float32)
+        total = int(lens.sum())
+        if not total:
+            return out
+        # Positions of every stored element of the chosen rows, row after row.
+        offsets = np.cumsum(lens) - lens
+        pos = np.repeat(start - offsets, lens) + np.arange(total)
+        vals = m.data[pos] * vec[m.indices[pos]]
+        nonempty = lens > 0
+        out[nonempty] = np.add.reduceat(vals, offsets[nonempty])
+        return out
+
     def row_sums(self, weights: np.ndarray | None = None) -> np.ndarray:
         m = self.matrix()
         return np.asarray(m.sum(axis=1)).ravel() if weights is None else m @ weights[:m.shape[1]]

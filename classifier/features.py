@@ -22,6 +22,7 @@ from index.text import Normalizer
 N_FEATURES = 2 ** 22
 NGRAM_RANGE = (1, 3)
 _MASK = np.uint64(N_FEATURES - 1)
+_BITS = N_FEATURES.bit_length() - 1
 # Odd 64-bit multipliers per position and n; distinct per n so a bigram never
 # lands where its unigrams systematically do.
 _MULT = {1: (np.uint64(0x9E3779B97F4A7C15),),
@@ -66,17 +67,34 @@ def _ngram_hashes(codes: np.ndarray):
 def hash_counts(texts: list[str]) -> sp.csr_matrix:
     """Character 1–3-gram counts in the hashed space, vectorised over the batch
     (one numpy pass instead of a Python loop per n-gram: ~30x sklearn's
-    HashingVectorizer)."""
+    HashingVectorizer). Canonical CSR: columns sorted, no duplicates."""
+    n_docs = len(texts)
     if not texts:
         return sp.csr_matrix((0, N_FEATURES), dtype=np.float32)
     joined = "\x00".join(t.lower().replace("\x00", " ") for t in texts) + "\x00"
     codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
-    seps = np.nonzero(codes == 0)[0]
-    doc_of = np.searchsorted(seps, np.arange(len(codes)), side="left")
     starts, cols = _ngram_hashes(codes)
-    x = sp.csr_matrix((np.ones(len(cols), dtype=np.float32), (doc_of[starts], cols.astype(np.int64))),
-                      shape=(len(texts), N_FEATURES))
-    x.sum_duplicates()
+    # Document of an n-gram = separators before its start. One sort of
+    # (document, column) keys then groups duplicates and orders each row: a
+    # 32-bit sort when the keys fit is ~5x cheaper than scipy's COO->CSR with
+    # sum_duplicates (a per-row sort of index/value pairs).
+    doc = np.cumsum(codes == 0, dtype=np.int64)[starts]
+    key_type = np.uint32 if n_docs <= (1 << (32 - _BITS)) else np.uint64
+    keys = (doc.astype(key_type) << key_type(_BITS)) | cols.astype(key_type)
+    keys.sort()
+    first = np.empty(len(keys), dtype=bool)
+    first[:1] = True
+    np.not_equal(keys[1:], keys[:-1], out=first[1:])
+    at = np.flatnonzero(first)
+    counts = np.diff(np.append(at, len(keys))).astype(np.float32)
+    keys = keys[at]
+    indices = (keys & key_type(N_FEATURES - 1)).astype(np.int32)
+    indptr = np.zeros(n_docs + 1, dtype=np.int32)
+    np.cumsum(np.bincount((keys >> key_type(_BITS)).astype(np.intp), minlength=n_docs),
+              out=indptr[1:])
+    x = sp.csr_matrix((counts, indices, indptr), shape=(n_docs, N_FEATURES), copy=False)
+    x.has_sorted_indices = True
+    x.has_canonical_format = True
     return x
 
 
@@ -99,11 +117,24 @@ def split_title(raw: str) -> tuple[str, str]:
     return title, body
 
 
+def split_titles(texts: list[str]) -> list[tuple[str, str]]:
+    """``[split_title(t) for t in texts]`` with one batched normaliser call."""
+    raws = ["" if t is None else t if isinstance(t, str) else str(t) for t in texts]
+    pieces, has_title = [], []
+    for raw in raws:
+        first, sep, rest = raw.partition("\n")
+        titled = bool(sep) and len(first.strip()) <= TITLE_MAX
+        has_title.append(titled)
+        pieces += (first, rest) if titled else (raw,)
+    norm = iter(_normalizer.many(pieces))
+    return [(next(norm), next(norm)) if titled else ("", next(norm)) for titled in has_title]
+
+
 class Prepared:
     """Texts after the shared steps: normalised parts and hashed n-gram counts."""
 
     def __init__(self, texts: list[str]):
-        parts = [split_title(t) for t in texts]
+        parts = split_titles(texts)
         self.titles = [p[0] for p in parts]
         self.bodies = [p[1] for p in parts]
         self.full = [f"{a} {b}".strip() for a, b in parts]
@@ -132,12 +163,11 @@ def ngram_index(ngram: str) -> int:
     return int(cols[-1])  # the last n-gram generated is the whole string
 
 
-def ngrams_with_columns(text: str) -> tuple[list[str], np.ndarray]:
-    """Every n-gram of ``text`` with its hashed column, in one vectorised pass."""
+def ngram_columns(text: str) -> np.ndarray:
+    """The hashed column of every n-gram of ``text``, in ``analyze`` order."""
     t = text.lower().replace("\x00", " ")
     codes = np.frombuffer(t.encode("utf-32-le"), dtype=np.uint32)
-    _, cols = _ngram_hashes(codes)
-    return analyze(t), cols
+    return _ngram_hashes(codes)[1]
 
 
 def analyze(text: str) -> list[str]:

@@ -21,7 +21,7 @@ from classifier import calibration
 from classifier.cues import N_FEATURES as N_CUES, cue_matrix
 from classifier.errors import BadModel, BadTrainingData
 from classifier.features import (FEATURE_IDENTITY, NGRAM_RANGE, Idf, Prepared,
-                                 ngrams_with_columns)
+                                 ngram_columns)
 from index.text import mask_pii
 
 # Measured on the shared data (docs/classifier.md): LinearSVC wins on the
@@ -170,33 +170,37 @@ class TextHead:
 
     def top_terms(self, full_text: str, counts_row: sp.csr_matrix, label_index: int,
                   k: int = 5) -> list[dict]:
-        """N-grams of ``full_text`` that pushed hardest towards ``label_index``."""
+        """N-grams of ``full_text`` that pushed hardest towards ``label_index``,
+        widened to whole words; overlapping ones say the same thing once."""
         x = self.idf_.transform(counts_row)
-        contrib = dict(zip(x.indices.tolist(), (x.data * self.coef_[label_index, x.indices]).tolist()))
+        x.sort_indices()
         text = evidence_text(full_text)
-        grams, cols = ngrams_with_columns(text)
+        cols = ngram_columns(text)
         pos, known = self.idf_.compact(cols)
+        # Every n-gram's contribution at once; the Python loop below then sees
+        # only the few positive ones, best first (2.7 -> ~0.3 ms a request).
+        at = np.minimum(np.searchsorted(x.indices, pos), max(len(x.indices) - 1, 0))
+        present = known & (x.indices[at] == pos) if len(x.indices) else np.zeros_like(known)
+        contrib = np.where(present, x.data[at] * self.coef_[label_index, pos], 0.0) \
+            if len(x.indices) else np.zeros(len(pos))
+        starts, sizes = _span_arrays(len(text))
+        candidates = np.nonzero((contrib > 0) & (sizes >= 2))[0]
+        candidates = candidates[np.argsort(-contrib[candidates], kind="stable")]
         to_words = _word_aligned(text)
-        seen, scored = set(), []
-        for (start, n), g, p, k in zip(_spans(len(text)), grams, pos.tolist(), known.tolist()):
-            if not k or n < 2 or not _shown_term(g):
+        out: list[dict] = []
+        seen: set[str] = set()
+        for i in candidates.tolist():
+            start, n = int(starts[i]), int(sizes[i])
+            if not _shown_term(text[start:start + n].lower()):
                 continue
             span = to_words(start, n)
             if span is None:
                 continue
             g = text[span[0]:span[1]].lower()
-            if g in seen:
+            if g in seen or any(g in o["term"] or o["term"] in g for o in out):
                 continue
             seen.add(g)
-            c = contrib.get(p, 0.0)
-            if c > 0:
-                scored.append((c, g))
-        scored.sort(reverse=True)
-        out: list[dict] = []
-        for c, g in scored:
-            if any(g in o["term"] or o["term"] in g for o in out):
-                continue  # overlapping n-grams say the same thing
-            out.append({"term": g, "weight": round(float(c), 4)})
+            out.append({"term": g, "weight": round(float(contrib[i]), 4)})
             if len(out) == k:
                 break
         return out
@@ -278,10 +282,12 @@ def _shown_term(gram: str) -> bool:
     return bool(_WORD_CHAR.search(gram)) and not _NOT_WORD.search(gram)
 
 
-def _spans(length: int):
-    """(start, n) of each n-gram in ``features.analyze`` order (n-major)."""
-    return [(i, n) for n in range(NGRAM_RANGE[0], NGRAM_RANGE[1] + 1)
-            for i in range(length - n + 1)]
+def _span_arrays(length: int) -> tuple[np.ndarray, np.ndarray]:
+    """(starts, sizes) of each n-gram in ``features.analyze`` order (n-major)."""
+    ns = [n for n in range(NGRAM_RANGE[0], NGRAM_RANGE[1] + 1) if length - n + 1 > 0]
+    starts = np.concatenate([np.arange(length - n + 1) for n in ns]) if ns else np.zeros(0, int)
+    sizes = np.concatenate([np.full(length - n + 1, n) for n in ns]) if ns else np.zeros(0, int)
+    return starts, sizes
 
 
 @functools.lru_cache(maxsize=32)

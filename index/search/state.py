@@ -43,7 +43,7 @@ class Prepared:
         self.entries, self.rows, self.vectors, self.terms = entries, rows, vectors, terms
 
 
-def prepare(entries, embedder, tokenizer, include_answers: bool, batch_size: int = 256,
+def prepare(entries, embedder, tokenizer, include_answers: bool, batch_size: int = 2048,
             progress: bool = False) -> Prepared:
     rows = []        # (entry position, kind, text)
     for i, e in enumerate(entries):

@@ -1,0 +1,74 @@
+"""The batch fast paths compute exactly what the per-text paths compute:
+normaliser (Normalizer.many), title split, hashed n-gram counts."""
+import collections
+import unicodedata
+
+from hypothesis import given, settings as hsettings, strategies as st
+
+from classifier.features import (N_FEATURES, analyze, hash_counts, ngram_columns, split_title,
+                                 split_titles)
+from index.text import Normalizer
+from index.text.nfkc import nfkc_many
+
+normalizer = Normalizer()
+# Characters that exercise every branch: full-width forms, multi-character
+# NFKC (㈠ ㎡ ℃), combining marks and jamo (need real composition), a
+# character outside the BMP, controls, zero-width, surrogates, t2s phrases.
+TRICKY = ["Ａ\u0301", "㈠", "㎡", "℃", "\U0001D400", "\x01", "\u200b", "\ud800", "ｶﾞ",
+          "\u1100\u1161", "\u3000", "乾隆", "著作", "髮", "發", "\n", "\t", " ", "臺北", "，！？"]
+texty = st.lists(st.one_of(st.text(max_size=30), st.sampled_from(TRICKY)), max_size=6).map("".join)
+
+
+@hsettings(max_examples=300, deadline=None)
+@given(st.lists(texty, max_size=8))
+def test_many_equals_one_by_one(texts):
+    assert normalizer.many(texts) == [normalizer(t) for t in texts]
+    clean = [t.encode("utf-8", "ignore").decode() for t in texts if "\x00" not in t]
+    assert nfkc_many(clean) == [unicodedata.normalize("NFKC", t) for t in clean]
+
+
+def test_many_on_real_looking_messages():
+    texts = ["关于咨询公积金提取\n请问Ｅ５县的住房公积金（个人）怎么提取？电话：１３８",
+             "臺北市停電了\n\n\t怎麼辦\u200b", "", "   ", "a\x00b", "㈠ 30㎡ 37℃"]
+    assert normalizer.many(texts) == [normalizer(t) for t in texts]
+    assert split_titles(texts + [None, 12]) == [split_title(t) for t in texts + [None, 12]]
+    assert normalizer.many([]) == []
+
+
+def _reference_counts(texts):
+    """Per text, per n-gram: the single-text hashing path, counted in Python."""
+    out = {}
+    for d, t in enumerate(texts):
+        cols = ngram_columns(t)
+        grams = analyze(t.lower().replace("\x00", " "))
+        for g, c in zip(grams, cols.tolist()):
+            if "\x00" in g:
+                continue
+            out[(d, c)] = out.get((d, c), 0) + 1
+    return out
+
+
+@hsettings(max_examples=100, deadline=None)
+@given(st.lists(texty.map(lambda t: t.encode("utf-8", "ignore").decode()), min_size=1,
+                max_size=6))
+def test_hash_counts_match_the_single_text_path(texts):
+    # (hash_counts sees normalised text: no surrogates)
+    x = hash_counts(texts)
+    assert x.shape == (len(texts), N_FEATURES)
+    got = {}
+    for d in range(len(texts)):
+        row = x[d]
+        cols = row.indices.tolist()
+        assert cols == sorted(set(cols))  # canonical: sorted, no duplicates
+        got.update({(d, c): int(v) for c, v in zip(cols, row.data.tolist())})
+    assert got == _reference_counts(texts)
+
+
+def test_hash_counts_beyond_the_32_bit_key_batch():
+    texts = ["停电了怎么办", "公积金", "投诉噪音扰民"] * 400  # 1,200 docs: 64-bit keys
+    x = hash_counts(texts)
+    small = hash_counts(texts[:3])
+    for d in (0, 1, 2, 1197, 1198, 1199):
+        assert (x[d] != small[d % 3]).nnz == 0
+    assert collections.Counter(x.getnnz(axis=1).tolist()) == collections.Counter(
+        small.getnnz(axis=1).tolist() * 400)

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export HOTLINE_HOME ?= $(CURDIR)/var
 
-.PHONY: run test venv system-deps bench clean
+.PHONY: run test venv system-deps bench-deps bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -24,13 +24,18 @@ system-deps:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null) \
 	  || echo "warning: could not install chromium; browser tests will be skipped"; }
 
+# wrk drives `hotline bench load` (a Python client would eat the shared cores).
+bench-deps:
+	@command -v wrk >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	  apt-get install -y -qq wrk >/dev/null) || echo "warning: no wrk; bench load uses its Python client"
+
 run: $(STAMP)
 	$(BIN)/hotline serve --prepare --production
 
 test: $(STAMP) system-deps
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
-bench: $(STAMP)
+bench: $(STAMP) bench-deps
 	$(BIN)/hotline bench all
 
 clean:

@@ -78,7 +78,8 @@ def test_order_preserved_with_workers_and_matches_the_bundle(home, orders, tmp_p
     assert not list(tmp_path.glob(".*.work"))  # work files are gone after success
 
 
-def test_bad_rows_go_to_the_errors_file_and_never_abort(home, orders, tmp_path):
+def test_bad_rows_stay_in_the_output_go_to_the_errors_file_and_never_abort(home, orders,
+                                                                           tmp_path):
     inp = tmp_path / "in.csv"
     good = orders[0]
     lines = ["id,title,detail",
@@ -90,9 +91,21 @@ def test_bad_rows_go_to_the_errors_file_and_never_abort(home, orders, tmp_path):
         + f"6,{orders[2]['title']},ok\n".encode("utf-8")
     inp.write_bytes(data)
     s = run(home, inp, tmp_path / "out.csv", errors=tmp_path / "errs.csv")
-    assert s.rows_read == 6 and s.rows_written == 3 and s.rows_bad == 3
+    assert s.rows_read == 6 and s.rows_written == 6 and s.rows_bad == 3
     assert s.bad_by_code == {"empty_text": 1, "wrong_column_count": 1, "bad_encoding": 1}
-    assert [r["id"] for r in read_csv(tmp_path / "out.csv")] == ["1", "4", "6"]
+    out = read_csv(tmp_path / "out.csv")
+    # Every input row, in order; a bad row keeps its input columns (as far as
+    # they go), has no prediction and is flagged for review.
+    assert [r["id"] for r in out] == ["1", "2", "3", "4", "5", "6"]
+    assert (out[2]["title"], out[2]["detail"]) == ("only", "two")
+    assert out[4]["title"] == "\ufffd\ufffd\ufffd"
+    for r in out:
+        bad_row = r["id"] in ("2", "3", "5")
+        assert (r["pred_type"] == "") == bad_row and (r["pred_department"] == "") == bad_row
+        assert (r["pred_department_top3"] == "" and r["pred_type_conf"] == "") == bad_row
+        assert r["pred_needs_review"] in ("true", "false")
+        if bad_row:
+            assert r["pred_needs_review"] == "true"
     errs = read_csv(tmp_path / "errs.csv")
     assert [(e["row"], e["line"], e["code"]) for e in errs] == [
         ("2", "3", "empty_text"), ("3", "4", "wrong_column_count"), ("5", "6", "bad_encoding")]

@@ -51,25 +51,30 @@ def test_broken_bytes_make_one_bad_row_not_a_failed_run(tmp_path):
     p.write_bytes("title,detail\n噪音扰民,夜里施工\n".encode() + b"\xff\xfe bad,x\n"
                   + "积水,路面积水\n,\n".encode())
     reader = open_reader(p)
-    chunks = list(_chunks(iter(reader), [0, 1], None, 0, chunk_size=100, max_chars=2000))
+    chunks = list(_chunks(iter(reader), [0, 1], None, 0, chunk_size=100, max_chars=2000,
+                          empty=["", ""]))
     reader.close()
-    (last, good, bad, truncated), texts = chunks[0]
+    (last, rows, truncated), texts = chunks[0]
     assert last == 4 and truncated == 0
     assert texts == ["噪音扰民\n夜里施工", "积水\n路面积水"]
-    assert [(b[0], b[2]) for b in bad] == [(2, "bad_encoding"), (4, "empty_text")]
-    assert "\ufffd" in bad[0][4]  # the excerpt shows where the bytes were
+    # Every record stays, in order; the bad ones carry their reason.
+    assert [r[0] for r in rows] == [1, 2, 3, 4]
+    bad = [(r[0], r[4]) for r in rows if isinstance(r[4], BadRow)]
+    assert [(row, b.code) for row, b in bad] == [(2, "bad_encoding"), (4, "empty_text")]
+    assert "\ufffd" in bad[0][1].excerpt  # the excerpt shows where the bytes were
 
 
 def test_resume_skip_and_truncation(tmp_path):
     p = tmp_path / "in.csv"
     p.write_text("t\n" + "".join(f"msg {i} " + "长" * 30 + "\n" for i in range(10)), encoding="utf-8")
     reader = open_reader(p)
-    chunks = list(_chunks(iter(reader), [0], None, skip=6, chunk_size=3, max_chars=10))
+    chunks = list(_chunks(iter(reader), [0], None, skip=6, chunk_size=3, max_chars=10,
+                          empty=[""]))
     reader.close()
     assert [c[0][0] for c in chunks] == [9, 10]  # last row of each chunk
     texts = [t for _, ts in chunks for t in ts]
     assert texts[0].startswith("msg 6") and all(len(t) == 10 for t in texts)
-    assert sum(c[0][3] for c in chunks) == 4
+    assert sum(c[0][2] for c in chunks) == 4
 
 
 def test_jsonl_union_of_keys_and_bad_lines(tmp_path):

@@ -44,6 +44,9 @@ class BadRow:
     code: str
     reason: str
     excerpt: str = ""
+    # What the record still gives for the input columns (aligned with
+    # ``columns``), so the output keeps the row; None when nothing does.
+    values: list | None = None
 
 
 def format_of(path: str | Path) -> str:
@@ -135,7 +138,7 @@ class CsvReader:
                 yield row, line, BadRow(
                     "wrong_column_count",
                     f"{len(values)} fields, the header has {width}",
-                    ",".join(values)[:200])
+                    ",".join(values)[:200], (values + [""] * width)[:width])
                 continue
             yield row, line, values
 
@@ -243,7 +246,7 @@ class XlsxReader:
                     yield row, line, BadRow(
                         "wrong_column_count",
                         f"values in {len(values)} columns, the header has {width}",
-                        ",".join(map(str, values))[:200])
+                        ",".join(map(str, values))[:200], values[:width])
                     continue
                 values = values[:width]
             elif len(values) < width:

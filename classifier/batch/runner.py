@@ -30,7 +30,9 @@ from classifier.batch.writers import AppendFile, RowFormatter, error_lines, fina
 from classifier.features import join_parts
 
 log = logging.getLogger(__name__)
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2  # 2: bad rows are written to the output too
+# A bad row keeps its place and its input columns; no prediction, flagged for review.
+NO_PREDICTION = (None, None, None, None, True, None)
 
 
 @dataclass
@@ -145,9 +147,12 @@ def _join_text(values, idx) -> tuple[str | None, BadRow | None]:
     return text, None
 
 
-def _chunks(records, text_idx, compare_idx, skip, chunk_size, max_chars):
-    """Yield ((last_row, rows, bad, truncated), texts) in input order."""
-    rows, bad, texts = [], [], []
+def _chunks(records, text_idx, compare_idx, skip, chunk_size, max_chars, empty):
+    """Yield ((last_row, rows, truncated), texts) in input order. ``rows`` holds
+    every record, ``(row, line, values, old, text)`` for a good one and
+    ``(row, line, values, None, BadRow)`` for a bad one (it is written out with
+    empty predictions); ``texts`` only the good ones' texts, for the model."""
+    rows, texts = [], []
     truncated = 0
     last = skip
     for row, line, values in records:
@@ -155,11 +160,11 @@ def _chunks(records, text_idx, compare_idx, skip, chunk_size, max_chars):
             continue
         last = row
         if isinstance(values, BadRow):
-            bad.append((row, line, values.code, values.reason, values.excerpt))
+            rows.append((row, line, values.values or empty, None, values))
         else:
             text, problem = _join_text(values, text_idx)
             if problem is not None:
-                bad.append((row, line, problem.code, problem.reason, problem.excerpt))
+                rows.append((row, line, values, None, problem))
             else:
                 if max_chars and len(text) > max_chars:
                     text = text[:max_chars]
@@ -168,11 +173,11 @@ def _chunks(records, text_idx, compare_idx, skip, chunk_size, max_chars):
                 old = "" if old is MISSING or old is None else str(old).strip()
                 rows.append((row, line, values, old, text))
                 texts.append(text)
-        if len(texts) >= chunk_size or len(bad) >= chunk_size:
-            yield (last, rows, bad, truncated), texts
-            rows, bad, texts, truncated = [], [], [], 0
-    if rows or bad:
-        yield (last, rows, bad, truncated), texts
+        if len(rows) >= chunk_size:
+            yield (last, rows, truncated), texts
+            rows, texts, truncated = [], [], 0
+    if rows:
+        yield (last, rows, truncated), texts
 
 
 def reclassify(settings, opts: Options) -> Summary:
@@ -286,26 +291,33 @@ def _run(settings, opts, reader, state, identity, model_dir, out, out_format, er
         prev_elapsed = state["elapsed"]
         next_save = time.monotonic() + opts.checkpoint_every
         chunks = _chunks(iter(reader), text_idx, compare_idx, skip, opts.chunk_size,
-                         settings.max_text_chars)
-        for (last, rows, bad_rows, truncated), preds in pool.map(chunks):
-            good, errs, compared = [], list(bad_rows), []
-            for (row, line, values, old, text), pred in zip(rows, preds):
+                         settings.max_text_chars,
+                         [MISSING if reader.format == "jsonl" else ""] * len(cols))
+        for (last, rows, truncated), preds in pool.map(chunks):
+            out_rows, errs, compared = [], [], []
+            preds = iter(preds)
+            for row, line, values, old, text in rows:
+                if isinstance(text, BadRow):
+                    errs.append((row, line, text.code, text.reason, text.excerpt))
+                    out_rows.append((values, NO_PREDICTION))
+                    continue
+                pred = next(preds)
                 if len(pred) == 3 and pred[0] == "error":
                     errs.append((row, line, pred[1], pred[2], text))
+                    out_rows.append((values, NO_PREDICTION))
                     continue
-                good.append((values, pred))
+                out_rows.append((values, pred))
                 if tracker is not None:
                     compared.append((old, pred, (row, text)))
-            outf.write(fmt.rows(good))
+            outf.write(fmt.rows(out_rows))
             if errs:
-                errs.sort(key=lambda e: e[0])
                 errf.write(error_lines(errs, header=False))
                 bad.update(e[2] for e in errs)
             if compared:
                 chgf.write(tracker.add(compared))
             bar.update(last - state["rows_read"])
             state["rows_read"] = last
-            state["rows_written"] += len(good)
+            state["rows_written"] += len(out_rows)
             state["truncated"] += truncated
             if time.monotonic() >= next_save:
                 save()

@@ -6,6 +6,7 @@ texts with both heads, calibrated probabilities, the review flag and evidence;
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -85,6 +86,42 @@ class ClassifierBundle:
             return []
         return self._assemble(Prepared(texts), evidence=False)
 
+    def predict_columns(self, texts: list[str]) -> list[tuple]:
+        """``[prediction_columns(p) for p in self.predict_batch(texts)]`` without
+        building a Prediction per row: argmax, top 3 and the JSON are done over
+        the whole batch (the batch CLI's hot path; ~25 -> ~6 µs a row)."""
+        texts = list(texts)
+        if not texts:
+            return []
+        scores = self._scores(Prepared(texts))
+        n = len(texts)
+        review = np.zeros(n, dtype=bool)
+        types, t_conf = [""] * n, [0.0] * n
+        if "type" in scores:
+            labels, p, rev = scores["type"]
+            ti = p.argmax(axis=1)
+            types = [labels[i] for i in ti.tolist()]
+            t_conf = [round(v, 4) for v in p[np.arange(n), ti].tolist()]
+            review |= rev
+        else:
+            review[:] = True
+        depts, d_conf, top3 = [""] * n, [0.0] * n, ["[]"] * n
+        if "department" in scores:
+            labels, p, rev = scores["department"]
+            quoted = [json.dumps(label, ensure_ascii=False) for label in labels]
+            order = np.argsort(-p, axis=1)[:, :3]
+            probs = np.take_along_axis(p, order, axis=1).tolist()
+            order = order.tolist()
+            depts = [labels[o[0]] for o in order]
+            d_conf = [round(ps[0], 4) for ps in probs]
+            top3 = ["[" + ", ".join(f'{{"label": {quoted[j]}, "prob": {_json_float(round(q, 4))}}}'
+                                    for j, q in zip(o, ps)) + "]"
+                    for o, ps in zip(order, probs)]
+            review |= rev
+        else:
+            review[:] = True
+        return list(zip(types, t_conf, depts, d_conf, review.tolist(), top3))
+
     def predict(self, texts: list[str], evidence: bool = True) -> list[Prediction]:
         if isinstance(texts, str):
             texts = [texts]
@@ -160,6 +197,10 @@ def prediction_columns(p: Prediction) -> tuple:
     return (p.type or "", round(float(p.type_conf), 4), p.department or "",
             round(float(p.department_conf), 4), bool(p.needs_review),
             json.dumps(top3, ensure_ascii=False))
+
+
+def _json_float(v: float) -> str:
+    return repr(v) if math.isfinite(v) else json.dumps(v)
 
 
 # -------------------------------------------------------------------- load / save

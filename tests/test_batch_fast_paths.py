@@ -72,3 +72,28 @@ def test_hash_counts_beyond_the_32_bit_key_batch():
         assert (x[d] != small[d % 3]).nnz == 0
     assert collections.Counter(x.getnnz(axis=1).tolist()) == collections.Counter(
         small.getnnz(axis=1).tolist() * 400)
+
+
+def test_predict_columns_equal_the_prediction_objects(served_home):
+    import csv
+    import json
+
+    from classifier import load_bundle
+    from classifier.batch.runner import resolve_model
+    from classifier.bundle import ClassifierBundle, load_departments_file, prediction_columns
+    from tests.conftest import make_settings
+
+    settings = make_settings(served_home)
+    model_dir = resolve_model(settings, None)
+    with open(settings.demo_dir / "work_orders.csv", encoding="utf-8") as fh:
+        texts = [f"{r['title']}\n{r['detail']}" for r in csv.DictReader(fh)][:300]
+    texts += ['引号"与\\反斜杠\n标题', "x", "Ａ\u0301 ㈠㎡℃"]
+    bundle = load_bundle(model_dir)
+    want = [tuple(prediction_columns(p)) for p in bundle.predict_batch(texts)]
+    assert bundle.predict_columns(texts) == want
+    assert {json.loads(w[5])[0]["label"] for w in want} >= {want[0][2]}
+    # Cold start (taxonomy only): ties everywhere, no type head.
+    cold = ClassifierBundle({}, departments=load_departments_file(model_dir / "taxonomy.json"))
+    assert cold.predict_columns(texts) == [tuple(prediction_columns(p))
+                                          for p in cold.predict_batch(texts)]
+    assert bundle.predict_columns([]) == []

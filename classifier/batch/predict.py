@@ -29,7 +29,11 @@ class Predictor:
     def __init__(self, bundle, to_columns):
         self.bundle = bundle
         self._to_columns = to_columns
-        self._predict = getattr(bundle, "predict_batch", None) or bundle.predict
+        predict = getattr(bundle, "predict_batch", None) or bundle.predict
+        # A bundle that maps a whole batch to PRED_COLUMNS itself skips the
+        # per-row Prediction objects (the batch hot path).
+        self._columns = getattr(bundle, "predict_columns", None) or (
+            lambda texts: [tuple(to_columns(p)) for p in predict(texts)])
 
     def info(self) -> dict:
         b = self.bundle
@@ -47,14 +51,14 @@ class Predictor:
         """One entry per text: a tuple of PRED_COLUMNS values, or, for a text the
         model rejects, ``("error", code, reason)``."""
         try:
-            return [tuple(self._to_columns(p)) for p in self._predict(texts)]
+            return self._columns(texts)
         except InvalidInput:
             pass
         # One bad text spoils the batch call; redo this chunk row by row.
         out = []
         for t in texts:
             try:
-                out.append(tuple(self._to_columns(self._predict([t])[0])))
+                out.append(tuple(self._columns([t])[0]))
             except HotlineError as exc:
                 out.append(("error", getattr(exc, "code", "invalid_input"), str(exc)))
         return out

@@ -29,7 +29,7 @@ class Predictor:
     def __init__(self, bundle, to_columns):
         self.bundle = bundle
         self._to_columns = to_columns
-        predict = getattr(bundle, "predict_batch", None) or bundle.predict
+        predict = getattr(bundle, "predict_batch", None) or getattr(bundle, "predict", None)
         # A bundle that maps a whole batch to PRED_COLUMNS itself skips the
         # per-row Prediction objects (the batch hot path).
         self._columns = getattr(bundle, "predict_columns", None) or (

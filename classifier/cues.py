@@ -9,6 +9,8 @@ request-type definition written down, not mined from the evaluation data.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from math import log1p
 
@@ -22,6 +24,10 @@ GROUPS = {
     # it is broken / wants it repaired
     "fault_state": "坏|损坏|故障|不亮|破损|塌陷|坍塌|破裂|断裂|失灵|瘫痪|维修|修复|修好|修理|抢修|报修|"
                    "更换|停运|中断|不稳|掉层|关人|困人|堵|漏|老化|没有修|未修|无法使用|不能用|用不了",
+    # a utility or service that is cut off: a fault by definition even with no
+    # "broken" word (小区频繁停水, 信号差); also what the weak-label rule keys on
+    "outage": "停水|停电|断水|断电|没水|没电|无水|无电|断网|没信号|无信号|信号差|信号弱|网络差|"
+              "水压低|水压不足|电压低|电压不稳|跳闸",
     # wants information
     "consult": "咨询|请问|询问|想问|问一下|想了解|了解一下|是否|能否|可否|可不可以|能不能|是不是|可以吗|"
                "何时|什么时候|何日|怎么|如何|怎样|哪里|哪些|哪个|多少|吗|呢|\\?|政策|条件|规定|流程|手续|"
@@ -34,6 +40,10 @@ GROUPS = {
     "other": "建议|提议|感谢|表扬|致谢|谢谢|点赞",
 }
 _PATS = {k: re.compile(v) for k, v in GROUPS.items()}
+# A head stores the lexicon it was trained with; any edit to GROUPS changes the
+# cue columns, so a head built with another lexicon must be retrained.
+CUE_IDENTITY = "cues/v2-" + hashlib.sha1(
+    json.dumps(GROUPS, ensure_ascii=False, sort_keys=False).encode("utf-8")).hexdigest()[:10]
 _CONSULT_START = ("咨询", "请问", "关于咨询", "询问")
 N_FEATURES = len(GROUPS) * 3 + 3
 

@@ -199,3 +199,59 @@ def test_weak_fault_labels_train_but_are_never_scored(data, tmp_path):
     assert plain["weak_labels"] is None and plain["data_hash"] != m["data_hash"]
     [p] = load_bundle(out).predict(["小区电梯坏了\n电梯故障一周了没人修"])
     assert p.type == "fault"
+
+
+def test_outage_titles_are_weak_fault_labels(data, tmp_path):
+    from training.weak_labels import is_fault_title
+
+    # An outage is a fault by definition even with no "broken" word; a question
+    # or a complaint without a fault object or outage is not.
+    assert is_fault_title("小区频繁停水") and is_fault_title("村里手机信号差")
+    assert is_fault_title("路灯坏了") and not is_fault_title("请问居住证怎么办理")
+    assert not is_fault_title("投诉噪音扰民")
+    root, path, _ = data
+    pool = tmp_path / "unlabeled.csv"
+    with open(pool, "w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["title", "detail"])
+        w.writerow(["小区频繁停水", "这个月已经停了三次，居民生活很不方便"])
+        w.writerow(["村里手机信号差", "打电话经常断线"])
+        w.writerow(["请问停车证怎么办理", "想咨询一下流程"])
+    m = train_head("type", path, tmp_path / "M", ["title", "detail"], "type", progress=False,
+                   unlabeled=pool)
+    assert m["weak_labels"]["rows"] == 2 and m["weak_labels"]["weight"] == 0.3
+
+
+def test_unlabeled_pool_beside_the_data_first_then_shared_data(tmp_path):
+    from hotline.settings import Settings
+    from training.weak_labels import POOL, POOL_NAME, unlabeled_pool
+
+    shared = tmp_path / "shared"
+    (shared / POOL).parent.mkdir(parents=True)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    settings = Settings.load(overrides={"home": tmp_path / "home", "shared_data": shared}, env={})
+    assert unlabeled_pool(settings, mine / "typed.csv") is None  # neither exists: no weak labels
+    (shared / POOL).write_text("title,detail\n", encoding="utf-8")
+    assert unlabeled_pool(settings, mine / "typed.csv") == shared / POOL
+    (mine / POOL_NAME).write_text("title,detail\n", encoding="utf-8")
+    assert unlabeled_pool(settings, mine / "typed.csv") == mine / POOL_NAME
+    assert unlabeled_pool(None, mine / "typed.csv") == mine / POOL_NAME
+
+
+def test_type_head_from_another_cue_lexicon_is_refused(model, tmp_path):
+    import shutil
+
+    from classifier.cues import CUE_IDENTITY
+    from classifier.errors import BadModel
+    from classifier.head import TextHead
+
+    head_dir = tmp_path / "type"
+    shutil.copytree(model / "type", head_dir)
+    assert TextHead.load(head_dir).cues
+    state = json.loads((head_dir / "head.json").read_text(encoding="utf-8"))
+    assert state["cue_lexicon"] == CUE_IDENTITY
+    del state["cue_lexicon"]  # a head from before the lexicon was versioned
+    (head_dir / "head.json").write_text(json.dumps(state), encoding="utf-8")
+    with pytest.raises(BadModel, match="cue lexicon 'cues/v1'.*retrain"):
+        TextHead.load(head_dir)

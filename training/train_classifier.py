@@ -161,7 +161,7 @@ def train_head(head_name: str, data: Path, out: Path, text_cols: list[str], labe
         weak = weak_labels.fault_rows(Path(unlabeled), text_cols, skip)
         texts, labels = texts + weak, labels + [weak_labels.WEAK_LABEL] * len(weak)
         weak_report = {"source": str(unlabeled), "label": weak_labels.WEAK_LABEL,
-                       "rule": "title names a fault object and a fault state (classifier.cues)",
+                       "rule": weak_labels.RULE,
                        "rows": len(weak), "weight": weak_labels.WEIGHT}
     weights = np.r_[np.ones(n_gold), np.full(len(texts) - n_gold, weak_labels.WEIGHT)]
     is_weak = np.arange(len(texts)) >= n_gold

@@ -44,7 +44,7 @@ def run(args, settings) -> int:
                    args.label_col or args.head,
                    target_precision=args.target_precision or settings.target_precision,
                    min_class_count=args.min_class_count, taxonomy=args.taxonomy,
-                   unlabeled=unlabeled_pool(settings))
+                   unlabeled=unlabeled_pool(settings, args.data))
     metrics = m.get("metrics", {})
     print(json.dumps({"head": args.head, "out": str(args.out / args.head), "rows": m["n_rows"],
                       "labels": m["labels"], "cleaning": m["cleaning"],

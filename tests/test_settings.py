@@ -39,3 +39,17 @@ def test_cli_help_lists_subcommands():
                          capture_output=True, text=True, check=True).stdout
     for cmd in ("serve", "kb", "index", "search", "embed", "train", "reclassify", "eval", "bench"):
         assert cmd in out
+
+
+def test_production_workers_share_the_cores_between_embedders():
+    import os
+
+    from hotline.cli.serve import per_worker_settings
+    from hotline.settings import Settings
+
+    auto = Settings.load(overrides={"workers": 2, "embed_threads": 0})
+    assert per_worker_settings(auto).embed_threads == max(1, (os.cpu_count() or 1) // 2)
+    many = Settings.load(overrides={"workers": 64, "embed_threads": 0})
+    assert per_worker_settings(many).embed_threads == 1
+    explicit = Settings.load(overrides={"workers": 2, "embed_threads": 3})
+    assert per_worker_settings(explicit).embed_threads == 3

@@ -255,3 +255,27 @@ def test_type_head_from_another_cue_lexicon_is_refused(model, tmp_path):
     (head_dir / "head.json").write_text(json.dumps(state), encoding="utf-8")
     with pytest.raises(BadModel, match="cue lexicon 'cues/v1'.*retrain"):
         TextHead.load(head_dir)
+
+
+def test_type_rare_labels_are_a_share_of_the_training_rows(tmp_path):
+    import csv
+
+    from training.train_classifier import train_head
+
+    places = ["幸福小区", "滨江花园", "东湖社区", "南门街道", "城西新村", "北苑家园", "金桥小区",
+              "红星路", "长江路", "人民路"]
+    kinds = {"complaint": ("{p}夜里施工噪音太大，多次反映没人管", 60),
+             "consult": ("请问{p}附近怎么办理居住证", 20),
+             "fault": ("{p}停水一整天了，请尽快维修", 7),
+             "other": ("{p}表扬社区工作人员热心服务", 3)}
+    path = tmp_path / "typed.csv"
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["title", "detail", "type"])
+        for label, (template, n) in kinds.items():
+            for i in range(n):
+                w.writerow([template.format(p=places[i % len(places)]), f"第{i}次", label])
+    # 90 rows: the rare bar is max(5, 7.5 %) = 6, so fault (7) stays and other (3) goes.
+    report = train_head("type", path, tmp_path / "M", ["title", "detail"], "type", progress=False)
+    assert report["labels"] == ["complaint", "consult", "fault"]
+    assert report["cleaning"]["rare_labels"] == ["other"]

@@ -128,10 +128,6 @@ def eval_type(data_dir: Path, work: Path, folds: int = 4, seed: int = 0,
     from training.train_classifier import train_head
 
     rows = _rows(data_dir / "typed_dev.csv")
-    if min_class_count is None:
-        # `hotline train` treats < 30 rows as rare on the full file; a fold holds
-        # (k-1)/k of it, so scale the rule or fault (32 rows) would be dropped.
-        min_class_count = int(30 * (folds - 1) / folds)
     y = np.array([r["type"] for r in rows])
     header = list(rows[0])
     pred = np.empty(len(rows), dtype=object)

@@ -17,7 +17,7 @@ def register(sub) -> None:
                    help="precision the review thresholds aim for (default: settings.target_precision)")
     p.add_argument("--min-class-count", type=int,
                    help="labels with fewer rows are relabelled from an 'alt' column or dropped "
-                        "(default 30 for type, 5 otherwise)")
+                        "(default: 7.5 %% of the rows for type, i.e. 30 of 400; 5 otherwise)")
     p.add_argument("--demo", action="store_true",
                    help="train both heads on HOME/demo/work_orders.csv and make them current")
     p.add_argument("--include-feedback", action="store_true",

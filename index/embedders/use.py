@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from pathlib import Path
 from typing import Sequence
 
@@ -79,6 +80,7 @@ class OnnxUse:
         # parallelise poorly inside one call); built on first bulk use only.
         self._bulk_session = None
         self._pool = None
+        self._bulk_lock = threading.Lock()   # server threads may start bulk work together
         self.tokenizer = UseTokenizer(str(model_dir / SP_FILE))
         self._sp = _cpp_sentencepiece(model_dir / SP_FILE)
 
@@ -131,11 +133,12 @@ class OnnxUse:
             for rows, ids, lens in batches:
                 out[rows] = self.session.run(None, {"ids": ids, "lengths": lens})[0]
             return out
-        if self._bulk_session is None:
-            from concurrent.futures import ThreadPoolExecutor
+        with self._bulk_lock:
+            if self._bulk_session is None:
+                from concurrent.futures import ThreadPoolExecutor
 
-            self._bulk_session = self._session(1)
-            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="use-onnx")
+                self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="use-onnx")
+                self._bulk_session = self._session(1)
         session = self._bulk_session
 
         def run(batch):

@@ -28,6 +28,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 from bench.common import percentile, save
 
@@ -128,7 +129,7 @@ def drive(port, path, payloads, headers, seconds, max_requests, concurrency, dur
                          for s in sorted({r[2] for r in results})}}
 
 
-WRK_SCRIPT = __import__("pathlib").Path(__file__).with_name("wrk_mix.lua")
+WRK_SCRIPT = Path(__file__).with_name("wrk_mix.lua")
 
 
 def drive_wrk(port, path, payloads, headers, seconds, concurrency, during=None):

@@ -164,18 +164,16 @@ class ClassifierBundle:
         return preds
 
     def _add_evidence(self, prep: Prepared, preds: list[Prediction]) -> None:
-        d_head = self.heads.get("department")
         similar = [[] for _ in preds]
-        if self.cases is not None and d_head is not None:
-            similar = self.cases.search(d_head.idf_.transform(prep.counts), k=3)
-        elif self.cases is not None and "type" in self.heads:
-            similar = self.cases.search(self.heads["type"].idf_.transform(prep.counts), k=3)
+        case_head = self.heads.get("department") or self.heads.get("type")
+        if self.cases is not None and case_head is not None:
+            similar = self.cases.search(prep.tfidf(case_head.idf_), k=3)
         for i, p in enumerate(preds):
             words = []
             for name, label in (("department", p.department), ("type", p.type)):
                 h = self.heads.get(name)
                 if h is not None and label in h.labels_:
-                    words += h.top_terms(prep.full[i], prep.counts[i], h.labels_.index(label), k=4)
+                    words += h.top_terms(prep, i, h.labels_.index(label), k=4)
             seen, uniq = set(), []
             for w in sorted(words, key=lambda w: -w["weight"]):
                 if w["term"] not in seen:

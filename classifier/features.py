@@ -156,6 +156,19 @@ class Prepared:
             self._title_counts = hash_counts([t for t, _ in self.cue_pairs()])
         return self._title_counts
 
+    def tfidf(self, idf: "Idf", title: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``idf.parts`` of the full texts (or titles), computed once per Idf:
+        a request's decision function, evidence and similar cases read the
+        same rows. Keyed by the Idf object itself, which the cache keeps alive."""
+        cache = self.__dict__.setdefault("_tfidf", {})
+        key = (idf, title)
+        if key not in cache:
+            cache[key] = idf.parts(self.title_counts if title else self.counts)
+        return cache[key]
+
+    def tfidf_matrix(self, idf: "Idf", title: bool = False) -> sp.csr_matrix:
+        return sp.csr_matrix(self.tfidf(idf, title), shape=(len(self), idf.width))
+
     def cue_pairs(self):
         """(title, body) for the cue features; without a title the opening words stand in."""
         return [(t or b[:TITLE_FALLBACK], b) for t, b in zip(self.titles, self.bodies)]
@@ -249,9 +262,10 @@ class Idf:
             got = cache[self._columns_key()] = (pos[keep], rows, indptr, cache["tf"][keep])
         return got
 
-    def transform(self, counts: sp.csr_matrix) -> sp.csr_matrix:
-        # Built straight from CSR arrays: scipy's constructors and diag products
-        # cost more than the arithmetic for a single request.
+    def parts(self, counts: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The TF-IDF rows of ``counts`` as CSR arrays (data, compact columns,
+        row pointer), columns ascending within a row. Plain arrays because for a
+        single request scipy's constructors cost more than the arithmetic."""
         counts = counts.tocsr()
         n = counts.shape[0]
         pos, rows, indptr, tf = self._known(counts)
@@ -259,7 +273,10 @@ class Idf:
         sq = np.bincount(rows, weights=data * data, minlength=n)
         sq[sq == 0] = 1.0
         data = (data / np.sqrt(sq)[rows]).astype(np.float32)
-        return sp.csr_matrix((data, pos, indptr), shape=(n, self.width))
+        return data, pos, indptr
+
+    def transform(self, counts: sp.csr_matrix) -> sp.csr_matrix:
+        return sp.csr_matrix(self.parts(counts), shape=(counts.shape[0], self.width))
 
     def save(self, directory, prefix: str = "idf") -> None:
         np.save(directory / f"{prefix}_columns.npy", self.columns_, allow_pickle=False)

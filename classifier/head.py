@@ -72,23 +72,29 @@ class TextHead:
         raise BadTrainingData(f"estimator {self.estimator!r} is unknown; expected 'svc' or 'lr'")
 
     def _blocks(self, prep: Prepared, idf: Idf, title_idf: Idf | None, cue_stats=None) -> list:
-        """Feature blocks in coefficient order: body+title TF-IDF, title-only
-        TF-IDF × title_weight, cue features × cue_weight."""
-        blocks = [idf.transform(prep.counts)]
+        """Feature blocks in coefficient order, each ``(kind, value, scale)``:
+        body+title TF-IDF (CSR arrays), title-only TF-IDF × title_weight, cue
+        features × cue_weight (dense, already scaled)."""
+        blocks = [("tfidf", prep.tfidf(idf), 1.0, idf.width)]
         if title_idf is not None:
-            t = title_idf.transform(prep.title_counts)
-            t.data *= np.float32(self.title_weight)
-            blocks.append(t)
+            blocks.append(("tfidf", prep.tfidf(title_idf, title=True), self.title_weight,
+                           title_idf.width))
         if self.cues:
             mean, scale = cue_stats
             c = (cue_matrix(prep.cue_pairs()) - mean) / scale * self.cue_weight
-            blocks.append(sp.csr_matrix(c.astype(np.float32)))
+            blocks.append(("dense", c.astype(np.float32), 1.0, N_CUES))
         return blocks
 
     def _design(self, prep: Prepared, idf: Idf, title_idf: Idf | None = None,
                 cue_stats=None) -> sp.csr_matrix:
-        blocks = self._blocks(prep, idf, title_idf, cue_stats)
-        return blocks[0] if len(blocks) == 1 else sp.hstack(blocks, format="csr")
+        mats = []
+        for kind, value, scale, width in self._blocks(prep, idf, title_idf, cue_stats):
+            m = sp.csr_matrix(value, shape=(len(prep), width) if kind == "tfidf" else None)
+            if scale != 1.0:
+                m = m.copy()  # the tf-idf arrays are shared with the Prepared cache
+                m.data *= np.float32(scale)
+            mats.append(m)
+        return mats[0] if len(mats) == 1 else sp.hstack(mats, format="csr")
 
     def _fit_one(self, prep: Prepared, rows, y, w):
         sub = _subset(prep, rows)
@@ -153,13 +159,24 @@ class TextHead:
 
     # ---------------------------------------------------------------- predicting
     def decision_function(self, texts) -> np.ndarray:
-        # Block by block against slices of the coefficients: no hstack per request.
+        # Block by block against slices of the coefficients: no hstack per request,
+        # and for one text a gather of coefficient rows instead of a scipy product.
         prep = _prepare(texts)
-        out = np.zeros((len(prep), len(self.labels_)), dtype=np.float64) + self.intercept_
+        n = len(prep)
+        out = np.zeros((n, len(self.labels_)), dtype=np.float64) + self.intercept_
         start = 0
-        for b in self._blocks(prep, self.idf_, self.title_idf_, self.cue_stats_):
-            out += np.asarray(b @ self.coef_t_[start:start + b.shape[1]])
-            start += b.shape[1]
+        for kind, value, scale, width in self._blocks(prep, self.idf_, self.title_idf_,
+                                                      self.cue_stats_):
+            coef = self.coef_t_[start:start + width]
+            if kind == "dense":
+                part = value @ coef
+            elif n == 1:
+                data, pos, _ = value
+                part = data @ coef[pos]
+            else:
+                part = sp.csr_matrix(value, shape=(n, width)) @ coef
+            out += np.asarray(part) * scale if scale != 1.0 else np.asarray(part)
+            start += width
         return out
 
     def predict_proba(self, texts) -> np.ndarray:
@@ -171,22 +188,22 @@ class TextHead:
     def needs_review(self, probs: np.ndarray) -> np.ndarray:
         return calibration.review_mask(probs, self.labels_, self.thresholds_, self.min_margin)
 
-    def top_terms(self, full_text: str, counts_row: sp.csr_matrix, label_index: int,
-                  k: int = 5) -> list[dict]:
-        """N-grams of ``full_text`` that pushed hardest towards ``label_index``,
-        widened to whole words; overlapping ones say the same thing once."""
-        x = self.idf_.transform(counts_row)
-        if not x.nnz:
+    def top_terms(self, prep: Prepared, i: int, label_index: int, k: int = 5) -> list[dict]:
+        """N-grams of text ``i`` of ``prep`` that pushed hardest towards
+        ``label_index``, widened to whole words; overlapping ones say the same
+        thing once."""
+        data, pos_all, indptr = prep.tfidf(self.idf_)
+        lo, hi = int(indptr[i]), int(indptr[i + 1])
+        if lo == hi:
             return []  # no n-gram this head knows: nothing pushed anywhere
-        x.sort_indices()
-        text = evidence_text(full_text)
-        pos, known = self.idf_.compact(ngram_columns(text))
+        x_cols, x_data = pos_all[lo:hi], data[lo:hi]   # columns ascending
+        text, cols, starts, sizes = _evidence_grams(prep.full[i])
+        pos, known = self.idf_.compact(cols)
         # Every n-gram's contribution at once; the Python loop below then sees
         # only the few positive ones, best first (2.7 -> ~0.3 ms a request).
-        at = np.minimum(np.searchsorted(x.indices, pos), x.nnz - 1)
-        present = known & (x.indices[at] == pos)
-        contrib = np.where(present, x.data[at] * self.coef_[label_index, pos], 0.0)
-        starts, sizes = _span_arrays(len(text))
+        at = np.minimum(np.searchsorted(x_cols, pos), len(x_cols) - 1)
+        present = known & (x_cols[at] == pos)
+        contrib = np.where(present, x_data[at] * self.coef_[label_index, pos], 0.0)
         candidates = np.nonzero((contrib > 0) & (sizes >= 2))[0]
         candidates = candidates[np.argsort(-contrib[candidates], kind="stable")]
         to_words = _word_aligned(text)
@@ -297,6 +314,14 @@ def _span_arrays(length: int) -> tuple[np.ndarray, np.ndarray]:
     starts = np.concatenate([np.arange(length - n + 1) for n in ns]) if ns else np.zeros(0, int)
     sizes = np.concatenate([np.full(length - n + 1, n) for n in ns]) if ns else np.zeros(0, int)
     return starts, sizes
+
+
+@functools.lru_cache(maxsize=32)
+def _evidence_grams(full_text: str) -> tuple[str, np.ndarray, np.ndarray, np.ndarray]:
+    """(evidence text, hashed column, start and size of each of its n-grams):
+    the same for every head, so computed once per request."""
+    text = evidence_text(full_text)
+    return (text, ngram_columns(text), *_span_arrays(len(text)))
 
 
 @functools.lru_cache(maxsize=32)

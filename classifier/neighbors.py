@@ -53,10 +53,11 @@ class CaseIndex:
         self.index_.add(self.vectors_)
 
     def search(self, x_tfidf, k: int = 3) -> list[list[dict]]:
-        """``x_tfidf``: rows already through the head's Idf."""
+        """``x_tfidf``: rows already through the head's Idf, as a matrix or as
+        ``Idf.parts`` arrays (data, columns, row pointer)."""
         import faiss
 
-        q = self._project(x_tfidf[:, self.columns_])
+        q = self._query_vectors(x_tfidf)
         if len(q) < 16:
             # OpenMP threads cost more than they save for a few queries, and on a
             # busy 2-core box they wait for each other (17 ms instead of 0.5 ms).
@@ -64,6 +65,36 @@ class CaseIndex:
         sims, ids = self.index_.search(q, k)
         return [[{**self.cases_[i], "similarity": round(float(s), 3)}
                  for s, i in zip(srow, irow) if i >= 0] for srow, irow in zip(sims, ids)]
+
+    def _query_vectors(self, x) -> np.ndarray:
+        """``_project(x[:, columns_])`` through a column map: scipy's fancy
+        column indexing alone cost ~0.3 ms for one request."""
+        import scipy.sparse as sp
+
+        if sp.issparse(x):
+            x = x.tocsr()
+            data, cols, indptr = x.data, x.indices, x.indptr
+        else:
+            data, cols, indptr = x
+        if getattr(self, "_colmap", None) is None:
+            # One slot past the largest column stays -1: unknown columns clamp to it.
+            colmap = np.full(int(self.columns_.max(initial=0)) + 2, -1, np.int64)
+            colmap[self.columns_] = np.arange(len(self.columns_))
+            self._colmap = colmap
+            self._components_t = np.ascontiguousarray(self.components_.T)
+        mapped = self._colmap[np.minimum(cols, len(self._colmap) - 1)]
+        keep = mapped >= 0
+        n = len(indptr) - 1
+        if n == 1:
+            v = (data[keep] @ self._components_t[mapped[keep]])[None, :]
+        else:
+            rows = np.repeat(np.arange(n), np.diff(indptr))[keep]
+            v = sp.csr_matrix((data[keep], (rows, mapped[keep])),
+                              shape=(n, len(self.columns_))) @ self._components_t
+        v = np.asarray(v, dtype=np.float32)
+        norm = np.linalg.norm(v, axis=1, keepdims=True)
+        norm[norm == 0] = 1.0
+        return np.ascontiguousarray(v / norm)
 
     def save(self, directory: Path) -> None:
         np.save(directory / "case_columns.npy", self.columns_, allow_pickle=False)

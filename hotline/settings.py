@@ -28,6 +28,9 @@ class Settings:
     max_text_chars: int = 2000
     # onnxruntime intra-op threads per embedder; 0 = min(2, CPU count).
     embed_threads: int = 0
+    # USE-m3 weights served: auto (int8 when the export ships one that passed
+    # parity), int8 or fp32.
+    embed_precision: str = "auto"
     # HTTP service
     host: str = "127.0.0.1"
     port: int = 8000

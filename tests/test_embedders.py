@@ -278,3 +278,21 @@ def test_eval_beats_tfidf_on_real_lcqmc_sample(use_home, shared_data, tmp_path):
     jpath, mpath = write_report(result, tmp_path / "reports")
     assert json.loads(jpath.read_text())["embedder"] == "use"
     assert "| LCQMC | auc | 400 |" in to_markdown(result) and mpath.is_file()
+
+
+def test_reload_keeps_unchanged_embedders_and_drops_re_exported_ones(use_home, tmp_path):
+    import shutil
+
+    from index.embedders import clear_cache
+
+    settings = use_home.replace(home=tmp_path)
+    shutil.copytree(use_home.embedders_root / "use", settings.embedders_root / "use")
+    first = get_embedder("use", settings)
+    clear_cache(stale_only=True)
+    assert get_embedder("use", settings) is first          # nothing re-exported
+    manifest = settings.embedders_root / "use" / "manifest.json"
+    data = json.loads(manifest.read_text())
+    data["built_at"] = "2099-01-01T00:00:00Z"
+    manifest.write_text(json.dumps(data))
+    clear_cache(stale_only=True)
+    assert get_embedder("use", settings) is not first      # re-exported: loaded afresh

@@ -261,3 +261,23 @@ def test_sync_refuses_to_swap_to_index_of_another_embedder(settings, service):
     finally:
         point_current(settings.index_root, src.name)
         shutil.rmtree(other)
+
+
+def test_saved_grams_and_fitted_bm25_load_like_a_recompute(settings, service, tmp_path):
+    import shutil
+
+    from index.search import SearchService
+    from index.search.build import CHARS_DIR
+    from index.search.lexical import DIR, FITTED
+
+    current = resolve_current(settings.index_root)
+    assert (current / CHARS_DIR / "indptr.npy").is_file() and (current / DIR / FITTED).is_dir()
+    old = tmp_path / "old-format"
+    shutil.copytree(current, old)
+    shutil.rmtree(old / CHARS_DIR)
+    shutil.rmtree(old / DIR / FITTED)
+    recomputed = SearchService(settings, index_dir=old)
+    for q in ("居住证在哪办", "K302末班车", "路灯不亮", "社保卡补办"):
+        a = [(h.id, round(h.score, 6), h.highlights) for h in service.search(q, k=5)]
+        b = [(h.id, round(h.score, 6), h.highlights) for h in recomputed.search(q, k=5)]
+        assert a == b and a

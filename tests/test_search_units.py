@@ -37,11 +37,29 @@ def test_new_words_in_delta_are_searchable_and_base_unchanged():
 
 
 def test_lexical_save_load_roundtrip(tmp_path):
-    lex = LexicalIndex().fit(DOCS)
+    import shutil
+
+    from index.search.lexical import DIR, FITTED, document_frequencies
+
+    docs = DOCS + [["居住证", "居住证", "补办"], []]      # repeated term, empty row
+    lex = LexicalIndex().fit(docs)
     lex.save(tmp_path)
+    assert (tmp_path / DIR / FITTED).is_dir()           # the fitted base travels with it
     back = LexicalIndex.load(tmp_path)
-    q = ["社保卡", "补办"]
-    assert np.allclose(back.scores(back.query_ids(q)), lex.scores(lex.query_ids(q)))
+    refit_dir = tmp_path / "refit"
+    shutil.copytree(tmp_path / DIR, refit_dir / DIR)
+    shutil.rmtree(refit_dir / DIR / FITTED)
+    refit = LexicalIndex.load(refit_dir)                # an index saved without it: refit
+    for q in (["社保卡", "补办"], ["居住证"], ["噪音", "维修", "居住证"]):
+        expected = lex.scores(lex.query_ids(q))
+        assert expected.max() > 0
+        assert np.allclose(back.scores(back.query_ids(q)), expected)
+        assert np.allclose(refit.scores(refit.query_ids(q)), expected)
+    assert np.array_equal(back.idf, lex.idf) and back.avgdl == lex.avgdl
+    slow = np.zeros(len(lex.vocab), np.int64)
+    for t in lex.row_terms:
+        slow[np.unique(t)] += 1
+    assert np.array_equal(document_frequencies(lex.row_terms, len(lex.vocab)), slow)
 
 
 def test_rare_boost_only_when_dense_not_confident():
@@ -93,3 +111,25 @@ def test_dot_rows_equals_sparse_row_slice_product():
     rows = np.array([4, 1, 2, 2, 0], np.int64)
     np.testing.assert_allclose(rs.dot_rows(rows, vec), rs.matrix()[rows] @ vec)
     assert rs.dot_rows(np.array([1], np.int64), vec).tolist() == [0.0]
+
+
+def test_rowsparse_base_from_flat_ids_and_save_load_match_row_by_row(tmp_path):
+    from index.search.rowsparse import RowSparse
+
+    rng = np.random.default_rng(0)
+    rows = [rng.integers(0, 50, size=rng.integers(0, 12)) for _ in range(200)]  # duplicates, empties
+    slow = RowSparse(vocab={str(i): i for i in range(50)})
+    slow.add_ids(rows)
+    fast = RowSparse(vocab={str(i): i for i in range(50)})
+    lens = np.array([len(r) for r in rows])
+    fast.set_base(np.concatenate(rows), lens)
+    assert len(fast) == len(slow) == 200
+    a, b = fast.matrix(), slow.matrix()
+    assert np.array_equal(a.indptr, b.indptr) and np.array_equal(a.indices, b.indices)
+    fast.save(tmp_path / "rs")
+    back = RowSparse.load(tmp_path / "rs")
+    assert back.vocab == fast.vocab and (back.matrix() != a).nnz == 0
+    back.add([["7", "new"]])                           # rows after a load go to the delta
+    assert len(back) == 201 and back.matrix()[200].nnz == 2
+    with pytest.raises(ValueError):
+        back.set_base(np.zeros(1, np.int64), np.ones(1, np.int64))

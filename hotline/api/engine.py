@@ -215,7 +215,7 @@ class Engine:
         requests holding the old snapshot finish on it."""
         with self._lock:
             old = self._snapshot
-            _clear_embedder_cache()  # pick up re-exported embedders too
+            _clear_embedder_cache()  # pick up re-exported embedders (unchanged ones stay)
             new = self._load(old, COMPONENTS)
             self._snapshot = new
             self.reloads += 1
@@ -292,7 +292,7 @@ def _clear_embedder_cache() -> None:
         from index.embedders import clear_cache
     except ImportError:
         return
-    clear_cache()
+    clear_cache(stale_only=True)
 
 
 def add_working_days(start: dt.date, days: int) -> dt.date:

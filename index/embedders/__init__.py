@@ -41,9 +41,29 @@ def get_embedder(name: str, settings) -> Embedder:
         return _cache[key]
 
 
-def clear_cache() -> None:
+def clear_cache(stale_only: bool = False) -> None:
+    """Forget loaded embedders. ``stale_only``: only those whose artifact
+    manifest changed on disk since they were loaded (or that have none to
+    compare), so a reload with nothing re-exported keeps its sessions (~1 s)."""
     with _lock:
-        _cache.clear()
+        if not stale_only:
+            _cache.clear()
+            return
+        for key, emb in list(_cache.items()):
+            if not _unchanged(emb):
+                del _cache[key]
+
+
+def _unchanged(emb) -> bool:
+    import json
+
+    loaded, model_dir = getattr(emb, "manifest", None), getattr(emb, "model_dir", None)
+    if not loaded or model_dir is None:
+        return False
+    try:
+        return json.loads((model_dir / "manifest.json").read_text(encoding="utf-8")) == loaded
+    except (OSError, ValueError):
+        return False
 
 
 __all__ = ["Embedder", "EmbedderError", "UnknownEmbedder", "get_embedder", "l2_normalize",

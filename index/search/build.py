@@ -22,12 +22,14 @@ from index.search.dense import DenseIndex
 from index.search.errors import BuildFailed, EmbedderMismatch, IndexNotBuilt
 from index.search.fusion import FusionWeights, char_grams
 from index.search.lexical import LexicalIndex
+from index.search.rowsparse import RowSparse
 from index.search.state import IndexState, prepare
 
 log = logging.getLogger(__name__)
 
 KIND = "search-index"
 FORMAT_VERSION = 1
+CHARS_DIR = "chars"   # the rows' character grams (RowSparse), so loads need not recompute them
 KEEP_OLD = 1          # previous builds kept (another process may still serve one)
 
 
@@ -60,6 +62,7 @@ def save_state(state: IndexState, directory: Path, **manifest) -> dict:
     (d / "row_text.json").write_text(json.dumps(state.row_text, ensure_ascii=False), encoding="utf-8")
     state.dense.save(d)
     state.lexical.save(d)
+    state.char_rows.save(d / CHARS_DIR)
     (d / "fusion.json").write_text(json.dumps(state.weights.to_dict(), indent=2), encoding="utf-8")
     return write_manifest(
         d, KIND, FORMAT_VERSION,
@@ -104,8 +107,12 @@ def load_state(directory: Path, embedder) -> tuple[IndexState, dict]:
     state.entry_alive = np.ones(len(entries), bool)
     state.row_entry, state.row_kind, state.row_text = row_entry, row_kind, row_text
     state.row_alive = np.ones(len(row_text), bool)
-    state.term_rows.add_ids(lexical.row_terms)
-    state.char_rows.add(char_grams(t) for t in row_text)
+    lens = np.fromiter(map(len, lexical.row_terms), np.int64, len(lexical.row_terms))
+    state.term_rows.set_base(np.concatenate(lexical.row_terms) if len(lens) else lens, lens)
+    if (d / CHARS_DIR / "indptr.npy").is_file():
+        state.char_rows = RowSparse.load(d / CHARS_DIR)
+    else:  # saved before the character grams were: recompute them (~3 s for 111k rows)
+        state.char_rows.add(char_grams(t) for t in row_text)
     state.seq = int(manifest["kb_seq"])
     if dense.ntotal != len(row_text) or len(lexical.row_terms) != len(row_text):
         raise BuildFailed(f"index {d} is inconsistent: {len(row_text)} rows, "

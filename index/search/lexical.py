@@ -17,6 +17,18 @@ import scipy.sparse as sp
 
 K1, B, METHOD = 1.5, 0.75, "lucene"
 DIR = "bm25"
+FITTED = "bm25s"      # bm25s's own save of the fitted base, inside DIR
+
+
+def document_frequencies(row_terms: list[np.ndarray], width: int) -> np.ndarray:
+    """Rows containing each term: one sort over all (row, term) pairs instead
+    of an ``np.unique`` per row (111k rows: 1.4 s -> 0.1 s)."""
+    if not row_terms:
+        return np.zeros(width, np.int64)
+    lens = np.fromiter(map(len, row_terms), np.int64, len(row_terms))
+    flat = np.concatenate(row_terms).astype(np.int64)
+    pairs = np.unique((np.repeat(np.arange(len(lens), dtype=np.int64), lens) << 32) | flat)
+    return np.bincount(pairs & 0xFFFFFFFF, minlength=width)
 
 
 def _scorers():
@@ -53,9 +65,7 @@ class LexicalIndex:
 
         n = len(self.row_terms)
         self.n_base, self.base_vocab = n, len(self.vocab)
-        df = np.zeros(len(self.vocab), np.int64)
-        for t in self.row_terms:
-            df[np.unique(t)] += 1
+        df = document_frequencies(self.row_terms, len(self.vocab))
         idf_fn, _ = _scorers()
         self.idf = np.array([idf_fn(int(d), max(n, 1)) for d in df], np.float32)
         self.avgdl = float(np.mean([len(t) for t in self.row_terms])) if n else 1.0
@@ -131,7 +141,15 @@ class LexicalIndex:
         np.save(d / "row_lens.npy", lens, allow_pickle=False)
         vocab = sorted(self.vocab, key=self.vocab.get)
         (d / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
-        json.dump({"k1": K1, "b": B, "method": METHOD}, open(d / "params.json", "w"))
+        params = {"k1": K1, "b": B, "method": METHOD}
+        if self._bm25 is not None and self.n_base and not self._delta_weights \
+                and self.n_base == len(self.row_terms):
+            # The fitted base, so a load (server start, reload) need not refit it.
+            self._bm25.save(str(d / FITTED), show_progress=False)
+            np.save(d / "idf.npy", self.idf, allow_pickle=False)
+            params.update(n_base=self.n_base, base_vocab=self.base_vocab, avgdl=self.avgdl)
+        with open(d / "params.json", "w") as fh:
+            json.dump(params, fh)
 
     @classmethod
     def load(cls, directory: Path) -> "LexicalIndex":
@@ -143,5 +161,14 @@ class LexicalIndex:
         flat = np.load(d / "row_terms.npy", allow_pickle=False)
         lens = np.load(d / "row_lens.npy", allow_pickle=False)
         obj.row_terms = np.split(flat, np.cumsum(lens)[:-1]) if len(lens) else []
-        obj._fit_base()
+        params = json.loads((d / "params.json").read_text())
+        if params.get("n_base") == len(lens) and (d / FITTED).is_dir():
+            import bm25s
+
+            obj.n_base, obj.base_vocab = params["n_base"], params["base_vocab"]
+            obj.avgdl = params["avgdl"]
+            obj.idf = np.load(d / "idf.npy", allow_pickle=False)
+            obj._bm25 = bm25s.BM25.load(str(d / FITTED), load_vocab=False, show_progress=False)
+        else:  # an index saved without its fitted base: refit (~3 s for 111k rows)
+            obj._fit_base()
         return obj

@@ -4,6 +4,9 @@ Python loop over candidate rows. Rows added after the base matrix was built
 live in a small delta matrix until the next full build."""
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -12,13 +15,13 @@ class RowSparse:
     def __init__(self, vocab: dict | None = None):
         # A shared vocab (the lexical index's) keeps term ids aligned with BM25's.
         self.vocab: dict[str, int] = {} if vocab is None else vocab
-        self._rows: list[np.ndarray] = []
         self._base = None           # csr over rows [0, n_base)
         self._n_base = 0
+        self._delta: list[np.ndarray] = []   # rows added since, sorted unique ids
         self._full = None
 
     def __len__(self) -> int:
-        return len(self._rows)
+        return self._n_base + len(self._delta)
 
     def ids(self, items, grow: bool = True) -> np.ndarray:
         if grow:
@@ -27,12 +30,29 @@ class RowSparse:
         return np.array(sorted({self.vocab[t] for t in items if t in self.vocab}), np.int64)
 
     def add(self, rows_items) -> None:
-        self._rows.extend(self.ids(items) for items in rows_items)
+        self._delta.extend(self.ids(items) for items in rows_items)
         self._full = None
 
     def add_ids(self, rows_ids) -> None:
-        self._rows.extend(np.unique(np.asarray(r, np.int64)) for r in rows_ids)
+        self._delta.extend(np.unique(np.asarray(r, np.int64)) for r in rows_ids)
         self._full = None
+
+    def set_base(self, flat: np.ndarray, lens: np.ndarray) -> None:
+        """Rows given as concatenated ids and row lengths (duplicates allowed),
+        as the base of an empty matrix: one sort instead of a Python call per
+        row (loading 111k rows: ~2.5 s -> ~0.1 s)."""
+        if len(self):
+            raise ValueError("set_base needs an empty RowSparse")
+        lens = np.asarray(lens, np.int64)
+        n = len(lens)
+        row = np.repeat(np.arange(n, dtype=np.int64), lens)
+        key = np.unique((row << 32) | np.asarray(flat, np.int64))
+        indices = key & 0xFFFFFFFF
+        indptr = np.zeros(n + 1, np.int64)
+        np.cumsum(np.bincount(key >> 32, minlength=n), out=indptr[1:])
+        self._base = sp.csr_matrix((np.ones(len(indices), np.float32), indices, indptr),
+                                   shape=(n, len(self.vocab)))
+        self._n_base, self._full = n, None
 
     def _csr(self, rows, width):
         indptr = np.zeros(len(rows) + 1, np.int64)
@@ -42,18 +62,42 @@ class RowSparse:
                              shape=(len(rows), width))
 
     def matrix(self) -> sp.csr_matrix:
-        """All rows as a CSR matrix; the base part is built once."""
+        """All rows as a CSR matrix; the base part is built once (from every
+        row added before the first call)."""
         if self._full is None or self._full.shape[1] != len(self.vocab):
             width = len(self.vocab)
             if self._base is None:
-                self._base, self._n_base = self._csr(self._rows, width), len(self._rows)
+                self._base, self._n_base, self._delta = self._csr(self._delta, width), \
+                    len(self._delta), []
             base = self._base
             if base.shape[1] != width:
                 base = sp.csr_matrix((base.data, base.indices, base.indptr),
                                      shape=(base.shape[0], width))
-            delta = self._rows[self._n_base:]
-            self._full = sp.vstack([base, self._csr(delta, width)], format="csr") if delta else base
+            self._full = (sp.vstack([base, self._csr(self._delta, width)], format="csr")
+                          if self._delta else base)
         return self._full
+
+    def save(self, directory: Path) -> None:
+        """Vocabulary (JSON, in id order) and the rows' CSR structure (.npy)."""
+        directory.mkdir(parents=True, exist_ok=True)
+        m = self.matrix()
+        vocab = sorted(self.vocab, key=self.vocab.get)
+        (directory / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False),
+                                              encoding="utf-8")
+        np.save(directory / "indptr.npy", m.indptr.astype(np.int64), allow_pickle=False)
+        np.save(directory / "indices.npy", m.indices.astype(np.int64), allow_pickle=False)
+
+    @classmethod
+    def load(cls, directory: Path) -> "RowSparse":
+        obj = cls()
+        vocab = json.loads((directory / "vocab.json").read_text(encoding="utf-8"))
+        obj.vocab = {t: i for i, t in enumerate(vocab)}
+        indptr = np.load(directory / "indptr.npy", allow_pickle=False)
+        indices = np.load(directory / "indices.npy", allow_pickle=False)
+        obj._base = sp.csr_matrix((np.ones(len(indices), np.float32), indices, indptr),
+                                  shape=(len(indptr) - 1, len(vocab)))
+        obj._n_base = len(indptr) - 1
+        return obj
 
     def dot_rows(self, rows: np.ndarray, vec: np.ndarray) -> np.ndarray:
         """``matrix()[rows] @ vec`` without building the row slice: scipy's

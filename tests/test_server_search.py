@@ -1,9 +1,11 @@
 """HTTP service on a home with a real KB, a real ONNX embedder and a real index
 (no classifier model): search, KB writes reaching search, reload atomicity."""
+import shutil
 import threading
 
 import pytest
 
+from hotline.artifacts import point_current, resolve_current
 from server import create_app
 from tests.conftest import auth, make_settings
 
@@ -81,13 +83,24 @@ def test_reload_swaps_while_requests_run(app):
     for t in threads:
         t.start()
     admin = app.test_client()
-    for _ in range(2):
-        assert admin.post("/v1/admin/reload", headers=auth("admin")).status_code == 200
+    settings = engine.settings
+    for i in range(2):
+        # Publish the index again (a copy under a new name), as a rebuild would.
+        current = resolve_current(settings.index_root)
+        shutil.copytree(current, settings.index_root / f"republished-{i}")
+        point_current(settings.index_root, f"republished-{i}")
+        r = admin.post("/v1/admin/reload", headers=auth("admin"))
+        assert r.status_code == 200 and r.get_json()["reloaded"] == ["search"]
     stop.set()
     for t in threads:
         t.join()
     assert not errors and len(done) >= 3
     assert engine.snapshot is not before and engine.snapshot.search is not before.search
+    # Nothing published since: the next reload keeps every loaded object.
+    same = engine.snapshot
+    r = admin.post("/v1/admin/reload", headers=auth("admin")).get_json()
+    assert r["reloaded"] == [] and r["changed"] == []
+    assert engine.snapshot.search is same.search and engine.snapshot.store is same.store
 
 
 def _copy_home(src, dst, with_index=True):

@@ -118,12 +118,62 @@ DEFAULT_LOADERS: dict[str, Callable] = {
 }
 
 
+# ---------------------------------------------------------------- probes
+def _stamp(path, inode_only: bool = False) -> str:
+    try:
+        st = path.stat()
+    except OSError:
+        return f"{path}:missing"
+    return f"{path}:{st.st_ino}" + ("" if inode_only else f":{st.st_mtime_ns}:{st.st_size}")
+
+
+def probe_store(settings) -> str:
+    # The file itself, not its contents: writes go through the open store.
+    return _stamp(settings.kb_path, inode_only=True)
+
+
+def probe_search(settings) -> str:
+    from hotline.artifacts import resolve_current
+
+    current = resolve_current(settings.index_root)
+    parts = [_stamp(current / "manifest.json") if current else "none"]
+    # A re-exported embedder means a new SearchService around the new model.
+    parts += sorted(_stamp(p) for p in settings.embedders_root.glob("*/manifest.json"))
+    return "|".join(parts)
+
+
+def probe_classifier(settings) -> str:
+    from hotline.artifacts import resolve_current
+
+    current = resolve_current(settings.models_root)
+    return _stamp(current / "manifest.json") if current else "none"
+
+
+def probe_taxonomy(settings) -> str:
+    from kb.taxonomy import default_taxonomy_path
+
+    return _stamp(default_taxonomy_path(settings))
+
+
+# What each default component would load now, read cheaply: a reload skips the
+# components whose probe has not changed since they were loaded (reloading the
+# 23k-entry index costs ~2 s of a worker's CPU for nothing).
+DEFAULT_PROBES: dict[str, Callable] = {
+    "kb": probe_store, "search": probe_search, "classifier": probe_classifier,
+    "taxonomy": probe_taxonomy,
+}
+
+
 # ---------------------------------------------------------------- engine
 class Engine:
     def __init__(self, settings, loaders: Mapping[str, Callable] | None = None,
                  retry_seconds: float = 2.0):
         self.settings = settings
         self.loaders = {**DEFAULT_LOADERS, **(loaders or {})}
+        # Injected loaders have no probe: they are reloaded every time.
+        self.probes = {n: p for n, p in DEFAULT_PROBES.items()
+                       if self.loaders[n] is DEFAULT_LOADERS[n]}
+        self._probed: dict[str, str] = {}
         self.normalizer = Normalizer(max_chars=settings.max_text_chars)
         self.retry_seconds = retry_seconds
         self.reloads = 0
@@ -172,10 +222,12 @@ class Engine:
 
     def _load(self, base: Snapshot, names) -> Snapshot:
         values = {a: getattr(base, a) for a in _ATTR.values()}
-        versions, problems, warnings = dict(base.versions), dict(base.problems), {}
+        versions, problems = dict(base.versions), dict(base.problems)
+        warnings = {k: v for k, v in base.warnings.items() if k not in names}
         for name in names:
             attr = _ATTR[name]
             try:
+                stamp = self._probe(name)   # before loading: a publish meanwhile is seen next time
                 obj, version = self.loaders[name](self.settings)
             except ImportError as exc:
                 message = f"not installed ({exc})"
@@ -187,7 +239,9 @@ class Engine:
             else:
                 values[attr], versions[name] = obj, version
                 problems.pop(name, None)
+                self._probed[name] = stamp
                 continue
+            self._probed.pop(name, None)
             if values[attr] is None:
                 problems[name] = message
             else:  # a failed reload keeps serving the previous object
@@ -210,18 +264,32 @@ class Engine:
         finally:
             self._lock.release()
 
+    def _probe(self, name: str) -> str | None:
+        probe = self.probes.get(name)
+        if probe is None:
+            return None
+        try:
+            return probe(self.settings)
+        except Exception:  # an unreadable pointer: let the loader say what is wrong
+            return None
+
     def reload(self) -> dict:
-        """Load every component afresh and swap the snapshot in one assignment;
-        requests holding the old snapshot finish on it."""
+        """Load the components whose artifacts changed (or that are missing or
+        failed) and swap the snapshot in one assignment; requests holding the
+        old snapshot finish on it."""
         with self._lock:
             old = self._snapshot
             _clear_embedder_cache()  # pick up re-exported embedders (unchanged ones stay)
-            new = self._load(old, COMPONENTS)
+            names = [n for n in COMPONENTS
+                     if n in old.problems or n in old.warnings or self._probed.get(n) is None
+                     or self._probe(n) != self._probed[n]]
+            new = self._load(old, names)
             self._snapshot = new
             self.reloads += 1
         changed = sorted(k for k in COMPONENTS if new.versions.get(k) != old.versions.get(k))
-        log.info("engine reloaded", extra={"versions": dict(new.versions), "changed": changed})
-        return {"changed": changed, **self.describe(new)}
+        log.info("engine reloaded", extra={"versions": dict(new.versions), "changed": changed,
+                                           "reloaded": names})
+        return {"changed": changed, "reloaded": names, **self.describe(new)}
 
     def describe(self, snap: Snapshot | None = None) -> dict:
         snap = snap or self._snapshot

@@ -160,8 +160,9 @@ def response_schemas() -> dict[str, dict]:
             "regions": STRS}),
         "FeedbackResponse": _obj(["id", "created_at"], {"id": S, "created_at": S}),
         "Status": status,
-        "ReloadResponse": {**status, "required": ["changed", *status["required"]],
-                           "properties": {**status["properties"], "changed": STRS}},
+        "ReloadResponse": {**status, "required": ["changed", "reloaded", *status["required"]],
+                           "properties": {**status["properties"], "changed": STRS,
+                                          "reloaded": STRS}},
         "Health": _obj(["status"], {"status": {"type": "string", "enum": ["ok"]}}),
     }
 

@@ -223,6 +223,22 @@ def test_rebuild_swaps_atomically_on_sync(settings, service):
     assert service.search("路灯坏了", k=1)[0].id == "ld"
 
 
+def test_request_path_sync_loads_a_new_index_in_the_background(settings, service):
+    from index.search import build_index
+    from kb import KBStore
+
+    old = service.directory
+    with KBStore(settings.kb_path) as store:
+        new = build_index(store, service.embedder, settings, progress=False)
+        info = service.sync(store, wait=False)           # returns before the load
+        assert not info["swapped"] and service.directory == old
+        assert service.search("路灯坏了", k=1)[0].id == "ld"
+        service._swap_thread.join(timeout=60)
+        assert service.directory == new
+        assert not service.sync(store, wait=False)["swapped"]   # nothing more to do
+    assert service.search("路灯坏了", k=1)[0].id == "ld"
+
+
 def test_cli_search_queries_jsonl(settings, tmp_path, capsys):
     from hotline.cli.main import main
 

@@ -321,7 +321,7 @@ class Engine:
             return  # someone else is syncing; their result is good enough
         try:
             self._last_sync = now
-            snap.search.sync(snap.store)
+            snap.search.sync(snap.store, wait=False)
         except HotlineError as exc:
             # e.g. a broken newly published index: keep answering from what is loaded.
             log.warning("index sync failed; serving the loaded index: %s", exc)

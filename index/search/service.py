@@ -46,6 +46,7 @@ class SearchService:
         self.last_build_error: str | None = None
         self._build_thread: threading.Thread | None = None
         self._rejected: Path | None = None
+        self._swap_thread: threading.Thread | None = None
 
     # ------------------------------------------------------------ queries
     def search(self, query: str, k: int = 5, filters: SearchFilters | None = None,
@@ -71,11 +72,14 @@ class SearchService:
             return self._state.get(entry_id)
 
     # ------------------------------------------------------------ updates
-    def sync(self, store) -> dict:
-        """Apply KB changes since the index's last seen change; returns counts."""
+    def sync(self, store, wait: bool = True) -> dict:
+        """Apply KB changes since the index's last seen change; returns counts.
+        ``wait=False`` (the server's request path): a newly published index is
+        loaded in a background thread and swapped in when ready, instead of
+        making this request wait ~2 s for it."""
         with self._sync_lock:
             t0 = time.perf_counter()
-            swapped = self._maybe_swap()
+            swapped = self._maybe_swap(wait)
             state = self._state
             changes = store.changes_since(state.seq)
             if not changes:
@@ -96,7 +100,7 @@ class SearchService:
                               "seconds": round(time.perf_counter() - t0, 4)}
             return self.last_sync
 
-    def _maybe_swap(self) -> bool:
+    def _maybe_swap(self, wait: bool = True) -> bool:
         if not self._follow_current:
             return False
         try:
@@ -105,6 +109,15 @@ class SearchService:
             return False
         if target == self.directory or target == self._rejected:
             return False
+        if wait:
+            return self._load_and_swap(target)
+        if not (self._swap_thread and self._swap_thread.is_alive()):
+            self._swap_thread = threading.Thread(target=self._swap_later, args=(target,),
+                                                 name="index-swap", daemon=True)
+            self._swap_thread.start()
+        return False
+
+    def _load_and_swap(self, target: Path) -> bool:
         try:
             new_state, manifest = load_state(target, self.embedder)   # old one serves meanwhile
         except HotlineError as exc:
@@ -116,6 +129,27 @@ class SearchService:
             self._state, self.manifest, self.directory = new_state, manifest, target
         log.info("search index swapped to %s", target.name)
         return True
+
+    def _swap_later(self, target: Path) -> None:
+        # Loaded without the sync lock (syncs keep updating the old state);
+        # the swap itself takes it, and the next sync catches the new state up
+        # from its manifest's change-log position.
+        try:
+            new_state, manifest = load_state(target, self.embedder)
+        except HotlineError as exc:
+            log.error("not switching to %s: %s", target.name, exc)
+            self.last_build_error, self._rejected = str(exc), target
+            return
+        except Exception:  # a background thread must not die silently
+            log.exception("loading index %s failed", target.name)
+            self._rejected = target
+            return
+        with self._sync_lock:
+            if self.directory == target:
+                return
+            with self._lock:
+                self._state, self.manifest, self.directory = new_state, manifest, target
+        log.info("search index swapped to %s (loaded in the background)", target.name)
 
     def rebuild(self, store_factory, *, background: bool = True, **build_args) -> None:
         """Full rebuild into a new directory; the current index serves until the

@@ -38,23 +38,26 @@ def split_of(text: str) -> str:
 
 
 # ---------------------------------------------------------------- tasks
-def lcqmc_task(settings, limit: int | None = None):
+def pair_retrieval_task(settings, fname: str, prefix: str):
+    """Retrieval from a 0/1 sentence-pair file of ``sts_zh``: KB = the distinct
+    ``sentence1``s, queries = ``sentence2`` of positive pairs that are not
+    themselves in the KB, relevant = every ``sentence1`` it is paired with."""
     from kb.entry import Entry
 
-    path = Path(settings.shared_data) / "sts_zh" / "LCQMC_valid.csv"
-    with open(path, encoding="utf-8") as fh:
+    with open(Path(settings.shared_data) / "sts_zh" / fname, encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     kb_texts = sorted({r["sentence1"] for r in rows})
-    ids = {t: f"lcqmc-{i:05d}" for i, t in enumerate(kb_texts)}
+    ids = {t: f"{prefix}-{i:05d}" for i, t in enumerate(kb_texts)}
     rel: dict[str, set] = {}
     for r in rows:
         if r["label"] == "1" and r["sentence2"] not in ids:
             rel.setdefault(r["sentence2"], set()).add(ids[r["sentence1"]])
-    queries = sorted(rel.items())
-    if limit:
-        queries = queries[:limit]
-    entries = [Entry(id=ids[t], question=t) for t in kb_texts]
-    return entries, queries
+    return [Entry(id=ids[t], question=t) for t in kb_texts], sorted(rel.items())
+
+
+def lcqmc_task(settings, limit: int | None = None):
+    entries, queries = pair_retrieval_task(settings, "LCQMC_valid.csv", "lcqmc")
+    return entries, queries[:limit] if limit else queries
 
 
 def demo_task(settings, max_entries: int = 0):

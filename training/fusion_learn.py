@@ -23,7 +23,6 @@ Writes ``HOME/reports/fusion_learn.json`` and prints a table.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import re
 import sys
@@ -60,17 +59,9 @@ STS_SOURCES = ("BQ_valid.csv", "ATEC_valid.csv", "afqmc_dev.csv")
 
 def sts_task(settings, fname: str):
     """The LCQMC retrieval construction applied to any 0/1 sts_zh file."""
-    from kb.entry import Entry
+    from training.eval_search import pair_retrieval_task
 
-    with open(Path(settings.shared_data) / "sts_zh" / fname, encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    kb_texts = sorted({r["sentence1"] for r in rows})
-    ids = {t: f"{fname}-{i:05d}" for i, t in enumerate(kb_texts)}
-    rel: dict[str, set] = {}
-    for r in rows:
-        if r["label"] == "1" and r["sentence2"] not in ids:
-            rel.setdefault(r["sentence2"], set()).add(ids[r["sentence1"]])
-    return [Entry(id=ids[t], question=t) for t in kb_texts], sorted(rel.items())
+    return pair_retrieval_task(settings, fname, fname)
 
 
 def _qwords(text: str) -> frozenset:

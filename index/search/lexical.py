@@ -116,10 +116,13 @@ class LexicalIndex:
 
     def scores(self, qids: np.ndarray) -> np.ndarray:
         """BM25 score of every row (row id = position) for the query token ids."""
+        base_q = qids[qids < self.base_vocab]
+        if self.n_base == len(self.row_terms) and len(base_q):
+            # No delta rows: bm25s's own array is the answer (no 111k-row copy).
+            return np.asarray(self._bm25.get_scores_from_ids(base_q.tolist()), np.float32)
         out = np.zeros(len(self.row_terms), np.float32)
         if not len(qids):
             return out
-        base_q = qids[qids < self.base_vocab]
         if self.n_base and len(base_q):
             out[:self.n_base] = self._bm25.get_scores_from_ids(base_q.tolist())
         delta = self._delta()

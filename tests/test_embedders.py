@@ -296,3 +296,31 @@ def test_reload_keeps_unchanged_embedders_and_drops_re_exported_ones(use_home, t
     manifest.write_text(json.dumps(data))
     clear_cache(stale_only=True)
     assert get_embedder("use", settings) is not first      # re-exported: loaded afresh
+
+
+def test_eval_search_reports_three_rankings_on_a_real_lcqmc_slice(use_home, shared_data, tmp_path):
+    from training.eval_search import lcqmc_task, run, to_markdown
+
+    sts = tmp_path / "shared" / "sts_zh"
+    sts.mkdir(parents=True)
+    with open(shared_data / "sts_zh" / "LCQMC_valid.csv", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))[:801]
+    with open(sts / "LCQMC_valid.csv", "w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+    settings = use_home.replace(shared_data=tmp_path / "shared")
+    entries, queries = lcqmc_task(settings)
+    kb = {e.question for e in entries}
+    ids = {e.id for e in entries}
+    assert queries and all(q not in kb and rel <= ids for q, rel in queries)
+    report = run(settings, tune=True, progress=False, tasks=("lcqmc",))
+    task = report["tasks"][0]
+    assert task["entries"] == len(entries) and task["queries"] == len(queries)
+    for split in ("dev", "test", "all"):
+        for mode in ("dense", "lexical", "fused"):
+            m = task["results"][split][mode]
+            assert 0 <= m["R@1"] <= m["R@5"] <= 1 and m["queries"] > 0
+    # A real encoder finds most paraphrases; a broken pipeline would score near 0.
+    assert task["results"]["all"]["dense"]["R@1"] > 0.6
+    assert task["results"]["all"]["fused"]["R@1"] > 0.6
+    assert set(task["weights"]) >= {"overlap", "chars", "bm25"}
+    assert "| test | fused |" in to_markdown(report)

@@ -283,14 +283,17 @@ def test_saved_grams_and_fitted_bm25_load_like_a_recompute(settings, service, tm
     import shutil
 
     from index.search import SearchService
-    from index.search.build import CHARS_DIR
+    from index.search.build import CHARS_DIR, TERMS_DIR
     from index.search.lexical import DIR, FITTED
 
     current = resolve_current(settings.index_root)
-    assert (current / CHARS_DIR / "indptr.npy").is_file() and (current / DIR / FITTED).is_dir()
+    for part in (CHARS_DIR, TERMS_DIR):
+        assert (current / part / "indptr.npy").is_file()
+    assert (current / DIR / FITTED).is_dir()
     old = tmp_path / "old-format"
     shutil.copytree(current, old)
     shutil.rmtree(old / CHARS_DIR)
+    shutil.rmtree(old / TERMS_DIR)
     shutil.rmtree(old / DIR / FITTED)
     recomputed = SearchService(settings, index_dir=old)
     for q in ("居住证在哪办", "K302末班车", "路灯不亮", "社保卡补办"):

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 KIND = "search-index"
 FORMAT_VERSION = 1
 CHARS_DIR = "chars"   # the rows' character grams (RowSparse), so loads need not recompute them
+TERMS_DIR = "terms"   # the rows' distinct term ids (RowSparse over the lexical vocabulary)
 KEEP_OLD = 1          # previous builds kept (another process may still serve one)
 
 
@@ -63,6 +64,7 @@ def save_state(state: IndexState, directory: Path, **manifest) -> dict:
     state.dense.save(d)
     state.lexical.save(d)
     state.char_rows.save(d / CHARS_DIR)
+    state.term_rows.save(d / TERMS_DIR)
     (d / "fusion.json").write_text(json.dumps(state.weights.to_dict(), indent=2), encoding="utf-8")
     return write_manifest(
         d, KIND, FORMAT_VERSION,
@@ -107,8 +109,11 @@ def load_state(directory: Path, embedder) -> tuple[IndexState, dict]:
     state.entry_alive = np.ones(len(entries), bool)
     state.row_entry, state.row_kind, state.row_text = row_entry, row_kind, row_text
     state.row_alive = np.ones(len(row_text), bool)
-    lens = np.fromiter(map(len, lexical.row_terms), np.int64, len(lexical.row_terms))
-    state.term_rows.set_base(np.concatenate(lexical.row_terms) if len(lens) else lens, lens)
+    if (d / TERMS_DIR / "indptr.npy").is_file():
+        state.term_rows = RowSparse.load(d / TERMS_DIR, vocab=lexical.vocab)
+    else:
+        lens = np.fromiter(map(len, lexical.row_terms), np.int64, len(lexical.row_terms))
+        state.term_rows.set_base(np.concatenate(lexical.row_terms) if len(lens) else lens, lens)
     if (d / CHARS_DIR / "indptr.npy").is_file():
         state.char_rows = RowSparse.load(d / CHARS_DIR)
     else:  # saved before the character grams were: recompute them (~3 s for 111k rows)

@@ -163,7 +163,9 @@ class LexicalIndex:
         obj.vocab = {t: i for i, t in enumerate(vocab)}
         flat = np.load(d / "row_terms.npy", allow_pickle=False)
         lens = np.load(d / "row_lens.npy", allow_pickle=False)
-        obj.row_terms = np.split(flat, np.cumsum(lens)[:-1]) if len(lens) else []
+        # Slices of one array; np.split's per-piece overhead was 0.25 s for 111k rows.
+        ends = np.cumsum(lens).tolist()
+        obj.row_terms = [flat[a:b] for a, b in zip([0, *ends[:-1]], ends)]
         params = json.loads((d / "params.json").read_text())
         if params.get("n_base") == len(lens) and (d / FITTED).is_dir():
             import bm25s

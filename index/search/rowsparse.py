@@ -88,14 +88,20 @@ class RowSparse:
         np.save(directory / "indices.npy", m.indices.astype(np.int64), allow_pickle=False)
 
     @classmethod
-    def load(cls, directory: Path) -> "RowSparse":
-        obj = cls()
-        vocab = json.loads((directory / "vocab.json").read_text(encoding="utf-8"))
-        obj.vocab = {t: i for i, t in enumerate(vocab)}
+    def load(cls, directory: Path, vocab: dict | None = None) -> "RowSparse":
+        """``vocab``: a shared vocabulary to keep (the lexical index's) instead
+        of the saved one; it must be the one the rows were saved with."""
+        obj = cls(vocab)
+        if vocab is None:
+            words = json.loads((directory / "vocab.json").read_text(encoding="utf-8"))
+            obj.vocab = {t: i for i, t in enumerate(words)}
         indptr = np.load(directory / "indptr.npy", allow_pickle=False)
         indices = np.load(directory / "indices.npy", allow_pickle=False)
+        if len(indices) and int(indices.max()) >= len(obj.vocab):
+            raise ValueError(f"{directory}: rows use id {int(indices.max())}, "
+                             f"the vocabulary has {len(obj.vocab)}")
         obj._base = sp.csr_matrix((np.ones(len(indices), np.float32), indices, indptr),
-                                  shape=(len(indptr) - 1, len(vocab)))
+                                  shape=(len(indptr) - 1, len(obj.vocab)))
         obj._n_base = len(indptr) - 1
         return obj
 

@@ -53,3 +53,25 @@ def test_production_workers_share_the_cores_between_embedders():
     assert per_worker_settings(many).embed_threads == 1
     explicit = Settings.load(overrides={"workers": 2, "embed_threads": 3})
     assert per_worker_settings(explicit).embed_threads == 3
+
+
+def test_quiet_gc_pauses_collection_nested_and_freezes_what_was_loaded():
+    import gc
+
+    from hotline.heap import quiet_gc
+
+    assert gc.isenabled()
+    try:
+        with quiet_gc():
+            assert not gc.isenabled()
+            with quiet_gc():                     # a reload inside a load: still off
+                loaded = [[i] for i in range(1000)]
+            assert not gc.isenabled()
+        assert gc.isenabled() and gc.get_freeze_count() >= len(loaded)
+        gc.disable()                             # a caller that had turned it off
+        with quiet_gc():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+        gc.unfreeze()

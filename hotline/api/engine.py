@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from hotline.errors import HotlineError, NotReady
+from hotline.heap import quiet_gc
 from index.text import Normalizer
 
 log = logging.getLogger(__name__)
@@ -221,6 +222,10 @@ class Engine:
         log.info("engine picked up a new model", extra={"versions": dict(self._snapshot.versions)})
 
     def _load(self, base: Snapshot, names) -> Snapshot:
+        with quiet_gc():
+            return self._load_components(base, names)
+
+    def _load_components(self, base: Snapshot, names) -> Snapshot:
         values = {a: getattr(base, a) for a in _ATTR.values()}
         versions, problems = dict(base.versions), dict(base.problems)
         warnings = {k: v for k, v in base.warnings.items() if k not in names}

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from hotline.errors import HotlineError
+from hotline.heap import quiet_gc
 from index.search.build import build_index, current_dir, load_state
 from index.search.errors import BadQuery
 from index.search.state import MODES, prepare
@@ -135,7 +136,8 @@ class SearchService:
         # the swap itself takes it, and the next sync catches the new state up
         # from its manifest's change-log position.
         try:
-            new_state, manifest = load_state(target, self.embedder)
+            with quiet_gc():   # no full collections holding the GIL mid-load
+                new_state, manifest = load_state(target, self.embedder)
         except HotlineError as exc:
             log.error("not switching to %s: %s", target.name, exc)
             self.last_build_error, self._rejected = str(exc), target

@@ -55,21 +55,25 @@ def test_production_workers_share_the_cores_between_embedders():
     assert per_worker_settings(explicit).embed_threads == 3
 
 
-def test_quiet_gc_pauses_collection_nested_and_freezes_what_was_loaded():
+def test_quiet_load_pauses_collection_nested_and_freezes_what_was_loaded():
     import gc
 
-    from hotline.heap import quiet_gc
+    from hotline.heap import quiet_load
+
+    import sys
 
     assert gc.isenabled()
+    interval = sys.getswitchinterval()
     try:
-        with quiet_gc():
-            assert not gc.isenabled()
-            with quiet_gc():                     # a reload inside a load: still off
+        with quiet_load():
+            assert not gc.isenabled() and sys.getswitchinterval() < interval
+            with quiet_load():                     # a reload inside a load: still off
                 loaded = [[i] for i in range(1000)]
             assert not gc.isenabled()
         assert gc.isenabled() and gc.get_freeze_count() >= len(loaded)
+        assert sys.getswitchinterval() == interval
         gc.disable()                             # a caller that had turned it off
-        with quiet_gc():
+        with quiet_load():
             pass
         assert not gc.isenabled()
     finally:

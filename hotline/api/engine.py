@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from hotline.errors import HotlineError, NotReady
-from hotline.heap import quiet_gc
+from hotline.heap import quiet_load
 from index.text import Normalizer
 
 log = logging.getLogger(__name__)
@@ -222,7 +222,7 @@ class Engine:
         log.info("engine picked up a new model", extra={"versions": dict(self._snapshot.versions)})
 
     def _load(self, base: Snapshot, names) -> Snapshot:
-        with quiet_gc():
+        with quiet_load():
             return self._load_components(base, names)
 
     def _load_components(self, base: Snapshot, names) -> Snapshot:

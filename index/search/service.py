@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from hotline.errors import HotlineError
-from hotline.heap import quiet_gc
+from hotline.heap import quiet_load
 from index.search.build import build_index, current_dir, load_state
 from index.search.errors import BadQuery
 from index.search.state import MODES, prepare
@@ -136,7 +136,7 @@ class SearchService:
         # the swap itself takes it, and the next sync catches the new state up
         # from its manifest's change-log position.
         try:
-            with quiet_gc():   # no full collections holding the GIL mid-load
+            with quiet_load():   # no full collections holding the GIL mid-load
                 new_state, manifest = load_state(target, self.embedder)
         except HotlineError as exc:
             log.error("not switching to %s: %s", target.name, exc)

@@ -144,3 +144,23 @@ def test_index_built_after_start_is_picked_up_without_reload(search_home, tmp_pa
         build_index(store, get_embedder(settings.embedder, settings), settings, progress=False)
     assert client.get("/readyz").get_json()["components"]["search"]["loaded"]
     assert client.post("/v1/search", headers=auth("agent"), json={"query": "停水"}).status_code == 200
+
+
+def test_index_built_after_start_is_loaded_without_any_request(search_home, tmp_path):
+    import time
+
+    from hotline.api.engine import Engine
+    from index.embedders import get_embedder
+    from index.search import build_index
+    from kb import KBStore
+
+    home = _copy_home(search_home, tmp_path / "home", with_index=False)
+    settings = make_settings(home)
+    engine = Engine(settings, retry_seconds=0.2)
+    assert engine._snapshot.search is None
+    with KBStore(settings.kb_path) as store:
+        build_index(store, get_embedder(settings.embedder, settings), settings, progress=False)
+    deadline = time.monotonic() + 30
+    while engine._snapshot.search is None and time.monotonic() < deadline:
+        time.sleep(0.1)                      # no request touches the engine meanwhile
+    assert engine._snapshot.search is not None

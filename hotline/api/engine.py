@@ -19,6 +19,7 @@ import datetime as dt
 import logging
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -185,6 +186,26 @@ class Engine:
         self._last_watch = time.monotonic()
         self._regions: dict[int, list] = {}
         self._snapshot = self._load(Snapshot(), COMPONENTS)
+        self._start_filler()
+
+    def _start_filler(self) -> None:
+        """While something is missing (``hotline serve --prepare`` still building
+        it), retry in the background too: every worker is then ready when the
+        build is, instead of its first request paying the ~3 s load."""
+        if not self._snapshot.problems or self.retry_seconds <= 0:
+            return
+        ref, interval = weakref.ref(self), self.retry_seconds
+
+        def fill():
+            while True:
+                time.sleep(interval)
+                engine = ref()           # gone with its app: stop
+                if engine is None or not engine._snapshot.problems:
+                    return
+                engine._fill_missing()
+                del engine
+
+        threading.Thread(target=fill, name="engine-fill", daemon=True).start()
 
     @property
     def snapshot(self) -> Snapshot:

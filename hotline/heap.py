@@ -29,8 +29,14 @@ _was_enabled = True
 _interval = 0.005
 
 
+class _Load:
+    freeze = True    # set False when nothing was loaded: no reason to freeze the heap
+
+
 @contextlib.contextmanager
 def quiet_load():
+    """Yields an object whose ``freeze`` the caller may set to False (a retry
+    that loaded nothing): freezing then would only pin request garbage."""
     global _depth, _was_enabled, _interval
     with _lock:
         if _depth == 0:
@@ -39,13 +45,15 @@ def quiet_load():
             _interval = sys.getswitchinterval()
             sys.setswitchinterval(min(_interval, LOAD_SWITCH_INTERVAL))
         _depth += 1
+    load = _Load()
     try:
-        yield
+        yield load
     finally:
         with _lock:
             _depth -= 1
-            if _depth == 0:
+            if _depth == 0 and load.freeze:
                 gc.freeze()
+            if _depth == 0:
                 if _was_enabled:
                     gc.enable()
                 sys.setswitchinterval(_interval)

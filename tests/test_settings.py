@@ -72,6 +72,11 @@ def test_quiet_load_pauses_collection_nested_and_freezes_what_was_loaded():
             assert not gc.isenabled()
         assert gc.isenabled() and gc.get_freeze_count() >= len(loaded)
         assert sys.getswitchinterval() == interval
+        frozen = gc.get_freeze_count()
+        with quiet_load() as load:
+            load.freeze = False                  # a retry that loaded nothing
+            more = [[i] for i in range(1000)]
+        assert gc.get_freeze_count() < frozen + len(more) and gc.isenabled()
         gc.disable()                             # a caller that had turned it off
         with quiet_load():
             pass

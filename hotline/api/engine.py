@@ -243,8 +243,12 @@ class Engine:
         log.info("engine picked up a new model", extra={"versions": dict(self._snapshot.versions)})
 
     def _load(self, base: Snapshot, names) -> Snapshot:
-        with quiet_load():
-            return self._load_components(base, names)
+        with quiet_load() as load:
+            snap = self._load_components(base, names)
+            # Freeze only after something new was loaded (not after a retry that failed).
+            load.freeze = any(getattr(snap, _ATTR[n]) is not getattr(base, _ATTR[n])
+                              for n in names)
+            return snap
 
     def _load_components(self, base: Snapshot, names) -> Snapshot:
         values = {a: getattr(base, a) for a in _ATTR.values()}

@@ -166,9 +166,6 @@ class Prepared:
             cache[key] = idf.parts(self.title_counts if title else self.counts)
         return cache[key]
 
-    def tfidf_matrix(self, idf: "Idf", title: bool = False) -> sp.csr_matrix:
-        return sp.csr_matrix(self.tfidf(idf, title), shape=(len(self), idf.width))
-
     def cue_pairs(self):
         """(title, body) for the cue features; without a title the opening words stand in."""
         return [(t or b[:TITLE_FALLBACK], b) for t, b in zip(self.titles, self.bodies)]

@@ -41,10 +41,7 @@ class CaseIndex:
         return self
 
     def _project(self, xs) -> np.ndarray:
-        v = np.asarray(xs @ self.components_.T, dtype=np.float32)
-        n = np.linalg.norm(v, axis=1, keepdims=True)
-        n[n == 0] = 1.0
-        return np.ascontiguousarray(v / n)
+        return _unit_rows(xs @ self.components_.T)
 
     def _build(self) -> None:
         import faiss
@@ -91,10 +88,7 @@ class CaseIndex:
             rows = np.repeat(np.arange(n), np.diff(indptr))[keep]
             v = sp.csr_matrix((data[keep], (rows, mapped[keep])),
                               shape=(n, len(self.columns_))) @ self._components_t
-        v = np.asarray(v, dtype=np.float32)
-        norm = np.linalg.norm(v, axis=1, keepdims=True)
-        norm[norm == 0] = 1.0
-        return np.ascontiguousarray(v / norm)
+        return _unit_rows(v)
 
     def save(self, directory: Path) -> None:
         np.save(directory / "case_columns.npy", self.columns_, allow_pickle=False)
@@ -117,3 +111,11 @@ class CaseIndex:
             self.cases_ = [json.loads(line) for line in fh]
         self._build()
         return self
+
+
+def _unit_rows(v) -> np.ndarray:
+    """Rows scaled to unit length (all-zero rows stay zero), float32, contiguous."""
+    v = np.asarray(v, dtype=np.float32)
+    norm = np.linalg.norm(v, axis=1, keepdims=True)
+    norm[norm == 0] = 1.0
+    return np.ascontiguousarray(v / norm)

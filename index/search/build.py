@@ -64,7 +64,7 @@ def save_state(state: IndexState, directory: Path, **manifest) -> dict:
     state.dense.save(d)
     state.lexical.save(d)
     state.char_rows.save(d / CHARS_DIR)
-    state.term_rows.save(d / TERMS_DIR)
+    state.term_rows.save(d / TERMS_DIR, with_vocab=False)   # the lexical index saves its vocab
     (d / "fusion.json").write_text(json.dumps(state.weights.to_dict(), indent=2), encoding="utf-8")
     return write_manifest(
         d, KIND, FORMAT_VERSION,

@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from index.search.rowsparse import distinct_pairs
+
 K1, B, METHOD = 1.5, 0.75, "lucene"
 DIR = "bm25"
 FITTED = "bm25s"      # bm25s's own save of the fitted base, inside DIR
@@ -26,9 +28,8 @@ def document_frequencies(row_terms: list[np.ndarray], width: int) -> np.ndarray:
     if not row_terms:
         return np.zeros(width, np.int64)
     lens = np.fromiter(map(len, row_terms), np.int64, len(row_terms))
-    flat = np.concatenate(row_terms).astype(np.int64)
-    pairs = np.unique((np.repeat(np.arange(len(lens), dtype=np.int64), lens) << 32) | flat)
-    return np.bincount(pairs & 0xFFFFFFFF, minlength=width)
+    _, ids = distinct_pairs(np.concatenate(row_terms), lens)
+    return np.bincount(ids, minlength=width)
 
 
 def _scorers():

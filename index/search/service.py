@@ -119,39 +119,41 @@ class SearchService:
         return False
 
     def _load_and_swap(self, target: Path) -> bool:
-        try:
-            new_state, manifest = load_state(target, self.embedder)   # old one serves meanwhile
-        except HotlineError as exc:
-            # e.g. built with another embedder: keep serving the old index, say why once.
-            log.error("not switching to %s: %s", target.name, exc)
-            self.last_build_error, self._rejected = str(exc), target
-            return False
-        with self._lock:
-            self._state, self.manifest, self.directory = new_state, manifest, target
-        log.info("search index swapped to %s", target.name)
-        return True
+        loaded = self._load_target(target)     # the old state serves meanwhile
+        if loaded is not None:
+            self._install(target, *loaded)
+        return loaded is not None
 
     def _swap_later(self, target: Path) -> None:
         # Loaded without the sync lock (syncs keep updating the old state);
         # the swap itself takes it, and the next sync catches the new state up
         # from its manifest's change-log position.
         try:
-            with quiet_load():   # no full collections holding the GIL mid-load
-                new_state, manifest = load_state(target, self.embedder)
-        except HotlineError as exc:
-            log.error("not switching to %s: %s", target.name, exc)
-            self.last_build_error, self._rejected = str(exc), target
-            return
+            loaded = self._load_target(target)
         except Exception:  # a background thread must not die silently
             log.exception("loading index %s failed", target.name)
             self._rejected = target
             return
-        with self._sync_lock:
-            if self.directory == target:
-                return
-            with self._lock:
-                self._state, self.manifest, self.directory = new_state, manifest, target
-        log.info("search index swapped to %s (loaded in the background)", target.name)
+        if loaded is not None:
+            with self._sync_lock:
+                if self.directory != target:
+                    self._install(target, *loaded)
+
+    def _load_target(self, target: Path):
+        """(state, manifest) of ``target``, or None when it is refused (e.g. built
+        with another embedder): the old index keeps serving, and why is said once."""
+        try:
+            with quiet_load():   # no full collections holding the GIL mid-load
+                return load_state(target, self.embedder)
+        except HotlineError as exc:
+            log.error("not switching to %s: %s", target.name, exc)
+            self.last_build_error, self._rejected = str(exc), target
+            return None
+
+    def _install(self, target: Path, state, manifest) -> None:
+        with self._lock:
+            self._state, self.manifest, self.directory = state, manifest, target
+        log.info("search index swapped to %s", target.name)
 
     def rebuild(self, store_factory, *, background: bool = True, **build_args) -> None:
         """Full rebuild into a new directory; the current index serves until the

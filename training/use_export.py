@@ -28,16 +28,13 @@ from pathlib import Path
 import numpy as np
 
 from hotline.artifacts import building, file_hash, write_manifest
+# The artifact's kind, version and files are what serving reads.
+from index.embedders.use import FORMAT_VERSION, INT8_FILE, KIND, MODEL_FILE, SP_FILE
 
 log = logging.getLogger(__name__)
 
-KIND = "embedder"
-FORMAT_VERSION = 1
 OPSET = 17
 MIN_PARITY_COS = 0.999
-MODEL_FILE = "use_m3.onnx"
-INT8_FILE = "use_m3.int8.onnx"
-SP_FILE = "sp.model"
 
 _NUM_CHUNKS = 17
 _VOCAB_ROWS = 7530

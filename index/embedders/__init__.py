@@ -55,14 +55,15 @@ def clear_cache(stale_only: bool = False) -> None:
 
 
 def _unchanged(emb) -> bool:
-    import json
+    from hotline.artifacts import read_manifest
+    from hotline.errors import ArtifactError
 
     loaded, model_dir = getattr(emb, "manifest", None), getattr(emb, "model_dir", None)
     if not loaded or model_dir is None:
         return False
     try:
-        return json.loads((model_dir / "manifest.json").read_text(encoding="utf-8")) == loaded
-    except (OSError, ValueError):
+        return read_manifest(model_dir) == loaded
+    except (ArtifactError, OSError):
         return False
 
 

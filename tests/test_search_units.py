@@ -1,6 +1,8 @@
 """Parts of search that need no embedder: BM25 delta, fusion gate, filters, highlights."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -78,17 +80,41 @@ def test_weights_roundtrip_ignores_unknown_keys():
 
 def test_filter_masks():
     cols = EntryColumns()
-    for e in [Entry(id="a", question="q", region="", department=["甲"], category=["户籍", "居住证"]),
-              Entry(id="b", question="q", region="临江区", department=["乙"]),
-              Entry(id="c", question="q", valid_from="2030-01-01"),
-              Entry(id="d", question="q", valid_to="2020-01-01")]:
-        cols.append(e)
+    cols.extend([Entry(id="a", question="q", region="", department=["甲"], category=["户籍", "居住证"]),
+                 Entry(id="b", question="q", region="临江区", department=["乙"]),
+                 Entry(id="c", question="q", valid_from="2030-01-01"),
+                 Entry(id="d", question="q", valid_to="2020-01-01")])
+    cols = EntryColumns.from_dict(json.loads(json.dumps(cols.to_dict())))   # as saved and loaded
     m = cols.mask(SearchFilters(now="2025-06-01"))
     assert m.tolist() == [True, True, False, False]
     assert cols.mask(SearchFilters(now="2025-06-01", region="东湖区")).tolist() == [True, False, False, False]
     assert cols.mask(SearchFilters(now="2031-01-01")).tolist() == [True, True, True, False]
     assert cols.mask(SearchFilters(now="2019-01-01", department="乙")).tolist() == [False, True, False, False]
     assert cols.mask(SearchFilters(now="2025-06-01", category="居住证")).tolist() == [True, False, False, False]
+
+
+def test_entry_list_parses_saved_lines_on_first_read(tmp_path):
+    from index.search.entrylist import EntryList
+
+    saved = [Entry(id=f"e{i}", question=f"问题{i}", answer="答\n案", department=["甲"]) for i in range(3)]
+    path = tmp_path / "entries.jsonl"
+    path.write_text("".join(json.dumps(e.to_dict(), ensure_ascii=False) + "\n" for e in saved),
+                    encoding="utf-8")
+    entries = EntryList.load(path)
+    assert len(entries) == 3 and not entries._parsed
+    assert entries[1] == saved[1] and list(entries._parsed) == [1]
+    added = Entry(id="new", question="新")
+    entries.extend([added])
+    assert len(entries) == 4 and entries[3] is added and entries[-1] is added
+    assert list(entries) == saved + [added]
+    assert len(EntryList.load(_write(tmp_path / "empty.jsonl", ""))) == 0
+    unterminated = EntryList.load(_write(tmp_path / "last.jsonl", path.read_text(encoding="utf-8").rstrip()))
+    assert list(unterminated) == saved
+
+
+def _write(path, text):
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 def test_highlights_longest_first_in_order():

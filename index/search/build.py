@@ -19,7 +19,9 @@ import numpy as np
 from hotline.artifacts import (building, data_hash, point_current, read_manifest,
                                resolve_current, write_manifest)
 from index.search.dense import DenseIndex
+from index.search.entrylist import EntryList
 from index.search.errors import BuildFailed, EmbedderMismatch, IndexNotBuilt
+from index.search.filters import EntryColumns
 from index.search.fusion import FusionWeights, char_grams
 from index.search.lexical import LexicalIndex
 from index.search.rowsparse import RowSparse
@@ -31,6 +33,7 @@ KIND = "search-index"
 FORMAT_VERSION = 1
 CHARS_DIR = "chars"   # the rows' character grams (RowSparse), so loads need not recompute them
 TERMS_DIR = "terms"   # the rows' distinct term ids (RowSparse over the lexical vocabulary)
+ENTRY_COLUMNS = "entry_columns.json"   # ids and filter columns, so loads parse no entry
 KEEP_OLD = 1          # previous builds kept (another process may still serve one)
 
 
@@ -58,6 +61,9 @@ def save_state(state: IndexState, directory: Path, **manifest) -> dict:
             fh.write(json.dumps(e.to_dict(), ensure_ascii=False) + "\n")
     if not state.row_alive.all() or state.lexical.delta_rows:
         raise BuildFailed("only a freshly built index can be saved (it has incremental changes)")
+    (d / ENTRY_COLUMNS).write_text(
+        json.dumps({"id": [e.id for e in alive], **state.cols.to_dict()}, ensure_ascii=False),
+        encoding="utf-8")
     np.save(d / "row_entry.npy", state.row_entry, allow_pickle=False)
     np.save(d / "row_kind.npy", state.row_kind, allow_pickle=False)
     (d / "row_text.json").write_text(json.dumps(state.row_text, ensure_ascii=False), encoding="utf-8")
@@ -85,13 +91,20 @@ def check_embedder(manifest: dict, embedder, directory) -> None:
 
 
 def load_state(directory: Path, embedder) -> tuple[IndexState, dict]:
-    from kb.entry import Entry
-
     d = Path(directory)
     manifest = read_manifest(d, KIND, FORMAT_VERSION)
     check_embedder(manifest, embedder, d)
-    with open(d / "entries.jsonl", encoding="utf-8") as fh:
-        entries = [Entry(**json.loads(line)) for line in fh if line.strip()]
+    entries = EntryList.load(d / "entries.jsonl")
+    if (d / ENTRY_COLUMNS).is_file():
+        columns = json.loads((d / ENTRY_COLUMNS).read_text(encoding="utf-8"))
+        ids = columns.pop("id")
+        cols = EntryColumns.from_dict(columns)
+    else:  # saved before the columns were: parse every entry
+        ids = [e.id for e in entries]
+        cols = EntryColumns()
+        cols.extend(entries)
+    if len(ids) != len(entries):
+        raise BuildFailed(f"index {d} is inconsistent: {len(entries)} entries, {len(ids)} ids")
     row_entry = np.load(d / "row_entry.npy", allow_pickle=False)
     row_kind = np.load(d / "row_kind.npy", allow_pickle=False)
     row_text = json.loads((d / "row_text.json").read_text(encoding="utf-8"))
@@ -99,13 +112,11 @@ def load_state(directory: Path, embedder) -> tuple[IndexState, dict]:
     dense = DenseIndex.load(d, manifest["dim"], manifest["dense_kind"])
     lexical = LexicalIndex.load(d)
     state = IndexState(manifest["dim"], dense, lexical, weights, manifest["include_answers"])
-    state.entries = entries
-    state.entry_pos = {e.id: i for i, e in enumerate(entries)}
-    state.entry_rows = [[] for _ in entries]
+    state.entries, state.cols = entries, cols
+    state.entry_pos = {eid: i for i, eid in enumerate(ids)}
+    state.entry_rows = [[] for _ in ids]
     for r, e in enumerate(row_entry.tolist()):
         state.entry_rows[e].append(r)
-    for e in entries:
-        state.cols.append(e)
     state.entry_alive = np.ones(len(entries), bool)
     state.row_entry, state.row_kind, state.row_text = row_entry, row_kind, row_text
     state.row_alive = np.ones(len(row_text), bool)

@@ -34,13 +34,30 @@ class EntryColumns:
         self._arrays = None
         self._cache: dict = {}
 
-    def append(self, entry) -> None:
-        self.valid_from.append(entry.valid_from or "")
-        self.valid_to.append(entry.valid_to or "\uffff")
-        self.region.append(entry.region or "")
-        self.departments.append(frozenset(entry.department))
-        self.categories.append(frozenset(entry.category))
+    def extend(self, entries) -> None:
+        for entry in entries:
+            self.valid_from.append(entry.valid_from or "")
+            self.valid_to.append(entry.valid_to or "\uffff")
+            self.region.append(entry.region or "")
+            self.departments.append(frozenset(entry.department))
+            self.categories.append(frozenset(entry.category))
         self.invalidate()
+
+    def to_dict(self) -> dict:
+        return {"valid_from": self.valid_from, "valid_to": self.valid_to, "region": self.region,
+                "departments": [sorted(d) for d in self.departments],
+                "categories": [sorted(c) for c in self.categories]}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "EntryColumns":
+        cols = cls()
+        cols.valid_from, cols.valid_to, cols.region = d["valid_from"], d["valid_to"], d["region"]
+        cols.departments = [frozenset(x) for x in d["departments"]]
+        cols.categories = [frozenset(x) for x in d["categories"]]
+        if not len(cols.valid_from) == len(cols.valid_to) == len(cols.region) \
+                == len(cols.departments) == len(cols.categories):
+            raise ValueError("entry columns of unequal length")
+        return cols
 
     def invalidate(self) -> None:
         self._arrays = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from index.search.dense import DenseIndex
+from index.search.entrylist import EntryList
 from index.search.filters import EntryColumns
 from index.search.fusion import FusionWeights, QueryTerms, char_grams, fused_scores
 from index.search.highlight import highlighter, prepare_text
@@ -75,7 +76,7 @@ class IndexState:
         self.dense, self.lexical = dense, lexical
         self.weights = weights
         self.include_answers = include_answers
-        self.entries: list = []
+        self.entries = EntryList()
         self.entry_pos: dict[str, int] = {}
         self.entry_rows: list[list[int]] = []
         self.entry_alive = np.zeros(0, bool)
@@ -112,7 +113,7 @@ class IndexState:
             rows_of[i].append(first_row + r)
         for i, e in enumerate(p.entries):
             self.entry_pos[e.id] = base_entry + i
-            self.cols.append(e)
+        self.cols.extend(p.entries)
         self.entry_rows.extend(rows_of)
         self.entry_alive = np.concatenate([self.entry_alive, np.ones(len(p.entries), bool)])
         self.row_entry = np.concatenate(

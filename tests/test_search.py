@@ -309,3 +309,16 @@ def test_saved_grams_columns_and_fitted_bm25_load_like_a_recompute(settings, ser
     district = SearchFilters(region="临江区")
     assert ([h.id for h in fresh.search("路灯不亮", k=5, filters=district)]
             == [h.id for h in recomputed.search("路灯不亮", k=5, filters=district)])
+
+
+def test_a_background_index_load_is_paced_and_warmed(service, monkeypatch):
+    from hotline import heap
+
+    slept = []
+    monkeypatch.setattr(heap, "_sleep", slept.append)
+    state, _ = service._load_target(service.directory, paced=True)
+    assert len(slept) >= 5 and all(0 <= s <= heap.MAX_PAUSE for s in slept)   # between steps
+    assert state._sums is not None and state._mask_cache   # the first search pays nothing extra
+    slept.clear()
+    service._load_target(service.directory)              # start-up and CLI loads: no pauses
+    assert slept == []

@@ -84,3 +84,29 @@ def test_quiet_load_pauses_collection_nested_and_freezes_what_was_loaded():
     finally:
         gc.enable()
         gc.unfreeze()
+
+
+def test_pace_sleeps_in_proportion_to_the_work_only_inside_a_paced_load(monkeypatch):
+    import gc
+
+    from hotline import heap
+
+    clock = iter([10.0, 10.2, 10.2, 10.5, 10.5])   # thread CPU seconds, read in order
+    slept = []
+    monkeypatch.setattr(heap, "_cpu_time", lambda: next(clock))
+    monkeypatch.setattr(heap, "_sleep", slept.append)
+    try:
+        heap.pace()                                 # not loading: no pause, clock untouched
+        assert slept == []
+        with heap.quiet_load(paced=True):           # mark 10.0
+            heap.pace()                             # 0.2 s of work, then mark 10.2
+            with heap.quiet_load():                 # nested loads stay paced
+                heap.pace()                         # 0.3 s of work
+        heap.pace()                                 # the load is over
+        expected = [0.2 * (1 / heap.LOAD_DUTY - 1), 0.3 * (1 / heap.LOAD_DUTY - 1)]
+        assert slept == pytest.approx(expected)
+        with heap.quiet_load():                     # unpaced (start-up): never pauses
+            heap.pace()
+        assert len(slept) == 2
+    finally:
+        gc.unfreeze()

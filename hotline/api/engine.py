@@ -185,7 +185,7 @@ class Engine:
         self._last_sync = 0.0
         self._last_watch = time.monotonic()
         self._regions: dict[int, list] = {}
-        self._snapshot = self._load(Snapshot(), COMPONENTS)
+        self._snapshot = self._load(Snapshot(), COMPONENTS, paced=False)
         self._start_filler()
 
     def _start_filler(self) -> None:
@@ -239,11 +239,13 @@ class Engine:
     def _reload_only(self, names) -> None:
         with self._lock:
             old = self._snapshot
-            self._snapshot = self._load(old, names)
+            self._snapshot = self._load(old, names, paced=True)
         log.info("engine picked up a new model", extra={"versions": dict(self._snapshot.versions)})
 
-    def _load(self, base: Snapshot, names) -> Snapshot:
-        with quiet_load() as load:
+    def _load(self, base: Snapshot, names, paced: bool) -> Snapshot:
+        # Paced when requests are being served beside it (see hotline.heap);
+        # not at start-up or while filling in what is missing, so readiness comes sooner.
+        with quiet_load(paced=paced) as load:
             snap = self._load_components(base, names)
             # Freeze only after something new was loaded (not after a retry that failed).
             load.freeze = any(getattr(snap, _ATTR[n]) is not getattr(base, _ATTR[n])
@@ -290,7 +292,7 @@ class Engine:
             self._last_try = time.monotonic()
             snap = self._snapshot
             if snap.problems:
-                self._snapshot = self._load(snap, list(snap.problems))
+                self._snapshot = self._load(snap, list(snap.problems), paced=False)
         finally:
             self._lock.release()
 
@@ -313,7 +315,7 @@ class Engine:
             names = [n for n in COMPONENTS
                      if n in old.problems or n in old.warnings or self._probed.get(n) is None
                      or self._probe(n) != self._probed[n]]
-            new = self._load(old, names)
+            new = self._load(old, names, paced=True)
             self._snapshot = new
             self.reloads += 1
         changed = sorted(k for k in COMPONENTS if new.versions.get(k) != old.versions.get(k))

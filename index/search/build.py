@@ -18,6 +18,7 @@ import numpy as np
 
 from hotline.artifacts import (building, data_hash, point_current, read_manifest,
                                resolve_current, write_manifest)
+from hotline.heap import pace
 from index.search.dense import DenseIndex
 from index.search.entrylist import EntryList
 from index.search.errors import BuildFailed, EmbedderMismatch, IndexNotBuilt
@@ -105,18 +106,23 @@ def load_state(directory: Path, embedder) -> tuple[IndexState, dict]:
         cols.extend(entries)
     if len(ids) != len(entries):
         raise BuildFailed(f"index {d} is inconsistent: {len(entries)} entries, {len(ids)} ids")
+    pace()
     row_entry = np.load(d / "row_entry.npy", allow_pickle=False)
     row_kind = np.load(d / "row_kind.npy", allow_pickle=False)
     row_text = json.loads((d / "row_text.json").read_text(encoding="utf-8"))
+    pace()
     weights = FusionWeights.from_dict(json.loads((d / "fusion.json").read_text(encoding="utf-8")))
     dense = DenseIndex.load(d, manifest["dim"], manifest["dense_kind"])
+    pace()
     lexical = LexicalIndex.load(d)
+    pace()
     state = IndexState(manifest["dim"], dense, lexical, weights, manifest["include_answers"])
     state.entries, state.cols = entries, cols
     state.entry_pos = {eid: i for i, eid in enumerate(ids)}
     state.entry_rows = [[] for _ in ids]
     for r, e in enumerate(row_entry.tolist()):
         state.entry_rows[e].append(r)
+    pace()
     state.entry_alive = np.ones(len(entries), bool)
     state.row_entry, state.row_kind, state.row_text = row_entry, row_kind, row_text
     state.row_alive = np.ones(len(row_text), bool)
@@ -125,6 +131,7 @@ def load_state(directory: Path, embedder) -> tuple[IndexState, dict]:
     else:
         lens = np.fromiter(map(len, lexical.row_terms), np.int64, len(lexical.row_terms))
         state.term_rows.set_base(np.concatenate(lexical.row_terms) if len(lens) else lens, lens)
+    pace()
     if (d / CHARS_DIR / "indptr.npy").is_file():
         state.char_rows = RowSparse.load(d / CHARS_DIR)
     else:  # saved before the character grams were: recompute them (~3 s for 111k rows)
@@ -133,6 +140,8 @@ def load_state(directory: Path, embedder) -> tuple[IndexState, dict]:
     if dense.ntotal != len(row_text) or len(lexical.row_terms) != len(row_text):
         raise BuildFailed(f"index {d} is inconsistent: {len(row_text)} rows, "
                           f"{dense.ntotal} vectors, {len(lexical.row_terms)} token lists")
+    pace()
+    state.warm()
     return state, manifest
 
 

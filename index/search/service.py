@@ -129,7 +129,7 @@ class SearchService:
         # the swap itself takes it, and the next sync catches the new state up
         # from its manifest's change-log position.
         try:
-            loaded = self._load_target(target)
+            loaded = self._load_target(target, paced=True)
         except Exception:  # a background thread must not die silently
             log.exception("loading index %s failed", target.name)
             self._rejected = target
@@ -139,11 +139,12 @@ class SearchService:
                 if self.directory != target:
                     self._install(target, *loaded)
 
-    def _load_target(self, target: Path):
+    def _load_target(self, target: Path, paced: bool = False):
         """(state, manifest) of ``target``, or None when it is refused (e.g. built
-        with another embedder): the old index keeps serving, and why is said once."""
+        with another embedder): the old index keeps serving, and why is said once.
+        ``paced``: loaded beside requests, using at most a share of a core."""
         try:
-            with quiet_load():   # no full collections holding the GIL mid-load
+            with quiet_load(paced=paced):   # no full collections holding the GIL mid-load
                 return load_state(target, self.embedder)
         except HotlineError as exc:
             log.error("not switching to %s: %s", target.name, exc)

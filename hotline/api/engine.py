@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import logging
 import threading
 import time
@@ -407,14 +408,21 @@ def add_working_days(start: dt.date, days: int) -> dt.date:
 
 
 # ---------------------------------------------------------------- responses
+@functools.lru_cache(maxsize=None)
+def _dataclass_fields(cls: type) -> tuple[str, ...] | None:
+    # Per class, once: dataclasses.fields() rebuilt the tuple for every hit of every response.
+    return tuple(f.name for f in dataclasses.fields(cls)) if dataclasses.is_dataclass(cls) else None
+
+
 def jsonable(obj: Any) -> Any:
     """Plain JSON values from dataclasses, numpy scalars/arrays, tuples and dates."""
     if obj is None or isinstance(obj, (str, bool, int)):
         return obj
     if isinstance(obj, float):
         return obj if obj == obj and abs(obj) != float("inf") else None
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    names = _dataclass_fields(type(obj))
+    if names is not None:
+        return {name: jsonable(getattr(obj, name)) for name in names}
     if isinstance(obj, Mapping):
         return {str(k): jsonable(v) for k, v in obj.items()}
     if hasattr(obj, "_asdict"):  # NamedTuple

@@ -322,3 +322,16 @@ def test_a_background_index_load_is_paced_and_warmed(service, monkeypatch):
     slept.clear()
     service._load_target(service.directory)              # start-up and CLI loads: no pauses
     assert slept == []
+
+
+def test_prepare_segments_beside_the_embedding_like_inline(service):
+    import numpy as np
+
+    from index.search.state import prepare
+
+    entries = list(service._state.entries)[:6]
+    threaded = prepare(entries, service.embedder, service.tokenizer, False, batch_size=4)
+    inline = prepare(entries, service.embedder, service.tokenizer, False)
+    assert len(threaded.rows) > 4                      # more than one batch: the threaded path
+    assert threaded.terms == inline.terms and any(threaded.terms)
+    assert np.allclose(threaded.vectors, inline.vectors, atol=1e-4)

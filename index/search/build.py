@@ -43,9 +43,10 @@ def build_state(entries, embedder, tokenizer, *, dense_kind: str = "auto",
                 progress: bool = False) -> IndexState:
     """An in-memory index over ``entries`` (only published ones are used)."""
     entries = [e for e in entries if e.status == "published"]
-    p = prepare(entries, embedder, tokenizer, include_answers, progress=progress)
+    lexical = LexicalIndex()
+    p = prepare(entries, embedder, tokenizer, include_answers, progress=progress,
+                with_terms=lexical.fit)
     dense = DenseIndex(embedder.dim, dense_kind, expected_rows=len(p.rows))
-    lexical = LexicalIndex().fit(p.terms)
     state = IndexState(embedder.dim, dense, lexical, weights or FusionWeights(), include_answers)
     t = time.perf_counter()
     state.apply(p, lexical_fitted=True)

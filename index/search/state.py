@@ -47,7 +47,9 @@ class Prepared:
 
 
 def prepare(entries, embedder, tokenizer, include_answers: bool, batch_size: int = 2048,
-            progress: bool = False) -> Prepared:
+            progress: bool = False, with_terms=None) -> Prepared:
+    """Rows of ``entries``, embedded and tokenised. ``with_terms(terms)`` (e.g.
+    fitting BM25 for a full build) runs on the terms beside the embedding too."""
     rows = []        # (entry position, kind, text)
     for i, e in enumerate(entries):
         rows.extend((i, kind, text) for kind, text in entry_texts(e, include_answers))
@@ -64,7 +66,10 @@ def prepare(entries, embedder, tokenizer, include_answers: bool, batch_size: int
     # onnxruntime calls release the GIL and leave part of the cores idle: the
     # embed-and-segment step went from 12 s to 3 s over the embedding alone.
     def segment():
-        return [tokenizer.terms(normalize(t)) for t in texts]
+        terms = [tokenizer.terms(normalize(t)) for t in texts]
+        if with_terms is not None:
+            with_terms(terms)
+        return terms
 
     with ThreadPoolExecutor(1, thread_name_prefix="prepare-terms") as pool:
         terms_job = pool.submit(segment) if len(texts) > batch_size else None

@@ -43,13 +43,19 @@ def build_state(entries, embedder, tokenizer, *, dense_kind: str = "auto",
                 progress: bool = False) -> IndexState:
     """An in-memory index over ``entries`` (only published ones are used)."""
     entries = [e for e in entries if e.status == "published"]
-    lexical = LexicalIndex()
+    lexical, chars = LexicalIndex(), RowSparse()
+
+    def lexical_side(texts, terms):   # runs beside the embedding (see prepare)
+        lexical.fit(terms)
+        chars.add(char_grams(t) for t in texts)
+
     p = prepare(entries, embedder, tokenizer, include_answers, progress=progress,
-                with_terms=lexical.fit)
+                with_rows=lexical_side)
     dense = DenseIndex(embedder.dim, dense_kind, expected_rows=len(p.rows))
     state = IndexState(embedder.dim, dense, lexical, weights or FusionWeights(), include_answers)
+    state.char_rows = chars
     t = time.perf_counter()
-    state.apply(p, lexical_fitted=True)
+    state.apply(p, prefitted=True)
     log.debug("dense %s index over %d rows added in %.1fs", dense.kind, len(p.rows),
               time.perf_counter() - t)
     return state

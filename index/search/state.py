@@ -47,9 +47,9 @@ class Prepared:
 
 
 def prepare(entries, embedder, tokenizer, include_answers: bool, batch_size: int = 2048,
-            progress: bool = False, with_terms=None) -> Prepared:
-    """Rows of ``entries``, embedded and tokenised. ``with_terms(terms)`` (e.g.
-    fitting BM25 for a full build) runs on the terms beside the embedding too."""
+            progress: bool = False, with_rows=None) -> Prepared:
+    """Rows of ``entries``, embedded and tokenised. ``with_rows(texts, terms)``
+    (a full build's lexical side) runs beside the embedding too."""
     rows = []        # (entry position, kind, text)
     for i, e in enumerate(entries):
         rows.extend((i, kind, text) for kind, text in entry_texts(e, include_answers))
@@ -67,8 +67,8 @@ def prepare(entries, embedder, tokenizer, include_answers: bool, batch_size: int
     # embed-and-segment step went from 12 s to 3 s over the embedding alone.
     def segment():
         terms = [tokenizer.terms(normalize(t)) for t in texts]
-        if with_terms is not None:
-            with_terms(terms)
+        if with_rows is not None:
+            with_rows(texts, terms)
         return terms
 
     with ThreadPoolExecutor(1, thread_name_prefix="prepare-terms") as pool:
@@ -117,8 +117,10 @@ class IndexState:
     def n_rows(self) -> int:
         return int(self.row_alive.sum())
 
-    def apply(self, p: Prepared, lexical_fitted: bool = False) -> None:
-        """Add prepared entries (replacing any live entry with the same id)."""
+    def apply(self, p: Prepared, prefitted: bool = False) -> None:
+        """Add prepared entries (replacing any live entry with the same id).
+        ``prefitted``: a new state whose lexical index and character grams
+        were built from ``p``'s rows already."""
         self.remove([e.id for e in p.entries if e.id in self.entry_pos])
         first_row = len(self.row_text)
         base_entry = len(self.entries)
@@ -138,10 +140,11 @@ class IndexState:
         self.row_alive = np.concatenate([self.row_alive, np.ones(len(p.rows), bool)])
         ids = np.arange(first_row, first_row + len(p.rows), dtype=np.int64)
         self.dense.add(ids, p.vectors)
-        if not lexical_fitted:
+        if not prefitted:
             self.lexical.add_rows(p.terms)
         self.term_rows.add_ids(self.lexical.row_terms[first_row:])
-        self.char_rows.add(char_grams(r[2]) for r in p.rows)
+        if not prefitted:
+            self.char_rows.add(char_grams(r[2]) for r in p.rows)
         self._changed()
 
     def remove(self, entry_ids) -> int:

@@ -101,6 +101,11 @@ def test_reload_swaps_while_requests_run(app):
     assert not errors and len(done) >= 3
     assert all("search" in names and "kb" not in names for names in reloaded)
     assert engine.snapshot is not before and engine.snapshot.search is not before.search
+    # The replaced service stopped following `current` while its successor
+    # loaded: a request still holding it must not load the new index again.
+    original = before.search.directory
+    assert before.search.sync(engine.snapshot.store)["swapped"] is False
+    assert before.search.directory == original != engine.snapshot.search.directory
     # Nothing published since: the next reload keeps every loaded object (this
     # home has no model, so only the classifier is tried again).
     same = engine.snapshot
@@ -125,6 +130,7 @@ def test_failed_reload_keeps_serving_the_old_index(search_home, tmp_path):
     r = client.post("/v1/admin/reload", headers=auth("admin"))
     comp = r.get_json()["components"]["search"]
     assert r.status_code == 200 and comp["loaded"] and "reload failed" in comp["problem"]
+    assert app.extensions["hotline"]["engine"].snapshot.search._paused is False   # follows again
     r = client.post("/v1/search", headers=auth("agent"), json={"query": "停水", "k": 1})
     assert r.status_code == 200 and r.get_json()["hits"]
 

@@ -259,6 +259,11 @@ class Engine:
         warnings = {k: v for k, v in base.warnings.items() if k not in names}
         for name in names:
             attr = _ATTR[name]
+            # A component that follows its own artifact pointer (the search
+            # service) would otherwise load the same new artifact a second time.
+            following = values[attr] if hasattr(values[attr], "pause_following") else None
+            if following is not None:
+                following.pause_following()
             try:
                 stamp = self._probe(name)   # before loading: a publish meanwhile is seen next time
                 obj, version = self.loaders[name](self.settings)
@@ -275,6 +280,8 @@ class Engine:
                 self._probed[name] = stamp
                 continue
             self._probed.pop(name, None)
+            if following is not None:   # still the one serving: let it follow again
+                following.resume_following()
             if values[attr] is None:
                 problems[name] = message
             else:  # a failed reload keeps serving the previous object

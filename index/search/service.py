@@ -43,6 +43,7 @@ class SearchService:
         self._state, self.manifest = load_state(directory, self.embedder)
         self.directory = directory
         self._follow_current = index_dir is None
+        self._paused = False
         self.last_sync: dict = {}
         self.last_build_error: str | None = None
         self._build_thread: threading.Thread | None = None
@@ -101,8 +102,16 @@ class SearchService:
                               "seconds": round(time.perf_counter() - t0, 4)}
             return self.last_sync
 
+    def pause_following(self) -> None:
+        """A replacement service is being loaded (``POST /v1/admin/reload``):
+        meanwhile this one must not load the same new index in the background."""
+        self._paused = True
+
+    def resume_following(self) -> None:
+        self._paused = False
+
     def _maybe_swap(self, wait: bool = True) -> bool:
-        if not self._follow_current:
+        if not self._follow_current or self._paused:
             return False
         try:
             target = current_dir(self.settings)

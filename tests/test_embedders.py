@@ -324,3 +324,8 @@ def test_eval_search_reports_three_rankings_on_a_real_lcqmc_slice(use_home, shar
     assert task["results"]["all"]["fused"]["R@1"] > 0.6
     assert set(task["weights"]) >= {"overlap", "chars", "bm25"}
     assert "| test | fused |" in to_markdown(report)
+    sample, sampled_queries = lcqmc_task(settings, kb_size=100)
+    kept = {e.id for e in sample}
+    assert len(sample) == 100 and kept < ids and sampled_queries
+    assert all(rel and rel <= kept for _, rel in sampled_queries)
+    assert lcqmc_task(settings, kb_size=100) == (sample, sampled_queries)   # seeded

@@ -18,6 +18,7 @@ import csv
 import hashlib
 import itertools
 import json
+import random
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -25,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 MODES = ("dense", "lexical", "fused")
+KB_SAMPLE_SEED = 20261126
 GRID = {
     "overlap": (0.0, 0.05, 0.1, 0.2),
     "chars": (0.0, 0.1, 0.2, 0.3, 0.4),
@@ -55,8 +57,17 @@ def pair_retrieval_task(settings, fname: str, prefix: str):
     return [Entry(id=ids[t], question=t) for t in kb_texts], sorted(rel.items())
 
 
-def lcqmc_task(settings, limit: int | None = None):
+def lcqmc_task(settings, limit: int | None = None, kb_size: int = 0):
+    """``kb_size`` > 0: a seeded sample of that many KB sentences, queries kept
+    when one of their paraphrases is in it. The issue's held-out figures (dense
+    0.845, TF-IDF 0.820) come from a set easier than the whole validation KB
+    (8,003 sentences, many near-duplicates); a ~4,000-sentence sample is about
+    as hard for the dense encoder."""
     entries, queries = pair_retrieval_task(settings, "LCQMC_valid.csv", "lcqmc")
+    if 0 < kb_size < len(entries):
+        entries = sorted(random.Random(KB_SAMPLE_SEED).sample(entries, kb_size), key=lambda e: e.id)
+        ids = {e.id for e in entries}
+        queries = [(q, rel & ids) for q, rel in queries if rel & ids]
     return entries, queries[:limit] if limit else queries
 
 
@@ -156,7 +167,7 @@ def evaluate_task(name, entries, queries, embedder, tokenizer, weights, tune_gri
 
 
 def run(settings, *, tune: bool = True, limit: int | None = None, progress: bool = True,
-        demo_entries: int = 0, tasks=("lcqmc", "demo")) -> dict:
+        demo_entries: int = 0, tasks=("lcqmc", "demo"), kb_size: int = 0) -> dict:
     from index.embedders import get_embedder
     from index.search import FusionWeights
     from index.text import get_tokenizer
@@ -168,8 +179,9 @@ def run(settings, *, tune: bool = True, limit: int | None = None, progress: bool
               "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "tasks": []}
     tuned = weights
     if "lcqmc" in tasks:
-        entries, queries = lcqmc_task(settings, limit)
-        res, tuned = evaluate_task("lcqmc", entries, queries, embedder, tokenizer, weights,
+        entries, queries = lcqmc_task(settings, limit, kb_size)
+        res, tuned = evaluate_task("lcqmc" + (f" (KB sample: {len(entries)} sentences)"
+                                              if kb_size else ""), entries, queries, embedder, tokenizer, weights,
                                    GRID if tune else None, progress)
         report["tasks"].append(res)
     entries, queries = demo_task(settings, demo_entries) if "demo" in tasks else (None, None)
@@ -178,7 +190,7 @@ def run(settings, *, tune: bool = True, limit: int | None = None, progress: bool
                                entries, queries, embedder, tokenizer, tuned,
                                RARE_GRID if tune else None, progress)
         report["tasks"].append(res)
-    else:
+    elif "demo" in tasks:
         report["notes"] = (f"demo task skipped: no {settings.demo_dir}/search_queries.jsonl "
                            f"or KB at {settings.kb_path} (run `hotline kb demo`)")
     return report

@@ -85,6 +85,7 @@ def test_filter_masks():
                  Entry(id="c", question="q", valid_from="2030-01-01"),
                  Entry(id="d", question="q", valid_to="2020-01-01")])
     cols = EntryColumns.from_dict(json.loads(json.dumps(cols.to_dict())))   # as saved and loaded
+    assert cols.departments[2] is cols.departments[3]     # equal sets shared, not one per entry
     m = cols.mask(SearchFilters(now="2025-06-01"))
     assert m.tolist() == [True, True, False, False]
     assert cols.mask(SearchFilters(now="2025-06-01", region="东湖区")).tolist() == [True, False, False, False]

@@ -86,6 +86,27 @@ def test_quiet_load_pauses_collection_nested_and_freezes_what_was_loaded():
         gc.unfreeze()
 
 
+def test_garbage_made_during_a_load_is_collected_not_frozen():
+    import gc
+    import weakref
+
+    from hotline.heap import quiet_load
+
+    class Node:
+        pass
+
+    try:
+        with quiet_load():
+            kept = [Node() for _ in range(10)]          # loaded: frozen
+            cycle = Node()
+            cycle.me = cycle                           # a request's cyclic garbage
+            gone = weakref.ref(cycle)
+            del cycle
+        assert gone() is None and all(gc.is_tracked(k) for k in kept)
+    finally:
+        gc.unfreeze()
+
+
 def test_pace_sleeps_in_proportion_to_the_work_only_inside_a_paced_load(monkeypatch):
     import gc
 

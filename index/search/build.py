@@ -126,9 +126,6 @@ def load_state(directory: Path, embedder) -> tuple[IndexState, dict]:
     state = IndexState(manifest["dim"], dense, lexical, weights, manifest["include_answers"])
     state.entries, state.cols = entries, cols
     state.entry_pos = {eid: i for i, eid in enumerate(ids)}
-    state.entry_rows = [[] for _ in ids]
-    for r, e in enumerate(row_entry.tolist()):
-        state.entry_rows[e].append(r)
     pace()
     state.entry_alive = np.ones(len(entries), bool)
     state.row_entry, state.row_kind, state.row_text = row_entry, row_kind, row_text

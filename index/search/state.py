@@ -93,7 +93,6 @@ class IndexState:
         self.include_answers = include_answers
         self.entries = EntryList()
         self.entry_pos: dict[str, int] = {}
-        self.entry_rows: list[list[int]] = []
         self.entry_alive = np.zeros(0, bool)
         self.cols = EntryColumns()
         self.row_entry = np.zeros(0, np.int32)
@@ -125,13 +124,9 @@ class IndexState:
         first_row = len(self.row_text)
         base_entry = len(self.entries)
         self.entries.extend(p.entries)
-        rows_of = [[] for _ in p.entries]
-        for r, (i, _kind, _text) in enumerate(p.rows):
-            rows_of[i].append(first_row + r)
         for i, e in enumerate(p.entries):
             self.entry_pos[e.id] = base_entry + i
         self.cols.extend(p.entries)
-        self.entry_rows.extend(rows_of)
         self.entry_alive = np.concatenate([self.entry_alive, np.ones(len(p.entries), bool)])
         self.row_entry = np.concatenate(
             [self.row_entry, np.array([base_entry + r[0] for r in p.rows], np.int32)])
@@ -148,21 +143,19 @@ class IndexState:
         self._changed()
 
     def remove(self, entry_ids) -> int:
-        removed = 0
-        dead_rows = []
-        for eid in entry_ids:
-            pos = self.entry_pos.pop(eid, None)
-            if pos is None:
-                continue
-            self.entry_alive[pos] = False
-            dead_rows.extend(self.entry_rows[pos])
-            removed += 1
-        if dead_rows:
+        positions = [p for p in (self.entry_pos.pop(eid, None) for eid in entry_ids)
+                     if p is not None]
+        if not positions:
+            return 0
+        self.entry_alive[positions] = False
+        # Rows found from row_entry (~1 ms for 111k rows) instead of a list per
+        # entry: 24k lists were most of what a load left for the cyclic GC.
+        dead_rows = np.flatnonzero(np.isin(self.row_entry, positions) & self.row_alive)
+        if len(dead_rows):
             self.row_alive[dead_rows] = False
-            self.dense.remove(dead_rows)
-        if removed:
-            self._changed()
-        return removed
+            self.dense.remove(dead_rows.tolist())
+        self._changed()
+        return len(positions)
 
     def _changed(self) -> None:
         self.version += 1

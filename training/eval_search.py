@@ -197,7 +197,7 @@ def run(settings, *, tune: bool = True, limit: int | None = None, progress: bool
 
 
 def to_markdown(report: dict) -> str:
-    lines = [f"# Search evaluation", "",
+    lines = ["# Search evaluation", "",
              f"Embedder `{report['embedder']}` ({report['embedder_identity']}), "
              f"measured {report['measured_at']}. Weights tuned on the dev half; "
              f"the test half is held out.", ""]

@@ -180,8 +180,8 @@ def run(settings, *, tune: bool = True, limit: int | None = None, progress: bool
     tuned = weights
     if "lcqmc" in tasks:
         entries, queries = lcqmc_task(settings, limit, kb_size)
-        res, tuned = evaluate_task("lcqmc" + (f" (KB sample: {len(entries)} sentences)"
-                                              if kb_size else ""), entries, queries, embedder, tokenizer, weights,
+        name = f"lcqmc (KB sample: {len(entries)} sentences)" if kb_size else "lcqmc"
+        res, tuned = evaluate_task(name, entries, queries, embedder, tokenizer, weights,
                                    GRID if tune else None, progress)
         report["tasks"].append(res)
     entries, queries = demo_task(settings, demo_entries) if "demo" in tasks else (None, None)

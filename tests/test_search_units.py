@@ -160,3 +160,20 @@ def test_rowsparse_base_from_flat_ids_and_save_load_match_row_by_row(tmp_path):
     assert len(back) == 201 and back.matrix()[200].nnz == 2
     with pytest.raises(ValueError):
         back.set_base(np.zeros(1, np.int64), np.ones(1, np.int64))
+
+
+def test_dense_rescore_variants_keep_raw_cosine_and_demote_a_hub():
+    from training.dense_rescore import dense_variants
+
+    rng = np.random.default_rng(0)
+    kb = rng.normal(size=(40, 16)).astype(np.float32)
+    kb[0] = kb[1:].mean(axis=0)           # a hub: close to every other row
+    kb /= np.linalg.norm(kb, axis=1, keepdims=True)
+    target = kb[5] + 1.1 * kb[0]          # a little nearer the hub than the row it paraphrases
+    qv = (target / np.linalg.norm(target))[None, :]
+    texts = [f"第{i}条问题" for i in range(40)]
+    out = dense_variants(kb, qv, texts, ["第5条问题"])
+    assert all(s.shape == (1, 40) for s in out.values())
+    assert np.allclose(out["raw"], qv @ kb.T)
+    assert out["raw"].argmax() == 0
+    assert out["csls k=5 b=0.3"].argmax() == 5

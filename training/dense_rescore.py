@@ -28,7 +28,6 @@ import argparse
 import json
 import sys
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 
@@ -132,8 +131,8 @@ def run(settings, kb_size: int, with_e5: bool) -> dict:
 
 
 def main(argv=None) -> int:
-    from hotline.artifacts import write_json_atomic
     from hotline.settings import Settings
+    from training.reports import save_json_report
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--kb-size", type=int, default=4000)
@@ -141,9 +140,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     settings = Settings.load()
     report = run(settings, args.kb_size, args.e5)
-    out = Path(settings.home) / "reports" / "dense_rescore.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(out, report)
+    out = save_json_report(settings, "dense_rescore", report)
     print(json.dumps(report, ensure_ascii=False, indent=1))
     print(f"wrote {out}")
     return 0

@@ -26,7 +26,6 @@ import argparse
 import json
 import re
 import sys
-from pathlib import Path
 
 import numpy as np
 
@@ -193,8 +192,8 @@ def run(settings, demo_entries: int = 3000, negatives: int = 10, progress: bool 
 
 
 def main(argv=None) -> int:
-    from hotline.artifacts import write_json_atomic
     from hotline.settings import Settings
+    from training.reports import save_json_report
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--demo-entries", type=int, default=3000)
@@ -202,9 +201,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     settings = Settings.load()
     report = run(settings, args.demo_entries, args.negatives)
-    out = Path(settings.home) / "reports" / "fusion_learn.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(out, report)
+    out = save_json_report(settings, "fusion_learn", report)
     print("baseline fused R@1:", json.dumps(report["baseline_fused"]))
     print("| features | trained on | LCQMC half | R@1 (gain) | demo test R@1 (gain) |")
     print("|---|---|---|---|---|")

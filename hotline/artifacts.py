@@ -38,6 +38,31 @@ def library_versions(names: Iterable[str] = _LIBRARIES) -> dict[str, str]:
     return out
 
 
+# The x86 features that change which onnxruntime/numpy kernels run (int8
+# products in particular: docs/embeddings.md).
+_ISA_FLAGS = ("avx2", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "amx_int8")
+
+
+def machine_info() -> dict[str, Any]:
+    """The CPU model and its kernel-relevant features, for manifests and benchmarks,
+    so figures from machines of different kinds can be told apart."""
+    import platform
+
+    model, flags = platform.processor() or platform.machine(), set()
+    with contextlib.suppress(OSError):
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key == "model name":
+                    model = value.strip()
+                elif key == "flags":
+                    flags = set(value.split())
+                    break
+    return {"cpu": model, "cores": os.cpu_count(),
+            "isa": [f for f in _ISA_FLAGS if f in flags]}
+
+
 def data_hash(chunks: Iterable[bytes | str]) -> str:
     h = hashlib.sha256()
     for chunk in chunks:

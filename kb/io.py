@@ -7,6 +7,11 @@ document properties and zip timestamps) so export -> import -> export is
 byte-identical. Readers yield ``(row_number, dict)`` with spreadsheet-style row
 numbers (header = 1) or JSONL line numbers; a row that cannot even be parsed
 is yielded as a ``RowError`` so the import can list it with the others.
+
+CSV cells that a spreadsheet would run as a formula are escaped on the way out
+and unescaped on the way in (``escape_cell`` / ``unescape_cell``, also used by
+the feedback export); XLSX cells are written as typed strings, which are never
+formulas, so they need no escape.
 """
 from __future__ import annotations
 
@@ -40,6 +45,32 @@ def file_format(path: str | Path) -> str:
             f"cannot tell the format of {path}: extension {suffix or '(none)'!r}, "
             f"expected one of {', '.join(FORMATS)}")
     return suffix
+
+
+# ------------------------------------------------------ CSV formula escape
+# OWASP "CSV injection": a spreadsheet runs a cell starting with = + - @ as a
+# formula, and drops a leading tab / CR first (so "\t=1+1" is "=1+1"). Such a
+# cell gets one "'" in front, which makes it plain text to a spreadsheet. A cell
+# that already starts with "'" gets one too, so the escape can be undone exactly.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_ESCAPED = FORMULA_START + ("'",)
+
+
+def escape_cell(value: Any) -> Any:
+    """``value`` with a leading ``'`` when it is text starting with one of
+    ``= + - @ \\t \\r '``; anything else unchanged. ``unescape_cell`` undoes it."""
+    if isinstance(value, str) and value.startswith(_ESCAPED):
+        return "'" + value
+    return value
+
+
+def unescape_cell(value: Any) -> Any:
+    """Undo ``escape_cell``: drop one leading ``'`` when the next character is one
+    ``escape_cell`` escapes. ``unescape_cell(escape_cell(x)) == x`` for every x; a
+    cell like ``'abc`` (no escape added) is left as it is."""
+    if isinstance(value, str) and value[:1] == "'" and value[1:2] in _ESCAPED:
+        return value[1:]
+    return value
 
 
 # ------------------------------------------------------------------ writing
@@ -80,7 +111,7 @@ def write_entries(path: str | Path, entries: Iterable[Entry]) -> int:
                 writer.writerow(FIELDS)
                 n = 0
                 for entry in entries:
-                    writer.writerow(["" if v is None else v for v in _cells(entry)])
+                    writer.writerow(["" if v is None else escape_cell(v) for v in _cells(entry)])
                     n += 1
         elif fmt == ".jsonl":
             with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
@@ -197,7 +228,7 @@ def read_rows(path: str | Path) -> Iterator[tuple[int, dict | RowError]]:
 def _read_csv(path: Path):
     with open(path, encoding="utf-8-sig", newline="") as fh:
         try:
-            yield from _tabular(csv.reader(fh), path)
+            yield from _tabular(([unescape_cell(v) for v in record] for record in csv.reader(fh)), path)
         except UnicodeDecodeError as exc:
             raise ImportRejected([RowError(None, "", "encoding", f"not UTF-8: {exc}")],
                                  f"{path}: cannot be read; the KB was not changed") from None
@@ -242,5 +273,6 @@ def write_report(path: str | Path, errors: Iterable[RowError]) -> Path:
             writer = csv.writer(fh)
             writer.writerow(["row", "id", "field", "message"])
             for e in errors:
-                writer.writerow(["" if e.row is None else e.row, e.id, e.field, e.message])
+                writer.writerow(["" if e.row is None else e.row,
+                                 *(escape_cell(v) for v in (e.id, e.field, e.message))])
     return path

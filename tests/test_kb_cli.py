@@ -101,3 +101,14 @@ def test_taxonomy_from_demo_dir_is_applied(home, capsys):
                        "--department", "人社局", "--json")
     assert json.loads(out)["department"] == ["市人社局"]
     assert KBStore(home / "kb.sqlite3").count() == 2
+
+
+def test_import_refuses_an_xlsx_zip_bomb_with_one_line(home, capsys, tmp_path):
+    from tests.test_kb_io import _shared_strings, _xlsx_with
+    bomb = _xlsx_with(tmp_path, members={"xl/sharedStrings.xml": _shared_strings(250_000)})
+    assert run(capsys, "add", "--id", "k", "--question", "q", "--answer", "a")[0] == 0
+    code, out, err = run(capsys, "import", str(bomb), "--no-progress")
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith("error: ") and "'xl/sharedStrings.xml'" in err
+    assert "the KB was not changed" in err
+    assert json.loads(run(capsys, "stats", "--json")[1])["total"] == 1

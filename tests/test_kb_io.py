@@ -1,6 +1,7 @@
 """CSV / JSONL / XLSX: byte-identical export -> import -> export, file-level errors."""
 import datetime as dt
 import json
+import os
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -243,3 +244,73 @@ def test_23k_roundtrip_is_byte_identical(tmp_path, fmt):
     rows = synthetic_rows(23000)
     _, dst, first, second = roundtrip(tmp_path, fmt, [Entry.from_dict(r) for r in rows])
     assert dst.count() == 23000 and first.read_bytes() == second.read_bytes()
+
+
+# ------------------------------------------------------------------ file limits
+def _xlsx_with(tmp_path, name="bomb.xlsx", members=None):
+    """A real workbook (two entries) with ``members`` ({name: bytes}) added or replaced."""
+    import io
+    import zipfile
+    store = KBStore(tmp_path / f"{name}.sqlite3")
+    store.import_rows([e.to_dict() for e in TRICKY[:2]])
+    plain = tmp_path / f"plain-{name}"
+    store.export_file(plain)
+    members = members or {}
+    out = tmp_path / name
+    with zipfile.ZipFile(plain) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            if info.filename not in members:
+                dst.writestr(info.filename, src.read(info.filename))
+        for member, body in members.items():
+            dst.writestr(member, body)
+    return out
+
+
+def _shared_strings(n: int) -> bytes:
+    """``n`` shared strings, ~17 bytes each, compressing about 500x: a miniature of the
+    2.4 MB file whose 60 M shared strings ran past 150 s."""
+    return (b'<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.openxmlformats.org/'
+            b'spreadsheetml/2006/main" count="%d" uniqueCount="%d">' % (n, n)
+            + b"<si><t>a</t></si>" * n + b"</sst>")
+
+
+def test_xlsx_zip_bomb_is_refused_before_parsing(tmp_path, monkeypatch):
+    import openpyxl
+    import zipfile
+    from kb.io import FileLimits
+    path = _xlsx_with(tmp_path, members={"xl/sharedStrings.xml": _shared_strings(250_000)})   # 4.25 MB
+    info = zipfile.ZipFile(path).getinfo("xl/sharedStrings.xml")
+    assert info.file_size > 100 * info.compress_size and path.stat().st_size < 100_000
+
+    def never(*a, **k):
+        raise AssertionError("openpyxl must not see a refused archive")
+    monkeypatch.setattr(openpyxl, "load_workbook", never)
+    store = KBStore(tmp_path / "kb.sqlite3")
+    store.import_rows([TRICKY[3].to_dict()])
+    seq = store.last_seq()
+    with pytest.raises(UnsupportedFormat, match=r"XLSX member 'xl/sharedStrings.xml' unpacks .* at most "
+                                                r"ratio 100 is allowed for members over 1,048,576 bytes"):
+        store.import_file(path, progress=False)
+    assert store.last_seq() == seq and store.count() == 1
+    # the declared total, the member count: limits are parameters
+    big = FileLimits(xlsx_max_ratio=10**6, xlsx_max_total_bytes=4 * 2**20)
+    with pytest.raises(UnsupportedFormat, match=r"unpacks to 4,\d{3},\d{3} bytes \(largest member "
+                                                r"'xl/sharedStrings.xml': 4,\d{3},\d{3}\); at most 4,194,304"):
+        read_rows(path, limits=big)
+    with pytest.raises(UnsupportedFormat, match=r"has 10 members, at most 9 allowed"):
+        read_rows(path, limits=FileLimits(xlsx_max_members=9))
+
+
+def test_xlsx_within_the_limits_still_reads(tmp_path):
+    from kb.io import FileLimits, check_xlsx_archive
+    # a small member may compress very well; a big one within the ratio is fine
+    path = _xlsx_with(tmp_path, members={"xl/extra.bin": b"\0" * 2**20, "xl/media/x.bin": os.urandom(2**21)})
+    check_xlsx_archive(path)
+    rows = list(read_rows(path))
+    assert [r["id"] for _, r in rows] == ["007", "kb-α"]
+    check_xlsx_archive(path, FileLimits(xlsx_max_members=11, xlsx_max_total_bytes=4 * 2**20))
+    # not a zip at all: reported by the reader as before
+    (tmp_path / "junk.xlsx").write_bytes(b"not a zip")
+    check_xlsx_archive(tmp_path / "junk.xlsx")
+    with pytest.raises(ImportRejected, match="not a readable XLSX workbook"):
+        list(read_rows(tmp_path / "junk.xlsx"))

@@ -22,6 +22,7 @@ import json
 import os
 import re
 import tempfile
+import threading
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,9 @@ class FileLimits:
     ``UnsupportedFormat`` before (XLSX) or while (CSV) it is parsed, and the
     KB is not changed. Documented in docs/kb.md, "File limits"."""
 
+    max_columns: int = 200                      # cells in one row, header included (CSV, XLSX)
+    max_cell_chars: int = 2**20                 # characters in one CSV cell
+    max_line_chars: int = 16 * 2**20            # characters in one physical CSV line
     xlsx_max_members: int = 1_000               # files inside the XLSX zip archive
     xlsx_max_total_bytes: int = 200 * 2**20     # their declared uncompressed sizes, summed
     xlsx_max_ratio: float = 100                 # uncompressed / compressed size of one member ...
@@ -209,16 +213,18 @@ def _blank(values) -> bool:
     return all(v is None or (isinstance(v, str) and not v.strip()) for v in values)
 
 
-def _tabular(rows: Iterator, path: Path) -> Iterator[tuple[int, dict | RowError]]:
+def _tabular(rows: Iterator, path: Path, limits: FileLimits) -> Iterator[tuple[int, dict | RowError]]:
     try:
-        header = next(rows)
+        header = list(next(rows))
     except StopIteration:
         raise ImportRejected([RowError(1, "", "header", "file is empty")],
                              f"{path}: empty file; the KB was not changed") from None
-    names = _check_header(list(header), path)
+    _check_width(header, 1, path, limits)
+    names = _check_header(header, path)
     width = len(names)
     for number, values in enumerate(rows, 2):
         values = list(values)
+        _check_width(values, number, path, limits)
         if _blank(values):
             continue
         if len(values) > width and not _blank(values[width:]):
@@ -229,6 +235,13 @@ def _tabular(rows: Iterator, path: Path) -> Iterator[tuple[int, dict | RowError]
         yield number, dict(zip(names, values))
 
 
+def _check_width(values: list, row: int, path: Path, limits: FileLimits) -> None:
+    if len(values) > limits.max_columns:
+        raise UnsupportedFormat(
+            f"{path}: row {row} has {len(values):,} cells, at most {limits.max_columns:,} columns "
+            f"allowed (a KB file has at most {len(FIELDS)}); refused; the KB was not changed")
+
+
 def read_rows(path: str | Path, limits: FileLimits = DEFAULT_LIMITS) -> Iterator[tuple[int, dict | RowError]]:
     """The rows of an import file. Raises ``UnsupportedFormat`` for a file over
     ``limits`` (an XLSX archive at once, before anything is unpacked)."""
@@ -237,20 +250,63 @@ def read_rows(path: str | Path, limits: FileLimits = DEFAULT_LIMITS) -> Iterator
     if not path.is_file():
         raise KBFileNotFound(f"import file {path} does not exist")
     if fmt == ".csv":
-        return _read_csv(path)
+        return _read_csv(path, limits)
     if fmt == ".jsonl":
         return _read_jsonl(path)
     check_xlsx_archive(path, limits)
-    return _read_xlsx(path)
+    return _read_xlsx(path, limits)
 
 
-def _read_csv(path: Path):
+def _read_csv(path: Path, limits: FileLimits):
     with open(path, encoding="utf-8-sig", newline="") as fh:
         try:
-            yield from _tabular(([unescape_cell(v) for v in record] for record in csv.reader(fh)), path)
+            yield from _tabular(_csv_records(fh, path, limits), path, limits)
         except UnicodeDecodeError as exc:
             raise ImportRejected([RowError(None, "", "encoding", f"not UTF-8: {exc}")],
                                  f"{path}: cannot be read; the KB was not changed") from None
+
+
+# csv.field_size_limit is one value for the whole process (classifier.batch.readers
+# raises it for work-order files): set ours around each record, under a lock.
+_FIELD_LIMIT_LOCK = threading.Lock()
+
+
+def _csv_records(fh, path: Path, limits: FileLimits) -> Iterator[list]:
+    """CSV records with ``unescape_cell`` applied; a cell over ``max_cell_chars``,
+    a physical line over ``max_line_chars`` or a record the csv module cannot
+    parse refuses the file (``UnsupportedFormat``) naming the row."""
+    row = 1   # the record being read: spreadsheet row number, header = 1
+
+    def refuse(problem: str) -> UnsupportedFormat:
+        return UnsupportedFormat(f"{path}: row {row}: {problem}; refused; the KB was not changed")
+
+    def lines() -> Iterator[str]:   # never holds more than one bounded line
+        while True:
+            line = fh.readline(limits.max_line_chars + 1)
+            if not line:
+                return
+            if len(line) > limits.max_line_chars:
+                raise refuse(f"a line is longer than {limits.max_line_chars:,} characters "
+                             f"(a cell may hold at most {limits.max_cell_chars:,})")
+            yield line
+
+    reader = csv.reader(lines())
+    while True:
+        with _FIELD_LIMIT_LOCK:
+            previous = csv.field_size_limit(limits.max_cell_chars)
+            try:
+                record = next(reader, None)
+            except csv.Error as exc:
+                if "field larger than field limit" in str(exc):
+                    raise refuse(f"a cell is longer than {limits.max_cell_chars:,} characters, "
+                                 "the most a KB file may hold") from None
+                raise refuse(f"not valid CSV ({exc})") from None
+            finally:
+                csv.field_size_limit(previous)
+        if record is None:
+            return
+        yield [unescape_cell(v) for v in record]
+        row += 1
 
 
 def _read_jsonl(path: Path):
@@ -302,7 +358,7 @@ def check_xlsx_archive(path: str | Path, limits: FileLimits = DEFAULT_LIMITS) ->
             f"{limits.xlsx_max_total_bytes:,} bytes allowed; {refused}")
 
 
-def _read_xlsx(path: Path):
+def _read_xlsx(path: Path, limits: FileLimits):
     import openpyxl
 
     try:
@@ -312,7 +368,7 @@ def _read_xlsx(path: Path):
                              f"{path}: cannot be read; the KB was not changed") from None
     try:
         ws = wb[SHEET] if SHEET in wb.sheetnames else wb.worksheets[0]
-        yield from _tabular(ws.iter_rows(values_only=True), path)
+        yield from _tabular(ws.iter_rows(values_only=True), path, limits)
     finally:
         wb.close()
 

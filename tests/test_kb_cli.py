@@ -112,3 +112,19 @@ def test_import_refuses_an_xlsx_zip_bomb_with_one_line(home, capsys, tmp_path):
     assert err.count("\n") == 1 and err.startswith("error: ") and "'xl/sharedStrings.xml'" in err
     assert "the KB was not changed" in err
     assert json.loads(run(capsys, "stats", "--json")[1])["total"] == 1
+
+
+def test_import_of_an_unreadable_csv_is_one_line_and_exit_2(home, capsys, tmp_path):
+    assert run(capsys, "add", "--id", "k", "--question", "q", "--answer", "a")[0] == 0
+    big = tmp_path / "big.csv"
+    big.write_text("id,question,answer\nb,q," + "x" * (2 * 2**20) + "\n", encoding="utf-8")   # a 2 MiB cell
+    wide = tmp_path / "wide.csv"
+    wide.write_text(",".join(f"c{i}" for i in range(100_000)) + "\n", encoding="utf-8")
+    for path, words in [(big, "row 2: a cell is longer than 1,048,576 characters"),
+                        (wide, "row 1 has 100,000 cells, at most 200 columns allowed")]:
+        code, out, err = run(capsys, "import", str(path), "--no-progress")
+        assert (code, out) == (2, ""), err[-500:]
+        assert err.count("\n") == 1 and err.startswith("error: ") and words in err
+        assert "the KB was not changed" in err
+    assert json.loads(run(capsys, "stats", "--json")[1])["total"] == 1
+

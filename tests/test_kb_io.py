@@ -314,3 +314,60 @@ def test_xlsx_within_the_limits_still_reads(tmp_path):
     check_xlsx_archive(tmp_path / "junk.xlsx")
     with pytest.raises(ImportRejected, match="not a readable XLSX workbook"):
         list(read_rows(tmp_path / "junk.xlsx"))
+
+
+@pytest.fixture
+def wide_field_limit():
+    """Another reader in the process (classifier.batch.readers) raised csv's global limit."""
+    import csv
+    previous = csv.field_size_limit(2**30)
+    yield 2**30
+    csv.field_size_limit(previous)
+
+
+def test_csv_cell_over_the_limit_is_refused_with_its_row(tmp_path, wide_field_limit):
+    import csv
+    from kb.io import FileLimits
+    store = KBStore(tmp_path / "kb.sqlite3")
+    store.import_rows([TRICKY[3].to_dict()])
+    seq = store.last_seq()
+    path = tmp_path / "big.csv"
+    cell = ("长" * 999 + "\n") * 1100     # 1.1 M characters in short lines: the cell limit, not the line limit
+    path.write_text(f'id,question,answer\na,q,a\nb,q,"{cell}"\nc,q,a\n', encoding="utf-8")
+    with pytest.raises(UnsupportedFormat, match=r"big.csv: row 3: a cell is longer than 1,048,576 "
+                                                r"characters, the most a KB file may hold; refused"):
+        store.import_file(path, skip_invalid=True, progress=False)
+    assert store.last_seq() == seq and store.count() == 1
+    assert csv.field_size_limit() == wide_field_limit     # the process-wide value is restored
+    # a smaller cell under the default limit is an ordinary invalid row (text > 32,000 characters)
+    path.write_text(f'id,question,answer\na,q,a\nb,q,"{cell[:40_000]}"\n', encoding="utf-8")
+    report = store.import_file(path, skip_invalid=True, progress=False, report_path=tmp_path / "r.csv")
+    assert report.added == 1 and [(e.row, e.field) for e in report.rejected] == [(3, "answer")]
+    # one long physical line is refused without being read whole
+    path.write_text("id,question,answer\n" + "a,q," + "x" * 5000 + "\n", encoding="utf-8")
+    with pytest.raises(UnsupportedFormat, match=r"row 2: a line is longer than 4,000 characters"):
+        list(read_rows(path, limits=FileLimits(max_line_chars=4000)))
+    with pytest.raises(UnsupportedFormat, match=r"row 2: a cell is longer than 1,000 characters"):
+        list(read_rows(path, limits=FileLimits(max_cell_chars=1000)))
+    assert csv.field_size_limit() == wide_field_limit
+
+
+def test_absurd_column_counts_are_refused_in_one_error(tmp_path):
+    import openpyxl
+    path = tmp_path / "wide.csv"
+    path.write_text(",".join(f"c{i}" for i in range(100_000)) + "\n1,2,3\n", encoding="utf-8")
+    store = KBStore(tmp_path / "kb.sqlite3")
+    with pytest.raises(UnsupportedFormat) as exc:
+        store.import_file(path, progress=False)
+    assert str(exc.value).endswith("wide.csv: row 1 has 100,000 cells, at most 200 columns allowed "
+                                   "(a KB file has at most 15); refused; the KB was not changed")
+    path.write_text("id,question,answer\nq1,q,a\nq2,q,a" + "," * 200 + "\n", encoding="utf-8")
+    with pytest.raises(UnsupportedFormat, match="row 3 has 203 cells, at most 200"):
+        store.import_file(path, progress=False)
+    path.write_text("id,question,answer\nq1,q,a" + "," * 197 + "\n", encoding="utf-8")   # 200 cells: fine
+    assert store.import_file(path, progress=False).added == 1
+    wb = openpyxl.Workbook()
+    wb.active.append(["id", "question", "answer"] + [f"c{i}" for i in range(300)])
+    wb.save(tmp_path / "wide.xlsx")
+    with pytest.raises(UnsupportedFormat, match="row 1 has 303 cells, at most 200"):
+        list(read_rows(tmp_path / "wide.xlsx"))

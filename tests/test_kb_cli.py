@@ -128,3 +128,18 @@ def test_import_of_an_unreadable_csv_is_one_line_and_exit_2(home, capsys, tmp_pa
         assert "the KB was not changed" in err
     assert json.loads(run(capsys, "stats", "--json")[1])["total"] == 1
 
+
+def test_rejected_import_prints_at_most_20_problems(home, capsys, tmp_path):
+    src = tmp_path / "bad.csv"
+    src.write_text("id,question,answer\n" + "".join(f"r{i},,a\n" for i in range(150)), encoding="utf-8")
+    code, _, err = run(capsys, "import", str(src), "--no-progress")
+    lines = err.splitlines()
+    assert code == 1 and len(lines) == 22 and lines[0].startswith("error: ")
+    assert lines[1] == "  row 2 (id 'r0'): question: is empty; the standard question is required"
+    assert lines[-1] == "  ... and 130 more (`--report FILE` lists them all)"
+    code, _, err = run(capsys, "import", str(src), "--no-progress", "--report", str(tmp_path / "all.csv"))
+    lines = err.splitlines()
+    assert code == 1 and len(lines) == 22 and lines[-1].startswith("  all 150 problem(s) are listed in ")
+    report = (tmp_path / "all.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert len(report) == 151 and report[-1].startswith("151,r149,question,")
+    assert json.loads(run(capsys, "stats", "--json")[1])["total"] == 0

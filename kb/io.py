@@ -7,6 +7,11 @@ document properties and zip timestamps) so export -> import -> export is
 byte-identical. Readers yield ``(row_number, dict)`` with spreadsheet-style row
 numbers (header = 1) or JSONL line numbers; a row that cannot even be parsed
 is yielded as a ``RowError`` so the import can list it with the others.
+
+CSV cells that a spreadsheet would run as a formula are escaped on the way out
+and unescaped on the way in (``escape_cell`` / ``unescape_cell``, also used by
+the feedback export); XLSX cells are written as typed strings, which are never
+formulas, so they need no escape.
 """
 from __future__ import annotations
 
@@ -17,7 +22,9 @@ import json
 import os
 import re
 import tempfile
+import threading
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -33,6 +40,24 @@ _ZIP_TIME = (2000, 1, 1, 0, 0, 0)
 _CORE_TIME = re.compile(rb"(<dcterms:(created|modified)[^>]*>)[^<]*(</dcterms:\2>)")
 
 
+@dataclass(frozen=True)
+class FileLimits:
+    """What an import file may hold; beyond these it is refused with
+    ``UnsupportedFormat`` before (XLSX) or while (CSV) it is parsed, and the
+    KB is not changed. Documented in docs/kb.md, "File limits"."""
+
+    max_columns: int = 200                      # cells in one row, header included (CSV, XLSX)
+    max_cell_chars: int = 2**20                 # characters in one CSV cell
+    max_line_chars: int = 16 * 2**20            # characters in one physical CSV line
+    xlsx_max_members: int = 1_000               # files inside the XLSX zip archive
+    xlsx_max_total_bytes: int = 200 * 2**20     # their declared uncompressed sizes, summed
+    xlsx_max_ratio: float = 100                 # uncompressed / compressed size of one member ...
+    xlsx_ratio_min_bytes: int = 2**20           # ... that unpacks to more than this
+
+
+DEFAULT_LIMITS = FileLimits()
+
+
 def file_format(path: str | Path) -> str:
     suffix = Path(path).suffix.lower()
     if suffix not in FORMATS:
@@ -40,6 +65,32 @@ def file_format(path: str | Path) -> str:
             f"cannot tell the format of {path}: extension {suffix or '(none)'!r}, "
             f"expected one of {', '.join(FORMATS)}")
     return suffix
+
+
+# ------------------------------------------------------ CSV formula escape
+# OWASP "CSV injection": a spreadsheet runs a cell starting with = + - @ as a
+# formula, and drops a leading tab / CR first (so "\t=1+1" is "=1+1"). Such a
+# cell gets one "'" in front, which makes it plain text to a spreadsheet. A cell
+# that already starts with "'" gets one too, so the escape can be undone exactly.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_ESCAPED = FORMULA_START + ("'",)
+
+
+def escape_cell(value: Any) -> Any:
+    """``value`` with a leading ``'`` when it is text starting with one of
+    ``= + - @ \\t \\r '``; anything else unchanged. ``unescape_cell`` undoes it."""
+    if isinstance(value, str) and value.startswith(_ESCAPED):
+        return "'" + value
+    return value
+
+
+def unescape_cell(value: Any) -> Any:
+    """Undo ``escape_cell``: drop one leading ``'`` when the next character is one
+    ``escape_cell`` escapes. ``unescape_cell(escape_cell(x)) == x`` for every x; a
+    cell like ``'abc`` (no escape added) is left as it is."""
+    if isinstance(value, str) and value[:1] == "'" and value[1:2] in _ESCAPED:
+        return value[1:]
+    return value
 
 
 # ------------------------------------------------------------------ writing
@@ -80,7 +131,7 @@ def write_entries(path: str | Path, entries: Iterable[Entry]) -> int:
                 writer.writerow(FIELDS)
                 n = 0
                 for entry in entries:
-                    writer.writerow(["" if v is None else v for v in _cells(entry)])
+                    writer.writerow(["" if v is None else escape_cell(v) for v in _cells(entry)])
                     n += 1
         elif fmt == ".jsonl":
             with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
@@ -162,16 +213,18 @@ def _blank(values) -> bool:
     return all(v is None or (isinstance(v, str) and not v.strip()) for v in values)
 
 
-def _tabular(rows: Iterator, path: Path) -> Iterator[tuple[int, dict | RowError]]:
+def _tabular(rows: Iterator, path: Path, limits: FileLimits) -> Iterator[tuple[int, dict | RowError]]:
     try:
-        header = next(rows)
+        header = list(next(rows))
     except StopIteration:
         raise ImportRejected([RowError(1, "", "header", "file is empty")],
                              f"{path}: empty file; the KB was not changed") from None
-    names = _check_header(list(header), path)
+    _check_width(header, 1, path, limits)
+    names = _check_header(header, path)
     width = len(names)
     for number, values in enumerate(rows, 2):
         values = list(values)
+        _check_width(values, number, path, limits)
         if _blank(values):
             continue
         if len(values) > width and not _blank(values[width:]):
@@ -182,25 +235,78 @@ def _tabular(rows: Iterator, path: Path) -> Iterator[tuple[int, dict | RowError]
         yield number, dict(zip(names, values))
 
 
-def read_rows(path: str | Path) -> Iterator[tuple[int, dict | RowError]]:
+def _check_width(values: list, row: int, path: Path, limits: FileLimits) -> None:
+    if len(values) > limits.max_columns:
+        raise UnsupportedFormat(
+            f"{path}: row {row} has {len(values):,} cells, at most {limits.max_columns:,} columns "
+            f"allowed (a KB file has at most {len(FIELDS)}); refused; the KB was not changed")
+
+
+def read_rows(path: str | Path, limits: FileLimits = DEFAULT_LIMITS) -> Iterator[tuple[int, dict | RowError]]:
+    """The rows of an import file. Raises ``UnsupportedFormat`` for a file over
+    ``limits`` (an XLSX archive at once, before anything is unpacked)."""
     path = Path(path)
     fmt = file_format(path)
     if not path.is_file():
         raise KBFileNotFound(f"import file {path} does not exist")
     if fmt == ".csv":
-        return _read_csv(path)
+        return _read_csv(path, limits)
     if fmt == ".jsonl":
         return _read_jsonl(path)
-    return _read_xlsx(path)
+    check_xlsx_archive(path, limits)
+    return _read_xlsx(path, limits)
 
 
-def _read_csv(path: Path):
+def _read_csv(path: Path, limits: FileLimits):
     with open(path, encoding="utf-8-sig", newline="") as fh:
         try:
-            yield from _tabular(csv.reader(fh), path)
+            yield from _tabular(_csv_records(fh, path, limits), path, limits)
         except UnicodeDecodeError as exc:
             raise ImportRejected([RowError(None, "", "encoding", f"not UTF-8: {exc}")],
                                  f"{path}: cannot be read; the KB was not changed") from None
+
+
+# csv.field_size_limit is one value for the whole process (classifier.batch.readers
+# raises it for work-order files): set ours around each record, under a lock.
+_FIELD_LIMIT_LOCK = threading.Lock()
+
+
+def _csv_records(fh, path: Path, limits: FileLimits) -> Iterator[list]:
+    """CSV records with ``unescape_cell`` applied; a cell over ``max_cell_chars``,
+    a physical line over ``max_line_chars`` or a record the csv module cannot
+    parse refuses the file (``UnsupportedFormat``) naming the row."""
+    row = 1   # the record being read: spreadsheet row number, header = 1
+
+    def refuse(problem: str) -> UnsupportedFormat:
+        return UnsupportedFormat(f"{path}: row {row}: {problem}; refused; the KB was not changed")
+
+    def lines() -> Iterator[str]:   # never holds more than one bounded line
+        while True:
+            line = fh.readline(limits.max_line_chars + 1)
+            if not line:
+                return
+            if len(line) > limits.max_line_chars:
+                raise refuse(f"a line is longer than {limits.max_line_chars:,} characters "
+                             f"(a cell may hold at most {limits.max_cell_chars:,})")
+            yield line
+
+    reader = csv.reader(lines())
+    while True:
+        with _FIELD_LIMIT_LOCK:
+            previous = csv.field_size_limit(limits.max_cell_chars)
+            try:
+                record = next(reader, None)
+            except csv.Error as exc:
+                if "field larger than field limit" in str(exc):
+                    raise refuse(f"a cell is longer than {limits.max_cell_chars:,} characters, "
+                                 "the most a KB file may hold") from None
+                raise refuse(f"not valid CSV ({exc})") from None
+            finally:
+                csv.field_size_limit(previous)
+        if record is None:
+            return
+        yield [unescape_cell(v) for v in record]
+        row += 1
 
 
 def _read_jsonl(path: Path):
@@ -219,7 +325,40 @@ def _read_jsonl(path: Path):
             yield number, obj
 
 
-def _read_xlsx(path: Path):
+def check_xlsx_archive(path: str | Path, limits: FileLimits = DEFAULT_LIMITS) -> None:
+    """Refuse a zip bomb before openpyxl unpacks anything: the member count, each
+    member's declared uncompressed size against its compressed size (for members
+    over ``xlsx_ratio_min_bytes``) and the declared total. The declared sizes bind:
+    zipfile never returns more than a member's declared size (a member that
+    unpacks to more fails its CRC check). A file that is not a zip archive at all
+    passes here and is reported by the reader as before."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+    except Exception:   # not a zip archive: _read_xlsx reports it
+        return
+    refused = "refused unread; the KB was not changed"
+    if len(infos) > limits.xlsx_max_members:
+        raise UnsupportedFormat(f"{path}: the XLSX archive has {len(infos):,} members, at most "
+                                f"{limits.xlsx_max_members:,} allowed; {refused}")
+    for info in infos:
+        if info.file_size > limits.xlsx_ratio_min_bytes and \
+                info.file_size > limits.xlsx_max_ratio * max(info.compress_size, 1):
+            raise UnsupportedFormat(
+                f"{path}: XLSX member {info.filename!r} unpacks {info.compress_size:,} bytes to "
+                f"{info.file_size:,} (ratio {info.file_size / max(info.compress_size, 1):,.0f}); "
+                f"at most ratio {limits.xlsx_max_ratio:g} is allowed for members over "
+                f"{limits.xlsx_ratio_min_bytes:,} bytes (a zip bomb?); {refused}")
+    total = sum(info.file_size for info in infos)
+    if total > limits.xlsx_max_total_bytes:
+        largest = max(infos, key=lambda info: info.file_size)
+        raise UnsupportedFormat(
+            f"{path}: the XLSX archive unpacks to {total:,} bytes (largest member "
+            f"{largest.filename!r}: {largest.file_size:,}); at most "
+            f"{limits.xlsx_max_total_bytes:,} bytes allowed; {refused}")
+
+
+def _read_xlsx(path: Path, limits: FileLimits):
     import openpyxl
 
     try:
@@ -229,7 +368,7 @@ def _read_xlsx(path: Path):
                              f"{path}: cannot be read; the KB was not changed") from None
     try:
         ws = wb[SHEET] if SHEET in wb.sheetnames else wb.worksheets[0]
-        yield from _tabular(ws.iter_rows(values_only=True), path)
+        yield from _tabular(ws.iter_rows(values_only=True), path, limits)
     finally:
         wb.close()
 
@@ -242,5 +381,6 @@ def write_report(path: str | Path, errors: Iterable[RowError]) -> Path:
             writer = csv.writer(fh)
             writer.writerow(["row", "id", "field", "message"])
             for e in errors:
-                writer.writerow(["" if e.row is None else e.row, e.id, e.field, e.message])
+                writer.writerow(["" if e.row is None else e.row,
+                                 *(escape_cell(v) for v in (e.id, e.field, e.message))])
     return path

@@ -101,3 +101,45 @@ def test_taxonomy_from_demo_dir_is_applied(home, capsys):
                        "--department", "人社局", "--json")
     assert json.loads(out)["department"] == ["市人社局"]
     assert KBStore(home / "kb.sqlite3").count() == 2
+
+
+def test_import_refuses_an_xlsx_zip_bomb_with_one_line(home, capsys, tmp_path):
+    from tests.test_kb_io import _shared_strings, _xlsx_with
+    bomb = _xlsx_with(tmp_path, members={"xl/sharedStrings.xml": _shared_strings(250_000)})
+    assert run(capsys, "add", "--id", "k", "--question", "q", "--answer", "a")[0] == 0
+    code, out, err = run(capsys, "import", str(bomb), "--no-progress")
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith("error: ") and "'xl/sharedStrings.xml'" in err
+    assert "the KB was not changed" in err
+    assert json.loads(run(capsys, "stats", "--json")[1])["total"] == 1
+
+
+def test_import_of_an_unreadable_csv_is_one_line_and_exit_2(home, capsys, tmp_path):
+    assert run(capsys, "add", "--id", "k", "--question", "q", "--answer", "a")[0] == 0
+    big = tmp_path / "big.csv"
+    big.write_text("id,question,answer\nb,q," + "x" * (2 * 2**20) + "\n", encoding="utf-8")   # a 2 MiB cell
+    wide = tmp_path / "wide.csv"
+    wide.write_text(",".join(f"c{i}" for i in range(100_000)) + "\n", encoding="utf-8")
+    for path, words in [(big, "row 2: a cell is longer than 1,048,576 characters"),
+                        (wide, "row 1 has 100,000 cells, at most 200 columns allowed")]:
+        code, out, err = run(capsys, "import", str(path), "--no-progress")
+        assert (code, out) == (2, ""), err[-500:]
+        assert err.count("\n") == 1 and err.startswith("error: ") and words in err
+        assert "the KB was not changed" in err
+    assert json.loads(run(capsys, "stats", "--json")[1])["total"] == 1
+
+
+def test_rejected_import_prints_at_most_20_problems(home, capsys, tmp_path):
+    src = tmp_path / "bad.csv"
+    src.write_text("id,question,answer\n" + "".join(f"r{i},,a\n" for i in range(150)), encoding="utf-8")
+    code, _, err = run(capsys, "import", str(src), "--no-progress")
+    lines = err.splitlines()
+    assert code == 1 and len(lines) == 22 and lines[0].startswith("error: ")
+    assert lines[1] == "  row 2 (id 'r0'): question: is empty; the standard question is required"
+    assert lines[-1] == "  ... and 130 more (`--report FILE` lists them all)"
+    code, _, err = run(capsys, "import", str(src), "--no-progress", "--report", str(tmp_path / "all.csv"))
+    lines = err.splitlines()
+    assert code == 1 and len(lines) == 22 and lines[-1].startswith("  all 150 problem(s) are listed in ")
+    report = (tmp_path / "all.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert len(report) == 151 and report[-1].startswith("151,r149,question,")
+    assert json.loads(run(capsys, "stats", "--json")[1])["total"] == 0

@@ -282,6 +282,24 @@ def test_feedback_stored_masked_and_exportable(kb_app, tmp_path):
     assert lines[0] == "title,detail,type,department" and "fault,市城管局" in lines[1]
 
 
+def test_feedback_csv_export_neutralises_formula_cells(tmp_path):
+    import csv
+
+    from hotline.api.feedback import FeedbackStore
+    from kb.io import unescape_cell
+
+    store = FeedbackStore(tmp_path / "fb.sqlite3")
+    texts = ['=HYPERLINK("http://evil.example","点我")', "\t=1+1", "-1+1", "'abc", "路灯坏了"]
+    for text in texts:
+        store.add({"text": text, "type": "fault", "department": "@SUM(A1)"})
+    assert store.export(tmp_path / "fb.csv") == len(texts)
+    with open(tmp_path / "fb.csv", encoding="utf-8", newline="") as fh:
+        rows = list(csv.reader(fh))[1:]
+    assert sorted(r[1] for r in rows) == sorted(["'" + t for t in texts[:4]] + ["路灯坏了"])
+    assert {r[3] for r in rows} == {"'@SUM(A1)"}
+    assert sorted(unescape_cell(r[1]) for r in rows) == sorted(texts)   # the KB reader's rule undoes it
+
+
 def test_access_log_is_json_with_masked_text(kb_client, caplog):
     from hotline.api.logging import JSONFormatter
 

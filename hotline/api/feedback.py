@@ -4,7 +4,9 @@ Stored in SQLite at ``settings.home/feedback.sqlite3``. Free text is masked with
 ``index.text.mask_pii`` before it is written, so the file can be used as
 training data without carrying phone or ID numbers. :meth:`FeedbackStore.export`
 writes the rows in the demo work-order format (``title,detail,type,department``)
-that training reads, so ``hotline train`` can include them.
+that training reads, so ``hotline train`` can include them. CSV cells that a
+spreadsheet would run as a formula are escaped with a leading ``'``
+(``kb.io.escape_cell``, the KB export's rule; ``kb.io.unescape_cell`` undoes it).
 """
 from __future__ import annotations
 
@@ -91,6 +93,8 @@ class FeedbackStore:
         """Training rows (title,detail,type,department) as CSV, or every column as
         JSON lines when ``path`` ends in .jsonl. Rows without a final label are
         kept in JSONL but skipped in CSV. Returns the number of rows written."""
+        from kb.io import escape_cell   # like engine.py: hotline/ reaches kb/ lazily
+
         path = Path(path)
         n = 0
         with open(path, "w", encoding="utf-8", newline="") as fh:
@@ -103,7 +107,7 @@ class FeedbackStore:
             writer.writerow(["title", "detail", "type", "department"])
             for row in self.rows():
                 if row["final_type"] or row["final_department"]:
-                    writer.writerow(["", row["text"], row["final_type"] or "",
-                                     row["final_department"] or ""])
+                    writer.writerow(["", *(escape_cell(v) for v in (
+                        row["text"], row["final_type"] or "", row["final_department"] or ""))])
                     n += 1
         return n

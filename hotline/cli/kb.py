@@ -55,7 +55,8 @@ def register(sub) -> None:
     x.add_argument("--skip-invalid", action="store_true",
                    help="import the valid rows and write a report of the rejected ones")
     x.add_argument("--report", metavar="FILE", help="where --skip-invalid writes its report "
-                   "(default HOME/reports/import-<name>-<time>.csv)")
+                   "(default HOME/reports/import-<name>-<time>.csv); a rejected import lists "
+                   "every problem there too")
     x.add_argument("--no-progress", action="store_true")
     x.add_argument("--json", action="store_true", help="print the import report as JSON")
 
@@ -154,15 +155,30 @@ def _print_entry(entry, as_json: bool) -> None:
         print(f"{key:<{width}}  {text.replace(chr(10), chr(10) + ' ' * (width + 2))}")
 
 
+# Problems printed for a rejected import or an invalid entry; `import --report FILE`
+# writes them all.
+MAX_ERROR_LINES = 20
+
+
 def run(args, settings) -> int:
     from kb.errors import ValidationError
 
     try:
         return _dispatch(args, settings)
-    except ValidationError as exc:   # list every problem, one per line
+    except ValidationError as exc:   # one problem per line, the first MAX_ERROR_LINES
         print(f"error: {str(exc).split(': row ')[0].split(': entry')[0]}", file=sys.stderr)
-        for err in exc.errors:
+        for err in exc.errors[:MAX_ERROR_LINES]:
             print(f"  {err}", file=sys.stderr)
+        more = len(exc.errors) - MAX_ERROR_LINES
+        report = getattr(args, "report", None) if args.kb_command == "import" else None
+        if report:
+            from kb.io import write_report
+
+            print(f"  all {len(exc.errors):,} problem(s) are listed in {write_report(report, exc.errors)}",
+                  file=sys.stderr)
+        elif more > 0:
+            hint = " (`--report FILE` lists them all)" if args.kb_command == "import" else ""
+            print(f"  ... and {more:,} more{hint}", file=sys.stderr)
         return 1
 
 

@@ -19,19 +19,21 @@ from typing import Any, Mapping
 from flask import Flask, Response, g, jsonify, request, send_from_directory
 from werkzeug.exceptions import HTTPException
 
-from hotline.api import auth as auth_mod
-from hotline.api import engine as eng
-from hotline.api import logging as api_log
-from hotline.api import openapi, validation
-from hotline.api.errors import (Forbidden, MethodNotAllowed, PayloadTooLarge, PreconditionRequired,
+from hotline.http import auth as auth_mod
+from hotline import service
+from hotline.responses import jsonable
+from hotline.runtime import Engine
+from hotline.http import accesslog
+from hotline.http import openapi, validation
+from hotline.http.errors import (Forbidden, MethodNotAllowed, PayloadTooLarge, PreconditionRequired,
                                 RateLimited, RouteNotFound, Unauthorized, UnsupportedMediaType,
                                 WrongType)
-from hotline.api.feedback import FeedbackStore
-from hotline.api.metrics import CONTENT_TYPE, Metrics
-from hotline.api.ratelimit import RateLimiter
-from hotline.errors import (ArtifactError, Conflict, HotlineError, InvalidInput, NotFound,
+from hotline.http.feedback import FeedbackStore
+from hotline.http.metrics import CONTENT_TYPE, Metrics
+from hotline.http.ratelimit import RateLimiter
+from foundation.errors import (ArtifactError, Conflict, HotlineError, InvalidInput, NotFound,
                             NotReady)
-from hotline.settings import Settings
+from foundation.settings import Settings
 
 log = logging.getLogger("hotline.server")
 WIDGET_DIR = Path(__file__).resolve().parent / "widget"
@@ -80,7 +82,7 @@ def problem_for(exc: BaseException) -> tuple[int, dict, dict]:
             "request_id": g.get("request_id", "")}
     errors = getattr(exc, "errors", None)
     if errors:
-        body["errors"] = [eng.jsonable(e) for e in errors][:50]
+        body["errors"] = [jsonable(e) for e in errors][:50]
     return status, body, headers
 
 
@@ -91,11 +93,10 @@ def _settings(config) -> Settings:
 
 
 def create_app(config: Settings | Mapping[str, Any] | None = None, *,
-               engine: eng.Engine | None = None, loaders: Mapping | None = None,
-               widget_dir: Path | None = None) -> Flask:
+               engine: Engine | None = None, widget_dir: Path | None = None) -> Flask:
     """``config``: a Settings, or a dict of setting overrides (env and TOML still
-    apply beneath them). ``engine``/``loaders`` inject the models (tests, embedding
-    hosts); by default they are loaded from ``settings.home``."""
+    apply beneath them). ``engine`` injects a prepared engine (tests, embedding
+    hosts); by default one is loaded from ``settings.home``."""
     settings = _settings(config)
     app = Flask(__name__)
     app.json.ensure_ascii = False
@@ -105,9 +106,10 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, *,
     sessions = auth_mod.Sessions(auth_mod.session_secret(settings.home))
     limiter = RateLimiter(settings.rate_limit_per_minute)
     metrics = Metrics()
-    engine = engine or eng.Engine(settings, loaders=loaders)
+    engine = engine or Engine(settings)
     feedback = FeedbackStore(settings.home / "feedback.sqlite3")
-    schemas = openapi.request_schemas(settings)
+    schemas = {name: validation.Schema(schema)
+               for name, schema in openapi.request_schemas(settings).items()}
     doc = openapi.build(settings)
     widget_dir = Path(widget_dir or WIDGET_DIR)
     app.extensions["hotline"] = {"settings": settings, "engine": engine, "keyring": keyring,
@@ -130,7 +132,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, *,
         resp.headers["X-Request-ID"] = g.get("request_id", "")
         metrics.observe(endpoint, request.method, resp.status_code, seconds)
         principal = g.get("principal")
-        api_log.access(g.get("request_id", ""), request.method, request.path, endpoint,
+        accesslog.access(g.get("request_id", ""), request.method, request.path, endpoint,
                        resp.status_code, seconds, principal.key_id if principal else None,
                        g.get("log_text"), g.get("error_code"))
         return resp
@@ -164,7 +166,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, *,
 
     def body(schema: str) -> dict:
         data = validation.read_json(request, settings.max_body_bytes)
-        validation.check(data, schemas[schema])
+        schemas[schema].check(data)
         g.log_text = data.get("text") or data.get("query")
         return data
 
@@ -176,57 +178,44 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, *,
     @api("/v1/analyze", ["POST"], "agent")
     def analyze():
         data = body("AnalyzeRequest")
-        result = eng.analyze(engine, engine.snapshot, data["text"], data.get("region"),
-                             data.get("channel"), data.get("k", 5))
+        result = service.analyze(engine.snapshot, data["text"], data.get("region"),
+                                 data.get("channel"), data.get("k", 5))
         return took({"request_id": g.request_id, **result})
 
     @api("/v1/search", ["POST"], "agent")
     def search():
         data = body("SearchRequest")
-        query = engine.validate_text(data["query"])
         snap = engine.snapshot
-        snap.need("search")
-        engine.sync_index(snap)
-        hits = eng.search_hits(snap, query, data.get("k", 5), data.get("region"),
-                               data.get("department"), data.get("category"), data.get("now"))
+        query = service.checked_text(snap, data["query"])
+        hits = service.search(snap, query, data.get("k", 5), data.get("region"),
+                              data.get("department"), data.get("category"), data.get("now"))
         return took({"request_id": g.request_id, "query": query, "hits": hits})
 
     @api("/v1/classify", ["POST"], "agent")
     def classify():
         data = body("ClassifyRequest")
-        text = engine.validate_text(data["text"])
-        snap = engine.snapshot
-        snap.need("classifier")
-        return jsonify({"request_id": g.request_id, "text": text,
-                        **eng.classify(engine, snap, [text])[0]})
+        return jsonify({"request_id": g.request_id,
+                        **service.classify(engine.snapshot, [data["text"]])[0]})
 
     @api("/v1/classify/batch", ["POST"], "agent")
     def classify_batch():
         data = body("ClassifyBatchRequest")
-        texts = []
-        for i, item in enumerate(data["items"]):
-            try:
-                texts.append(engine.validate_text(item["text"]))
-            except InvalidInput as exc:
-                raise type(exc)(f"items[{i}].text: {exc}") from None
-        snap = engine.snapshot
-        snap.need("classifier")
-        results = eng.classify(engine, snap, texts)
-        items = [{"id": item.get("id"), "text": text, **r}
-                 for item, text, r in zip(data["items"], texts, results)]
+        results = service.classify(engine.snapshot, [item["text"] for item in data["items"]],
+                                   where="items[{i}].text")
+        items = [{"id": item.get("id"), **r} for item, r in zip(data["items"], results)]
         return took({"request_id": g.request_id, "items": items})
 
     # ------------------------------------------------------------ knowledge base
     def store():
         snap = engine.snapshot
         snap.need("kb")
-        return snap, snap.store
+        return snap.store
 
     def by() -> str:
         return f"api:{g.principal.role}:{g.principal.key_id}"
 
     def entry_response(entry, status: int = 200) -> Response:
-        resp = jsonify(eng.jsonable(entry))
+        resp = jsonify(jsonable(entry))
         resp.status_code = status
         resp.headers["ETag"] = f'"{entry.revision}"'
         return resp
@@ -249,45 +238,42 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, *,
             raise InvalidInput(f"status {status[:40]!r} is not one of draft, published, retired")
         offset = _int_arg("offset", 0, 0, None)
         limit = _int_arg("limit", 50, 1, 500)
-        _, kb = store()
+        kb = store()
         items = list(itertools.islice(kb.iter_entries(status), offset, offset + limit))
         return jsonify({"total": kb.count(status), "offset": offset, "limit": limit,
-                        "items": [eng.jsonable(e) for e in items]})
+                        "items": [jsonable(e) for e in items]})
 
     @api("/v1/kb/entries", ["POST"], "editor")
     def create_entry():
         data = body("EntryCreate")
-        snap, kb = store()
-        entry = kb.add(data, by=by())
-        engine.sync_index(snap, force=True)
+        entry = store().add(data, by=by())
+        engine.sync_index(wait=True)   # the writer reads its own write
         resp = entry_response(entry, 201)
         resp.headers["Location"] = f"/v1/kb/entries/{entry.id}"
         return resp
 
     @api("/v1/kb/entries/<entry_id>", ["GET"], "agent")
     def get_entry(entry_id):
-        return entry_response(store()[1].get(entry_id))
+        return entry_response(store().get(entry_id))
 
     @api("/v1/kb/entries/<entry_id>", ["PATCH"], "editor")
     def patch_entry(entry_id):
         revision = base_revision()
         data = body("EntryPatch")
-        snap, kb = store()
-        entry = kb.update(entry_id, data, revision, by=by())
-        engine.sync_index(snap, force=True)
+        entry = store().update(entry_id, data, revision, by=by())
+        engine.sync_index(wait=True)   # the writer reads its own write
         return entry_response(entry)
 
     @api("/v1/kb/entries/<entry_id>", ["DELETE"], "editor")
     def delete_entry(entry_id):
         revision = base_revision()
-        snap, kb = store()
-        entry = kb.retire(entry_id, revision, by=by())
-        engine.sync_index(snap, force=True)
+        entry = store().retire(entry_id, revision, by=by())
+        engine.sync_index(wait=True)   # the writer reads its own write
         return entry_response(entry)
 
     @api("/v1/kb/entries/<entry_id>/history", ["GET"], "agent")
     def entry_history(entry_id):
-        return jsonify({"id": entry_id, "items": eng.jsonable(store()[1].history(entry_id))})
+        return jsonify({"id": entry_id, "items": jsonable(store().history(entry_id))})
 
     # ------------------------------------------------------------ feedback, admin
     @api("/v1/feedback", ["POST"], "agent")
@@ -300,9 +286,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, *,
 
     @api("/v1/departments", ["GET"], "agent")
     def departments():
-        snap = engine.snapshot
-        snap.need("kb")
-        return jsonify(engine.departments(snap))
+        return jsonify(service.departments(engine.snapshot))
 
     @api("/v1/models", ["GET"], "admin")
     def models():
@@ -340,7 +324,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, *,
     @app.get("/widget/")
     def widget_page():
         resp = _widget_file(widget_dir, "index.html")
-        # Same-origin session for the page's API calls (see hotline.api.auth).
+        # Same-origin session for the page's API calls (see hotline.http.auth).
         resp.set_cookie(auth_mod.SESSION_COOKIE, sessions.issue("agent"),
                         max_age=auth_mod.SESSION_SECONDS, httponly=True, samesite="Strict",
                         secure=request.is_secure, path="/v1")
@@ -374,7 +358,7 @@ def _int_arg(name: str, default: int, lo: int, hi: int | None) -> int:
     return value
 
 
-def _engine_gauges(engine: eng.Engine, feedback: FeedbackStore):
+def _engine_gauges(engine: Engine, feedback: FeedbackStore):
     snap = engine._snapshot  # no retry from a scrape
     yield ("hotline_ready", "1 when KB, index and classifier are loaded.", {},
            1.0 if snap.ready else 0.0)

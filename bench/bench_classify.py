@@ -32,8 +32,8 @@ def _messages(settings, n: int) -> list[str]:
 
 def main(settings, argv) -> int:
     from classifier import load_bundle
-    from classifier.features import Prepared
-    from hotline.artifacts import resolve_current
+    from classifier.features import TextFeatures
+    from foundation.artifacts import resolve_current
 
     model_dir = Path(argv[0]) if argv else resolve_current(settings.models_root)
     if model_dir is None or not Path(model_dir).is_dir():
@@ -58,7 +58,7 @@ def main(settings, argv) -> int:
         bundle.predict_batch(texts)
         runs.append(len(texts) / (time.perf_counter() - a))
         a = time.perf_counter()
-        Prepared(texts)
+        TextFeatures(texts)
         base.append(len(texts) / (time.perf_counter() - a))
     save("classify", {
         "model": str(model_dir), "load_seconds": round(load_s, 2),

@@ -55,7 +55,7 @@ def _throughput(fn, texts, repeat: int) -> float:
 def _cold_load(home: str, name: str, repeat: int) -> float:
     """Seconds from a fresh interpreter to the first vector (imports included)."""
     code = ("import time,sys;t=time.perf_counter();"
-            "from hotline.settings import Settings;from index.embedders import get_embedder;"
+            "from foundation.settings import Settings;from index.embedders import get_embedder;"
             f"e=get_embedder({name!r},Settings.load({{'home':{home!r}}}));e.embed(['路灯坏了']);"
             "print(time.perf_counter()-t)")
     times = []

@@ -40,7 +40,7 @@ from bench.common import percentile, save
 def republish(root: Path) -> tuple[str, str] | None:
     """Point ``root/current`` at the current artifact under a new name (a
     symlink): to the server, a newly published version. Returns (old, new)."""
-    from hotline.artifacts import point_current, resolve_current
+    from foundation.artifacts import point_current, resolve_current
 
     current = resolve_current(root)
     if current is None or not current.is_dir():
@@ -52,7 +52,7 @@ def republish(root: Path) -> tuple[str, str] | None:
 
 
 def unpublish(root: Path, names: tuple[str, str] | None) -> None:
-    from hotline.artifacts import point_current, resolve_current
+    from foundation.artifacts import point_current, resolve_current
 
     if names is None:
         return

@@ -2,10 +2,9 @@
 
 Times the whole ``hotline reclassify`` process (start-up included) on
 synthetic 200-character messages cut from the demo work orders (or the shared
-real messages), for: 1 worker (same-run baseline), 2 workers, and 2 workers
-with ``--fast``; runs are interleaved and repeated, medians reported. Then the
-peak resident memory of the process tree at 10k / 100k / 1M rows (``--fast``,
-so 1M rows take minutes, not an hour) to show memory stays flat.
+real messages), for: 1 worker (same-run baseline) and 2 workers; runs are
+interleaved and repeated, medians reported. Then the peak resident memory of
+the process tree at 10k / 100k / 1M rows (2 workers) to show memory stays flat.
 
     hotline bench reclassify [--rows 20000] [--repeat 3] [--sizes 10000,100000,1000000]
 """
@@ -99,13 +98,10 @@ def _tree_rss_kb(root: int) -> tuple[int, int]:
     return total, peak
 
 
-def run_once(settings, inp: Path, out: Path, workers: int, fast: bool,
-             model: str | None) -> dict:
+def run_once(settings, inp: Path, out: Path, workers: int, model: str | None) -> dict:
     cmd = [sys.executable, "-m", "hotline.cli.main", "--home", str(settings.home),
            "reclassify", str(inp), "--text-cols", "title,detail", "--out", str(out),
            "--workers", str(workers), "--no-progress"]
-    if fast:
-        cmd.append("--fast")
     if model:
         cmd += ["--model", model]
     t0 = time.perf_counter()
@@ -136,12 +132,11 @@ def main(settings, argv) -> int:
     work = Path(settings.home) / "bench" / "reclassify"
     inp = make_input(settings, work / f"in_{args.rows}.csv", args.rows) if args.repeat else None
 
-    configs = {"1 worker (baseline)": (1, False), "2 workers": (2, False),
-               "2 workers --fast": (2, True)}
+    configs = {"1 worker (baseline)": 1, "2 workers": 2}
     runs: dict[str, list[dict]] = {k: [] for k in configs}
     for _ in range(args.repeat):  # interleaved, so load changes hit every config alike
-        for name, (workers, fast) in configs.items():
-            r = run_once(settings, inp, work / "out.csv", workers, fast, args.model)
+        for name, workers in configs.items():
+            r = run_once(settings, inp, work / "out.csv", workers, args.model)
             if r["rows_out"] != args.rows:
                 raise SystemExit(f"{name}: {r['rows_out']} rows out of {args.rows}")
             runs[name].append(r)
@@ -159,11 +154,11 @@ def main(settings, argv) -> int:
             "median_seconds_incl_startup": round(statistics.median(r["seconds"] for r in rs), 2),
         }
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
-    figures["memory_fast_2_workers"] = {}
+    figures["memory_2_workers"] = {}
     for n in sizes:
         big = make_input(settings, work / f"in_{n}.csv", n)
-        r = run_once(settings, big, work / "out_mem.csv", 2, True, args.model)
-        figures["memory_fast_2_workers"][str(n)] = {
+        r = run_once(settings, big, work / "out_mem.csv", 2, args.model)
+        figures["memory_2_workers"][str(n)] = {
             "peak_tree_rss_mb": round(r["peak_tree_rss_mb"], 1),
             "peak_process_rss_mb": round(r["peak_process_rss_mb"], 1),
             "rows_per_s": round(n / r["seconds"], 1)}

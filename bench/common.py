@@ -40,7 +40,7 @@ def rss_mb() -> float:
 
 def save(name: str, figures: dict) -> Path:
     RESULTS.mkdir(exist_ok=True)
-    from hotline.artifacts import machine_info
+    from foundation.artifacts import machine_info
 
     figures = {"benchmark": name, "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                "machine": machine_info(), **figures}

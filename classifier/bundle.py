@@ -15,10 +15,10 @@ import numpy as np
 from classifier.coldstart import ColdStartRouter, matched_keywords
 from classifier.cues import matched_cues
 from classifier.errors import BadModel, ModelNotTrained
-from classifier.features import Prepared
+from classifier.features import TextFeatures
 from classifier.head import TextHead
 from classifier.neighbors import CaseIndex
-from hotline.artifacts import read_manifest, write_manifest
+from foundation.artifacts import read_manifest, write_manifest
 
 HEAD_KIND, HEAD_FORMAT = "classifier_head", 1
 BUNDLE_KIND, BUNDLE_FORMAT = "classifier_bundle", 1
@@ -64,7 +64,7 @@ class ClassifierBundle:
         return list(self.cold_start.labels_) if self.cold_start else []
 
     # ---------------------------------------------------------------- batch path
-    def _scores(self, prep: Prepared):
+    def _scores(self, prep: TextFeatures):
         out = {}
         if "type" in self.heads:
             h = self.heads["type"]
@@ -84,7 +84,7 @@ class ClassifierBundle:
         texts = list(texts)
         if not texts:
             return []
-        return self._assemble(Prepared(texts), evidence=False)
+        return self._assemble(TextFeatures(texts), evidence=False)
 
     def predict_columns(self, texts: list[str]) -> list[tuple]:
         """``[prediction_columns(p) for p in self.predict_batch(texts)]`` without
@@ -93,7 +93,7 @@ class ClassifierBundle:
         texts = list(texts)
         if not texts:
             return []
-        scores = self._scores(Prepared(texts))
+        scores = self._scores(TextFeatures(texts))
         n = len(texts)
         review = np.zeros(n, dtype=bool)
         types, t_conf = [""] * n, [0.0] * n
@@ -128,9 +128,9 @@ class ClassifierBundle:
         texts = list(texts)
         if not texts:
             return []
-        return self._assemble(Prepared(texts), evidence=evidence)
+        return self._assemble(TextFeatures(texts), evidence=evidence)
 
-    def _assemble(self, prep: Prepared, evidence: bool) -> list[Prediction]:
+    def _assemble(self, prep: TextFeatures, evidence: bool) -> list[Prediction]:
         scores = self._scores(prep)
         n = len(prep)
         t_labels, t_p, t_rev = scores.get("type", (None, None, np.ones(n, bool)))
@@ -163,7 +163,7 @@ class ClassifierBundle:
             self._add_evidence(prep, preds)
         return preds
 
-    def _add_evidence(self, prep: Prepared, preds: list[Prediction]) -> None:
+    def _add_evidence(self, prep: TextFeatures, preds: list[Prediction]) -> None:
         similar = [[] for _ in preds]
         case_head = self.heads.get("department") or self.heads.get("type")
         if self.cases is not None and case_head is not None:
@@ -185,12 +185,11 @@ class ClassifierBundle:
                 "similar_cases": similar[i],
                 "keywords": matched_keywords(prep.full[i], info) if info else [],
                 "cues": matched_cues(prep.full[i]),
-                "reply_days": p.reply_days,
             }
 
 
 def prediction_columns(p: Prediction) -> tuple:
-    """The batch output columns (classifier.batch.PRED_COLUMNS order)."""
+    """The batch output columns (hotline.batch.PRED_COLUMNS order)."""
     top3 = [{"label": d["label"], "prob": round(float(d["prob"]), 4)} for d in p.department_top3]
     return (p.type or "", round(float(p.type_conf), 4), p.department or "",
             round(float(p.department_conf), 4), bool(p.needs_review),
@@ -203,15 +202,14 @@ def _json_float(v: float) -> str:
 
 # -------------------------------------------------------------------- load / save
 def load_departments_file(path: Path) -> list[dict]:
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
-    if not isinstance(data, list) or not all(isinstance(d, dict) and d.get("name") for d in data):
-        raise BadModel(f"{path} is not a list of departments with a 'name'")
-    return data
+    """The department list (``kb.taxonomy``'s format and checks) as plain dicts."""
+    from kb.taxonomy import load_departments
+
+    return [d.to_dict() for d in load_departments(path)]
 
 
-def load_bundle(model_dir, fast: bool = False, taxonomy=None) -> ClassifierBundle:
-    """Load every head present in ``model_dir``. ``fast`` is accepted for the
-    batch CLI; the heads have no slower tier. ``taxonomy``: a departments.json
+def load_bundle(model_dir, taxonomy=None) -> ClassifierBundle:
+    """Load every head present in ``model_dir``. ``taxonomy``: a departments.json
     path overriding the bundle's own copy."""
     model_dir = Path(model_dir)
     if not model_dir.is_dir():

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from classifier.calibration import softmax
-from classifier.features import Idf, Prepared
+from classifier.features import Idf, TextFeatures
 from index.text import normalize
 
 KEYWORD_BONUS = 0.15
@@ -29,12 +29,12 @@ class ColdStartRouter:
 
     def fit(self) -> "ColdStartRouter":
         self.labels_ = [d["name"] for d in self.departments]
-        prep = Prepared([department_text(d) for d in self.departments])
+        prep = TextFeatures([department_text(d) for d in self.departments])
         self.idf_ = Idf(1).fit(prep.counts)
         self.matrix_ = self.idf_.transform(prep.counts)
         return self
 
-    def predict_proba(self, prep: Prepared) -> np.ndarray:
+    def predict_proba(self, prep: TextFeatures) -> np.ndarray:
         sims = np.asarray((self.idf_.transform(prep.counts) @ self.matrix_.T).todense())
         bonus = np.array([[len(matched_keywords(t, d)) for d in self.departments]
                           for t in prep.full], dtype=np.float64)

@@ -1,5 +1,5 @@
 """Errors of the classifier area."""
-from hotline.errors import ArtifactError, HotlineError, InvalidInput, NotReady
+from foundation.errors import ArtifactError, HotlineError, InvalidInput, NotReady
 
 
 class ClassifierError(HotlineError):

@@ -135,7 +135,7 @@ def split_titles(texts: list[str]) -> list[tuple[str, str]]:
     return [(next(norm), next(norm)) if titled else ("", next(norm)) for titled in has_title]
 
 
-class Prepared:
+class TextFeatures:
     """Texts after the shared steps: normalised parts and hashed n-gram counts."""
 
     def __init__(self, texts: list[str]):

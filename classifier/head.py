@@ -3,7 +3,7 @@ features) → linear model → temperature-scaled softmax → review thresholds.
 
 scikit-learn conventions: ``__init__`` stores parameters, ``fit`` returns self,
 learned state ends in ``_``. ``fit``/``predict_proba`` take raw texts or a
-:class:`~classifier.features.Prepared` (so a bundle hashes each text once for
+:class:`~classifier.features.TextFeatures` (so a bundle hashes each text once for
 both heads). Calibration and thresholds come from out-of-fold scores; the
 final model is then refitted on every row.
 """
@@ -20,7 +20,7 @@ import scipy.sparse as sp
 from classifier import calibration
 from classifier.cues import CUE_IDENTITY, N_FEATURES as N_CUES, cue_matrix
 from classifier.errors import BadModel, BadTrainingData
-from classifier.features import (FEATURE_IDENTITY, NGRAM_RANGE, Idf, Prepared,
+from classifier.features import (FEATURE_IDENTITY, NGRAM_RANGE, Idf, TextFeatures,
                                  ngram_columns)
 from index.text import mask_pii
 
@@ -40,8 +40,8 @@ RECIPES = {
 }
 
 
-def _prepare(texts) -> Prepared:
-    return texts if isinstance(texts, Prepared) else Prepared(list(texts))
+def _prepare(texts) -> TextFeatures:
+    return texts if isinstance(texts, TextFeatures) else TextFeatures(list(texts))
 
 
 class TextHead:
@@ -71,7 +71,7 @@ class TextHead:
             return LogisticRegression(C=self.C, class_weight=self.class_weight, max_iter=3000)
         raise BadTrainingData(f"estimator {self.estimator!r} is unknown; expected 'svc' or 'lr'")
 
-    def _blocks(self, prep: Prepared, idf: Idf, title_idf: Idf | None, cue_stats=None) -> list:
+    def _blocks(self, prep: TextFeatures, idf: Idf, title_idf: Idf | None, cue_stats=None) -> list:
         """Feature blocks in coefficient order, each ``(kind, value, scale)``:
         body+title TF-IDF (CSR arrays), title-only TF-IDF × title_weight, cue
         features × cue_weight (dense, already scaled)."""
@@ -85,18 +85,18 @@ class TextHead:
             blocks.append(("dense", c.astype(np.float32), 1.0, N_CUES))
         return blocks
 
-    def _design(self, prep: Prepared, idf: Idf, title_idf: Idf | None = None,
+    def _design(self, prep: TextFeatures, idf: Idf, title_idf: Idf | None = None,
                 cue_stats=None) -> sp.csr_matrix:
         mats = []
         for kind, value, scale, width in self._blocks(prep, idf, title_idf, cue_stats):
             m = sp.csr_matrix(value, shape=(len(prep), width) if kind == "tfidf" else None)
             if scale != 1.0:
-                m = m.copy()  # the tf-idf arrays are shared with the Prepared cache
+                m = m.copy()  # the tf-idf arrays are shared with the TextFeatures cache
                 m.data *= np.float32(scale)
             mats.append(m)
         return mats[0] if len(mats) == 1 else sp.hstack(mats, format="csr")
 
-    def _fit_one(self, prep: Prepared, rows, y, w):
+    def _fit_one(self, prep: TextFeatures, rows, y, w):
         sub = _subset(prep, rows)
         idf = Idf(self.min_df).fit(sub.counts)
         title_idf = Idf(self.min_df).fit(sub.title_counts) if self.title_weight > 0 else None
@@ -188,7 +188,7 @@ class TextHead:
     def needs_review(self, probs: np.ndarray) -> np.ndarray:
         return calibration.review_mask(probs, self.labels_, self.thresholds_, self.min_margin)
 
-    def top_terms(self, prep: Prepared, i: int, label_index: int, k: int = 5) -> list[dict]:
+    def top_terms(self, prep: TextFeatures, i: int, label_index: int, k: int = 5) -> list[dict]:
         """N-grams of text ``i`` of ``prep`` that pushed hardest towards
         ``label_index``, widened to whole words; overlapping ones say the same
         thing once."""
@@ -362,8 +362,8 @@ def _word_aligned(text: str):
     return span
 
 
-def _subset(prep: Prepared, rows) -> Prepared:
-    sub = Prepared.__new__(Prepared)
+def _subset(prep: TextFeatures, rows) -> TextFeatures:
+    sub = TextFeatures.__new__(TextFeatures)
     rows = np.asarray(rows)
     sub.titles = [prep.titles[i] for i in rows]
     sub.bodies = [prep.bodies[i] for i in rows]

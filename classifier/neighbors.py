@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from classifier.features import Idf, Prepared
+from classifier.features import Idf, TextFeatures
 
 PREVIEW_CHARS = 80
 
@@ -24,7 +24,7 @@ class CaseIndex:
         self.top_columns = top_columns
         self.random_state = random_state
 
-    def fit(self, prep: Prepared, idf: Idf, labels: list[dict]) -> "CaseIndex":
+    def fit(self, prep: TextFeatures, idf: Idf, labels: list[dict]) -> "CaseIndex":
         from sklearn.decomposition import TruncatedSVD
 
         x = idf.transform(prep.counts)

@@ -1,5 +1,5 @@
 """Deployed model versions under ``settings.models_root``: each version is a
-bundle directory ``v<UTC timestamp>``; ``current`` (hotline.artifacts pointer)
+bundle directory ``v<UTC timestamp>``; ``current`` (foundation.artifacts pointer)
 names the deployed one; ``history.json`` lists promotions so rollback can
 step back."""
 from __future__ import annotations
@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 from classifier.errors import BadModel
-from hotline.artifacts import point_current, read_manifest, resolve_current, write_json_atomic
-from hotline.errors import NotFound
+from foundation.artifacts import point_current, read_manifest, resolve_current, write_json_atomic
+from foundation.errors import NotFound
 
 HISTORY = "history.json"
 

@@ -9,11 +9,9 @@ __all__ = ["Entry", "KBStore", "Change", "Revision", "ImportReport", "is_valid_a
 
 def open_store(settings, taxonomy="auto") -> KBStore:
     """The product's KB at ``settings.kb_path``. ``taxonomy="auto"`` checks
-    departments against ``settings.demo_dir/departments.json`` when that file
-    exists; pass a path, a Taxonomy, or None to choose explicitly."""
-    from kb.taxonomy import default_taxonomy_path
-
+    departments against ``settings.taxonomy_file`` when that file exists; pass
+    a path, a Taxonomy, or None to choose explicitly."""
     if taxonomy == "auto":
-        path = default_taxonomy_path(settings)
+        path = settings.taxonomy_file
         taxonomy = path if path.is_file() else None
     return KBStore(settings.kb_path, taxonomy=taxonomy)

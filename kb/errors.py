@@ -1,10 +1,10 @@
-"""Errors of the knowledge base. Every one derives from ``hotline.errors`` so
+"""Errors of the knowledge base. Every one derives from ``foundation.errors`` so
 the HTTP layer maps them without knowing this package."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hotline.errors import Conflict, HotlineError, InvalidInput, NotFound, NotReady
+from foundation.errors import Conflict, HotlineError, InvalidInput, NotFound, NotReady
 
 
 class KBError(HotlineError):

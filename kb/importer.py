@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
-from hotline.errors import InvalidInput
+from foundation.errors import InvalidInput
 from kb.entry import Entry
 from kb.errors import ImportRejected, RowError
 from kb.store import _CHUNK, ImportReport, KBStore, _content, _dumps, now_iso

@@ -266,7 +266,7 @@ def _read_csv(path: Path, limits: FileLimits):
                                  f"{path}: cannot be read; the KB was not changed") from None
 
 
-# csv.field_size_limit is one value for the whole process (classifier.batch.readers
+# csv.field_size_limit is one value for the whole process (hotline.batch.readers
 # raises it for work-order files): set ours around each record, under a lock.
 _FIELD_LIMIT_LOCK = threading.Lock()
 

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from hotline.artifacts import write_json_atomic
+from foundation.artifacts import write_json_atomic
 from kb.errors import TaxonomyError
 
 TAXONOMY_FILE = "departments.json"
@@ -117,7 +117,3 @@ def save_departments(path: str | Path, departments: Iterable[Department | dict])
              for i, d in enumerate(departments)]
     Taxonomy(items)   # checks names/aliases are unique
     write_json_atomic(Path(path), [d.to_dict() for d in items])
-
-
-def default_taxonomy_path(settings) -> Path:
-    return Path(settings.demo_dir) / TAXONOMY_FILE

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from hotline.settings import Settings
+from foundation.settings import Settings
 
 # ---------------------------------------------------------------- HTTP service
 KEYS = {"agent": "agent-key-0123456789", "editor": "editor-key-0123456789",

@@ -79,7 +79,7 @@ def test_predict_columns_equal_the_prediction_objects(served_home):
     import json
 
     from classifier import load_bundle
-    from classifier.batch.runner import resolve_model
+    from hotline.batch.runner import resolve_model
     from classifier.bundle import ClassifierBundle, load_departments_file, prediction_columns
     from tests.conftest import make_settings
 

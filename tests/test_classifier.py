@@ -10,7 +10,7 @@ import pytest
 
 from classifier import BadTrainingData, load_bundle, prediction_columns
 from classifier.calibration import ece, pick_thresholds, review_mask, softmax
-from classifier.features import Prepared, analyze, ngram_index
+from classifier.features import TextFeatures, analyze, ngram_index
 from training.train_classifier import train_head
 
 TOPICS = [("路灯", "市城管局"), ("居住证", "市公安局"), ("失业保险金", "市人社局"),
@@ -119,7 +119,7 @@ def test_cold_start_routes_by_taxonomy(data, tmp_path):
 
 
 def test_hashed_ngrams_match_analyzer():
-    prep = Prepared(["路灯坏了\n小区路灯不亮"])
+    prep = TextFeatures(["路灯坏了\n小区路灯不亮"])
     cols = set(prep.counts[0].indices.tolist())
     grams = analyze(prep.full[0])
     assert {ngram_index(g) for g in grams} == cols
@@ -223,7 +223,7 @@ def test_outage_titles_are_weak_fault_labels(data, tmp_path):
 
 
 def test_unlabeled_pool_beside_the_data_first_then_shared_data(tmp_path):
-    from hotline.settings import Settings
+    from foundation.settings import Settings
     from training.weak_labels import POOL, POOL_NAME, unlabeled_pool
 
     shared = tmp_path / "shared"

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from hotline.settings import Settings
+from foundation.settings import Settings
 from kb.demo import build_demo, generate
 from kb.demo.departments import DEPARTMENTS
 from kb.demo.generate import SERVICES

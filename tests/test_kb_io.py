@@ -318,7 +318,7 @@ def test_xlsx_within_the_limits_still_reads(tmp_path):
 
 @pytest.fixture
 def wide_field_limit():
-    """Another reader in the process (classifier.batch.readers) raised csv's global limit."""
+    """Another reader in the process (hotline.batch.readers) raised csv's global limit."""
     import csv
     previous = csv.field_size_limit(2**30)
     yield 2**30

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from hotline.errors import Conflict, InvalidInput, NotFound
+from foundation.errors import Conflict, InvalidInput, NotFound
 from kb import Entry, KBStore, applies_to_region, is_valid_at
 from kb.errors import (EntryExists, EntryNotFound, ImportRejected, RevisionConflict,
                        ValidationError)
@@ -262,7 +262,7 @@ def test_import_preserves_revision_metadata_for_new_entries(store):
 
 
 def test_a_writer_blocked_too_long_gets_kb_busy(tmp_path):
-    from hotline.errors import NotReady
+    from foundation.errors import NotReady
     from kb.errors import KBBusy
     writer, other = KBStore(tmp_path / "kb.sqlite3"), KBStore(tmp_path / "kb.sqlite3", timeout=0.2)
     caught = []

@@ -5,10 +5,10 @@ import json
 
 import pytest
 
-from classifier.batch.errors import UnsupportedFormat
-from classifier.batch.readers import MISSING, BadRow, detect_encoding, format_of, open_reader
-from classifier.batch.runner import _chunks
-from classifier.batch.writers import AppendFile, RowFormatter
+from hotline.batch.errors import UnsupportedFormat
+from hotline.batch.readers import MISSING, BadRow, detect_encoding, format_of, open_reader
+from hotline.batch.runner import _chunks
+from hotline.batch.writers import AppendFile, RowFormatter
 
 
 def rows_of(path, **kw):
@@ -138,7 +138,7 @@ def test_formatter_replaces_old_prediction_columns():
                                     ["标题", "", "补充"], [" 空格 ", " 正文 ", ""]])
 def test_join_matches_the_trainer(values):
     pytest.importorskip("training.train_classifier")
-    from classifier.batch.runner import _join_text
+    from hotline.batch.runner import _join_text
     from training.train_classifier import join_text
 
     cols = ["title", "detail", "extra"]

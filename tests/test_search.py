@@ -1,5 +1,6 @@
 """Search over a small real KB: real SQLite store, USE-m3 embedder (numpy or
-ONNX), jieba, FAISS and bm25s. One index is built per module to stay fast."""
+ONNX), jieba, FAISS and bm25s. One index is built per module to stay fast;
+tests that change the KB or publish an index work on their own copy of it."""
 from __future__ import annotations
 
 import json
@@ -8,8 +9,8 @@ import time
 
 import pytest
 
-from hotline.artifacts import resolve_current
-from hotline.settings import Settings
+from foundation.artifacts import resolve_current
+from foundation.settings import Settings
 
 ROWS = [
     {"id": "jzz", "question": "怎么办理居住证", "similar_questions": ["居住证在哪里办", "外地人办居住证要什么材料"],
@@ -58,6 +59,22 @@ def service(settings):
     return SearchService(settings)
 
 
+@pytest.fixture
+def own_settings(home, tmp_path):
+    """A copy of the module's home for a test that writes to the KB or the index."""
+    import shutil
+
+    shutil.copytree(home, tmp_path / "home")
+    return Settings.load(overrides={"home": tmp_path / "home"}, env={})
+
+
+@pytest.fixture
+def own_service(own_settings):
+    from index.search import SearchService
+
+    return SearchService(own_settings)
+
+
 def ids(hits):
     return [h.id for h in hits]
 
@@ -102,7 +119,7 @@ def test_region_department_category_filters(service):
 
 
 def test_modes_and_bad_input(service):
-    from hotline.errors import EmptyText, InvalidInput
+    from foundation.errors import EmptyText, InvalidInput
 
     for mode in ("dense", "lexical", "fused"):
         assert service.search("路灯不亮", k=2, mode=mode)[0].id == "ld"
@@ -114,45 +131,45 @@ def test_modes_and_bad_input(service):
         service.search("路灯", k=3, mode="magic")
 
 
-def test_incremental_add_edit_retire_within_a_second(settings, service):
+def test_incremental_add_edit_retire_within_a_second(own_settings, own_service):
     from kb import KBStore
 
-    with KBStore(settings.kb_path) as store:
+    with KBStore(own_settings.kb_path) as store:
         store.add({"id": "noise", "question": "晚上工地施工噪音扰民怎么投诉",
                    "answer": "夜间施工噪音可拨打12345投诉。", "department": ["市生态环境局"]})
         t0 = time.perf_counter()
-        service.sync(store)
+        own_service.sync(store)
         # The target is 1 s (bench/bench_search.py measures it); the bound here is
         # loose because the test machine is shared by many busy processes.
         assert time.perf_counter() - t0 < 3.0
-        assert service.search("半夜工地太吵了", k=1)[0].id == "noise"
+        assert own_service.search("半夜工地太吵了", k=1)[0].id == "noise"
 
         e = store.get("noise")
         store.update("noise", {"question": "养狗扰民怎么投诉", "similar_questions": ["邻居狗叫"]},
                      base_revision=e.revision)
-        service.sync(store)
-        assert service.search("邻居家的狗一直叫", k=1)[0].id == "noise"
-        assert service.get("noise").question == "养狗扰民怎么投诉"
+        own_service.sync(store)
+        assert own_service.search("邻居家的狗一直叫", k=1)[0].id == "noise"
+        assert own_service.get("noise").question == "养狗扰民怎么投诉"
 
         store.retire("noise", base_revision=store.get("noise").revision)
-        info = service.sync(store)
+        info = own_service.sync(store)
         assert info["removed"] == 1
-        assert "noise" not in ids(service.search("邻居家的狗一直叫", k=10))
-        assert service.sync(store)["changes"] == 0
+        assert "noise" not in ids(own_service.search("邻居家的狗一直叫", k=10))
+        assert own_service.sync(store)["changes"] == 0
 
 
-def test_new_words_after_build_are_lexically_searchable(settings, service):
+def test_new_words_after_build_are_lexically_searchable(own_settings, own_service):
     from kb import KBStore
 
-    with KBStore(settings.kb_path) as store:
+    with KBStore(own_settings.kb_path) as store:
         store.add({"id": "new-code", "question": "ZX9981号专项补贴怎么申请", "answer": "线上申请。"})
-        service.sync(store)
-        assert service.search("zx9981", k=1, mode="lexical")[0].id == "new-code"
+        own_service.sync(store)
+        assert own_service.search("zx9981", k=1, mode="lexical")[0].id == "new-code"
         store.retire("new-code", base_revision=store.get("new-code").revision)
-        service.sync(store)
+        own_service.sync(store)
 
 
-def test_concurrent_search_and_sync(settings, service):
+def test_concurrent_search_and_sync(own_settings, own_service):
     from kb import KBStore
 
     errors = []
@@ -160,24 +177,24 @@ def test_concurrent_search_and_sync(settings, service):
     def searcher():
         try:
             for _ in range(20):
-                service.search("路灯坏了", k=3)
+                own_service.search("路灯坏了", k=3)
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
     threads = [threading.Thread(target=searcher) for _ in range(3)]
     for t in threads:
         t.start()
-    with KBStore(settings.kb_path) as store:
+    with KBStore(own_settings.kb_path) as store:
         for i in range(3):
             store.add({"id": f"c{i}", "question": f"第{i}号测试问题路灯", "answer": "测试"})
-            service.sync(store)
+            own_service.sync(store)
         for i in range(3):
             store.retire(f"c{i}", base_revision=store.get(f"c{i}").revision)
-        service.sync(store)
+        own_service.sync(store)
     for t in threads:
         t.join()
     assert not errors
-    assert not {"c0", "c1", "c2"} & set(ids(service.search("测试问题路灯", k=10)))
+    assert not {"c0", "c1", "c2"} & set(ids(own_service.search("测试问题路灯", k=10)))
 
 
 def test_embedder_mismatch_is_refused(settings):
@@ -190,53 +207,61 @@ def test_embedder_mismatch_is_refused(settings):
         SearchService(settings, embedder=Other())
 
 
-def test_failed_build_leaves_old_index_serving(settings, service):
+def test_failed_build_leaves_old_index_serving(own_settings, own_service):
     from index.search import BuildFailed, build_index
     from kb import KBStore
 
     class Broken:
-        name, dim, identity = "use", 512, service.embedder.identity
+        name, dim, identity = "use", 512, own_service.embedder.identity
 
         def embed(self, texts, kind="query"):
             raise RuntimeError("embedder exploded")
 
-    before = resolve_current(settings.index_root)
-    with KBStore(settings.kb_path) as store, pytest.raises(BuildFailed, match="exploded"):
-        build_index(store, Broken(), settings, progress=False)
-    assert resolve_current(settings.index_root) == before
-    leftovers = [p for p in settings.index_root.iterdir() if p.name.startswith(".")
+    before = resolve_current(own_settings.index_root)
+    with KBStore(own_settings.kb_path) as store, pytest.raises(BuildFailed, match="exploded"):
+        build_index(store, Broken(), own_settings, progress=False)
+    assert resolve_current(own_settings.index_root) == before
+    leftovers = [p for p in own_settings.index_root.iterdir() if p.name.startswith(".")
                  and p.name != ".current"]
     assert not [p for p in leftovers if p.is_dir()]
-    assert service.search("路灯坏了", k=1)[0].id == "ld"
+    assert own_service.search("路灯坏了", k=1)[0].id == "ld"
 
 
-def test_rebuild_swaps_atomically_on_sync(settings, service):
+def test_engine_swaps_to_a_new_build_while_the_old_one_serves(own_settings):
+    """Following ``current`` is the runtime's job: a service serves the directory
+    it was loaded from, and the engine loads a newer build beside it."""
+    from hotline.runtime import Engine
     from index.search import build_index
     from kb import KBStore
 
-    old = service.directory
-    with KBStore(settings.kb_path) as store:
-        new = build_index(store, service.embedder, settings, progress=False)
-        assert service.search("路灯坏了", k=1)[0].id == "ld"      # old one still serves
-        info = service.sync(store)
-    assert info["swapped"] and service.directory == new != old
-    assert service.search("路灯坏了", k=1)[0].id == "ld"
+    engine = Engine(own_settings, follow_seconds=0)
+    before = engine.snapshot.search
+    old = before.directory
+    with KBStore(own_settings.kb_path) as store:
+        new = build_index(store, before.embedder, own_settings, progress=False)
+    assert before.search("路灯坏了", k=1)[0].id == "ld"     # the old one still serves
+    done = engine.follow_once()
+    assert done["reloaded"] == ["search"]
+    after = engine.snapshot.search
+    assert after is not before and after.directory == new != old == before.directory
+    assert after.search("路灯坏了", k=1)[0].id == "ld"
+    assert engine.follow_once()["reloaded"] == []        # nothing more to do
 
 
-def test_request_path_sync_loads_a_new_index_in_the_background(settings, service):
+def test_engine_follower_thread_picks_up_a_new_build(own_settings):
+    from hotline.runtime import Engine
     from index.search import build_index
     from kb import KBStore
 
-    old = service.directory
-    with KBStore(settings.kb_path) as store:
-        new = build_index(store, service.embedder, settings, progress=False)
-        info = service.sync(store, wait=False)           # returns before the load
-        assert not info["swapped"] and service.directory == old
-        assert service.search("路灯坏了", k=1)[0].id == "ld"
-        service._swap_thread.join(timeout=60)
-        assert service.directory == new
-        assert not service.sync(store, wait=False)["swapped"]   # nothing more to do
-    assert service.search("路灯坏了", k=1)[0].id == "ld"
+    engine = Engine(own_settings, follow_seconds=0.1)
+    before = engine.snapshot.search
+    with KBStore(own_settings.kb_path) as store:
+        new = build_index(store, before.embedder, own_settings, progress=False)
+    deadline = time.monotonic() + 60
+    while engine.snapshot.search.directory != new and time.monotonic() < deadline:
+        assert engine.snapshot.search.search("路灯坏了", k=1)[0].id == "ld"
+        time.sleep(0.05)
+    assert engine.snapshot.search.directory == new
 
 
 def test_cli_search_queries_jsonl(settings, tmp_path, capsys):
@@ -256,27 +281,28 @@ def test_cli_search_queries_jsonl(settings, tmp_path, capsys):
     assert status["embedder"] == settings.embedder and status["current"]
 
 
-def test_sync_refuses_to_swap_to_index_of_another_embedder(settings, service):
+def test_engine_refuses_to_swap_to_index_of_another_embedder(own_settings):
     import shutil
 
-    from hotline.artifacts import point_current, read_manifest, write_json_atomic
-    from kb import KBStore
+    from foundation.artifacts import point_current, read_manifest, write_json_atomic
+    from hotline.runtime import Engine
 
-    src = resolve_current(settings.index_root)
-    other = settings.index_root / "idx-other-embedder"
+    engine = Engine(own_settings, follow_seconds=0)
+    src = resolve_current(own_settings.index_root)
+    other = own_settings.index_root / "idx-other-embedder"
     shutil.copytree(src, other)
     m = read_manifest(other)
     m["embedder_identity"] = "some-other-model/v1"
     write_json_atomic(other / "manifest.json", m)
-    point_current(settings.index_root, other.name)
-    try:
-        with KBStore(settings.kb_path) as store:
-            assert service.sync(store)["swapped"] is False
-        assert "some-other-model/v1" in service.status()["last_build_error"]
-        assert service.directory == src and service.search("路灯坏了", k=1)[0].id == "ld"
-    finally:
-        point_current(settings.index_root, src.name)
-        shutil.rmtree(other)
+    point_current(own_settings.index_root, other.name)
+    engine.follow_once()
+    snap = engine.snapshot
+    assert "some-other-model/v1" in snap.warnings["search"]
+    assert snap.search.directory == src and snap.search.search("路灯坏了", k=1)[0].id == "ld"
+    assert engine.follow_once()["reloaded"] == []       # not retried until the pointer moves
+    point_current(own_settings.index_root, src.name)
+    assert engine.follow_once()["reloaded"] == ["search"]
+    assert "search" not in engine.snapshot.warnings
 
 
 def test_saved_grams_columns_and_fitted_bm25_load_like_a_recompute(settings, service, tmp_path):
@@ -311,17 +337,18 @@ def test_saved_grams_columns_and_fitted_bm25_load_like_a_recompute(settings, ser
             == [h.id for h in recomputed.search("路灯不亮", k=5, filters=district)])
 
 
-def test_a_background_index_load_is_paced_and_warmed(service, monkeypatch):
-    from hotline import heap
+def test_a_background_index_load_is_paced_and_warmed(settings, monkeypatch):
+    from foundation import gcpacing
+    from hotline.runtime import Engine
 
     slept = []
-    monkeypatch.setattr(heap, "_sleep", slept.append)
-    state, _ = service._load_target(service.directory, paced=True)
-    assert len(slept) >= 5 and all(0 <= s <= heap.MAX_PAUSE for s in slept)   # between steps
+    monkeypatch.setattr(gcpacing, "_sleep", slept.append)
+    engine = Engine(settings, follow_seconds=0)
+    assert slept == []                                   # start-up loads: no pauses
+    engine._swap(["search"], paced=True)                 # what the follower does on a publish
+    assert len(slept) >= 5 and all(0 <= s <= gcpacing.MAX_PAUSE for s in slept)  # between steps
+    state = engine.snapshot.search._state
     assert state._sums is not None and state._mask_cache   # the first search pays nothing extra
-    slept.clear()
-    service._load_target(service.directory)              # start-up and CLI loads: no pauses
-    assert slept == []
 
 
 def test_prepare_segments_beside_the_embedding_like_inline(service):

@@ -103,14 +103,15 @@ def test_entry_list_parses_saved_lines_on_first_read(tmp_path):
                     encoding="utf-8")
     entries = EntryList.load(path)
     assert len(entries) == 3 and not entries._parsed
-    assert entries[1] == saved[1] and list(entries._parsed) == [1]
+    assert entries[1].to_dict() == saved[1].to_dict() and list(entries._parsed) == [1]
+    assert entries[1].question == "问题1" and entries[1].department == ["甲"]
     added = Entry(id="new", question="新")
     entries.extend([added])
     assert len(entries) == 4 and entries[3] is added and entries[-1] is added
-    assert list(entries) == saved + [added]
+    assert [e.to_dict() for e in entries] == [e.to_dict() for e in saved + [added]]
     assert len(EntryList.load(_write(tmp_path / "empty.jsonl", ""))) == 0
     unterminated = EntryList.load(_write(tmp_path / "last.jsonl", path.read_text(encoding="utf-8").rstrip()))
-    assert list(unterminated) == saved
+    assert [e.to_dict() for e in unterminated] == [e.to_dict() for e in saved]
 
 
 def _write(path, text):
@@ -163,7 +164,7 @@ def test_rowsparse_base_from_flat_ids_and_save_load_match_row_by_row(tmp_path):
 
 
 def test_dense_rescore_variants_keep_raw_cosine_and_demote_a_hub():
-    from training.dense_rescore import dense_variants
+    from training.experiments.dense_rescore import dense_variants
 
     rng = np.random.default_rng(0)
     kb = rng.normal(size=(40, 16)).astype(np.float32)

@@ -285,7 +285,7 @@ def test_feedback_stored_masked_and_exportable(kb_app, tmp_path):
 def test_feedback_csv_export_neutralises_formula_cells(tmp_path):
     import csv
 
-    from hotline.api.feedback import FeedbackStore
+    from hotline.http.feedback import FeedbackStore
     from kb.io import unescape_cell
 
     store = FeedbackStore(tmp_path / "fb.sqlite3")
@@ -301,7 +301,7 @@ def test_feedback_csv_export_neutralises_formula_cells(tmp_path):
 
 
 def test_access_log_is_json_with_masked_text(kb_client, caplog):
-    from hotline.api.logging import JSONFormatter
+    from foundation.jsonlog import JSONFormatter
 
     with caplog.at_level(logging.INFO, logger="hotline.access"):
         kb_client.post("/v1/classify", headers={**auth("agent"), "X-Request-ID": "req-42"},

@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from hotline.artifacts import point_current, resolve_current
+from foundation.artifacts import point_current, resolve_current
 from server import create_app
 from tests.conftest import auth, make_settings
 
@@ -101,11 +101,8 @@ def test_reload_swaps_while_requests_run(app):
     assert not errors and len(done) >= 3
     assert all("search" in names and "kb" not in names for names in reloaded)
     assert engine.snapshot is not before and engine.snapshot.search is not before.search
-    # The replaced service stopped following `current` while its successor
-    # loaded: a request still holding it must not load the new index again.
-    original = before.search.directory
-    assert before.search.sync(engine.snapshot.store)["swapped"] is False
-    assert before.search.directory == original != engine.snapshot.search.directory
+    # A replaced service keeps serving the directory it was loaded from.
+    assert before.search.directory != engine.snapshot.search.directory
     # Nothing published since: the next reload keeps every loaded object (this
     # home has no model, so only the classifier is tried again).
     same = engine.snapshot
@@ -130,20 +127,19 @@ def test_failed_reload_keeps_serving_the_old_index(search_home, tmp_path):
     r = client.post("/v1/admin/reload", headers=auth("admin"))
     comp = r.get_json()["components"]["search"]
     assert r.status_code == 200 and comp["loaded"] and "reload failed" in comp["problem"]
-    assert app.extensions["hotline"]["engine"].snapshot.search._paused is False   # follows again
     r = client.post("/v1/search", headers=auth("agent"), json={"query": "停水", "k": 1})
     assert r.status_code == 200 and r.get_json()["hits"]
 
 
 def test_index_built_after_start_is_picked_up_without_reload(search_home, tmp_path):
-    from hotline.api.engine import Engine
+    from hotline.runtime import Engine
     from index.embedders import get_embedder
     from index.search import build_index
     from kb import KBStore
 
     home = _copy_home(search_home, tmp_path / "home", with_index=False)
     settings = make_settings(home)
-    app = create_app(settings, engine=Engine(settings, retry_seconds=0))
+    app = create_app(settings, engine=Engine(settings, follow_seconds=0))
     client = app.test_client()
     assert not client.get("/readyz").get_json()["components"]["search"]["loaded"]
     with KBStore(settings.kb_path) as store:
@@ -155,14 +151,14 @@ def test_index_built_after_start_is_picked_up_without_reload(search_home, tmp_pa
 def test_index_built_after_start_is_loaded_without_any_request(search_home, tmp_path):
     import time
 
-    from hotline.api.engine import Engine
+    from hotline.runtime import Engine
     from index.embedders import get_embedder
     from index.search import build_index
     from kb import KBStore
 
     home = _copy_home(search_home, tmp_path / "home", with_index=False)
     settings = make_settings(home)
-    engine = Engine(settings, retry_seconds=0.2)
+    engine = Engine(settings, follow_seconds=0.2)
     assert engine._snapshot.search is None
     with KBStore(settings.kb_path) as store:
         build_index(store, get_embedder(settings.embedder, settings), settings, progress=False)

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from hotline.errors import ConfigError
-from hotline.settings import Settings
+from foundation.errors import ConfigError
+from foundation.settings import Settings
 
 
 def test_precedence(tmp_path):
@@ -45,7 +45,7 @@ def test_production_workers_share_the_cores_between_embedders():
     import os
 
     from hotline.cli.serve import per_worker_settings
-    from hotline.settings import Settings
+    from foundation.settings import Settings
 
     auto = Settings.load(overrides={"workers": 2, "embed_threads": 0})
     assert per_worker_settings(auto).embed_threads == max(1, (os.cpu_count() or 1) // 2)
@@ -74,7 +74,7 @@ def test_quiet_load_pauses_collection_nested_and_freezes_what_was_loaded():
         import gc
         import sys
 
-        from hotline.heap import quiet_load
+        from foundation.gcpacing import quiet_load
 
         assert gc.isenabled()
         interval = sys.getswitchinterval()
@@ -102,7 +102,7 @@ def test_garbage_made_during_a_load_is_collected_not_frozen():
         import gc
         import weakref
 
-        from hotline.heap import quiet_load
+        from foundation.gcpacing import quiet_load
 
         class Node:
             pass
@@ -121,7 +121,7 @@ def test_garbage_made_during_a_load_is_collected_not_frozen():
 def test_pace_sleeps_in_proportion_to_the_work_only_inside_a_paced_load(monkeypatch):
     import gc
 
-    from hotline import heap
+    from foundation import gcpacing as heap
 
     clock = iter([10.0, 10.2, 10.2, 10.5, 10.5])   # thread CPU seconds, read in order
     slept = []

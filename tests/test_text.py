@@ -7,7 +7,7 @@ import re
 import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
-from hotline.errors import EmptyText, InvalidInput, TextTooLong
+from foundation.errors import EmptyText, InvalidInput, TextTooLong
 from index.text import Normalizer, Tokenizer, get_tokenizer, mask_pii, normalize
 from index.text.pii import id_checksum_ok, luhn_ok
 

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hotline.artifacts import building, data_hash, file_hash, write_manifest
+from foundation.artifacts import building, data_hash, file_hash, write_manifest
 
 log = logging.getLogger(__name__)
 
@@ -212,7 +212,7 @@ def build(final_dir: Path, settings, teacher=None, max_sentences: int = 30000,
 
 
 def main(argv=None) -> int:
-    from hotline.settings import Settings
+    from foundation.settings import Settings
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--home")

@@ -13,7 +13,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from hotline.artifacts import building, file_hash, write_manifest
+from foundation.artifacts import building, file_hash, write_manifest
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ def _version(name: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    from hotline.settings import Settings
+    from foundation.settings import Settings
 
     p = argparse.ArgumentParser(description="build the e5 embedder artifact")
     p.add_argument("--home", default=None)

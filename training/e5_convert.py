@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hotline.errors import HotlineError
+from foundation.errors import HotlineError
 
 QK = 32                   # Q4_0 block length along the input dimension
 Q4_BLOCK_BYTES = 18       # fp16 scale + 16 bytes of nibbles

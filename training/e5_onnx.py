@@ -20,7 +20,7 @@ from typing import Sequence
 
 import numpy as np
 
-from hotline.errors import HotlineError
+from foundation.errors import HotlineError
 
 OPSET = 17
 INPUTS = ("input_ids", "attention_mask")

@@ -9,8 +9,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from hotline.artifacts import read_manifest
-from hotline.errors import ArtifactError
+from foundation.artifacts import read_manifest
+from foundation.errors import ArtifactError
 
 log = logging.getLogger(__name__)
 

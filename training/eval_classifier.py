@@ -75,7 +75,7 @@ def _baseline(train_texts, train_y, test_texts):
 def eval_department(data_dir: Path, work: Path, held: int = 1000, seed: int = 0) -> dict:
     from classifier import load_bundle
     from classifier.coldstart import ColdStartRouter
-    from classifier.features import Prepared
+    from classifier.features import TextFeatures
     from index.text import normalize
     from training.train_classifier import train_head
 
@@ -97,7 +97,7 @@ def eval_department(data_dir: Path, work: Path, held: int = 1000, seed: int = 0)
     head = bundle.heads["department"]
     texts = [f"{r['title']}\n{r['detail']}" for r in test_rows]
     y = [r["label_l1"] for r in test_rows]
-    probs = head.predict_proba(Prepared(texts))
+    probs = head.predict_proba(TextFeatures(texts))
     pred = [head.labels_[i] for i in probs.argmax(1)]
     labels = head.labels_
     out = {"protocol": f"{held} messages_train rows held out (seed {seed}); trained on "
@@ -113,7 +113,7 @@ def eval_department(data_dir: Path, work: Path, held: int = 1000, seed: int = 0)
         d.update(k for k in (r["二级分类"], r["三级分类"]) if k)
     departments = [{"name": n, "responsibilities": "", "keywords": sorted(k)} for n, k in tax.items()]
     cold = ColdStartRouter(departments).fit()
-    cprobs = cold.predict_proba(Prepared(texts))
+    cprobs = cold.predict_proba(TextFeatures(texts))
     cpred = [cold.labels_[i] for i in cprobs.argmax(1)]
     out["cold_start"] = _metrics(y, cpred, [l for l in labels if l in cold.labels_])
     return out
@@ -124,7 +124,7 @@ def eval_type(data_dir: Path, work: Path, folds: int = 4, seed: int = 0,
     from sklearn.model_selection import StratifiedKFold
 
     from classifier import load_bundle
-    from classifier.features import Prepared
+    from classifier.features import TextFeatures
     from training.train_classifier import train_head
 
     rows = _rows(data_dir / "typed_dev.csv")
@@ -146,7 +146,7 @@ def eval_type(data_dir: Path, work: Path, folds: int = 4, seed: int = 0,
                    min_class_count=min_class_count, progress=True, unlabeled=unlabeled,
                    exclude_texts=texts)
         head = load_bundle(fold / "M").heads["type"]
-        p = head.predict_proba(Prepared(texts))
+        p = head.predict_proba(TextFeatures(texts))
         pred[te] = [head.labels_[j] for j in p.argmax(1)]
         conf[te] = p.max(1)
         review[te] = head.needs_review(p)
@@ -170,9 +170,9 @@ def _plot(conf, labels, title, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from classifier.batch.plots import _cjk_font
+    from foundation.plotting import cjk_font
 
-    font = _cjk_font()
+    font = cjk_font()
     names = labels if font else [f"C{i + 1}" for i in range(len(labels))]
     if font:
         plt.rcParams["font.family"] = font

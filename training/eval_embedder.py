@@ -169,7 +169,7 @@ def to_markdown(result: dict) -> str:
 
 
 def write_report(result: dict, reports_dir: Path) -> tuple[Path, Path]:
-    from hotline.artifacts import write_json_atomic
+    from foundation.artifacts import write_json_atomic
 
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", result["embedder"]).strip("_")[-80:]
     reports_dir.mkdir(parents=True, exist_ok=True)

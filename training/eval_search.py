@@ -95,7 +95,7 @@ def demo_task(settings, max_entries: int = 0):
 
 
 # ---------------------------------------------------------------- scoring
-class Prepared:
+class PreparedQueries:
     """Every query's candidates and features, computed once; rankings under any
     weights are then cheap (this is how the grid search stays fast)."""
 
@@ -154,7 +154,7 @@ def evaluate_task(name, entries, queries, embedder, tokenizer, weights, tune_gri
     t0 = time.perf_counter()
     state = build_state(entries, embedder, tokenizer, weights=weights, progress=progress)
     build_s = time.perf_counter() - t0
-    prep = Prepared(state, embedder, tokenizer, queries)
+    prep = PreparedQueries(state, embedder, tokenizer, queries)
     tuned = prep.tune(weights, tune_grid) if tune_grid else weights
     out = {"task": name, "entries": state.n_entries, "rows": state.n_rows,
            "queries": len(queries), "build_seconds": round(build_s, 1), "results": {}}

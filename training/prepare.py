@@ -17,24 +17,10 @@ import logging
 import sys
 import time
 
-from hotline.artifacts import resolve_current
-from hotline.errors import HotlineError
+from foundation.artifacts import resolve_current
+from foundation.errors import HotlineError
 
 log = logging.getLogger("hotline.prepare")
-
-
-def missing(settings) -> list[str]:
-    """What ``ensure_all`` would build (cheap: file checks only)."""
-    out = []
-    if not settings.kb_path.is_file():
-        out.append("kb")
-    current = resolve_current(settings.index_root)
-    if current is None or not current.is_dir():
-        out.append("index")
-    current = resolve_current(settings.models_root)
-    if current is None or not current.is_dir():
-        out.append("models")
-    return out
 
 
 def _step(name: str):
@@ -123,8 +109,8 @@ def ensure_all(settings, demo: bool = False) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from hotline.api.logging import configure
-    from hotline.settings import Settings
+    from foundation.jsonlog import configure
+    from foundation.settings import Settings
 
     p = argparse.ArgumentParser(prog="python -m training.prepare")
     p.add_argument("--home")

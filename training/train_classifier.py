@@ -23,9 +23,9 @@ from classifier import RECIPES, TextHead, write_bundle_manifest
 from classifier.bundle import HEAD_FORMAT, HEAD_KIND, TAXONOMY_FILE
 from classifier.calibration import ece
 from classifier.errors import BadTrainingData
-from classifier.features import Prepared
+from classifier.features import TextFeatures
 from classifier.neighbors import CaseIndex
-from hotline.artifacts import building, data_hash, write_manifest
+from foundation.artifacts import building, data_hash, write_manifest
 from training import weak_labels
 
 log = logging.getLogger("hotline.train")
@@ -168,7 +168,7 @@ def train_head(head_name: str, data: Path, out: Path, text_cols: list[str], labe
                        "rows": len(weak), "weight": weak_labels.WEIGHT}
     weights = np.r_[np.ones(n_gold), np.full(len(texts) - n_gold, weak_labels.WEIGHT)]
     is_weak = np.arange(len(texts)) >= n_gold
-    prep = Prepared(texts)
+    prep = TextFeatures(texts)
     head.fit(prep, labels, sample_weight=weights if is_weak.any() else None,
              progress=bar.update if bar else None, weak=is_weak)
     # The identity covers the weak rows too: a different pool is a different model.

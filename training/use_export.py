@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hotline.artifacts import building, file_hash, machine_info, write_manifest
+from foundation.artifacts import building, file_hash, machine_info, write_manifest
 # The artifact's kind, version and files are what serving reads.
 from index.embedders.use import (FORMAT_VERSION, INT8_BATCH_FILE, INT8_FILE, KIND, MODEL_FILE,
                                   SP_FILE)
@@ -367,7 +367,7 @@ def _ship_static_int8(tmp: Path, texts: list[str]) -> dict:
 
 
 def main(argv=None) -> int:
-    from hotline.settings import Settings
+    from foundation.settings import Settings
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--home")

@@ -48,7 +48,7 @@
   // review zone ("type", "department"); say it with the numbers the agent sees.
   function reviewReason(data) {
     const type = data.type || {}, dept = data.department || {};
-    const reasons = data.review_reasons || (dept.needs_review ? ["department"] : []);
+    const reasons = data.review_reasons || [];
     const parts = [];
     if (reasons.includes("department")) {
       const top = dept.top3 || [];

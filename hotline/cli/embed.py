@@ -38,7 +38,7 @@ def run(args, settings) -> int:
     import numpy as np
     from tqdm import tqdm
 
-    from hotline.errors import InvalidInput
+    from foundation.errors import InvalidInput
     from index.embedders import get_embedder
 
     try:

@@ -18,7 +18,7 @@ def register(sub) -> None:
 
 
 def run(args, settings) -> int:
-    from hotline.errors import InvalidInput
+    from foundation.errors import InvalidInput
     from index.embedders import get_embedder
     from training.eval_embedder import PAIR_SETS, evaluate, to_markdown, write_report
 

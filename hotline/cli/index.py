@@ -32,7 +32,7 @@ def run_build(args, settings) -> int:
     embedder = get_embedder(settings.embedder, settings)
     path = build_index(store, embedder, settings, dense_kind=args.dense,
                        include_answers=args.with_answers, progress=True)
-    from hotline.artifacts import read_manifest
+    from foundation.artifacts import read_manifest
 
     m = read_manifest(path)
     print(f"built {path.name}: {m['n_entries']} entries, {m['n_rows']} rows, "
@@ -41,8 +41,8 @@ def run_build(args, settings) -> int:
 
 
 def run_status(args, settings) -> int:
-    from hotline.artifacts import read_manifest, resolve_current
-    from hotline.errors import HotlineError
+    from foundation.artifacts import read_manifest, resolve_current
+    from foundation.errors import HotlineError
 
     current = resolve_current(settings.index_root)
     out = {"index_root": str(settings.index_root), "current": None,

@@ -12,8 +12,8 @@ import importlib
 import logging
 import sys
 
-from hotline.errors import HotlineError
-from hotline.settings import Settings
+from foundation.errors import HotlineError
+from foundation.settings import Settings
 
 COMMANDS = ("serve", "kb", "index", "search", "embed", "train", "reclassify",
             "eval", "model", "bench")

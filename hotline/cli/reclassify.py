@@ -2,6 +2,7 @@
 a given) model over a file of past work orders; see docs/reclassify.md."""
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -28,7 +29,8 @@ def register(sub) -> None:
                    help="which prediction --compare-col is compared with (default: guessed "
                         "from the labels)")
     p.add_argument("--report-dir", help="where the change report goes (default OUT-stem.report/)")
-    p.add_argument("--fast", action="store_true", help="use the static embedding tier")
+    # Accepted so existing scripts keep working; the heads have one tier.
+    p.add_argument("--fast", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--errors", help="errors file (default OUT-stem.errors.csv)")
     p.add_argument("--chunk-size", type=int, default=512, help="rows per task (default 512)")
     p.add_argument("--encoding", default="auto",
@@ -41,18 +43,21 @@ def register(sub) -> None:
 
 
 def run(args, settings) -> int:
-    from classifier.batch import Options, reclassify
-    from hotline.errors import InvalidInput
+    from hotline.batch import Options, reclassify
+    from foundation.errors import InvalidInput
 
     if args.workers < 1 or args.chunk_size < 1:
         raise InvalidInput(f"--workers {args.workers} / --chunk-size {args.chunk_size}: "
                            "expected positive integers")
+    if args.fast:
+        print("note: --fast has no effect (the classifier heads have a single tier)",
+              file=sys.stderr)
     opts = Options(
         input=Path(args.input), out=Path(args.out),
         text_cols=[c.strip() for c in args.text_cols.split(",") if c.strip()],
         model_dir=Path(args.model) if args.model else None, workers=args.workers,
         resume=args.resume, compare_col=args.compare_col, compare_head=args.compare_head,
-        report_dir=Path(args.report_dir) if args.report_dir else None, fast=args.fast,
+        report_dir=Path(args.report_dir) if args.report_dir else None,
         errors=Path(args.errors) if args.errors else None, chunk_size=args.chunk_size,
         encoding=args.encoding, sheet=args.sheet, progress=not args.no_progress,
         checkpoint_every=args.checkpoint_every)

@@ -55,7 +55,7 @@ def run(args, settings) -> int:
     filters = SearchFilters(region=args.region, department=args.department,
                             category=args.category, now=args.now)
     queries = _read_queries(args.queries) if args.queries else [args.query]
-    from hotline.errors import InvalidInput
+    from foundation.errors import InvalidInput
 
     for q in queries:
         try:

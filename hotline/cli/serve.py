@@ -32,7 +32,7 @@ def register(sub) -> None:
 
 
 def start_prepare(settings, demo: bool) -> subprocess.Popen | None:
-    from training.prepare import missing
+    from hotline.runtime.components import missing
 
     todo = missing(settings)
     if not todo and not demo:
@@ -46,8 +46,8 @@ def start_prepare(settings, demo: bool) -> subprocess.Popen | None:
 
 
 def run(args, settings) -> int:
-    from hotline.api import auth
-    from hotline.api.logging import configure
+    from hotline.http import auth
+    from foundation.jsonlog import configure
 
     settings = settings.replace(**{k: v for k, v in (("host", args.host), ("port", args.port),
                                                      ("workers", args.workers)) if v is not None})
@@ -118,7 +118,7 @@ def serve_gunicorn(settings, threads: int = 2) -> None:
                 self.cfg.set(key, value)
 
         def load(self):
-            from hotline.api.logging import configure
+            from foundation.jsonlog import configure
             from server import create_app
 
             configure(settings.log_level)

@@ -55,8 +55,8 @@ def clear_cache(stale_only: bool = False) -> None:
 
 
 def _unchanged(emb) -> bool:
-    from hotline.artifacts import read_manifest
-    from hotline.errors import ArtifactError
+    from foundation.artifacts import read_manifest
+    from foundation.errors import ArtifactError
 
     loaded, model_dir = getattr(emb, "manifest", None), getattr(emb, "model_dir", None)
     if not loaded or model_dir is None:

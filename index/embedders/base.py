@@ -5,7 +5,7 @@ from typing import Literal, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-from hotline.errors import HotlineError
+from foundation.errors import HotlineError
 
 Kind = Literal["query", "doc"]
 

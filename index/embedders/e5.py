@@ -22,8 +22,8 @@ from typing import Sequence
 
 import numpy as np
 
-from hotline.artifacts import read_manifest
-from hotline.errors import ArtifactError
+from foundation.artifacts import read_manifest
+from foundation.errors import ArtifactError
 from index.embedders.base import EmbedderError, length_batches
 from index.text import Normalizer
 

@@ -17,7 +17,7 @@ from typing import Sequence
 
 import numpy as np
 
-from hotline.errors import ArtifactError
+from foundation.errors import ArtifactError
 from index.embedders.base import l2_normalize
 from index.embedders.static import StaticModel, static_module_dir
 from index.embedders.use import resolve_threads

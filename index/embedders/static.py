@@ -13,8 +13,8 @@ from typing import Sequence
 
 import numpy as np
 
-from hotline.artifacts import read_manifest
-from hotline.errors import ArtifactError
+from foundation.artifacts import read_manifest
+from foundation.errors import ArtifactError
 from index.embedders.base import l2_normalize
 from index.text import Normalizer
 

@@ -34,8 +34,8 @@ from typing import Sequence
 
 import numpy as np
 
-from hotline.artifacts import read_manifest
-from hotline.errors import ArtifactError, ConfigError
+from foundation.artifacts import read_manifest
+from foundation.errors import ArtifactError, ConfigError
 from index.embedders.base import l2_normalize, length_batches
 from index.text import Normalizer
 

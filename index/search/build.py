@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from hotline.artifacts import (building, data_hash, point_current, read_manifest,
+from foundation.artifacts import (building, data_hash, point_current, read_manifest,
                                resolve_current, write_manifest)
-from hotline.heap import pace
+from foundation.gcpacing import pace
 from index.search.dense import DenseIndex
 from index.search.entrylist import EntryList
 from index.search.errors import BuildFailed, EmbedderMismatch, IndexNotBuilt

@@ -3,14 +3,25 @@
 A search reads a handful of entries (the hits); parsing all 23k of them on
 every load held the GIL for most of a second while the other request threads
 of a reloading worker waited. Loading now reads the file's bytes and finds the
-line starts with numpy; an entry becomes an ``Entry`` the first time it is read.
+line starts with numpy; an entry becomes a :class:`SavedEntry` the first time
+it is read.
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
+
+
+class SavedEntry(SimpleNamespace):
+    """An entry read back from the index: the fields the KB gave it, as
+    attributes (the index knows entries only by these fields, not by the KB's
+    class)."""
+
+    def to_dict(self) -> dict:
+        return dict(vars(self))
 
 
 class EntryList:
@@ -47,11 +58,9 @@ class EntryList:
             return self._added[pos - n_saved]
         entry = self._parsed.get(pos)
         if entry is None:
-            from kb.entry import Entry
-
             line = self._data[self._starts[pos]:self._starts[pos + 1]]
             # Two threads may parse the same line; both get an equal entry.
-            entry = self._parsed[pos] = Entry(**json.loads(line))
+            entry = self._parsed[pos] = SavedEntry(**json.loads(line))
         return entry
 
     def __iter__(self):

@@ -1,5 +1,5 @@
-"""Errors of the search area; all derive from ``hotline.errors``."""
-from hotline.errors import ArtifactError, HotlineError, InvalidInput, NotReady
+"""Errors of the search area; all derive from ``foundation.errors``."""
+from foundation.errors import ArtifactError, HotlineError, InvalidInput, NotReady
 
 
 class SearchError(HotlineError):

@@ -39,7 +39,7 @@ def entry_texts(entry, include_answers: bool) -> list[tuple[int, str]]:
     return out
 
 
-class Prepared:
+class PreparedEntries:
     """Rows of some entries, embedded and tokenised, ready to apply."""
 
     def __init__(self, entries, rows, vectors, terms):
@@ -47,7 +47,7 @@ class Prepared:
 
 
 def prepare(entries, embedder, tokenizer, include_answers: bool, batch_size: int = 2048,
-            progress: bool = False, with_rows=None) -> Prepared:
+            progress: bool = False, with_rows=None) -> PreparedEntries:
     """Rows of ``entries``, embedded and tokenised. ``with_rows(texts, terms)``
     (a full build's lexical side) runs beside the embedding too."""
     rows = []        # (entry position, kind, text)
@@ -81,7 +81,7 @@ def prepare(entries, embedder, tokenizer, include_answers: bool, batch_size: int
         if bar:
             bar.close()
         terms = terms_job.result() if terms_job else segment()
-    return Prepared(list(entries), rows, vecs, terms)
+    return PreparedEntries(list(entries), rows, vecs, terms)
 
 
 class IndexState:
@@ -116,7 +116,7 @@ class IndexState:
     def n_rows(self) -> int:
         return int(self.row_alive.sum())
 
-    def apply(self, p: Prepared, prefitted: bool = False) -> None:
+    def apply(self, p: PreparedEntries, prefitted: bool = False) -> None:
         """Add prepared entries (replacing any live entry with the same id).
         ``prefitted``: a new state whose lexical index and character grams
         were built from ``p``'s rows already."""

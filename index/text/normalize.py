@@ -1,12 +1,19 @@
 """Normalisation: NFKC (full-width → half-width), traditional → simplified,
-control characters stripped, whitespace folded. Idempotent."""
+control characters stripped, whitespace folded. Idempotent.
+
+What a :class:`Normalizer` returns is a :class:`NormalizedText` (a ``str``)
+that remembers the transform: every component normalises its own input, and
+text another component already normalised the same way passes through at the
+cost of one type check, so one request's text is normalised once however many
+components it crosses (search → embedder, boundary → search).
+"""
 from __future__ import annotations
 
 import functools
 import re
 import unicodedata
 
-from hotline.errors import EmptyText, InvalidInput, TextTooLong
+from foundation.errors import EmptyText, InvalidInput, TextTooLong
 from index.text.nfkc import nfkc_many
 
 # Cc/Cf/Cs/Co/Cn categories are dropped, but keep whitespace controls (folded below).
@@ -28,6 +35,15 @@ def _strip_controls(text: str) -> str:
     )
 
 
+class NormalizedText(str):
+    """Text a Normalizer produced; ``transform`` is that normaliser's identity."""
+
+    transform: str = ""
+
+    def __reduce__(self):   # pickles as a plain str (worker processes re-check)
+        return (str, (str(self),))
+
+
 class Normalizer:
     """Callable normaliser; ``max_chars`` is checked on the raw input in
     :meth:`validate` (the HTTP and CLI layers call it), never silently."""
@@ -35,19 +51,27 @@ class Normalizer:
     def __init__(self, max_chars: int | None = None, t2s: bool = True):
         self.max_chars = max_chars
         self.t2s = t2s
+        self._identity = f"nfkc+t2s:{int(t2s)}+ctrl+ws/v1"
 
     @property
     def identity(self) -> str:
         """Written into artifact manifests: what was done to text before embedding."""
-        return f"nfkc+t2s:{int(self.t2s)}+ctrl+ws/v1"
+        return self._identity
 
     def __call__(self, text: str) -> str:
+        if type(text) is NormalizedText and text.transform == self.identity:
+            return text
         if not isinstance(text, str):
             raise InvalidInput(f"text must be a string, got {type(text).__name__}")
         # Surrogates (from broken decoding) cannot be encoded; drop them first.
         if not text.isascii():
             text = text.encode("utf-8", "ignore").decode("utf-8")
-        return self._finish(text, 0)
+        return self._mark(self._finish(text, 0))
+
+    def _mark(self, text: str) -> NormalizedText:
+        out = NormalizedText(text)
+        out.transform = self.identity
+        return out
 
     @staticmethod
     def _stable(text: str, before: str, converted: bool) -> bool:
@@ -70,6 +94,8 @@ class Normalizer:
         batch at once (NFKC by table, one whitespace fold, one t2s call):
         ~3x cheaper per message on the batch path, same output."""
         texts = list(texts)
+        if all(type(t) is NormalizedText and t.transform == self.identity for t in texts):
+            return texts
         if not all(isinstance(t, str) for t in texts):
             return [self(t) for t in texts]  # raises the scalar path's error
         joined = "\x00".join(texts)
@@ -92,7 +118,8 @@ class Normalizer:
         result = []
         for text, b, conv in zip(parts, before, converted):
             text = text.strip()
-            result.append(text if self._stable(text, b, conv) else self._finish(text, 1))
+            result.append(self._mark(text if self._stable(text, b, conv)
+                                     else self._finish(text, 1)))
         return result
 
     def _pass(self, text: str) -> tuple[str, bool]:

@@ -32,12 +32,12 @@ def work_orders_csv(rows) -> str:
 def build_demo(settings, seed: int = 0, scale: float = 1.0, progress: bool = True) -> dict:
     """Generate and install the demo; returns a summary of counts and seconds."""
     from kb import KBStore
-    from kb.taxonomy import default_taxonomy_path, load_taxonomy, save_departments
+    from kb.taxonomy import TAXONOMY_FILE, load_taxonomy, save_departments
 
     t0 = time.perf_counter()
     demo_dir = Path(settings.demo_dir)
     demo_dir.mkdir(parents=True, exist_ok=True)
-    tax_path = default_taxonomy_path(settings)
+    tax_path = demo_dir / TAXONOMY_FILE   # the demo's own list, never a configured one
     save_departments(tax_path, taxonomy())
 
     kb = generate(seed, scale)

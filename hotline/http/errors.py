@@ -1,5 +1,5 @@
 """Errors raised by the HTTP layer itself (the rest come from the libraries)."""
-from hotline.errors import HotlineError, InvalidInput, NotFound
+from foundation.errors import HotlineError, InvalidInput, NotFound
 
 
 class Unauthorized(HotlineError):

@@ -6,29 +6,10 @@ returned so the report can print it, instead of drawing empty boxes.
 """
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
-_PROBE = "城乡建设环境保护"
+from foundation.plotting import cjk_font
 
-
-@functools.lru_cache(maxsize=1)
-def _cjk_font() -> str | None:
-    from matplotlib import font_manager
-
-    for entry in font_manager.fontManager.ttflist:
-        if "last resort" in entry.name.lower():
-            continue  # maps every code point to a placeholder box
-        try:
-            from matplotlib.ft2font import FT2Font
-
-            font = FT2Font(entry.fname)
-            charmap = font.get_charmap()
-        except Exception:  # noqa: BLE001 - an unreadable font is just skipped
-            continue
-        if all(ord(ch) in charmap for ch in _PROBE):
-            return entry.name
-    return None
 
 
 def _plt():
@@ -37,7 +18,7 @@ def _plt():
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
-    font = _cjk_font()
+    font = cjk_font()
     if font:
         plt.rcParams["font.sans-serif"] = [font, "DejaVu Sans"]
         plt.rcParams["axes.unicode_minus"] = False
@@ -45,7 +26,7 @@ def _plt():
 
 
 def _display_labels(labels: list[str]) -> tuple[list[str], dict[str, str] | None]:
-    if _cjk_font() or all(l.isascii() for l in labels):
+    if cjk_font() or all(l.isascii() for l in labels):
         return labels, None
     codes = {l: f"D{i + 1}" for i, l in enumerate(labels)}
     return [codes[l] for l in labels], codes
@@ -63,7 +44,7 @@ def bar_chart(labels, old, new, path: Path, title: str) -> dict[str, str] | None
     ax.bar([x + width / 2 for x in xs], new, width, label="new")
     ax.set_xticks(list(xs), shown, rotation=45 if len(shown) > 6 else 0, ha="right" if len(shown) > 6 else "center")
     ax.set_ylabel("rows")
-    ax.set_title(title if title.isascii() or _cjk_font() else "old vs new")
+    ax.set_title(title if title.isascii() or cjk_font() else "old vs new")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -93,7 +74,7 @@ def heatmap(labels, matrix, path: Path, title: str) -> None:
                     ax.text(j, i, f"{int(m[i, j])}", ha="center", va="center", fontsize=8,
                             color="white" if share[i, j] > 0.5 else "black")
     fig.colorbar(im, ax=ax, label="share of old row")
-    ax.set_title(title if title.isascii() or _cjk_font() else "old (rows) vs new (columns)")
+    ax.set_title(title if title.isascii() or cjk_font() else "old (rows) vs new (columns)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

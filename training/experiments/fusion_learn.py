@@ -16,7 +16,7 @@ no intercept: a linear score per row) is trained on one source and scored on
 Result (docs/search.md): +0.006..+0.014 R@1 on LCQMC's held-out half, always
 a loss on the demo task, so nothing was integrated. Run:
 
-    .venv/bin/python -m training.fusion_learn [--demo-entries 3000]
+    .venv/bin/python -m training.experiments.fusion_learn [--demo-entries 3000]
 
 Writes ``HOME/reports/fusion_learn.json`` and prints a table.
 """
@@ -192,7 +192,7 @@ def run(settings, demo_entries: int = 3000, negatives: int = 10, progress: bool 
 
 
 def main(argv=None) -> int:
-    from hotline.settings import Settings
+    from foundation.settings import Settings
     from training.reports import save_json_report
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])

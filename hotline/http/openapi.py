@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 import json
 
-from hotline.api.auth import ROLES
+from hotline.http.auth import ROLES
 
 S = {"type": "string"}
 STRS = {"type": "array", "items": S}
@@ -99,9 +99,9 @@ def response_schemas() -> dict[str, dict]:
         "type": _obj(["label", "confidence", "probs"], {
             "label": NULLABLE_S, "confidence": NUM,
             "probs": {"type": "object", "additionalProperties": NUM}}),
-        "department": _obj(["label", "confidence", "top3", "needs_review"], {
+        "department": _obj(["label", "confidence", "top3"], {
             "label": NULLABLE_S, "confidence": NUM,
-            "top3": {"type": "array", "items": label_prob}, "needs_review": {"type": "boolean"}}),
+            "top3": {"type": "array", "items": label_prob}}),
         "needs_review": {"type": "boolean"},
         "review_reasons": {"type": "array", "items": S,
                            "description": "which heads fell in the review zone (type, department)"},

@@ -19,7 +19,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from hotline.errors import ArtifactError
+from foundation.errors import ArtifactError
 
 MANIFEST = "manifest.json"
 _LIBRARIES = (

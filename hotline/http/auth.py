@@ -25,8 +25,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from hotline.api.errors import Forbidden, Unauthorized
-from hotline.errors import ConfigError
+from hotline.http.errors import Forbidden, Unauthorized
+from foundation.errors import ConfigError
 
 ROLES = ("agent", "editor", "admin")
 _RANK = {role: i for i, role in enumerate(ROLES)}

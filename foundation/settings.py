@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 
-from hotline.errors import ConfigError
+from foundation.errors import ConfigError
 
 ENV_PREFIX = "HOTLINE_"
 
@@ -24,13 +24,15 @@ class Settings:
     shared_data: Path = Path("../shared/data")
     # Embedders by role; each name resolves through index.embedders.get_embedder.
     embedder: str = "use"
-    fast_embedder: str = "static"
     max_text_chars: int = 2000
     # onnxruntime intra-op threads per embedder; 0 = min(2, CPU count).
     embed_threads: int = 0
     # USE-m3 weights served: auto (int8 when the export ships one that passed
     # parity), int8 or fp32.
     embed_precision: str = "auto"
+    # The department list (departments.json format: docs/kb.md); None = the demo's
+    # HOME/demo/departments.json.
+    taxonomy_path: Path | None = None
     # HTTP service
     host: str = "127.0.0.1"
     port: int = 8000
@@ -73,6 +75,11 @@ class Settings:
     def demo_dir(self) -> Path:
         """Demo data the project generates: taxonomy, synthetic work orders."""
         return self.home / "demo"
+
+    @property
+    def taxonomy_file(self) -> Path:
+        """The department list the KB checks writes against and the engine serves."""
+        return self.taxonomy_path or self.demo_dir / "departments.json"
 
     def replace(self, **changes: Any) -> "Settings":
         return dataclasses.replace(self, **changes)
@@ -139,7 +146,7 @@ def _coerce(name: str, value: Any) -> Any:
     if value is None:
         return None
     kind = type(default) if default is not None else Path
-    if name in ("home", "shared_data", "config_file"):
+    if name in ("home", "shared_data", "config_file", "taxonomy_path"):
         return Path(value).expanduser()
     try:
         if kind is bool:

@@ -18,7 +18,7 @@ Result (docs/search.md, "Session 5"): every variant stays within about +0.004
 of its baseline, which is inside the noise; the issue's target needs a better
 encoder. Run:
 
-    .venv/bin/python -m training.dense_rescore [--kb-size 4000] [--e5]
+    .venv/bin/python -m training.experiments.dense_rescore [--kb-size 4000] [--e5]
 
 Writes ``HOME/reports/dense_rescore.json`` and prints it.
 """
@@ -78,10 +78,10 @@ def mixed_fusion(settings, entries, queries, embedder, tokenizer, e5) -> dict:
     from index.search import build_state
     from index.search.fusion import FusionWeights, fused_scores
     from index.text import normalize
-    from training.eval_search import Prepared
+    from training.eval_search import PreparedQueries
 
     state = build_state(entries, embedder, tokenizer, weights=FusionWeights())
-    prep = Prepared(state, embedder, tokenizer, queries)
+    prep = PreparedQueries(state, embedder, tokenizer, queries)
     row_text = {e.id: normalize(e.question) for e in entries}
     q5 = e5.embed([normalize(q) for q, _ in queries], kind="query")
     kb5 = dict(zip(row_text, e5.embed(list(row_text.values()), kind="doc")))
@@ -131,7 +131,7 @@ def run(settings, kb_size: int, with_e5: bool) -> dict:
 
 
 def main(argv=None) -> int:
-    from hotline.settings import Settings
+    from foundation.settings import Settings
     from training.reports import save_json_report
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])

@@ -12,7 +12,7 @@ import math
 import threading
 import time
 
-from hotline.api.errors import RateLimited
+from hotline.http.errors import RateLimited
 
 
 class RateLimiter:

@@ -8,7 +8,7 @@ import os
 import sys
 from dataclasses import dataclass
 
-from hotline.errors import HotlineError, InvalidInput
+from foundation.errors import HotlineError, InvalidInput
 
 PRED_COLUMNS = ("pred_type", "pred_type_conf", "pred_department", "pred_department_conf",
                 "pred_needs_review", "pred_department_top3")
@@ -19,7 +19,6 @@ class ModelSpec:
     """Everything a worker needs to load the model itself (picklable)."""
 
     model_dir: str
-    fast: bool = False
     home: str | None = None
     threads: int = 0
     loader: str = "classifier:load_bundle"
@@ -84,8 +83,7 @@ def load_predictor(spec: ModelSpec) -> Predictor:
         os.environ["HOTLINE_HOME"] = spec.home
     module_name, func = spec.loader.split(":")
     module = importlib.import_module(module_name)
-    kwargs = {"fast": True} if spec.fast else {}
-    bundle = getattr(module, func)(spec.model_dir, **kwargs)
+    bundle = getattr(module, func)(spec.model_dir)
     to_columns = getattr(module, "prediction_columns", None) or default_columns
     return Predictor(bundle, to_columns)
 

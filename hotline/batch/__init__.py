@@ -4,10 +4,10 @@ errors file and an optional change report against an existing label column.
 
 No HTTP here; ``hotline reclassify`` is a thin layer over :func:`reclassify`.
 """
-from classifier.batch.errors import (BatchError, MissingColumn, ModelUnavailable,
+from hotline.batch.errors import (BatchError, MissingColumn, ModelUnavailable,
                                      ResumeMismatch, UnsupportedFormat)
-from classifier.batch.predict import PRED_COLUMNS
-from classifier.batch.runner import Options, Summary, default_paths, reclassify, resolve_model
+from hotline.batch.predict import PRED_COLUMNS
+from hotline.batch.runner import Options, Summary, default_paths, reclassify, resolve_model
 
 __all__ = ["reclassify", "Options", "Summary", "PRED_COLUMNS", "default_paths", "resolve_model",
            "BatchError", "MissingColumn", "ModelUnavailable", "ResumeMismatch",

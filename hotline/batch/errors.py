@@ -1,6 +1,6 @@
 """Errors of batch reclassification. Row-level problems are never raised: they
 become lines of the errors file. These are for problems with the whole run."""
-from hotline.errors import ArtifactError, Conflict, HotlineError, InvalidInput
+from foundation.errors import ArtifactError, Conflict, HotlineError, InvalidInput
 
 
 class BatchError(HotlineError):

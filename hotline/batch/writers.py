@@ -14,8 +14,8 @@ import os
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from classifier.batch.errors import BatchError
-from classifier.batch.readers import MISSING
+from hotline.batch.errors import BatchError
+from hotline.batch.readers import MISSING
 
 XLSX_MAX_ROWS = 1_048_576 - 1  # one row for the header
 

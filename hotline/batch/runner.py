@@ -21,12 +21,12 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from hotline.artifacts import resolve_current, write_json_atomic
-from classifier.batch.compare import ChangeTracker
-from classifier.batch.errors import MissingColumn, ModelUnavailable, ResumeMismatch
-from classifier.batch.predict import PRED_COLUMNS, ModelSpec
-from classifier.batch.readers import MISSING, BadRow, format_of, open_reader
-from classifier.batch.writers import AppendFile, RowFormatter, error_lines, finalize_output
+from foundation.artifacts import resolve_current, write_json_atomic
+from hotline.batch.compare import ChangeTracker
+from hotline.batch.errors import MissingColumn, ModelUnavailable, ResumeMismatch
+from hotline.batch.predict import PRED_COLUMNS, ModelSpec
+from hotline.batch.readers import MISSING, BadRow, format_of, open_reader
+from hotline.batch.writers import AppendFile, RowFormatter, error_lines, finalize_output
 from classifier.features import join_parts
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,6 @@ class Options:
     resume: bool = False
     compare_col: str | None = None
     compare_head: str = "auto"
-    fast: bool = False
     errors: Path | None = None
     report_dir: Path | None = None
     chunk_size: int = 512
@@ -181,7 +180,7 @@ def _chunks(records, text_idx, compare_idx, skip, chunk_size, max_chars, empty):
 
 
 def reclassify(settings, opts: Options) -> Summary:
-    from classifier.batch.pool import make_pool
+    from hotline.batch.pool import make_pool
 
     inp, out = Path(opts.input), Path(opts.out)
     out_format = format_of(out)
@@ -201,7 +200,7 @@ def reclassify(settings, opts: Options) -> Summary:
             raise MissingColumn(f"{inp} has no column(s) {absent}; its columns are {cols}")
         identity = {
             "version": CHECKPOINT_VERSION, "input": _input_identity(inp),
-            "model": _model_identity(model_dir), "fast": opts.fast,
+            "model": _model_identity(model_dir),
             "text_cols": list(opts.text_cols), "compare_col": opts.compare_col,
             "compare_head": opts.compare_head, "out_format": out_format,
             "encoding": getattr(reader, "encoding", None),
@@ -253,7 +252,7 @@ def _run(settings, opts, reader, state, identity, model_dir, out, out_format, er
     text_idx = [cols.index(c) for c in opts.text_cols]
     compare_idx = cols.index(opts.compare_col) if opts.compare_col else None
     threads = 1 if opts.workers > 1 else 0
-    spec = ModelSpec(str(model_dir), fast=opts.fast, home=str(settings.home), threads=threads,
+    spec = ModelSpec(str(model_dir), home=str(settings.home), threads=threads,
                      loader=opts.loader)
     # Workers fork here, before the progress bar starts its thread.
     pool = make_pool(spec, max(1, opts.workers))

@@ -11,7 +11,7 @@ import os
 from collections import Counter
 from pathlib import Path
 
-from hotline.artifacts import write_json_atomic
+from foundation.artifacts import write_json_atomic
 
 HEADS = ("department", "type")
 # Index of the label and confidence of each head in PRED_COLUMNS.
@@ -132,7 +132,7 @@ class ChangeTracker:
         }
 
     def write_report(self, report_dir: Path, changes_spool: Path) -> dict:
-        from classifier.batch import plots
+        from hotline.batch import plots
 
         report_dir = Path(report_dir)
         report_dir.mkdir(parents=True, exist_ok=True)

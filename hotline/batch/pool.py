@@ -15,8 +15,8 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Iterable, Iterator
 
-from classifier.batch.errors import BatchError
-from classifier.batch.predict import (ModelSpec, init_worker, load_predictor, worker_info,
+from hotline.batch.errors import BatchError
+from hotline.batch.predict import (ModelSpec, init_worker, load_predictor, worker_info,
                                       worker_predict)
 
 

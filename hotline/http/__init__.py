@@ -1,0 +1,11 @@
+"""HTTP layer pieces, split by concern. ``server.create_app`` wires them together.
+
+auth       API keys with roles, widget session cookie
+ratelimit  per-key token buckets
+metrics    Prometheus text exposition
+openapi    the OpenAPI 3.1 document (also the request validator's schemas)
+validation request bodies read and checked against the document
+accesslog  the JSON-lines access log with request ids and PII-masked text
+feedback   agent feedback stored PII-masked in SQLite, exportable as training data
+errors     the HTTP-specific exceptions (statuses mapped in server.py)
+"""

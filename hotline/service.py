@@ -1,0 +1,109 @@
+"""Request logic: pure functions over one :class:`~hotline.runtime.Snapshot`.
+
+Each function takes the snapshot a request read once, checks the components it
+needs once, and returns plain JSON values. No HTTP and no engine here: the
+HTTP views, the CLI and other callers use the same functions.
+
+Text is checked (empty, too long) at this boundary and the normalised form is
+what responses show. Every component normalises its own input once: the
+classifier gets the text as received (it splits a ``title\ndetail`` text on
+its newline, which normalising would fold, exactly as batch reclassification
+does), search gets the boundary's normalised text, which the search service
+and its embedder pass through unchanged (``index.text.NormalizedText``).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from foundation.errors import InvalidInput
+from hotline.responses import jsonable
+from hotline.runtime import Snapshot
+from hotline.workdays import add_working_days
+
+
+def checked_text(snap: Snapshot, text) -> str:
+    """The normalised text, or InvalidInput/EmptyText/TextTooLong (a 400 even
+    when the service is not ready)."""
+    return snap.normalizer.validate(text)
+
+
+def reply_deadline(snap: Snapshot, department: str | None, reply_days=None,
+                   today: dt.date | None = None) -> dict:
+    """``{"reply_days", "reply_deadline"}``: the classifier's reply days, else the
+    taxonomy's for the department; both None when neither knows."""
+    if reply_days is None and department:
+        reply_days = (snap.taxonomy.get(department) or {}).get("reply_days")
+    if reply_days is None:
+        return {"reply_days": None, "reply_deadline": None}
+    due = add_working_days(today or dt.date.today(), int(reply_days))
+    return {"reply_days": int(reply_days), "reply_deadline": due.isoformat()}
+
+
+def _prediction(snap: Snapshot, p: Any) -> dict:
+    evidence = jsonable(getattr(p, "evidence", None)) or {}
+    similar = evidence.pop("similar_cases", None) or []
+    department = getattr(p, "department", None)
+    needs_review = bool(getattr(p, "needs_review", False))
+    return {
+        "type": {"label": p.type, "confidence": float(p.type_conf),
+                 "probs": jsonable(getattr(p, "type_probs", {}) or {})},
+        "department": {"label": department, "confidence": float(p.department_conf),
+                       "top3": jsonable(getattr(p, "department_top3", []) or [])},
+        "needs_review": needs_review,
+        "review_reasons": jsonable(getattr(p, "review_reasons", []) or []),
+        **reply_deadline(snap, department, getattr(p, "reply_days", None)),
+        "evidence": evidence,
+        "similar_cases": similar,
+    }
+
+
+def _classified(snap: Snapshot, texts: list[str]) -> list[dict]:
+    return [_prediction(snap, p) for p in snap.classifier.predict(texts)]
+
+
+def _hits(snap: Snapshot, query: str, k: int, **filters) -> list[dict]:
+    from index.search import SearchFilters
+
+    return [jsonable(h) for h in snap.search.search(query, k=k, filters=SearchFilters(**filters))]
+
+
+def classify(snap: Snapshot, texts: list[str], where: str | None = None) -> list[dict]:
+    """Per text: its normalised form, type, department, review zone, deadline and
+    evidence. ``where`` (e.g. ``"items[{i}].text"``) names a bad text in the error."""
+    checked = []
+    for i, text in enumerate(texts):
+        try:
+            checked.append(checked_text(snap, text))
+        except InvalidInput as exc:
+            if where is None:
+                raise
+            raise type(exc)(f"{where.format(i=i)}: {exc}") from None
+    snap.need("classifier")
+    return [{"text": c, **r} for c, r in zip(checked, _classified(snap, texts))]
+
+
+def search(snap: Snapshot, query: str, k: int = 5, region: str | None = None,
+           department: str | None = None, category: str | None = None,
+           now: str | None = None) -> list[dict]:
+    snap.need("search")
+    return _hits(snap, query, k, region=region, department=department, category=category,
+                 now=now)
+
+
+def analyze(snap: Snapshot, text: str, region: str | None = None,
+            channel: str | None = None, k: int = 5) -> dict:
+    """The widget's one call: checked text, classification, deadline, answers."""
+    checked = checked_text(snap, text)
+    snap.need("search", "classifier")
+    return {"text": checked, "region": region, "channel": channel,
+            **_classified(snap, [text])[0],
+            "answers": _hits(snap, checked, k, region=region),
+            "versions": dict(snap.versions)}
+
+
+def departments(snap: Snapshot) -> dict:
+    """Taxonomy departments and the KB's regions."""
+    snap.need("kb")
+    return {"departments": [jsonable(d) for d in snap.taxonomy.values()],
+            "regions": snap.regions}

@@ -40,6 +40,36 @@ def test_healthz_readyz_and_request_id(kb_client):
     assert len(r.headers["X-Request-ID"]) == 32
 
 
+def test_request_id_that_carries_pii_is_replaced_and_never_logged(kb_client, caplog):
+    from hotline.api.logging import JSONFormatter
+
+    with caplog.at_level(logging.INFO, logger="hotline.access"):
+        for sent in (PHONE, f"call-{PHONE}-1", "call-138.1234.5678", "id-11010519491231002X",
+                     "a\u202eb", "x" * 65, "abc def"):
+            r = kb_client.get("/healthz", headers={"X-Request-ID": sent})
+            rid = r.headers["X-Request-ID"]
+            assert rid != sent and len(rid) == 32, sent
+        ok = kb_client.get("/healthz", headers={"X-Request-ID": "req_42.a-b"})
+        assert ok.headers["X-Request-ID"] == "req_42.a-b"
+    lines = "\n".join(JSONFormatter().format(r) for r in caplog.records)
+    assert PHONE not in lines and "1234" not in lines and "11010519491231002X" not in lines
+
+
+def test_generated_request_ids_survive_masking():
+    """Our own ids (echoed back in feedback, grepped for in logs) never look like PII:
+    ~6% of random uuid4 hex strings hold a run of 11+ digits."""
+    from hotline.api.logging import request_id
+    from index.text import mask_pii
+    from index.text.pii import safe_token
+
+    ids = [request_id(None) for _ in range(500)]
+    assert len(set(ids)) == 500
+    assert all(len(i) == 32 and mask_pii(i) == i for i in ids)
+    assert request_id("req-42") == "req-42" and request_id("") != ""
+    assert not safe_token("abc\n") and not safe_token("") and safe_token("a" * 64)
+    assert not safe_token("a" * 65) and not safe_token(PHONE)
+
+
 def test_not_ready_is_503_with_problem(kb_client):
     for path, payload in [("/v1/analyze", {"text": "路灯坏了"}), ("/v1/search", {"query": "路灯"}),
                           ("/v1/classify", {"text": "路灯坏了"}),

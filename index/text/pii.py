@@ -16,6 +16,7 @@ Chinese numeral next to an Arabic number (``周一13812345678``, ``…5678三、
 not join it.
 
 Everything is a precompiled regular expression; Python code runs only per match.
+:func:`safe_token` says whether a client-supplied id may be logged as it is.
 """
 from __future__ import annotations
 
@@ -114,6 +115,7 @@ _PLATE = re.compile(
 # as in "...5678三、", is not part of it).
 _LONG_DIGITS = re.compile(rf"\d(?:{_GS}\d){{10,}}|{_CN_D}(?:{_GS}{_CN_D}){{10,}}")
 _NOT_DIGIT = re.compile(r"[^\dXx]")
+_TOKEN = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 def _digits(text: str) -> str:
@@ -137,3 +139,11 @@ def mask_pii(text: str) -> str:
     text = _LANDLINE.sub("[电话]", text)
     text = _PLATE.sub("[车牌号]", text)
     return _LONG_DIGITS.sub("[号码]", text)
+
+
+def safe_token(value) -> bool:
+    """True for a short opaque token that may be logged and stored as it is: 1-64
+    characters of ``A-Z a-z 0-9 . _ -`` in which :func:`mask_pii` finds nothing
+    (so ``call-13812345678`` is not one)."""
+    return (isinstance(value, str) and _TOKEN.fullmatch(value) is not None
+            and mask_pii(value) == value)

@@ -312,6 +312,36 @@ def test_feedback_stored_masked_and_exportable(kb_app, tmp_path):
     assert lines[0] == "title,detail,type,department" and "fault,市城管局" in lines[1]
 
 
+def test_feedback_side_fields_are_stored_masked(kb_app, tmp_path):
+    """Every field the client sends is free text to the store: none is written raw."""
+    client = kb_app.test_client()
+    sent = {"text": "路灯坏了", "request_id": "回电13812345678", "region": "临江区138.1234.5678",
+            "channel": "电话一三八一二三四五六七八", "predicted_type": "fault 13812345678",
+            "predicted_department": "市城管局 幺三八 幺二三四 五六七八",
+            "type": "fault\u200b13812345678", "department": "市城管局 11010519491231002X",
+            "answer_id": "kb-002 zhang.san@example.com", "comment": "车牌粤B12345"}
+    r = client.post("/v1/feedback", headers=auth("agent"), json=sent)
+    assert r.status_code == 201, r.get_data(as_text=True)
+    store = kb_app.extensions["hotline"]["feedback"]
+    [row] = store.rows()
+    stored = json.dumps(row, ensure_ascii=False)
+    for secret in ("13812345678", "1234", "一二三四", "幺二三四", "11010519491231002X",
+                   "zhang.san", "B12345"):
+        assert secret not in stored, (secret, stored)
+    assert row["region"] == "临江区[手机号]" and row["channel"] == "电话[手机号]"
+    assert row["request_id"] == "回电[手机号]" and row["final_type"] == "fault\u200b[手机号]"
+    assert row["final_department"] == "市城管局 [身份证号]"
+    assert row["chosen_answer_id"] == "kb-002 [邮箱]" and row["comment"] == "车牌[车牌号]"
+    # ordinary values are stored as sent
+    r = client.post("/v1/feedback", headers=auth("agent"), json={
+        "text": "路灯坏了", "request_id": "req-42", "region": "临江区", "type": "fault",
+        "department": "市城管局", "answer_id": "kb-002", "predicted_department": None})
+    [row] = [x for x in store.rows() if x["id"] == r.get_json()["id"]]
+    assert (row["request_id"], row["region"], row["final_type"], row["final_department"],
+            row["chosen_answer_id"], row["predicted_department"]) == (
+        "req-42", "临江区", "fault", "市城管局", "kb-002", None)
+
+
 def test_access_log_is_json_with_masked_text(kb_client, caplog):
     from hotline.api.logging import JSONFormatter
 

@@ -16,7 +16,8 @@ Chinese numeral next to an Arabic number (``周一13812345678``, ``…5678三、
 not join it.
 
 Everything is a precompiled regular expression; Python code runs only per match.
-:func:`safe_token` says whether a client-supplied id may be logged as it is.
+:func:`mask_field` is the entry point for optional stored fields (feedback side
+fields); :func:`safe_token` says whether a client-supplied id may be logged as it is.
 """
 from __future__ import annotations
 
@@ -147,3 +148,11 @@ def safe_token(value) -> bool:
     (so ``call-13812345678`` is not one)."""
     return (isinstance(value, str) and _TOKEN.fullmatch(value) is not None
             and mask_pii(value) == value)
+
+
+def mask_field(value):
+    """:func:`mask_pii` for an optional stored or logged field: ``None`` stays ``None``,
+    anything else is masked as text (a non-string is turned into one first)."""
+    if value is None:
+        return None
+    return mask_pii(value if isinstance(value, str) else str(value))

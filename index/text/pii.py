@@ -6,14 +6,14 @@ Luhn-valid, so order numbers and amounts are left alone; any remaining run of
 11+ digits is masked as ``[号码]`` so no long number survives.
 
 Numbers are found as people write them: Arabic, full-width or Chinese digits
-(``一三八``, ``幺`` for 1, ``〇``/``零`` for 0, 大写 ``壹贰叁``; mobile numbers also mixed,
-``138一二三四5678``). Invisible characters between digits (zero-width, bidi
-controls, soft hyphen) are skipped anywhere; one space or dash may sit between any
-two digits of a mobile, card or other long number (as before); where people group a number (mobile 3-4-4, ID 6-8-4) dots
-and runs of marks are allowed too (``138.1234.5678``, ``138 - 1234 - 5678``,
-``110105 19491231 002X``), so dotted dates such as ``1971.12-1972.1`` stay. A
-Chinese numeral next to an Arabic number (``周一13812345678``, ``…5678三、``) does
-not join it.
+(``一三八``, ``幺`` for 1, ``〇``/``零`` for 0, 大写 ``壹贰叁``; mobile numbers also
+mixed, ``138一二三四5678``). Invisible characters between digits (zero-width, bidi
+controls, soft hyphen) are skipped anywhere; one space or dash may sit between
+any two digits of a mobile, card or other long number (as before); where people
+group a number (mobile 3-4-4, ID 6-8-4) dots and runs of marks are allowed too
+(``138.1234.5678``, ``138 - 1234 - 5678``, ``110105 19491231 002X``), so dotted
+dates such as ``1971.12-1972.1`` stay. A Chinese numeral next to an Arabic number
+(``周一13812345678``, ``…5678三、``) does not join it.
 
 Everything is a precompiled regular expression; Python code runs only per match.
 :func:`mask_field` is the entry point for optional stored fields (feedback side

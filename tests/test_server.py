@@ -357,6 +357,47 @@ def test_access_log_is_json_with_masked_text(kb_client, caplog):
     assert PHONE not in line and "[手机号]" in data["text"]
 
 
+# Bidi controls (U+202A-E, U+2066-9, LRM, RLM, ALM), C0/C1 controls, line/paragraph
+# separators, zero-width characters, a lone surrogate: none may reach a log line raw.
+SPOOF = ("ok\u202eevil\u202a\u202b\u202c\u202d\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+         "\x1b[31m\x07\x7f\x85\x9b\u2028\u2029\u200b\u200d\ufeff\u00ad\ud800 路灯")
+
+
+def _raw_unsafe(line: str) -> list[str]:
+    import unicodedata
+    return [f"U+{ord(c):04X}" for c in line
+            if unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp")]
+
+
+def test_log_lines_escape_bidi_and_control_characters():
+    from hotline.api.logging import JSONFormatter
+
+    record = logging.LogRecord("hotline.test", logging.INFO, __file__, 1, "msg %s", (SPOOF,), None)
+    record.text, record.nested, record.items = SPOOF, {"k\u202e": SPOOF}, [SPOOF]
+    try:
+        raise ValueError(SPOOF)
+    except ValueError:
+        import sys
+        record.exc_info = sys.exc_info()
+    line = JSONFormatter().format(record)
+    assert _raw_unsafe(line) == [] and "\n" not in line
+    assert "\\u202e" in line and "路灯" in line          # escaped as \u202e; Chinese stays readable
+    data = json.loads(line)                                # still valid JSON, values unchanged
+    assert data["msg"] == f"msg {SPOOF}" and data["text"] == SPOOF
+    assert data["nested"] == {"k\u202e": SPOOF} and data["items"] == [SPOOF]
+    assert SPOOF in data["exc"]
+
+
+def test_access_log_escapes_controls_in_request_text(kb_client, caplog):
+    from hotline.api.logging import JSONFormatter
+
+    with caplog.at_level(logging.INFO, logger="hotline.access"):
+        kb_client.post("/v1/classify", headers=auth("agent"), json={"text": f"路灯{SPOOF[:-4]}"})
+    [record] = [r for r in caplog.records if r.name == "hotline.access"]
+    line = JSONFormatter().format(record)
+    assert _raw_unsafe(line) == [] and json.loads(line)["text"].startswith("路灯ok\u202eevil")
+
+
 def test_reload_and_models(kb_client):
     r = kb_client.post("/v1/admin/reload", headers=auth("admin"))
     body = r.get_json()

@@ -82,12 +82,12 @@ def _digits_with(digit: str, n: int, gap: str = _GS) -> str:
     return f"{digit}(?:{gap}{digit}){{{n - 1}}}"
 
 
-# A number starts where no digit precedes it; a Chinese digit before an Arabic (or '+')
-# start does not count (周一13812345678), nor after an Arabic end (13812345678三次).
-_START = rf"(?<!\d)(?:(?<![{_CN}])|(?=[\d+＋]))"
+# Each number pattern begins with the class of its first digit, so a search skips from
+# candidate to candidate in C; the boundary checks come right after that first character
+# (``(?<!\d.)``: the character before it is no digit). A number starts where no digit
+# precedes it; a Chinese digit before an Arabic (or '+') start does not count
+# (周一13812345678), nor after an Arabic end (13812345678三次).
 _END = rf"(?!\d)(?:(?![{_CN}])|(?<=\d))"
-_NOT_AR = r"(?<!\d)"
-_NOT_CN = rf"(?<![\d{_CN}])"
 _CN_D = f"[{_CN}]"
 _AR = r"\d"
 
@@ -95,26 +95,36 @@ _EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+")
 # 18 digits, Arabic or Chinese (not mixed), grouped 6-8-4 or not at all (invisible
 # characters anywhere); the checksum is checked. Not the tail of a longer spaced run.
 _ID = re.compile(
-    rf"{_NOT_AR}(?<!\d{_SOFT_MARK})[1-9１-９]{_Z}{_digits_with(_AR, 5, _Z)}{_GG}"
+    rf"[1-9１-９{_FIRST_ID_CN[1:-1]}]"
+    rf"(?:(?<=[1-9１-９])(?<!\d.)(?<!\d{_SOFT_MARK}.){_Z}{_digits_with(_AR, 5, _Z)}{_GG}"
     rf"{_digits_with(_AR, 8, _Z)}{_GG}{_digits_with(_AR, 3, _Z)}{_Z}[\dXx](?!\d)"
-    rf"|{_NOT_CN}{_FIRST_ID_CN}{_Z}{_digits_with(_CN_D, 5, _Z)}{_GG}"
-    rf"{_digits_with(_CN_D, 8, _Z)}{_GG}{_digits_with(_CN_D, 3, _Z)}{_Z}[Xx{_CN}](?![\d{_CN}])")
-# Arabic only, and the whole run: a 22-digit run of two landlines is not a card.
-_CARD = re.compile(rf"{_NOT_AR}(?<!\d{_SOFT_MARK}){_digits_with(_AR, 13)}(?:{_GS}\d){{0,6}}"
-                   rf"(?!{_GS}\d)")
+    rf"|(?<={_FIRST_ID_CN})(?<![\d{_CN}].){_Z}{_digits_with(_CN_D, 5, _Z)}{_GG}"
+    rf"{_digits_with(_CN_D, 8, _Z)}{_GG}{_digits_with(_CN_D, 3, _Z)}{_Z}[Xx{_CN}](?![\d{_CN}]))")
+# 13-19 Arabic digits, and the whole run: a 22-digit run of two landlines is not a card.
+_CARD = re.compile(rf"\d(?<!\d.)(?<!\d{_SOFT_MARK}.)(?:{_GS}\d){{12,18}}(?!{_GS}\d)")
 # 1[3-9] + 9 digits, grouped 3-4-4 or not; Arabic, Chinese or a mix; optional +86.
+_AFTER_ONE = (rf"{_GS}{_THREE_TO_NINE}{_GS}{_D}{_GG}{_digits_with(_D, 4)}{_GG}"
+              rf"{_digits_with(_D, 4)}{_END}")
 _MOBILE = re.compile(
-    rf"{_START}(?:[+＋]?[8８]{_Z}[6６]{_GG})?{_ONE}{_GS}{_THREE_TO_NINE}{_GS}{_D}{_GG}"
-    rf"{_digits_with(_D, 4)}{_GG}{_digits_with(_D, 4)}{_END}")
+    rf"[+＋8８1１{_CN_BY_VALUE[1]}]"
+    rf"(?:(?<=[+＋])(?<!\d.)[8８]{_Z}[6６]{_GG}{_ONE}{_AFTER_ONE}"
+    rf"|(?<=[8８])(?<!\d.){_Z}[6６]{_GG}{_ONE}{_AFTER_ONE}"
+    rf"|(?<=[1１])(?<!\d.){_AFTER_ONE}"
+    rf"|(?<=[{_CN_BY_VALUE[1]}])(?<![\d{_CN}].){_AFTER_ONE})")
+# 0 + area code + 7-8 digits, or 3-4 digits, a dash, 7-8 digits.
 _LANDLINE = re.compile(
-    rf"(?<!\d)(?:0\d{{2,3}}{_GS})\d{{7,8}}(?!\d)|(?<!\d)\d{{3,4}}[{_DASH}]\d{{7,8}}(?!\d)")
+    rf"\d(?<!\d.)(?:(?<=0)\d{{2,3}}{_GS}\d{{7,8}}(?!\d)|\d{{2,3}}[{_DASH}]\d{{7,8}}(?!\d))")
 _PLATE = re.compile(
     r"[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼使领]"
     r"\s?[A-HJ-NP-Z]\s?(?:[A-HJ-NP-Z0-9]{5,6}|[A-HJ-NP-Z0-9]{4}[挂学警港澳])"
 )
 # Any other run of 11+ digits, Arabic or Chinese (a Chinese numeral after an Arabic number,
 # as in "...5678三、", is not part of it).
-_LONG_DIGITS = re.compile(rf"\d(?:{_GS}\d){{10,}}|{_CN_D}(?:{_GS}{_CN_D}){{10,}}")
+_LONG_DIGITS = re.compile(
+    rf"{_D}(?:(?<=\d)(?:{_GS}\d){{10,}}|(?<={_CN_D})(?:{_GS}{_CN_D}){{10,}})")
+# Every digit pattern above needs 10+ digits joined by gaps that _GG covers, so a text
+# without such a run skips them all (one scan that jumps from digit to digit).
+_CANDIDATE = re.compile(rf"{_D}(?:{_GG}{_D}){{9}}")
 _NOT_DIGIT = re.compile(r"[^\dXx]")
 _TOKEN = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
@@ -134,12 +144,14 @@ def mask_pii(text: str) -> str:
     if not text:
         return text
     text = _EMAIL.sub("[邮箱]", text)
-    text = _sub_checked(_ID, id_checksum_ok, "[身份证号]", text)
-    text = _MOBILE.sub("[手机号]", text)
-    text = _sub_checked(_CARD, luhn_ok, "[银行卡号]", text)
-    text = _LANDLINE.sub("[电话]", text)
+    numbers = _CANDIDATE.search(text) is not None
+    if numbers:
+        text = _sub_checked(_ID, id_checksum_ok, "[身份证号]", text)
+        text = _MOBILE.sub("[手机号]", text)
+        text = _sub_checked(_CARD, luhn_ok, "[银行卡号]", text)
+        text = _LANDLINE.sub("[电话]", text)
     text = _PLATE.sub("[车牌号]", text)
-    return _LONG_DIGITS.sub("[号码]", text)
+    return _LONG_DIGITS.sub("[号码]", text) if numbers else text
 
 
 def safe_token(value) -> bool:

@@ -10,9 +10,7 @@ from __future__ import annotations
 import functools
 import itertools
 import logging
-import re
 import time
-import uuid
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -49,7 +47,6 @@ _TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not 
            405: "Method Not Allowed", 409: "Conflict", 413: "Payload Too Large",
            415: "Unsupported Media Type", 428: "Precondition Required",
            429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 def problem_for(exc: BaseException) -> tuple[int, dict, dict]:
@@ -121,8 +118,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, *,
     @app.before_request
     def _start():
         g.t0 = time.perf_counter()
-        rid = request.headers.get("X-Request-ID", "")
-        g.request_id = rid if _REQUEST_ID.match(rid) else uuid.uuid4().hex
+        g.request_id = accesslog.request_id(request.headers.get("X-Request-ID"))
         g.principal = None
 
     @app.after_request

@@ -40,6 +40,36 @@ def test_healthz_readyz_and_request_id(kb_client):
     assert len(r.headers["X-Request-ID"]) == 32
 
 
+def test_request_id_that_carries_pii_is_replaced_and_never_logged(kb_client, caplog):
+    from foundation.jsonlog import JSONFormatter
+
+    with caplog.at_level(logging.INFO, logger="hotline.access"):
+        for sent in (PHONE, f"call-{PHONE}-1", "call-138.1234.5678", "id-11010519491231002X",
+                     "a\u202eb", "x" * 65, "abc def"):
+            r = kb_client.get("/healthz", headers={"X-Request-ID": sent})
+            rid = r.headers["X-Request-ID"]
+            assert rid != sent and len(rid) == 32, sent
+        ok = kb_client.get("/healthz", headers={"X-Request-ID": "req_42.a-b"})
+        assert ok.headers["X-Request-ID"] == "req_42.a-b"
+    lines = "\n".join(JSONFormatter().format(r) for r in caplog.records)
+    assert PHONE not in lines and "1234" not in lines and "11010519491231002X" not in lines
+
+
+def test_generated_request_ids_survive_masking():
+    """Our own ids (echoed back in feedback, grepped for in logs) never look like PII:
+    ~6% of random uuid4 hex strings hold a run of 11+ digits."""
+    from hotline.http.accesslog import request_id
+    from index.text import mask_pii
+    from index.text.pii import safe_token
+
+    ids = [request_id(None) for _ in range(500)]
+    assert len(set(ids)) == 500
+    assert all(len(i) == 32 and mask_pii(i) == i for i in ids)
+    assert request_id("req-42") == "req-42" and request_id("") != ""
+    assert not safe_token("abc\n") and not safe_token("") and safe_token("a" * 64)
+    assert not safe_token("a" * 65) and not safe_token(PHONE)
+
+
 def test_not_ready_is_503_with_problem(kb_client):
     for path, payload in [("/v1/analyze", {"text": "路灯坏了"}), ("/v1/search", {"query": "路灯"}),
                           ("/v1/classify", {"text": "路灯坏了"}),
@@ -300,6 +330,36 @@ def test_feedback_csv_export_neutralises_formula_cells(tmp_path):
     assert sorted(unescape_cell(r[1]) for r in rows) == sorted(texts)   # the KB reader's rule undoes it
 
 
+def test_feedback_side_fields_are_stored_masked(kb_app, tmp_path):
+    """Every field the client sends is free text to the store: none is written raw."""
+    client = kb_app.test_client()
+    sent = {"text": "路灯坏了", "request_id": "回电13812345678", "region": "临江区138.1234.5678",
+            "channel": "电话一三八一二三四五六七八", "predicted_type": "fault 13812345678",
+            "predicted_department": "市城管局 幺三八 幺二三四 五六七八",
+            "type": "fault\u200b13812345678", "department": "市城管局 11010519491231002X",
+            "answer_id": "kb-002 zhang.san@example.com", "comment": "车牌粤B12345"}
+    r = client.post("/v1/feedback", headers=auth("agent"), json=sent)
+    assert r.status_code == 201, r.get_data(as_text=True)
+    store = kb_app.extensions["hotline"]["feedback"]
+    [row] = store.rows()
+    stored = json.dumps(row, ensure_ascii=False)
+    for secret in ("13812345678", "1234", "一二三四", "幺二三四", "11010519491231002X",
+                   "zhang.san", "B12345"):
+        assert secret not in stored, (secret, stored)
+    assert row["region"] == "临江区[手机号]" and row["channel"] == "电话[手机号]"
+    assert row["request_id"] == "回电[手机号]" and row["final_type"] == "fault\u200b[手机号]"
+    assert row["final_department"] == "市城管局 [身份证号]"
+    assert row["chosen_answer_id"] == "kb-002 [邮箱]" and row["comment"] == "车牌[车牌号]"
+    # ordinary values are stored as sent
+    r = client.post("/v1/feedback", headers=auth("agent"), json={
+        "text": "路灯坏了", "request_id": "req-42", "region": "临江区", "type": "fault",
+        "department": "市城管局", "answer_id": "kb-002", "predicted_department": None})
+    [row] = [x for x in store.rows() if x["id"] == r.get_json()["id"]]
+    assert (row["request_id"], row["region"], row["final_type"], row["final_department"],
+            row["chosen_answer_id"], row["predicted_department"]) == (
+        "req-42", "临江区", "fault", "市城管局", "kb-002", None)
+
+
 def test_access_log_is_json_with_masked_text(kb_client, caplog):
     from foundation.jsonlog import JSONFormatter
 
@@ -313,6 +373,47 @@ def test_access_log_is_json_with_masked_text(kb_client, caplog):
     assert data["request_id"] == "req-42" and data["status"] == 503
     assert data["endpoint"] == "/v1/classify" and data["key"]
     assert PHONE not in line and "[手机号]" in data["text"]
+
+
+# Bidi controls (U+202A-E, U+2066-9, LRM, RLM, ALM), C0/C1 controls, line/paragraph
+# separators, zero-width characters, a lone surrogate: none may reach a log line raw.
+SPOOF = ("ok\u202eevil\u202a\u202b\u202c\u202d\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+         "\x1b[31m\x07\x7f\x85\x9b\u2028\u2029\u200b\u200d\ufeff\u00ad\ud800 路灯")
+
+
+def _raw_unsafe(line: str) -> list[str]:
+    import unicodedata
+    return [f"U+{ord(c):04X}" for c in line
+            if unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp")]
+
+
+def test_log_lines_escape_bidi_and_control_characters():
+    from foundation.jsonlog import JSONFormatter
+
+    record = logging.LogRecord("hotline.test", logging.INFO, __file__, 1, "msg %s", (SPOOF,), None)
+    record.text, record.nested, record.items = SPOOF, {"k\u202e": SPOOF}, [SPOOF]
+    try:
+        raise ValueError(SPOOF)
+    except ValueError:
+        import sys
+        record.exc_info = sys.exc_info()
+    line = JSONFormatter().format(record)
+    assert _raw_unsafe(line) == [] and "\n" not in line
+    assert "\\u202e" in line and "路灯" in line          # escaped as \u202e; Chinese stays readable
+    data = json.loads(line)                                # still valid JSON, values unchanged
+    assert data["msg"] == f"msg {SPOOF}" and data["text"] == SPOOF
+    assert data["nested"] == {"k\u202e": SPOOF} and data["items"] == [SPOOF]
+    assert SPOOF in data["exc"]
+
+
+def test_access_log_escapes_controls_in_request_text(kb_client, caplog):
+    from foundation.jsonlog import JSONFormatter
+
+    with caplog.at_level(logging.INFO, logger="hotline.access"):
+        kb_client.post("/v1/classify", headers=auth("agent"), json={"text": f"路灯{SPOOF[:-4]}"})
+    [record] = [r for r in caplog.records if r.name == "hotline.access"]
+    line = JSONFormatter().format(record)
+    assert _raw_unsafe(line) == [] and json.loads(line)["text"].startswith("路灯ok\u202eevil")
 
 
 def test_reload_and_models(kb_client):

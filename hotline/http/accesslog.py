@@ -2,16 +2,33 @@
 with the request id.
 
 Request text never reaches a log unmasked: :func:`masked_excerpt` runs
-``index.text.mask_pii`` and truncates.
+``index.text.mask_pii`` and truncates. A client's ``X-Request-ID`` is used only
+when it is a safe token (:func:`request_id`), else a fresh id replaces it.
 """
 from __future__ import annotations
 
 import logging
+import uuid
 
 from index.text import mask_pii
+from index.text.pii import safe_token
 
 ACCESS = logging.getLogger("hotline.access")
 EXCERPT_CHARS = 200
+
+
+def request_id(sent: str | None) -> str:
+    """The id of a request: the client's ``X-Request-ID`` when it is a safe token
+    (1-64 of ``A-Za-z0-9._-`` holding nothing the PII masker would mask), else a
+    fresh uuid4 hex. Fresh ids are drawn again until the masker leaves them alone
+    (about 6 % of random hex strings hold a run of 11+ digits), so an id we hand
+    out is stored and logged unchanged when a client sends it back."""
+    if sent and safe_token(sent):
+        return sent
+    while True:
+        rid = uuid.uuid4().hex
+        if safe_token(rid):
+            return rid
 
 
 def masked_excerpt(text) -> str | None:

@@ -1,8 +1,10 @@
 """Agent feedback: the final type / department / chosen answer for a request.
 
-Stored in SQLite at ``settings.home/feedback.sqlite3``. Free text is masked with
-``index.text.mask_pii`` before it is written, so the file can be used as
-training data without carrying phone or ID numbers. :meth:`FeedbackStore.export`
+Stored in SQLite at ``settings.home/feedback.sqlite3``. Every field the client
+sends (text, comment, and the side fields: request id, region, channel, predicted
+and final labels, answer id) is free text to the store and is masked with
+``index.text.mask_field`` before it is written (:data:`CLIENT_COLUMNS`), so the
+file can be used as training data without carrying phone or ID numbers. :meth:`FeedbackStore.export`
 writes the rows in the demo work-order format (``title,detail,type,department``)
 that training reads, so ``hotline train`` can include them. CSV cells that a
 spreadsheet would run as a formula are escaped with a leading ``'``
@@ -19,7 +21,7 @@ import uuid
 from pathlib import Path
 from typing import Iterator
 
-from index.text import mask_pii
+from index.text import mask_field
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS feedback (
@@ -41,6 +43,8 @@ CREATE TABLE IF NOT EXISTS feedback (
 COLUMNS = ("id", "created_at", "request_id", "text", "region", "channel", "predicted_type",
            "predicted_department", "final_type", "final_department", "chosen_answer_id",
            "comment", "key_id")
+# Columns whose values come from the client: all but our id, timestamp and key id.
+CLIENT_COLUMNS = tuple(c for c in COLUMNS if c not in ("id", "created_at", "key_id"))
 
 
 class FeedbackStore:
@@ -62,11 +66,9 @@ class FeedbackStore:
         return conn
 
     def add(self, item: dict, key_id: str | None = None) -> dict:
-        row = {
-            "id": uuid.uuid4().hex,
-            "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        sent = {
             "request_id": item.get("request_id"),
-            "text": mask_pii(item["text"]),
+            "text": item["text"],
             "region": item.get("region"),
             "channel": item.get("channel"),
             "predicted_type": item.get("predicted_type"),
@@ -74,9 +76,11 @@ class FeedbackStore:
             "final_type": item.get("type"),
             "final_department": item.get("department"),
             "chosen_answer_id": item.get("answer_id"),
-            "comment": mask_pii(item["comment"]) if item.get("comment") else None,
-            "key_id": key_id,
+            "comment": item.get("comment") or None,
         }
+        row = {"id": uuid.uuid4().hex,
+               "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+               **{c: mask_field(sent[c]) for c in CLIENT_COLUMNS}, "key_id": key_id}
         with self._conn() as conn:
             conn.execute(f"INSERT INTO feedback ({','.join(COLUMNS)}) "
                          f"VALUES ({','.join('?' * len(COLUMNS))})", [row[c] for c in COLUMNS])

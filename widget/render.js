@@ -74,7 +74,7 @@
     return days + " 个工作日" + (when ? "（" + when + "前答复）" : "内答复");
   }
 
-  // Same rule as the server (hotline.api.engine.add_working_days): Monday-Friday.
+  // Same rule as the server (hotline.workdays.add_working_days): Monday-Friday.
   function addWorkingDays(start, days) {
     const d = new Date(start.getFullYear(), start.getMonth(), start.getDate());
     while (days > 0) {

@@ -91,3 +91,18 @@ def test_importing_the_server_loads_neither_training_nor_torch():
             "print(bad); sys.exit(1 if bad else 0)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_every_package_of_ours_is_installed():
+    """`pip install -e .` installs the packages pyproject names; one left out
+    imports only from the repository root (the `hotline` command then fails)."""
+    import fnmatch
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    patterns = config["tool"]["setuptools"]["packages"]["find"]["include"]
+    packages = [p.name for p in ROOT.iterdir() if (p / "__init__.py").is_file()
+                and p.name not in ("tests", "bench")]
+    missing = [p for p in packages if not any(fnmatch.fnmatch(p, pat) for pat in patterns)]
+    assert not missing, f"pyproject.toml does not install {missing}"
+    assert {"foundation", "hotline", "index", "kb", "classifier", "training"} <= set(packages)

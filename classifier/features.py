@@ -179,13 +179,13 @@ def ngram_index(ngram: str) -> int:
 
 
 def ngram_columns(text: str) -> np.ndarray:
-    """The hashed column of every n-gram of ``text``, in ``analyze`` order."""
+    """The hashed column of every n-gram of ``text``, in ``char_ngrams`` order."""
     t = text.lower().replace("\x00", " ")
     codes = np.frombuffer(t.encode("utf-32-le"), dtype=np.uint32)
     return _ngram_hashes(codes)[1]
 
 
-def analyze(text: str) -> list[str]:
+def char_ngrams(text: str) -> list[str]:
     """Every 1..3-gram of ``text`` (lower-cased), in order, n-major."""
     t = text.lower()
     return [t[i:i + n] for n in range(NGRAM_RANGE[0], NGRAM_RANGE[1] + 1)

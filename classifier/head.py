@@ -309,7 +309,7 @@ def _shown_term(gram: str) -> bool:
 
 
 def _span_arrays(length: int) -> tuple[np.ndarray, np.ndarray]:
-    """(starts, sizes) of each n-gram in ``features.analyze`` order (n-major)."""
+    """(starts, sizes) of each n-gram in ``features.char_ngrams`` order (n-major)."""
     ns = [n for n in range(NGRAM_RANGE[0], NGRAM_RANGE[1] + 1) if length - n + 1 > 0]
     starts = np.concatenate([np.arange(length - n + 1) for n in ns]) if ns else np.zeros(0, int)
     sizes = np.concatenate([np.full(length - n + 1, n) for n in ns]) if ns else np.zeros(0, int)

@@ -5,7 +5,7 @@ import unicodedata
 
 from hypothesis import given, settings as hsettings, strategies as st
 
-from classifier.features import (N_FEATURES, analyze, hash_counts, ngram_columns, split_title,
+from classifier.features import (N_FEATURES, char_ngrams, hash_counts, ngram_columns, split_title,
                                  split_titles)
 from index.text import Normalizer
 from index.text.nfkc import nfkc_many
@@ -40,7 +40,7 @@ def _reference_counts(texts):
     out = {}
     for d, t in enumerate(texts):
         cols = ngram_columns(t)
-        grams = analyze(t.lower().replace("\x00", " "))
+        grams = char_ngrams(t.lower().replace("\x00", " "))
         for g, c in zip(grams, cols.tolist()):
             if "\x00" in g:
                 continue

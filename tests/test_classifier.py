@@ -10,7 +10,7 @@ import pytest
 
 from classifier import BadTrainingData, load_bundle, prediction_columns
 from classifier.calibration import ece, pick_thresholds, review_mask, softmax
-from classifier.features import TextFeatures, analyze, ngram_index
+from classifier.features import TextFeatures, char_ngrams, ngram_index
 from training.train_classifier import train_head
 
 TOPICS = [("路灯", "市城管局"), ("居住证", "市公安局"), ("失业保险金", "市人社局"),
@@ -121,7 +121,7 @@ def test_cold_start_routes_by_taxonomy(data, tmp_path):
 def test_hashed_ngrams_match_analyzer():
     prep = TextFeatures(["路灯坏了\n小区路灯不亮"])
     cols = set(prep.counts[0].indices.tolist())
-    grams = analyze(prep.full[0])
+    grams = char_ngrams(prep.full[0])
     assert {ngram_index(g) for g in grams} == cols
     assert prep.titles == ["路灯坏了"]
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from classifier.coldstart import ColdStartRouter, matched_keywords
 from classifier.cues import matched_cues
+from classifier.encoder_head import BlendedHead, is_blended
 from classifier.errors import BadModel, ModelNotTrained
 from classifier.features import TextFeatures
 from classifier.head import TextHead
@@ -208,9 +209,10 @@ def load_departments_file(path: Path) -> list[dict]:
     return [d.to_dict() for d in load_departments(path)]
 
 
-def load_bundle(model_dir, taxonomy=None) -> ClassifierBundle:
+def load_bundle(model_dir, taxonomy=None, settings=None) -> ClassifierBundle:
     """Load every head present in ``model_dir``. ``taxonomy``: a departments.json
-    path overriding the bundle's own copy."""
+    path overriding the bundle's own copy. ``settings`` (default: from the
+    environment) locate the embedder a blended head needs."""
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
         raise ModelNotTrained(f"model directory {model_dir} does not exist")
@@ -221,6 +223,8 @@ def load_bundle(model_dir, taxonomy=None) -> ClassifierBundle:
             continue
         m = read_manifest(d, HEAD_KIND, HEAD_FORMAT)
         heads[name] = TextHead.load(d)
+        if is_blended(d):
+            heads[name] = _load_blend(d, heads[name], settings)
         ident.append(f"{name}:{m.get('data_hash', '?')}")
     departments = None
     tax = Path(taxonomy) if taxonomy else model_dir / TAXONOMY_FILE
@@ -234,8 +238,21 @@ def load_bundle(model_dir, taxonomy=None) -> ClassifierBundle:
     return ClassifierBundle(heads, cases, departments, identity=" ".join(ident))
 
 
-def write_bundle_manifest(model_dir: Path) -> dict:
-    """(Re)write the bundle manifest from the heads present; call after a head lands."""
+def _load_blend(directory: Path, text_head: TextHead, settings) -> BlendedHead:
+    from foundation.settings import Settings
+    from index.embedders import get_embedder
+
+    head, identity = BlendedHead.load(directory, text_head)
+    embedder = get_embedder(head.encoder_head.embedder, settings or Settings.load())
+    if embedder.identity != identity:
+        raise BadModel(f"head {directory} was trained on embedder {identity!r}; this home "
+                       f"serves {embedder.identity!r}; retrain it (hotline train)")
+    return head.attach(embedder)
+
+
+def write_bundle_manifest(model_dir: Path, **fields) -> dict:
+    """(Re)write the bundle manifest from the heads present; call after a head lands.
+    ``fields`` (e.g. the recipe) are recorded beside the heads."""
     model_dir = Path(model_dir)
     heads = {}
     for name in HEADS:
@@ -245,4 +262,5 @@ def write_bundle_manifest(model_dir: Path) -> dict:
     if not heads and not (model_dir / TAXONOMY_FILE).is_file():
         raise BadModel(f"{model_dir} holds no head")
     ident = " ".join(f"{k}:{v['data_hash']}" for k, v in heads.items())
-    return write_manifest(model_dir, BUNDLE_KIND, BUNDLE_FORMAT, heads=heads, identity=ident)
+    return write_manifest(model_dir, BUNDLE_KIND, BUNDLE_FORMAT, heads=heads, identity=ident,
+                          **fields)

@@ -106,8 +106,11 @@ def hash_counts(texts: list[str]) -> sp.csr_matrix:
 def join_parts(parts: list[str]) -> str:
     """The one join of a record's text columns (trainer, batch CLI): the first
     is the title line, the others the body joined by spaces. ``split_title``
-    undoes it. Parts arrive stripped (the batch hot path strips once)."""
-    return parts[0] + "\n" + " ".join(p for p in parts[1:] if p) if len(parts) > 1 else parts[0]
+    undoes it. A record with an empty body is its title alone, the same text
+    an agent types over HTTP (a phone call arrives as a title with an empty
+    detail). Parts arrive stripped (the batch hot path strips once)."""
+    body = " ".join(p for p in parts[1:] if p)
+    return f"{parts[0]}\n{body}" if body else parts[0]
 
 
 def split_title(raw: str) -> tuple[str, str]:
@@ -165,6 +168,17 @@ class TextFeatures:
         if key not in cache:
             cache[key] = idf.parts(self.title_counts if title else self.counts)
         return cache[key]
+
+    def vectors(self, embedder, max_chars: int) -> np.ndarray:
+        """Sentence vectors of each text's first ``max_chars`` characters, computed
+        once per embedder. Embedded as documents: a text gets the vector it gets
+        in a batch of any size (one prediction whether it comes alone over HTTP
+        or among thousands in a batch run)."""
+        cache = self.__dict__.setdefault("_vectors", {})
+        key = (id(embedder), max_chars)
+        if key not in cache:
+            cache[key] = (embedder, embedder.embed([t[:max_chars] for t in self.full], kind="doc"))
+        return cache[key][1]
 
     def cue_pairs(self):
         """(title, body) for the cue features; without a title the opening words stand in."""

@@ -16,12 +16,14 @@ from typing import Any, Mapping
 from foundation.errors import ConfigError
 
 ENV_PREFIX = "HOTLINE_"
+# ../shared/data beside the checkout, wherever the command runs from.
+DEFAULT_SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 @dataclass(frozen=True)
 class Settings:
     home: Path = Path("./var")
-    shared_data: Path = Path("../shared/data")
+    shared_data: Path = DEFAULT_SHARED_DATA
     # Embedders by role; each name resolves through index.embedders.get_embedder.
     embedder: str = "use"
     max_text_chars: int = 2000

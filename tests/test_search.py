@@ -362,3 +362,20 @@ def test_prepare_segments_beside_the_embedding_like_inline(service):
     assert len(threaded.rows) > 4                      # more than one batch: the threaded path
     assert threaded.terms == inline.terms and any(threaded.terms)
     assert np.allclose(threaded.vectors, inline.vectors, atol=1e-4)
+
+
+@pytest.mark.slow
+def test_cli_index_build_exports_the_embedder_first(tmp_path, capsys):
+    """A fresh home with only a KB: `hotline index build` exports the embedder
+    (ONNX) before embedding, instead of the slow numpy fallback."""
+    from foundation.artifacts import read_manifest
+    from hotline.cli.main import main
+    from kb import KBStore
+
+    settings = Settings.load(overrides={"home": tmp_path}, env={})
+    with KBStore(settings.kb_path) as store:
+        for row in ROWS:
+            store.add(row)
+    assert main(["--home", str(tmp_path), "index", "build"]) == 0
+    assert read_manifest(settings.embedders_root / "use")["backend"] == "onnxruntime"
+    assert "built " in capsys.readouterr().out

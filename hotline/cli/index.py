@@ -28,7 +28,12 @@ def run_build(args, settings) -> int:
         print(f"error: no KB at {settings.kb_path}; import one with `hotline kb import` "
               f"or `hotline kb demo`")
         return 2
+    from training.embedders import ensure
+
     store = open_store(settings, taxonomy=None)
+    # The embedder's ONNX export first (seconds, once per home): without it the
+    # numpy fallback embeds the 23k-entry demo KB ~5x slower.
+    ensure(settings.embedder, settings)
     embedder = get_embedder(settings.embedder, settings)
     path = build_index(store, embedder, settings, dense_kind=args.dense,
                        include_answers=args.with_answers, progress=True)

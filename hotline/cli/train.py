@@ -1,5 +1,6 @@
 """`hotline train`: train one classifier head into a model bundle directory,
-or (`--demo`) both heads on the demo work orders as the current model."""
+(`--recipe gov`) both production heads for the shared gov data, or (`--demo`)
+both heads on the demo work orders as the current model."""
 from pathlib import Path
 
 
@@ -18,6 +19,9 @@ def register(sub) -> None:
     p.add_argument("--min-class-count", type=int,
                    help="labels with fewer rows are relabelled from an 'alt' column or dropped "
                         "(default: 7.5 %% of the rows for type, i.e. 30 of 400; 5 otherwise)")
+    p.add_argument("--recipe", choices=("gov",),
+                   help="gov: both heads from the shared gov data (setting shared_data), the "
+                        "project's labels and phone-style calls, into --out")
     p.add_argument("--demo", action="store_true",
                    help="train both heads on HOME/demo/work_orders.csv and make them current")
     p.add_argument("--include-feedback", action="store_true",
@@ -34,6 +38,22 @@ def run(args, settings) -> int:
     if args.demo:
         out = train_demo(settings, include_feedback=args.include_feedback, progress=True)
         print(f"trained both heads into {out}; it is now the current model")
+        return 0
+    if args.recipe:
+        if args.out is None:
+            print("hotline train: --recipe needs --out DIR")
+            return 2
+        from training.train_classifier import train_gov
+
+        manifests = train_gov(settings, args.out)
+        print(json.dumps({name: {"out": str(args.out / name), "rows": m["n_rows"],
+                                 "labels": m["labels"],
+                                 "sources": [f"{x['name']}: {x['rows']}" for x in m["sources"]],
+                                 "oof_macro_f1": m["metrics"].get("macro_f1"),
+                                 "ece": m["metrics"].get("ece"),
+                                 "coverage": m["metrics"].get("coverage"),
+                                 "seconds": m["train_seconds"]}
+                          for name, m in manifests.items()}, ensure_ascii=False, indent=2))
         return 0
     missing = [f"--{n}" for n in ("head", "data", "out") if getattr(args, n) is None]
     if missing:

@@ -45,7 +45,7 @@ def load_classifier(settings):
     directory = resolve_current(settings.models_root)
     if directory is None or not directory.is_dir():
         raise NotReady(f"no model published under {settings.models_root}; run `hotline train`")
-    return load_bundle(directory), _manifest_version(directory)
+    return load_bundle(directory, settings=settings), _manifest_version(directory)
 
 
 def load_taxonomy(settings):

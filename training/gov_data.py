@@ -96,13 +96,14 @@ def phone_calls(split: str = "all") -> list[dict]:
             for r in read_csv(PHONE_CALLS) if split == "all" or r["split"] == split]
 
 
-def type_rows(settings, split: str = "all") -> Rows:
+def type_rows(settings, split: str = "all", with_typed_dev: bool = True) -> Rows:
     """Everything the type head learns from (``split`` as in :func:`labelled_messages`
-    and the phone corpus's own split; typed_dev is always included)."""
+    and the phone corpus's own split; typed_dev unless ``with_typed_dev`` is off)."""
     out = Rows()
     gov = gov_dir(settings)
-    out.add("typed_dev", gov / "typed_dev.csv", typed_dev(settings),
-            "400 hand-labelled real messages (shared data)")
+    if with_typed_dev:
+        out.add("typed_dev", gov / "typed_dev.csv", typed_dev(settings),
+                "400 hand-labelled real messages (shared data)")
     out.add("gov_request_types", GOV_LABELS, labelled_messages(settings, split),
             f"project labels by msg_id joined with unlabeled_messages.csv ({split})")
     out.add("phone_calls", PHONE_CALLS, phone_calls("train" if split == "train" else

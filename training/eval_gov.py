@@ -63,7 +63,7 @@ def run(settings, out: Path) -> dict:
     from classifier import load_bundle
     from index.text import normalize
     from training import gov_data as g
-    from training.train_classifier import train_head
+    from training.train_classifier import REQUEST_TYPES, train_head
     from training.weak_labels import unlabeled_pool
 
     gov = g.gov_dir(settings)
@@ -83,7 +83,7 @@ def run(settings, out: Path) -> dict:
                extra_rows=dept.rows, sources=dept.sources, **common)
     m_type = train_head("type", None, recipe, ["title", "detail"], "type", extra_rows=types.rows,
                         encoder=settings.embedder, settings=settings, sources=types.sources,
-                        **common)
+                        labels=REQUEST_TYPES, **common)
     today = out / "today"
     train_head("type", gov / "typed_dev.csv", today, ["title", "detail"], "type",
                unlabeled=unlabeled_pool(settings), progress=True,

@@ -37,6 +37,9 @@ AMBIGUOUS_WEIGHT = 0.5
 # Equal weights for the n-gram and encoder heads: fixed a priori, not tuned on
 # the dev sets (0.5 and 0.7 scored within noise of each other there).
 BLEND_WEIGHT = 0.5
+# The request types a hotline routes by; proposals and thanks (``other`` in the
+# labelled data) are learnt as their second label when they have one.
+REQUEST_TYPES = ("consult", "complaint", "fault")
 
 
 def read_rows(path: Path) -> list[dict]:
@@ -56,8 +59,11 @@ def join_text(row: dict, text_cols: list[str]) -> str:
 
 
 def prepare_rows(rows: list[dict], text_cols: list[str], label_col: str,
-                 min_class_count: int = 0, alt_col: str = "alt") -> tuple[list[dict], dict]:
-    """Clean, de-duplicate and resolve rare labels; returns rows and a report."""
+                 min_class_count: int = 0, alt_col: str = "alt",
+                 keep_labels: tuple[str, ...] | None = None) -> tuple[list[dict], dict]:
+    """Clean, de-duplicate and resolve rare labels (and, given ``keep_labels``, every
+    label outside them: relabelled from the ``alt`` column or dropped); returns
+    rows and a report."""
     from index.text import normalize
 
     if not rows:
@@ -86,7 +92,8 @@ def prepare_rows(rows: list[dict], text_cols: list[str], label_col: str,
         text, label, r = items[0]
         out.append({"text": text, "label": label, "row": r})
     counts = Counter(o["label"] for o in out)
-    rare = {l for l, c in counts.items() if c < min_class_count}
+    rare = {l for l, c in counts.items()
+            if c < min_class_count or (keep_labels is not None and l not in keep_labels)}
     if rare:
         kept = []
         for o in out:
@@ -136,7 +143,8 @@ def train_head(head_name: str, data: Path, out: Path, text_cols: list[str], labe
                taxonomy: Path | None = None, extra_rows: list[dict] | None = None,
                progress: bool = True, unlabeled: Path | None = None,
                exclude_texts: list[str] | None = None, encoder: str | None = None,
-               settings=None, sources: list[dict] | None = None, **overrides) -> dict:
+               settings=None, sources: list[dict] | None = None,
+               labels: tuple[str, ...] | None = None, **overrides) -> dict:
     """Train ``head_name`` on ``data`` into ``out/<head_name>/``; returns the manifest.
 
     ``unlabeled``: a CSV of unlabelled messages with the same text columns; the
@@ -145,7 +153,8 @@ def train_head(head_name: str, data: Path, out: Path, text_cols: list[str], labe
     ``encoder``: an embedder name (``settings`` locate it): the head is then the
     blend of the n-gram head and a head over that encoder's sentence vectors
     (classifier/encoder_head.py). Rows with ``clarity=ambiguous`` weigh
-    ``AMBIGUOUS_WEIGHT``. ``sources``: the data sources for the manifest."""
+    ``AMBIGUOUS_WEIGHT``. ``sources``: the data sources for the manifest.
+    ``labels``: the classes to learn (others relabelled from ``alt`` or dropped)."""
     t0 = time.perf_counter()
     out = Path(out)
     rows = (read_rows(data) if data is not None else []) + list(extra_rows or [])
@@ -155,7 +164,8 @@ def train_head(head_name: str, data: Path, out: Path, text_cols: list[str], labe
         # (docs/classifier.md). A share, not a count, so a smaller training set
         # (a CV fold, a 300-row split: fault 26 rows) keeps its real classes.
         min_class_count = max(5, int(TYPE_RARE_SHARE * len(rows))) if head_name == "type" else 5
-    items, report = prepare_rows(rows, text_cols, label_col, min_class_count)
+    items, report = prepare_rows(rows, text_cols, label_col, min_class_count,
+                                 keep_labels=labels)
     texts = [o["text"] for o in items]
     labels = [o["label"] for o in items]
     recipe = {**RECIPES.get(head_name, RECIPES["department"]), **overrides}
@@ -295,7 +305,7 @@ def train_gov(settings, out: Path, progress: bool = True) -> dict:
         "type": train_head("type", None, out, ["title", "detail"], "type",
                            target_precision=settings.target_precision, extra_rows=types.rows,
                            progress=progress, encoder=settings.embedder, settings=settings,
-                           sources=types.sources),
+                           sources=types.sources, labels=REQUEST_TYPES),
     }
     write_bundle_manifest(out, recipe="gov")
     return manifests

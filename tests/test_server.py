@@ -213,6 +213,21 @@ def test_400_batch_names_the_bad_item_and_limits_size(kb_home):
             400, "invalid_input")
 
 
+@pytest.mark.parametrize("text", ["？？！！。。", "……", "!!!", "😀👍", " \t！ 。\u3000"])
+def test_400_text_without_content_on_every_text_endpoint(kb_client, text):
+    """Punctuation, emoji or whitespace only: refused before anything is looked up
+    (it got `consult` at 0.989 and five arbitrary answers), even on a home that is
+    not ready."""
+    for path, payload in [("/v1/analyze", {"text": text}), ("/v1/search", {"query": text}),
+                          ("/v1/classify", {"text": text})]:
+        body = problem(kb_client.post(path, headers=auth("agent"), json=payload), 400,
+                       "no_content")
+        assert "no letter, digit or Chinese character" in body["detail"], path
+    r = kb_client.post("/v1/classify/batch", headers=auth("agent"),
+                       json={"items": [{"id": "a", "text": "路灯坏了"}, {"id": "b", "text": text}]})
+    assert problem(r, 400, "no_content")["detail"].startswith("items[1].text: ")
+
+
 def test_text_limit_is_configurable(kb_home):
     client = create_app(make_settings(kb_home, max_text_chars=10)).test_client()
     body = problem(client.post("/v1/analyze", headers=auth("agent"), json={"text": "一" * 11}),

@@ -242,6 +242,117 @@ def test_413_body_too_large(kb_home):
     problem(r, 413, "payload_too_large")
 
 
+def _post_chunked(port: int, path: str, body: bytes, piece: int = 300):
+    """POST ``body`` with Transfer-Encoding: chunked (no Content-Length) over a real
+    socket; returns (status, problem code or None). The body is sent from another
+    thread while this one reads the response, as a browser or curl does: a server
+    may answer 413 and close before the whole body is sent (gunicorn drains only
+    64 KiB of an unread body), which a send-then-read client sees as a broken pipe."""
+    import http.client
+    import socket
+    import threading
+
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+    head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            f"Authorization: {auth('agent')['Authorization']}\r\n"
+            "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+            "Connection: close\r\n\r\n").encode()
+
+    def send():
+        try:
+            sock.sendall(head)
+            for i in range(0, len(body), piece):
+                part = body[i:i + piece]
+                sock.sendall(b"%x\r\n%s\r\n" % (len(part), part))
+            sock.sendall(b"0\r\n\r\n")
+        except OSError:   # the server answered and closed before the end: fine
+            pass
+
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
+    try:
+        resp = http.client.HTTPResponse(sock)
+        resp.begin()
+        data = json.loads(resp.read() or b"{}")
+        return resp.status, data.get("code")
+    finally:
+        sender.join(30)
+        sock.close()
+
+
+def _json_body(size: int) -> bytes:
+    """A valid classify body of exactly ``size`` bytes (cut anywhere, it is not JSON)."""
+    head = b'{"text": "'
+    body = head + b"a" * (size - len(head) - 2) + b'"}'
+    assert len(body) == size
+    return body
+
+
+def _check_chunked_limit(port: int) -> None:
+    # Exactly the limit: read whole (the KB-only home then answers not_ready).
+    assert _post_chunked(port, "/v1/classify", _json_body(1000)) == (503, "not_ready")
+    # Over it, by one byte or by far: 413 as with Content-Length, never a cut body
+    # answered 400 malformed_json.
+    for size in (1001, 1200, 300_000):
+        assert _post_chunked(port, "/v1/classify", _json_body(size)) == (413, "payload_too_large"), size
+
+
+def test_413_chunked_body_over_the_limit_on_the_development_server(kb_home):
+    """Werkzeug's stream stops silently at MAX_CONTENT_LENGTH for a body without
+    Content-Length; the cut JSON used to come back as 400 malformed_json."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    app = create_app(make_settings(kb_home, max_body_bytes=1000))
+    srv = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    try:
+        _check_chunked_limit(srv.server_port)
+    finally:
+        srv.shutdown()
+        thread.join(10)
+
+
+def test_413_chunked_body_over_the_limit_under_gunicorn(kb_home):
+    """The same under `hotline serve --production` (gunicorn dechunks and
+    terminates the stream itself)."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+    from pathlib import Path
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "HOTLINE_API_KEYS": ",".join(f"{r}:{k}" for r, k in KEYS.items()),
+           "HOTLINE_MAX_BODY_BYTES": "1000", "HOTLINE_RATE_LIMIT_PER_MINUTE": "0",
+           "PYTHONPATH": str(root)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hotline.cli.main", "--home", str(kb_home), "serve",
+         "--production", "--no-build", "--port", str(port), "--workers", "1", "--threads", "1"],
+        cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
+                    break
+            except OSError:
+                assert proc.poll() is None, "gunicorn exited"
+                assert time.time() < deadline, "gunicorn did not answer /healthz in 60 s"
+                time.sleep(0.2)
+        _check_chunked_limit(port)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=40)
+
+
 def test_404_405(kb_client):
     problem(kb_client.get("/v2/analyze"), 404, "route_not_found")
     problem(kb_client.get("/v1/kb/entries/nope", headers=auth("agent")), 404, "kb_entry_not_found")

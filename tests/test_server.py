@@ -4,6 +4,7 @@ index or the model answer 503 here (the home has neither); see
 test_server_models.py for them on a fully built home."""
 import json
 import logging
+from pathlib import Path
 
 import pytest
 
@@ -549,6 +550,41 @@ def test_reload_and_models(kb_client):
     assert body["components"]["kb"]["loaded"] is True
     models = kb_client.get("/v1/models", headers=auth("admin")).get_json()
     assert models["components"]["kb"]["version"] == "kb.sqlite3"
+
+
+@pytest.mark.parametrize("relative", [False, True])
+def test_home_path_is_never_shown_over_http(tmp_path, monkeypatch, relative):
+    """/readyz, /v1/models, /v1/admin/reload, /metrics and problem details name
+    components, never where the home is (it was "no search index under
+    /home/x/var/index; ...")."""
+    from kb import KBStore
+    from tests.conftest import KB_ROWS
+
+    secret = "srv-Zq7xK-home"
+    home = tmp_path / "deploy" / secret
+    with KBStore(home / "kb.sqlite3") as store:
+        store.add(KB_ROWS[0])
+    if relative:        # HOTLINE_HOME=deploy/srv-... as given on a command line
+        monkeypatch.chdir(tmp_path)
+        home = Path("deploy") / secret
+    client = create_app(make_settings(home)).test_client()
+    shown = []
+    r = client.get("/readyz")
+    assert r.status_code == 503
+    components = r.get_json()["components"]
+    assert components["search"]["problem"] == ("no search index under HOME/index; "
+                                                "run `hotline index build`")
+    assert components["classifier"]["problem"].startswith("no model published under HOME/models")
+    shown.append(r.get_data(as_text=True))
+    shown.append(client.get("/v1/models", headers=auth("admin")).get_data(as_text=True))
+    shown.append(client.post("/v1/admin/reload", headers=auth("admin")).get_data(as_text=True))
+    shown.append(client.get("/metrics").get_data(as_text=True))
+    body = problem(client.post("/v1/analyze", headers=auth("agent"), json={"text": "路灯坏了"}),
+                   503, "not_ready")
+    assert "HOME/index" in body["detail"]
+    shown.append(json.dumps(body, ensure_ascii=False))
+    for text in shown:
+        assert secret not in text and str(tmp_path) not in text, text
 
 
 def test_departments_endpoint(kb_client):

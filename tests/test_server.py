@@ -567,7 +567,12 @@ def test_home_path_is_never_shown_over_http(tmp_path, monkeypatch, relative):
     if relative:        # HOTLINE_HOME=deploy/srv-... as given on a command line
         monkeypatch.chdir(tmp_path)
         home = Path("deploy") / secret
-    client = create_app(make_settings(home)).test_client()
+    from hotline.runtime import Engine
+
+    # No follower thread: it would outlive the chdir and open a KB under the
+    # relative home wherever the tests run next.
+    settings = make_settings(home)
+    client = create_app(settings, engine=Engine(settings, follow_seconds=0)).test_client()
     shown = []
     r = client.get("/readyz")
     assert r.status_code == 503

@@ -136,6 +136,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, *,
     @app.errorhandler(Exception)
     def _error(exc):
         status, body, headers = problem_for(exc)
+        body["detail"] = engine.public(body["detail"])   # no path of this machine
         g.error_code = body["code"]
         resp = jsonify(body)
         resp.status_code = status
@@ -360,7 +361,7 @@ def _engine_gauges(engine: Engine, feedback: FeedbackStore):
            1.0 if snap.ready else 0.0)
     for name, version in sorted(snap.versions.items()):
         yield ("hotline_component_info", "Loaded component versions.",
-               {"component": name, "version": version}, 1.0)
+               {"component": name, "version": engine.public(version)}, 1.0)
     yield ("hotline_reloads_total", "Reloads since start.", {}, float(engine.reloads))
     if snap.search is not None and hasattr(snap.search, "status"):
         status = snap.search.status()

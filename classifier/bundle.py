@@ -2,7 +2,13 @@
 artifact with a manifest), an optional ``taxonomy.json``, and a bundle
 manifest listing the heads. ``ClassifierBundle.predict`` answers one or many
 texts with both heads, calibrated probabilities, the review flag and evidence;
-``predict_batch`` is the vectorised path without evidence (batch CLI)."""
+``predict_batch`` is the vectorised path without evidence (batch CLI).
+
+A text without content (no letter, digit or CJK character after normalisation,
+``index.text.has_content``: punctuation, emoji, spaces) gets no label on every
+path: labels None, confidences 0, ``needs_review`` with reason ``no_content``
+(the heads would otherwise answer their prior, e.g. ``consult`` at 0.99). The
+HTTP API and the batch CLI refuse such text before it gets here."""
 from __future__ import annotations
 
 import json
@@ -20,10 +26,13 @@ from classifier.features import TextFeatures
 from classifier.head import TextHead
 from classifier.neighbors import CaseIndex
 from foundation.artifacts import read_manifest, write_manifest
+from index.text import has_content
 
 HEAD_KIND, HEAD_FORMAT = "classifier_head", 1
 BUNDLE_KIND, BUNDLE_FORMAT = "classifier_bundle", 1
 HEADS = ("type", "department")
+# prediction_columns() of a text without content: no label, flagged for review.
+NO_CONTENT_COLUMNS = ("", 0.0, "", 0.0, True, "[]")
 TAXONOMY_FILE = "taxonomy.json"
 
 
@@ -94,7 +103,8 @@ class ClassifierBundle:
         texts = list(texts)
         if not texts:
             return []
-        scores = self._scores(TextFeatures(texts))
+        prep = TextFeatures(texts)
+        scores = self._scores(prep)
         n = len(texts)
         review = np.zeros(n, dtype=bool)
         types, t_conf = [""] * n, [0.0] * n
@@ -121,7 +131,10 @@ class ClassifierBundle:
             review |= rev
         else:
             review[:] = True
-        return list(zip(types, t_conf, depts, d_conf, review.tolist(), top3))
+        rows = list(zip(types, t_conf, depts, d_conf, review.tolist(), top3))
+        for i in _no_content(prep.full):
+            rows[i] = NO_CONTENT_COLUMNS
+        return rows
 
     def predict(self, texts: list[str], evidence: bool = True) -> list[Prediction]:
         if isinstance(texts, str):
@@ -160,6 +173,10 @@ class ClassifierBundle:
                 type=ttype, type_conf=tconf, type_probs=tprobs, department=dept,
                 department_conf=dconf, department_top3=top3, needs_review=bool(reasons),
                 reply_days=info.get("reply_days"), review_reasons=reasons))
+        for i in _no_content(prep.full):
+            preds[i] = Prediction(type=None, type_conf=0.0, type_probs={}, department=None,
+                                  department_conf=0.0, department_top3=[], needs_review=True,
+                                  review_reasons=["no_content"])
         if evidence:
             self._add_evidence(prep, preds)
         return preds
@@ -169,6 +186,8 @@ class ClassifierBundle:
         case_head = self.heads.get("department") or self.heads.get("type")
         if self.cases is not None and case_head is not None:
             similar = self.cases.search(prep.tfidf(case_head.idf_), k=3)
+        for i in _no_content(prep.full):
+            similar[i] = []    # nearest cases of no features at all are arbitrary
         for i, p in enumerate(preds):
             words = []
             for name, label in (("department", p.department), ("type", p.type)):
@@ -187,6 +206,11 @@ class ClassifierBundle:
                 "keywords": matched_keywords(prep.full[i], info) if info else [],
                 "cues": matched_cues(prep.full[i]),
             }
+
+
+def _no_content(texts: list[str]) -> list[int]:
+    """Positions of the normalised texts that hold no letter, digit or CJK character."""
+    return [i for i, t in enumerate(texts) if not has_content(t)]
 
 
 def prediction_columns(p: Prediction) -> tuple:

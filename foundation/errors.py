@@ -30,6 +30,13 @@ class EmptyText(InvalidInput):
     code = "empty_text"
 
 
+class NoContent(InvalidInput):
+    """Text that is not empty but holds no letter, digit or CJK character
+    (punctuation, emoji, symbols, whitespace only): nothing to search or classify."""
+
+    code = "no_content"
+
+
 class NotFound(HotlineError, LookupError):
     code = "not_found"
 

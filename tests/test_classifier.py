@@ -279,3 +279,24 @@ def test_type_rare_labels_are_a_share_of_the_training_rows(tmp_path):
     report = train_head("type", path, tmp_path / "M", ["title", "detail"], "type", progress=False)
     assert report["labels"] == ["complaint", "consult", "fault"]
     assert report["cleaning"]["rare_labels"] == ["other"]
+
+
+def test_text_without_content_gets_no_confident_label(model):
+    """A Python-API caller (the HTTP layer refuses such text) gets no label and
+    needs_review with reason no_content, on every prediction path, instead of the
+    prior's confident guess."""
+    bundle = load_bundle(model)
+    texts = ["？？！！。。", "小区路灯坏了\n路灯坏了好几天", "……\n😀👍", " \t！ 。"]
+    for preds in (bundle.predict(texts), bundle.predict_batch(texts)):
+        for i in (0, 2, 3):
+            p = preds[i]
+            assert p.type is None and p.department is None, p
+            assert p.type_conf == 0.0 and p.department_conf == 0.0
+            assert p.type_probs == {} and p.department_top3 == []
+            assert p.needs_review and p.review_reasons == ["no_content"]
+        assert preds[1].department == "市城管局" and "no_content" not in preds[1].review_reasons
+    [p] = bundle.predict(["!!!"])
+    assert p.evidence["similar_cases"] == [] and p.evidence["words"] == []
+    cols = bundle.predict_columns(texts)
+    assert cols == [prediction_columns(p) for p in bundle.predict_batch(texts)]
+    assert cols[0] == ("", 0.0, "", 0.0, True, "[]")

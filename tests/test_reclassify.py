@@ -112,6 +112,33 @@ def test_bad_rows_stay_in_the_output_go_to_the_errors_file_and_never_abort(home,
     assert all(e["reason"] for e in errs)
 
 
+def test_rows_without_content_are_bad_rows_like_empty_ones(home, orders, tmp_path):
+    """Punctuation/emoji-only text is no message: the row is kept, flagged and
+    reported as `no_content`, exactly as an empty one is `empty_text`."""
+    inp = tmp_path / "in.csv"
+    good = orders[0]
+    lines = ["id,title,detail",
+             f"1,{good['title']},{good['detail']}",
+             "2,？？！！,。。……",
+             "3,,   ",
+             "4,😀👍,!!!",
+             f"5,？？,{good['detail']}"]       # punctuation title, real body: fine
+    inp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    s = run(home, inp, tmp_path / "out.csv", errors=tmp_path / "errs.csv")
+    assert s.rows_read == 5 and s.rows_written == 5 and s.rows_bad == 3
+    assert s.bad_by_code == {"no_content": 2, "empty_text": 1}
+    out = read_csv(tmp_path / "out.csv")
+    assert [r["id"] for r in out] == ["1", "2", "3", "4", "5"]
+    for r in out:
+        bad_row = r["id"] in ("2", "3", "4")
+        assert (r["pred_type"] == "" and r["pred_department"] == "") == bad_row
+        assert r["pred_needs_review"] == "true" or not bad_row
+    errs = read_csv(tmp_path / "errs.csv")
+    assert [(e["row"], e["code"]) for e in errs] == [("2", "no_content"), ("3", "empty_text"),
+                                                    ("4", "no_content")]
+    assert "？？！！" in errs[0]["text"] and all(e["reason"] for e in errs)
+
+
 def test_missing_text_column_fails_fast_naming_it(home, orders, tmp_path):
     from hotline.cli.main import main
 

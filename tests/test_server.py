@@ -4,6 +4,7 @@ index or the model answer 503 here (the home has neither); see
 test_server_models.py for them on a fully built home."""
 import json
 import logging
+from pathlib import Path
 
 import pytest
 
@@ -213,6 +214,21 @@ def test_400_batch_names_the_bad_item_and_limits_size(kb_home):
             400, "invalid_input")
 
 
+@pytest.mark.parametrize("text", ["？？！！。。", "……", "!!!", "😀👍", " \t！ 。\u3000"])
+def test_400_text_without_content_on_every_text_endpoint(kb_client, text):
+    """Punctuation, emoji or whitespace only: refused before anything is looked up
+    (it got `consult` at 0.989 and five arbitrary answers), even on a home that is
+    not ready."""
+    for path, payload in [("/v1/analyze", {"text": text}), ("/v1/search", {"query": text}),
+                          ("/v1/classify", {"text": text})]:
+        body = problem(kb_client.post(path, headers=auth("agent"), json=payload), 400,
+                       "no_content")
+        assert "no letter, digit or Chinese character" in body["detail"], path
+    r = kb_client.post("/v1/classify/batch", headers=auth("agent"),
+                       json={"items": [{"id": "a", "text": "路灯坏了"}, {"id": "b", "text": text}]})
+    assert problem(r, 400, "no_content")["detail"].startswith("items[1].text: ")
+
+
 def test_text_limit_is_configurable(kb_home):
     client = create_app(make_settings(kb_home, max_text_chars=10)).test_client()
     body = problem(client.post("/v1/analyze", headers=auth("agent"), json={"text": "一" * 11}),
@@ -225,6 +241,117 @@ def test_413_body_too_large(kb_home):
     r = client.post("/v1/analyze", headers=auth("agent"),
                     data=json.dumps({"text": "a" * 2000}), content_type="application/json")
     problem(r, 413, "payload_too_large")
+
+
+def _post_chunked(port: int, path: str, body: bytes, piece: int = 300):
+    """POST ``body`` with Transfer-Encoding: chunked (no Content-Length) over a real
+    socket; returns (status, problem code or None). The body is sent from another
+    thread while this one reads the response, as a browser or curl does: a server
+    may answer 413 and close before the whole body is sent (gunicorn drains only
+    64 KiB of an unread body), which a send-then-read client sees as a broken pipe."""
+    import http.client
+    import socket
+    import threading
+
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+    head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            f"Authorization: {auth('agent')['Authorization']}\r\n"
+            "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+            "Connection: close\r\n\r\n").encode()
+
+    def send():
+        try:
+            sock.sendall(head)
+            for i in range(0, len(body), piece):
+                part = body[i:i + piece]
+                sock.sendall(b"%x\r\n%s\r\n" % (len(part), part))
+            sock.sendall(b"0\r\n\r\n")
+        except OSError:   # the server answered and closed before the end: fine
+            pass
+
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
+    try:
+        resp = http.client.HTTPResponse(sock)
+        resp.begin()
+        data = json.loads(resp.read() or b"{}")
+        return resp.status, data.get("code")
+    finally:
+        sender.join(30)
+        sock.close()
+
+
+def _json_body(size: int) -> bytes:
+    """A valid classify body of exactly ``size`` bytes (cut anywhere, it is not JSON)."""
+    head = b'{"text": "'
+    body = head + b"a" * (size - len(head) - 2) + b'"}'
+    assert len(body) == size
+    return body
+
+
+def _check_chunked_limit(port: int) -> None:
+    # Exactly the limit: read whole (the KB-only home then answers not_ready).
+    assert _post_chunked(port, "/v1/classify", _json_body(1000)) == (503, "not_ready")
+    # Over it, by one byte or by far: 413 as with Content-Length, never a cut body
+    # answered 400 malformed_json.
+    for size in (1001, 1200, 300_000):
+        assert _post_chunked(port, "/v1/classify", _json_body(size)) == (413, "payload_too_large"), size
+
+
+def test_413_chunked_body_over_the_limit_on_the_development_server(kb_home):
+    """Werkzeug's stream stops silently at MAX_CONTENT_LENGTH for a body without
+    Content-Length; the cut JSON used to come back as 400 malformed_json."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    app = create_app(make_settings(kb_home, max_body_bytes=1000))
+    srv = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    try:
+        _check_chunked_limit(srv.server_port)
+    finally:
+        srv.shutdown()
+        thread.join(10)
+
+
+def test_413_chunked_body_over_the_limit_under_gunicorn(kb_home):
+    """The same under `hotline serve --production` (gunicorn dechunks and
+    terminates the stream itself)."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+    from pathlib import Path
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "HOTLINE_API_KEYS": ",".join(f"{r}:{k}" for r, k in KEYS.items()),
+           "HOTLINE_MAX_BODY_BYTES": "1000", "HOTLINE_RATE_LIMIT_PER_MINUTE": "0",
+           "PYTHONPATH": str(root)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hotline.cli.main", "--home", str(kb_home), "serve",
+         "--production", "--no-build", "--port", str(port), "--workers", "1", "--threads", "1"],
+        cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
+                    break
+            except OSError:
+                assert proc.poll() is None, "gunicorn exited"
+                assert time.time() < deadline, "gunicorn did not answer /healthz in 60 s"
+                time.sleep(0.2)
+        _check_chunked_limit(port)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=40)
 
 
 def test_404_405(kb_client):
@@ -425,6 +552,146 @@ def test_reload_and_models(kb_client):
     assert models["components"]["kb"]["version"] == "kb.sqlite3"
 
 
+@pytest.mark.parametrize("relative", [False, True])
+def test_home_path_is_never_shown_over_http(tmp_path, monkeypatch, relative):
+    """/readyz, /v1/models, /v1/admin/reload, /metrics and problem details name
+    components, never where the home is (it was "no search index under
+    /home/x/var/index; ...")."""
+    from kb import KBStore
+    from tests.conftest import KB_ROWS
+
+    secret = "srv-Zq7xK-home"
+    home = tmp_path / "deploy" / secret
+    with KBStore(home / "kb.sqlite3") as store:
+        store.add(KB_ROWS[0])
+    if relative:        # HOTLINE_HOME=deploy/srv-... as given on a command line
+        monkeypatch.chdir(tmp_path)
+        home = Path("deploy") / secret
+    from hotline.runtime import Engine
+
+    # No follower thread: it would outlive the chdir and open a KB under the
+    # relative home wherever the tests run next.
+    settings = make_settings(home)
+    client = create_app(settings, engine=Engine(settings, follow_seconds=0)).test_client()
+    shown = []
+    r = client.get("/readyz")
+    assert r.status_code == 503
+    components = r.get_json()["components"]
+    assert components["search"]["problem"] == ("no search index under HOME/index; "
+                                                "run `hotline index build`")
+    assert components["classifier"]["problem"].startswith("no model published under HOME/models")
+    shown.append(r.get_data(as_text=True))
+    shown.append(client.get("/v1/models", headers=auth("admin")).get_data(as_text=True))
+    shown.append(client.post("/v1/admin/reload", headers=auth("admin")).get_data(as_text=True))
+    shown.append(client.get("/metrics").get_data(as_text=True))
+    body = problem(client.post("/v1/analyze", headers=auth("agent"), json={"text": "路灯坏了"}),
+                   503, "not_ready")
+    assert "HOME/index" in body["detail"]
+    shown.append(json.dumps(body, ensure_ascii=False))
+    for text in shown:
+        assert secret not in text and str(tmp_path) not in text, text
+
+
 def test_departments_endpoint(kb_client):
     body = kb_client.get("/v1/departments", headers=auth("agent")).get_json()
     assert body["regions"] == ["临江区"] and body["departments"] == []
+
+
+# ---------------------------------------------------------------- hotline serve
+def _process_state(pid: int) -> str | None:
+    """The state letter in /proc/<pid>/stat ('Z' = zombie), None once reaped."""
+    from pathlib import Path
+
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[0]
+
+
+@pytest.mark.skipif(not __import__("os").path.isdir("/proc/self"), reason="needs /proc")
+def test_prepare_child_is_reaped_while_the_server_runs(tmp_path, monkeypatch, caplog):
+    """`hotline serve --prepare` starts `python -m training.prepare`; once it ends it
+    must not stay <defunct> for the server's whole life, and its exit code is logged.
+    A short command stands in for the real build."""
+    import subprocess
+    import sys
+    import time
+
+    from hotline.cli import serve
+
+    real_popen = subprocess.Popen
+    started = []
+
+    def short_child(cmd, **kwargs):
+        assert cmd[1:3] == ["-m", "training.prepare"] and "--demo" in cmd
+        started.append(cmd)
+        return real_popen([sys.executable, "-c", "import time; time.sleep(0.3); raise SystemExit(3)"],
+                          **kwargs)
+
+    monkeypatch.setattr(subprocess, "Popen", short_child)
+    with caplog.at_level(logging.INFO, logger="hotline.serve"):
+        child = serve.start_prepare(make_settings(tmp_path / "home"), demo=True)
+        assert child is not None and started
+        deadline = time.time() + 10
+        while _process_state(child.pid) is not None and time.time() < deadline:
+            time.sleep(0.05)    # the "server" goes on; nobody here waits for the child
+        assert _process_state(child.pid) is None, "the prepare child was left <defunct>"
+        deadline = time.time() + 5
+        while not any("exit code 3" in r.getMessage() for r in caplog.records) \
+                and time.time() < deadline:
+            time.sleep(0.05)
+    assert child.returncode == 3
+    [record] = [r for r in caplog.records if "exit code 3" in r.getMessage()]
+    assert record.levelno == logging.WARNING and str(child.pid) in record.getMessage()
+
+
+@pytest.mark.skipif(not __import__("os").path.isdir("/proc/self"), reason="needs /proc")
+def test_prepare_child_is_reaped_by_the_gunicorn_arbiter_with_its_exit_code(kb_home):
+    """Under --production gunicorn's arbiter reaps every child (waitpid(-1)); it
+    reaps the prepare child by pid first, so its exit code is logged, not lost."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    script = f"""
+import os, signal, subprocess, sys, threading, time
+from pathlib import Path
+from foundation.jsonlog import configure
+from hotline.cli import serve
+from tests.conftest import make_settings
+configure("INFO")
+child = serve.Child(subprocess.Popen([sys.executable, "-c",
+                    "import time; time.sleep(0.5); raise SystemExit(5)"]), "prepare")
+def watch():
+    deadline = time.time() + 20
+    while Path(f"/proc/{{child.pid}}").exists() and time.time() < deadline:
+        time.sleep(0.05)
+    print("REAPED" if not Path(f"/proc/{{child.pid}}").exists() else "ZOMBIE", child.returncode,
+          file=sys.stderr, flush=True)
+    os.kill(os.getpid(), signal.SIGTERM)
+threading.Thread(target=watch, daemon=True).start()
+settings = make_settings(Path({str(kb_home)!r}), port=0, workers=1)
+serve.serve_gunicorn(settings, threads=1, children=[child])
+"""
+    out = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True,
+                         timeout=60, env={**__import__("os").environ, "PYTHONPATH": str(root)})
+    assert "REAPED 5" in out.stderr, out.stderr[-3000:]
+    assert "ended with exit code 5" in out.stderr, out.stderr[-3000:]
+
+
+def test_prepare_child_still_running_is_stopped_with_the_server(caplog):
+    import subprocess
+    import sys
+
+    from hotline.cli.serve import Child
+
+    child = Child(subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]), "prepare")
+    child.reap_in_thread()
+    with caplog.at_level(logging.INFO, logger="hotline.serve"):
+        child.stop(timeout=10)
+    assert child.returncode is not None and child.returncode < 0
+    assert _process_state(child.pid) is None
+    [record] = [r for r in caplog.records if str(child.pid) in r.getMessage()]
+    assert record.levelno == logging.INFO and "stopped with the server" in record.getMessage()

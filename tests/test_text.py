@@ -245,3 +245,42 @@ def test_random_mobile_numbers_in_random_chinese_are_masked(prefix, mobile, suff
 @given(chinese_with_digit_words)
 def test_chinese_text_without_numbers_is_unchanged(text):
     assert mask_pii(text) == text
+
+
+NO_CONTENT = ["？？！！。。", "……", "!!!", "😀👍🎉", " \t！ 。\u3000？ ", "---", "【】（）", "~@#%^&*"]
+
+
+@pytest.mark.parametrize("text", NO_CONTENT)
+def test_text_without_letters_digits_or_cjk_is_refused(text):
+    from foundation.errors import NoContent
+    from index.text import has_content
+
+    assert not has_content(normalize(text))
+    with pytest.raises(NoContent, match="no letter, digit or Chinese character") as info:
+        Normalizer().validate(text)
+    assert info.value.code == "no_content" and isinstance(info.value, InvalidInput)
+
+
+def test_one_letter_digit_or_cjk_character_is_content():
+    from index.text import has_content
+
+    for text in ("a", "1", "路", "？？路灯？？", "①", "™", "ⅷ", "ǅ"):
+        assert has_content(normalize(text)), text
+        assert Normalizer().validate(text)
+    # Empty stays empty_text (its own code), not no_content.
+    with pytest.raises(EmptyText):
+        Normalizer().validate("  ")
+
+
+def test_has_content_is_unicode_letters_and_numbers():
+    """One definition: a character of Unicode category L* or N*."""
+    import sys
+    import unicodedata
+
+    from index.text import has_content
+
+    for cp in range(0, sys.maxunicode + 1, 7):
+        ch = chr(cp)
+        if 0xD800 <= cp <= 0xDFFF:
+            continue
+        assert has_content(ch) == (unicodedata.category(ch)[0] in "LN"), hex(cp)

@@ -28,6 +28,7 @@ from hotline.batch.predict import PRED_COLUMNS, ModelSpec
 from hotline.batch.readers import MISSING, BadRow, format_of, open_reader
 from hotline.batch.writers import AppendFile, RowFormatter, error_lines, finalize_output
 from classifier.features import join_parts
+from index.text import has_content, normalize
 
 log = logging.getLogger(__name__)
 CHECKPOINT_VERSION = 2  # 2: bad rows are written to the output too
@@ -143,6 +144,11 @@ def _join_text(values, idx) -> tuple[str | None, BadRow | None]:
                                 .decode("utf-8", "replace")[:200])
     if not text.strip():
         return None, BadRow("empty_text", "all text columns are empty")
+    # Content in the raw text survives normalisation; only text without any is
+    # normalised here to be sure (NFKC makes "™" letters). Same rule as the API.
+    if not has_content(text) and not has_content(normalize(text)):
+        return None, BadRow("no_content", "the text columns hold no letter, digit or Chinese "
+                            "character (only punctuation, symbols, emoji or spaces)", text[:200])
     return text, None
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
+import threading
 
 log = logging.getLogger("hotline.serve")
 
@@ -31,7 +32,11 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def start_prepare(settings, demo: bool) -> subprocess.Popen | None:
+def start_prepare(settings, demo: bool, reap_in_thread: bool = True) -> "Child | None":
+    """Start ``python -m training.prepare`` for what the home is missing (None when
+    nothing is). ``reap_in_thread``: reap it from a background thread as soon as it
+    ends (the development server); gunicorn's arbiter reaps it instead
+    (:func:`serve_gunicorn`)."""
     from hotline.runtime.components import missing
 
     todo = missing(settings)
@@ -42,7 +47,83 @@ def start_prepare(settings, demo: bool) -> subprocess.Popen | None:
     if demo:
         cmd.append("--demo")
     # stderr is inherited: the child's JSON progress lines join the server log.
-    return subprocess.Popen(cmd)
+    child = Child(subprocess.Popen(cmd), "prepare")
+    if reap_in_thread:
+        child.reap_in_thread()
+    return child
+
+
+class Child:
+    """A child process of the server (the ``--prepare`` build). Once it ends it must
+    be reaped, or it stays ``<defunct>`` for the rest of the server's life; its exit
+    code is logged once (INFO for 0, WARNING otherwise).
+
+    Who reaps it: on the development server a daemon thread blocked in ``wait()``
+    (:meth:`reap_in_thread`); under gunicorn the arbiter, which reaps *every*
+    child with ``waitpid(-1)`` and so would take the exit code with it: its
+    reaping first polls this child by pid (:meth:`poll`, see
+    :func:`serve_gunicorn`). Never both: a blocking ``wait()`` racing
+    ``waitpid(-1)`` loses the exit code when it loses the race."""
+
+    def __init__(self, popen: subprocess.Popen, name: str):
+        self.popen, self.name = popen, name
+        self._reported = self._stopping = False
+        self._lock = threading.Lock()
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self.popen.returncode
+
+    def poll(self) -> int | None:
+        """Reap the child if it has ended (no blocking); its exit code, else None."""
+        code = self.popen.poll()
+        if code is not None:
+            self._report(code)
+        return code
+
+    def reap_in_thread(self) -> threading.Thread:
+        def wait():
+            try:
+                self._report(self.popen.wait())
+            except Exception:    # never take the server down over a child's exit
+                log.exception("waiting for the %s child (pid %s) failed", self.name, self.pid)
+
+        thread = threading.Thread(target=wait, name=f"reap-{self.name}", daemon=True)
+        thread.start()
+        return thread
+
+    def stop(self, timeout: float = 30) -> None:
+        """Terminate the child if it still runs (server shutdown) and reap it."""
+        if self.popen.poll() is None:
+            # Artifacts are built in temporary directories and renamed into place,
+            # so stopping half-way leaves nothing broken behind.
+            self._stopping = True
+            self.popen.terminate()
+            try:
+                self.popen.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+        if self.popen.returncode is not None:
+            self._report(self.popen.returncode)
+
+    def _report(self, code: int) -> None:
+        with self._lock:
+            if self._reported:
+                return
+            self._reported = True
+        if code == 0:
+            log.info("%s child (pid %s) finished (exit code 0)", self.name, self.pid)
+        elif self._stopping:
+            log.info("%s child (pid %s) stopped with the server (exit code %s)", self.name,
+                     self.pid, code)
+        else:
+            log.warning("%s child (pid %s) ended with exit code %s%s", self.name, self.pid, code,
+                        " (killed by a signal)" if code < 0 else "")
 
 
 def run(args, settings) -> int:
@@ -59,10 +140,11 @@ def run(args, settings) -> int:
               f"  (stored in {settings.home / 'secrets' / 'demo_api_key'})\n"
               f"  widget: http://{settings.host}:{settings.port}/widget   "
               f"docs: http://{settings.host}:{settings.port}/docs", flush=True)
-    child = None if args.no_build else start_prepare(settings, args.prepare)
+    child = None if args.no_build else start_prepare(settings, args.prepare,
+                                                     reap_in_thread=not args.production)
     try:
         if args.production:
-            serve_gunicorn(settings, threads=args.threads)
+            serve_gunicorn(settings, threads=args.threads, children=[child] if child else ())
         else:
             from server import create_app
 
@@ -71,11 +153,8 @@ def run(args, settings) -> int:
             create_app(settings).run(host=settings.host, port=settings.port, threaded=True,
                                      use_reloader=False)
     finally:
-        if child is not None and child.poll() is None:
-            # Artifacts are built in temporary directories and renamed into place,
-            # so stopping half-way leaves nothing broken behind.
-            child.terminate()
-            child.wait(timeout=30)
+        if child is not None:
+            child.stop()
     return 0
 
 
@@ -92,10 +171,26 @@ def per_worker_settings(settings):
     return settings.replace(embed_threads=max(1, cores // max(1, settings.workers)))
 
 
-def serve_gunicorn(settings, threads: int = 2) -> None:
+def serve_gunicorn(settings, threads: int = 2, children=()) -> None:
+    """``children``: :class:`Child` processes of this server (the ``--prepare``
+    build) that the arbiter reaps by pid, with their exit code, before its own
+    ``waitpid(-1)`` would take them as unknown children."""
     from gunicorn.app.base import BaseApplication
+    from gunicorn.arbiter import Arbiter
 
     settings = per_worker_settings(settings)
+    children = list(children)
+
+    class HotlineArbiter(Arbiter):
+        def reap_workers(self):      # on SIGCHLD and at shutdown
+            for child in children:
+                child.poll()
+            super().reap_workers()
+
+        def manage_workers(self):    # every turn of the main loop (about 1 s): a child
+            for child in children:   # that ended before the SIGCHLD handler was installed
+                child.poll()
+            super().manage_workers()
 
     class App(BaseApplication):
         def load_config(self):
@@ -123,5 +218,12 @@ def serve_gunicorn(settings, threads: int = 2) -> None:
 
             configure(settings.log_level)
             return create_app(settings)
+
+        def run(self):   # BaseApplication.run with our arbiter
+            try:
+                HotlineArbiter(self).run()
+            except RuntimeError as exc:
+                print(f"\nError: {exc}\n", file=sys.stderr, flush=True)
+                sys.exit(1)
 
     App().run()

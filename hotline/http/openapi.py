@@ -218,7 +218,8 @@ def _operations():
     ]
 
 
-_REASONS = {200: "OK", 201: "Created", 400: "Bad request: empty, too long, wrongly typed, "
+_REASONS = {200: "OK", 201: "Created", 400: "Bad request: empty, no content (no letter, digit "
+            "or CJK character), too long, wrongly typed, "
             "malformed or non-UTF-8 input", 401: "No or invalid API key",
             403: "The key's role does not allow this", 404: "Not found",
             409: "Conflict: stale revision or existing id", 413: "Body too large",

@@ -27,9 +27,7 @@ def read_json(request, max_bytes: int):
     if request.content_length is not None and request.content_length > max_bytes:
         raise PayloadTooLarge(
             f"the body has {request.content_length} bytes; the limit is {max_bytes}")
-    raw = request.get_data(cache=True)
-    if len(raw) > max_bytes:
-        raise PayloadTooLarge(f"the body has {len(raw)} bytes; the limit is {max_bytes}")
+    raw = _read_body(request, max_bytes)
     try:
         body = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -44,6 +42,38 @@ def read_json(request, max_bytes: int):
     except RecursionError:
         raise MalformedJSON("the body is nested too deeply") from None
     return data
+
+
+def _read_body(request, max_bytes: int) -> bytes:
+    """At most ``max_bytes`` of body, or PayloadTooLarge.
+
+    A body without Content-Length (``Transfer-Encoding: chunked``) is read from
+    a stream that werkzeug limits to the request's ``max_content_length``; its
+    ``read()``/``get_data()`` stop *silently* at that limit, so an oversized
+    chunked body used to arrive cut and fail as ``malformed_json``. Here the
+    limit is one byte above ``max_bytes`` and the body is read in bounded pieces
+    up to ``max_bytes + 1``: a body that reaches that byte is too large, one of
+    exactly ``max_bytes`` is not (the stream cannot tell "ends here" from "goes
+    on" at its own limit). The rest of an oversized body is never read."""
+    from werkzeug.exceptions import RequestEntityTooLarge
+
+    request.max_content_length = max_bytes + 1   # before the stream is first built
+    stream, parts, size = request.stream, [], 0
+    try:
+        while size <= max_bytes:
+            part = stream.read(min(1 << 16, max_bytes + 1 - size))
+            if not part:
+                break
+            parts.append(part)
+            size += len(part)
+    except RequestEntityTooLarge:   # the server's own limit, if any, was reached
+        size = max_bytes + 1
+    if size > max_bytes:
+        length = request.content_length
+        raise PayloadTooLarge(
+            f"the body has more than {max_bytes} bytes; the limit is {max_bytes}"
+            + ("" if length is not None else " (chunked body, no Content-Length)"))
+    return b"".join(parts)
 
 
 def _reject_constant(name: str):

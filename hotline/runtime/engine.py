@@ -20,9 +20,12 @@ reload synchronously.
 from __future__ import annotations
 
 import logging
+import os
+import re
 import threading
 import time
 import weakref
+from pathlib import Path
 
 from foundation.errors import HotlineError
 from foundation.gcpacing import quiet_load
@@ -41,6 +44,7 @@ class Engine:
         self.follow_seconds = follow_seconds
         self.reloads = 0
         self._normalizer = Normalizer(max_chars=settings.max_text_chars)
+        self._public = _path_redactor({"HOME": settings.home, "SHARED_DATA": settings.shared_data})
         self._probed: dict[str, str | None] = {}
         self._lock = threading.Lock()        # one load or swap of the snapshot at a time
         self._sync_lock = threading.Lock()   # one change-log catch-up at a time
@@ -196,18 +200,48 @@ class Engine:
             self._sync_lock.release()
 
     # ---------------------------------------------------------------- status
+    def public(self, text: str | None) -> str | None:
+        """``text`` as it may be shown over HTTP: the home directory (absolute,
+        resolved or relative, as configured) written ``HOME``, the shared data
+        directory ``SHARED_DATA``. Logs keep the real paths; /readyz is public."""
+        return None if text is None else self._public(str(text))
+
     def describe(self, snap: Snapshot | None = None) -> dict:
+        """What /readyz, /v1/models and reload show: components by name, their
+        versions and problems, with no path of this machine (:meth:`public`)."""
         snap = snap or self._snapshot
         return {
             "ready": snap.ready,
             "loaded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(snap.loaded_at)),
             "components": {
                 name: {"loaded": name not in snap.problems and name in snap.versions,
-                       "version": snap.versions.get(name),
-                       "problem": snap.problems.get(name) or snap.warnings.get(name)}
+                       "version": self.public(snap.versions.get(name)),
+                       "problem": self.public(snap.problems.get(name) or snap.warnings.get(name))}
                 for name in COMPONENTS
             },
         }
+
+
+def _path_redactor(places: dict):
+    """A function that writes each directory in ``places`` (label -> path) as its
+    label wherever it stands as a path: ``/srv/x/var/index`` reads ``HOME/index``.
+    An absolute form may end the path (``HOME``); a relative one (``var``, as
+    configured) is replaced only before a separator, so the word ``var`` stays."""
+    forms = {}
+    for label, path in places.items():
+        if path is None:
+            continue
+        path = Path(path)
+        for form in (str(path), os.path.abspath(path), str(path.resolve())):
+            if form not in (".", "", os.sep) and form not in forms:
+                forms[form] = label
+    if not forms:
+        return lambda text: text
+    # Longest first: a home inside the shared data (or the reverse) keeps its own label.
+    alternatives = [re.escape(f) + (r"(?=[/\\]|$|[^\w.\-])" if os.path.isabs(f) else r"(?=/)")
+                    for f in sorted(forms, key=len, reverse=True)]
+    pattern = re.compile(r"(?<![\w.\-/])(?:\./)?(" + "|".join(alternatives) + ")")
+    return lambda text: pattern.sub(lambda m: forms[m.group(1)], text)
 
 
 def _clear_stale_embedders() -> None:

@@ -13,12 +13,16 @@ import functools
 import re
 import unicodedata
 
-from foundation.errors import EmptyText, InvalidInput, TextTooLong
+from foundation.errors import EmptyText, InvalidInput, NoContent, TextTooLong
 from index.text.nfkc import nfkc_many
 
 # Cc/Cf/Cs/Co/Cn categories are dropped, but keep whitespace controls (folded below).
 _WHITESPACE = re.compile(r"\s+")
 _KEEP_CONTROLS = {"\t", "\n", "\r"}
+# A letter or a number: `[^\W_]` in Unicode mode is exactly the characters of
+# Unicode categories L* and N* (tests/test_text.py checks it over the code space),
+# found at C speed.
+_CONTENT = re.compile(r"[^\W_]")
 
 
 @functools.lru_cache(maxsize=1)
@@ -33,6 +37,15 @@ def _strip_controls(text: str) -> str:
         ch for ch in text
         if ch in _KEEP_CONTROLS or unicodedata.category(ch)[0] != "C"
     )
+
+
+def has_content(text: str) -> bool:
+    """The one definition of text with content: at least one letter or number,
+    i.e. a character of Unicode category L* or N* (CJK ideographs are ``Lo``,
+    ``①`` is ``No``). Punctuation, symbols, emoji, marks and whitespace alone are
+    no content. Call it on *normalised* text (NFKC turns ``™`` into ``TM``);
+    :meth:`Normalizer.validate` refuses text without content (``NoContent``)."""
+    return _CONTENT.search(text) is not None
 
 
 class NormalizedText(str):
@@ -137,7 +150,8 @@ class Normalizer:
         return text.strip(), converted
 
     def validate(self, text) -> str:
-        """Normalise user input, raising clear errors for wrong type, empty, too long."""
+        """Normalise user input, raising clear errors for wrong type, too long,
+        empty, and no content (no letter, digit or CJK character: :func:`has_content`)."""
         if not isinstance(text, str):
             raise InvalidInput(f"text must be a string, got {type(text).__name__}")
         if self.max_chars is not None and len(text) > self.max_chars:
@@ -146,6 +160,9 @@ class Normalizer:
         out = self(text)
         if not out:
             raise EmptyText("text is empty after normalisation")
+        if not has_content(out):
+            raise NoContent(f"text {out[:20]!r} has no letter, digit or Chinese character "
+                            "(only punctuation, symbols, emoji or spaces); nothing to look up")
         return out
 
 

@@ -126,6 +126,22 @@ def test_401_without_or_with_bad_key(kb_client):
     problem(r, 401, "unauthorized")
 
 
+@pytest.mark.parametrize("signature", ["\u00e9" * 64, "签名", "0" * 63 + "\u00e9", "\udcff", "\xff\xfe",
+                                       ""])
+def test_session_cookie_with_non_ascii_signature_is_401_not_500(kb_app, signature, caplog):
+    """hmac.compare_digest raises TypeError on non-ASCII str: that was a 500 and a
+    traceback in the log per request. The Cookie header is sent as raw bytes (UTF-8,
+    or not UTF-8 at all)."""
+    token = kb_app.extensions["hotline"]["sessions"].issue("agent")
+    raw = (token.rsplit(".", 1)[0] + ".").encode() + signature.encode("utf-8", "surrogateescape")
+    client = kb_app.test_client(use_cookies=False)   # else the client drops HTTP_COOKIE
+    with caplog.at_level(logging.ERROR, logger="hotline.server"):
+        r = client.get("/v1/kb/entries", environ_overrides={
+            "HTTP_COOKIE": "hotline_session=" + raw.decode("latin-1")})
+        problem(r, 401, "unauthorized")
+    assert not [r for r in caplog.records if r.name == "hotline.server"]
+
+
 def test_403_roles(kb_client):
     entry = {"id": "new-1", "question": "新问题", "answer": "新答案"}
     problem(kb_client.post("/v1/kb/entries", json=entry, headers=auth("agent")), 403, "forbidden")

@@ -45,7 +45,8 @@ class Principal:
 
 
 def _digest(key: str) -> bytes:
-    return hashlib.sha256(key.encode("utf-8")).digest()
+    # surrogatepass: a JSON body may carry a lone surrogate; it must hash, not raise.
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
 
 
 class KeyRing:
@@ -137,14 +138,17 @@ class Sessions:
         if len(parts) != 4 or parts[0] not in _RANK or not parts[1].isdigit():
             return None
         body = ".".join(parts[:3])
-        if not hmac.compare_digest(self._sign(body), parts[3]):
+        # compare_digest refuses non-ASCII str (TypeError); compare bytes instead.
+        if not hmac.compare_digest(self._sign(body).encode("ascii"),
+                                   parts[3].encode("utf-8", "surrogatepass")):
             return None
         if int(parts[1]) < (now or time.time()):
             return None
         return Principal(parts[0], "session-" + parts[2])
 
     def _sign(self, body: str) -> str:
-        return hmac.new(self._secret, body.encode("utf-8"), hashlib.sha256).hexdigest()
+        return hmac.new(self._secret, body.encode("utf-8", "surrogatepass"),
+                        hashlib.sha256).hexdigest()
 
 
 def authenticate(keyring: KeyRing, sessions: Sessions, authorization: str | None,

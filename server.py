@@ -13,6 +13,7 @@ import logging
 import time
 from pathlib import Path
 from typing import Any, Mapping
+from urllib.parse import quote
 
 from flask import Flask, Response, g, jsonify, request, send_from_directory
 from werkzeug.exceptions import HTTPException
@@ -245,7 +246,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, *,
         entry = store().add(data, by=by())
         engine.sync_index(wait=True)   # the writer reads its own write
         resp = entry_response(entry, 201)
-        resp.headers["Location"] = f"/v1/kb/entries/{entry.id}"
+        resp.headers["Location"] = f"/v1/kb/entries/{quote(entry.id, safe='')}"
         return resp
 
     @api("/v1/kb/entries/<entry_id>", ["GET"], "agent")

@@ -195,10 +195,12 @@ class KBStore:
         self.close()
 
     # ------------------------------------------------------------ validation
-    def check(self, entry: Entry | dict, row: int | None = None) -> tuple[Entry | None, list[RowError]]:
-        """Canonicalise and validate, including departments against the taxonomy."""
+    def check(self, entry: Entry | dict, row: int | None = None, *,
+              strict_id: bool = True) -> tuple[Entry | None, list[RowError]]:
+        """Canonicalise and validate, including departments against the taxonomy.
+        ``strict_id=False``: the id is already stored (see ``parse_entry``)."""
         raw = entry.to_dict() if isinstance(entry, Entry) else entry
-        parsed, errors = parse_entry(raw, row)
+        parsed, errors = parse_entry(raw, row, strict_id=strict_id)
         if parsed is None or self.taxonomy is None:
             return parsed, errors
         canonical = []
@@ -216,8 +218,8 @@ class KBStore:
         parsed.department = canonical
         return parsed, []
 
-    def _checked(self, entry) -> Entry:
-        parsed, errors = self.check(entry)
+    def _checked(self, entry, strict_id: bool = True) -> Entry:
+        parsed, errors = self.check(entry, strict_id=strict_id)
         if errors:
             raise ValidationError(errors, f"invalid entry {errors[0].id!r}")
         return parsed
@@ -270,7 +272,9 @@ class KBStore:
             if current.revision != base_revision:
                 raise RevisionConflict(id, base_revision, current.revision)
             merged = {**current.to_dict(), **changes}
-            new = self._checked(merged)
+            # The id is not changed here: one stored before the id rule can still be
+            # fixed or retired.
+            new = self._checked(merged, strict_id=False)
             if new.content() == current.content():
                 return current
             op = "retire" if new.status == "retired" and current.status != "retired" else "update"

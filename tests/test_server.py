@@ -308,6 +308,43 @@ def test_kb_create_get_patch_delete_history_with_if_match(kb_client):
     assert hist["items"][1]["entry"]["answer"] == patch["answer"]
 
 
+@pytest.mark.parametrize("ident, shown", [
+    ("a/b", "'/'"), ("a?b", "'?'"), ("a#b", "'#'"), ("a%2Fb", "'%'"), ("a\\b", "'\\\\'"),
+    ("a b", "whitespace"), ("a\u200bb", "invisible"), ("a\tb", "whitespace"), ("..", "'..'"),
+])
+def test_entry_ids_that_break_urls_are_refused(kb_client, ident, shown):
+    """An id with / was created (201) and then could never be read, edited or retired."""
+    r = kb_client.post("/v1/kb/entries", headers=auth("editor"),
+                       json={"id": ident, "question": "q", "answer": "a"})
+    body = problem(r, 400, "kb_validation_error" if ident == ".." else "invalid_input")
+    assert repr(ident) in body["detail"] and shown in body["detail"]
+    assert "/v1/kb/entries/<id>" in body["detail"]    # the allowed form, in words
+    assert kb_client.get("/v1/kb/entries?limit=500", headers=auth("editor")).get_json()["total"] == 3
+
+
+def test_chinese_entry_id_roundtrips_through_its_location(kb_client):
+    editor = auth("editor")
+    r = kb_client.post("/v1/kb/entries", headers=editor,
+                       json={"id": "居住证-01", "question": "居住证怎么办", "answer": "去派出所"})
+    assert r.status_code == 201
+    location = r.headers["Location"]
+    assert location == "/v1/kb/entries/%E5%B1%85%E4%BD%8F%E8%AF%81-01"
+    assert kb_client.get(location, headers=auth("agent")).get_json()["id"] == "居住证-01"
+    r = kb_client.patch(location, headers={**editor, "If-Match": '"1"'}, json={"answer": "去警务室"})
+    assert r.status_code == 200
+    assert kb_client.delete(location, headers={**editor, "If-Match": '"2"'}).status_code == 200
+
+
+def test_published_id_pattern_is_the_kb_rule(kb_client):
+    import re
+
+    from kb.entry import ID_PATTERN
+
+    schema = kb_client.get("/openapi.json").get_json()["components"]["schemas"]["EntryCreate"]
+    assert schema["properties"]["id"]["pattern"] == ID_PATTERN
+    assert re.fullmatch(ID_PATTERN, "居住证-01") and not re.search(ID_PATTERN, "a/b")
+
+
 # ---------------------------------------------------------------- feedback and logs
 def test_feedback_stored_masked_and_exportable(kb_app, tmp_path):
     client = kb_app.test_client()

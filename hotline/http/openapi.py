@@ -7,6 +7,7 @@ import html
 import json
 
 from hotline.http.auth import ROLES
+from kb.entry import ID_PATTERN, ID_RULE, MAX_ID
 
 S = {"type": "string"}
 STRS = {"type": "array", "items": S}
@@ -63,8 +64,9 @@ def request_schemas(settings) -> dict[str, dict]:
         },
         "EntryCreate": {
             "type": "object", "additionalProperties": False, "required": ["id", "question"],
-            "properties": {"id": {"type": "string", "minLength": 1, "maxLength": 128,
-                                  "pattern": r"^\S+$"}, **entry_fields},
+            "properties": {"id": {"type": "string", "minLength": 1, "maxLength": MAX_ID,
+                                  "pattern": ID_PATTERN, "description": ID_RULE},
+                           **entry_fields},
         },
         "EntryPatch": {
             "type": "object", "additionalProperties": False, "minProperties": 1,

@@ -29,7 +29,7 @@ from hotline.http.errors import (Forbidden, MethodNotAllowed, PayloadTooLarge, P
                                 WrongType)
 from hotline.http.feedback import FeedbackStore
 from hotline.http.metrics import CONTENT_TYPE, Metrics
-from hotline.http.ratelimit import RateLimiter
+from hotline.http.ratelimit import RateLimiter, body_cost, list_cost
 from foundation.errors import (ArtifactError, Conflict, HotlineError, InvalidInput, NotFound,
                             NotReady)
 from foundation.settings import Settings
@@ -155,16 +155,22 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, *,
                     request.cookies.get(auth_mod.SESSION_COOKIE))
                 g.principal = principal
                 principal.require(role)
-                limiter.hit(principal.key_id)
+                limiter.hit(principal.key_id)   # 1 token now; the work's rest in charge()
                 return fn(**kwargs)
             app.add_url_rule(rule, fn.__name__, view, methods=methods)
             return view
         return wrap
 
+    def charge(cost: int) -> None:
+        """The rest of a request's cost (docs/api.md, "Rate limit"), before the work."""
+        if cost > 1:
+            limiter.hit(g.principal.key_id, cost - 1, paid=1)
+
     def body(schema: str) -> dict:
         data = validation.read_json(request, settings.max_body_bytes)
         schemas[schema].check(data)
         g.log_text = data.get("text") or data.get("query")
+        charge(body_cost(data))
         return data
 
     def took(payload: dict) -> Response:
@@ -235,6 +241,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, *,
             raise InvalidInput(f"status {status[:40]!r} is not one of draft, published, retired")
         offset = _int_arg("offset", 0, 0, None)
         limit = _int_arg("limit", 50, 1, 500)
+        charge(list_cost(limit))
         kb = store()
         items = list(itertools.islice(kb.iter_entries(status), offset, offset + limit))
         return jsonify({"total": kb.count(status), "offset": offset, "limit": limit,

@@ -162,6 +162,91 @@ def test_429_rate_limit_per_key(kb_home):
     assert client.get("/v1/kb/entries", headers=auth("editor")).status_code == 200
 
 
+class FakeClock:
+    def __init__(self):
+        self.t = 1000.0
+
+    def __call__(self):
+        return self.t
+
+
+def test_rate_limit_survives_key_churn():
+    """The limiter cleared every bucket once it held max_keys keys: churning
+    through new keys reset everyone's limit, the abuser's included."""
+    from hotline.http.errors import RateLimited
+    from hotline.http.ratelimit import RateLimiter
+
+    clock = FakeClock()
+    limiter = RateLimiter(60, clock=clock, max_keys=100)
+    for _ in range(60):
+        limiter.hit("abuser")
+    with pytest.raises(RateLimited):
+        limiter.hit("abuser")
+    for i in range(1000):                   # ten times the table size, in one second
+        limiter.hit(f"churn-{i}")
+    with pytest.raises(RateLimited):
+        limiter.hit("abuser")
+    # Memory stays bounded: buckets that refilled to full are dropped (losslessly).
+    assert len(limiter) == 1001              # nothing was full: nothing forgotten
+    clock.t += 61
+    for i in range(1000, 1050):
+        limiter.hit(f"churn-{i}")
+    assert len(limiter) <= 100
+    # ...and a dropped bucket is the same as a full one.
+    assert limiter.hit("churn-3") == 59
+
+
+def test_rate_limit_cost_debt_and_retry_after():
+    from hotline.http.errors import RateLimited
+    from hotline.http.ratelimit import RateLimiter, body_cost, list_cost, text_units
+
+    assert [text_units(t) for t in ("", "a", "a" * 1000, "a" * 1001, "长" * 2000)] == [1, 1, 1, 2, 2]
+    assert body_cost({"items": [{"text": "a" * 650}] * 1000}) == 1000
+    assert body_cost({"items": [{"text": "a" * 1500}] * 10}) == 20
+    assert body_cost({"text": "路灯坏了", "region": "临江区"}) == 1
+    assert body_cost({"id": "x", "question": "q", "answer": "a", "similar_questions": ["b", "c"]}) == 4
+    assert (list_cost(50), list_cost(100), list_cost(500)) == (1, 2, 6)
+
+    clock = FakeClock()
+    limiter = RateLimiter(60, clock=clock)         # one token a second
+    # A request dearer than a full bucket passes on a full bucket and leaves a debt...
+    assert limiter.hit("k", 100) == -40
+    with pytest.raises(RateLimited) as exc:
+        limiter.hit("k")
+    assert exc.value.retry_after == pytest.approx(41)
+    clock.t += 41
+    assert limiter.hit("k") == 0
+    # ...the rest of a request that already paid one token needs at most capacity - 1.
+    clock.t += 60
+    limiter.hit("k")
+    assert limiter.hit("k", 99, paid=1) == -40
+    # check() takes nothing; charge() always takes.
+    clock.t += 100
+    limiter.check("k", 60)
+    assert limiter.charge("k", 100) == -40
+    with pytest.raises(RateLimited):
+        limiter.check("k")
+
+
+def test_batch_and_long_texts_cost_by_work(kb_home):
+    """A 1,000-item batch cost one token, like a one-word classify."""
+    client = create_app(make_settings(kb_home, rate_limit_per_minute=20)).test_client()
+    agent = auth("agent")
+    r = client.post("/v1/classify/batch", headers=agent, json={"items": [{"text": "路灯"}] * 15})
+    assert r.status_code == 503                    # charged, then not ready (KB-only home)
+    r = client.post("/v1/analyze", headers=agent, json={"text": "长" * 1500})   # 2 tokens
+    assert r.status_code == 503
+    for _ in range(3):
+        assert client.get("/v1/kb/entries", headers=agent).status_code == 200
+    problem(client.get("/v1/kb/entries", headers=agent), 429, "rate_limited")
+    # A listing of 500 entries costs 6; the editor's own bucket is full.
+    editor = auth("editor")
+    for _ in range(3):
+        assert client.get("/v1/kb/entries?limit=500", headers=editor).status_code == 200
+    r = client.get("/v1/kb/entries?limit=500", headers=editor)
+    assert problem(r, 429, "rate_limited") and int(r.headers["Retry-After"]) >= 1
+
+
 def test_demo_key_when_none_configured(kb_home):
     app = create_app(make_settings(kb_home, api_keys=""))
     key = app.extensions["hotline"]["demo_key"]

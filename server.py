@@ -314,9 +314,10 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, *,
     # ------------------------------------------------------------ widget session
     def session_view(principal, status: int = 200) -> Response:
         expires = principal.expires
+        left = None if expires is None else max(0, int(expires - time.time()))
         resp = jsonify({"role": principal.role, "key_id": principal.key_id,
                         "expires_at": None if expires is None else _iso(expires),
-                        "expires_in": None if expires is None else max(0, int(expires - time.time()))})
+                        "expires_in": left})
         resp.status_code = status
         resp.headers["Cache-Control"] = "no-store"
         return resp

@@ -222,12 +222,11 @@ def test_rate_limit_cost_debt_and_retry_after():
     clock.t += 60
     limiter.hit("k")
     assert limiter.hit("k", 99, paid=1) == -40
-    # check() takes nothing; charge() always takes.
+    # charge() always takes (a penalty), even into debt.
     clock.t += 100
-    limiter.check("k", 60)
     assert limiter.charge("k", 100) == -40
     with pytest.raises(RateLimited):
-        limiter.check("k")
+        limiter.hit("k")
 
 
 def test_batch_and_long_texts_cost_by_work(kb_home):

@@ -97,16 +97,6 @@ class RateLimiter:
                 self._refuse(tokens, need)
             return self._store(key, tokens - cost, now)
 
-    def check(self, key: str, cost: float = 1.0) -> None:
-        """Raise RateLimited when ``key`` could not pay ``cost`` now; takes nothing."""
-        if self.per_minute <= 0:
-            return
-        with self._lock:
-            tokens = self._tokens(key, self._clock())
-            need = min(float(cost), self.capacity)
-            if tokens < need:
-                self._refuse(tokens, need)
-
     def charge(self, key: str, cost: float) -> float:
         """Take ``cost`` tokens whatever the bucket holds (it may go into debt);
         never raises. For penalties, e.g. a failed sign-in."""

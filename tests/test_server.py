@@ -229,9 +229,18 @@ def test_rate_limit_cost_debt_and_retry_after():
         limiter.hit("k")
 
 
+def frozen_limiter(app) -> FakeClock:
+    """Stop the app's rate-limit clock, so no token refills while a slow machine runs the test."""
+    clock = FakeClock()
+    app.extensions["hotline"]["limiter"]._clock = clock
+    return clock
+
+
 def test_batch_and_long_texts_cost_by_work(kb_home):
     """A 1,000-item batch cost one token, like a one-word classify."""
-    client = create_app(make_settings(kb_home, rate_limit_per_minute=20)).test_client()
+    app = create_app(make_settings(kb_home, rate_limit_per_minute=20))
+    frozen_limiter(app)
+    client = app.test_client()
     agent = auth("agent")
     r = client.post("/v1/classify/batch", headers=agent, json={"items": [{"text": "路灯"}] * 15})
     assert r.status_code == 503                    # charged, then not ready (KB-only home)
@@ -325,7 +334,9 @@ def test_sign_in_exchanges_a_key_for_a_session_bound_to_it(kb_home):
 
 
 def test_sign_in_refuses_bad_keys_and_throttles_guessing(kb_home, caplog):
-    client = create_app(make_settings(kb_home)).test_client()
+    app = create_app(make_settings(kb_home))
+    clock = frozen_limiter(app)
+    client = app.test_client()
     with caplog.at_level(logging.INFO, logger="hotline.access"):
         r = client.post("/v1/session", json={"key": "guess-0"})
     assert "Set-Cookie" not in r.headers and problem(r, 401, "unauthorized")
@@ -344,12 +355,15 @@ def test_sign_in_refuses_bad_keys_and_throttles_guessing(kb_home, caplog):
     other = {"REMOTE_ADDR": "10.0.0.7"}              # another agent's desk is not locked out
     assert client.post("/v1/session", json={"key": KEYS["agent"]},
                        environ_base=other).status_code == 201
+    clock.t += 3.1                                   # one wrong key's worth refills in 3 s
+    assert client.post("/v1/session", json={"key": KEYS["agent"]}).status_code == 201
 
 
 def test_rate_limit_follows_the_identity_not_the_cookie(kb_home):
     """Each GET /widget used to get a fresh bucket; now every session of a key,
     and the key itself, share the key's bucket."""
     app = create_app(make_settings(kb_home, rate_limit_per_minute=4))
+    frozen_limiter(app)
     a, b = app.test_client(), app.test_client()
     sign_in(a), sign_in(b)
     for _ in range(2):

@@ -7,15 +7,19 @@ document in one place (:func:`problem_for`). See docs/api.md.
 """
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import itertools
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Mapping
+from urllib.parse import quote
 
 from flask import Flask, Response, g, jsonify, request, send_from_directory
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from hotline.http import auth as auth_mod
 from hotline import service
@@ -28,13 +32,15 @@ from hotline.http.errors import (Forbidden, MethodNotAllowed, PayloadTooLarge, P
                                 WrongType)
 from hotline.http.feedback import FeedbackStore
 from hotline.http.metrics import CONTENT_TYPE, Metrics
-from hotline.http.ratelimit import RateLimiter
+from hotline.http.ratelimit import RateLimiter, body_cost, list_cost
 from foundation.errors import (ArtifactError, Conflict, HotlineError, InvalidInput, NotFound,
                             NotReady)
 from foundation.settings import Settings
 
 log = logging.getLogger("hotline.server")
 WIDGET_DIR = Path(__file__).resolve().parent / "widget"
+DRAFT_ROLE = "editor"                 # drafts (unpublished answers) are editors' work
+SIGN_IN_FAILURES_PER_MINUTE = 20      # per client address, at a full bucket
 
 # One table, most specific first: exception class -> HTTP status.
 STATUS = (
@@ -100,7 +106,13 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, *,
     app.json.sort_keys = False
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     keyring, demo_key = auth_mod.keyring_for(settings)
-    sessions = auth_mod.Sessions(auth_mod.session_secret(settings.home))
+    sessions = auth_mod.Sessions(auth_mod.session_secret(settings.home), keyring,
+                                 lifetime=settings.session_minutes * 60)
+    if settings.proxy_hops > 0:
+        # X-Forwarded-For/-Proto/-Host from that many trusted proxies: the client's
+        # address (sign-in throttle, logs) and https (Secure cookies).
+        n = settings.proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
     limiter = RateLimiter(settings.rate_limit_per_minute)
     metrics = Metrics()
     engine = engine or Engine(settings)
@@ -155,16 +167,22 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, *,
                     request.cookies.get(auth_mod.SESSION_COOKIE))
                 g.principal = principal
                 principal.require(role)
-                limiter.hit(principal.key_id)
+                limiter.hit(principal.key_id)   # 1 token now; the work's rest in charge()
                 return fn(**kwargs)
             app.add_url_rule(rule, fn.__name__, view, methods=methods)
             return view
         return wrap
 
+    def charge(cost: int) -> None:
+        """The rest of a request's cost (docs/api.md, "Rate limit"), before the work."""
+        if cost > 1:
+            limiter.hit(g.principal.key_id, cost - 1, paid=1)
+
     def body(schema: str) -> dict:
         data = validation.read_json(request, settings.max_body_bytes)
         schemas[schema].check(data)
         g.log_text = data.get("text") or data.get("query")
+        charge(body_cost(data))
         return data
 
     def took(payload: dict) -> Response:
@@ -228,14 +246,26 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, *,
                                'such as "3"')
         return int(text)
 
+    def sees_drafts() -> bool:
+        return g.principal.allows(DRAFT_ROLE)
+
+    def no_drafts(what: str) -> Forbidden:
+        return Forbidden(f"{what}: drafts are visible to role {DRAFT_ROLE!r} and above; "
+                         f"this identity has role {g.principal.role!r}")
+
     @api("/v1/kb/entries", ["GET"], "agent")
     def list_entries():
         status = request.args.get("status")
         if status is not None and status not in ("draft", "published", "retired"):
             raise InvalidInput(f"status {status[:40]!r} is not one of draft, published, retired")
+        if status == "draft" and not sees_drafts():
+            raise no_drafts("status=draft")
         offset = _int_arg("offset", 0, 0, None)
         limit = _int_arg("limit", 50, 1, 500)
+        charge(list_cost(limit))
         kb = store()
+        if status is None and not sees_drafts():
+            status = ("published", "retired")   # everything an agent may see
         items = list(itertools.islice(kb.iter_entries(status), offset, offset + limit))
         return jsonify({"total": kb.count(status), "offset": offset, "limit": limit,
                         "items": [jsonable(e) for e in items]})
@@ -246,12 +276,15 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, *,
         entry = store().add(data, by=by())
         engine.sync_index(wait=True)   # the writer reads its own write
         resp = entry_response(entry, 201)
-        resp.headers["Location"] = f"/v1/kb/entries/{entry.id}"
+        resp.headers["Location"] = f"/v1/kb/entries/{quote(entry.id, safe='')}"
         return resp
 
     @api("/v1/kb/entries/<entry_id>", ["GET"], "agent")
     def get_entry(entry_id):
-        return entry_response(store().get(entry_id))
+        entry = store().get(entry_id)
+        if entry.status == "draft" and not sees_drafts():
+            raise no_drafts(f"entry {entry_id!r} is a draft")
+        return entry_response(entry)
 
     @api("/v1/kb/entries/<entry_id>", ["PATCH"], "editor")
     def patch_entry(entry_id):
@@ -270,7 +303,60 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, *,
 
     @api("/v1/kb/entries/<entry_id>/history", ["GET"], "agent")
     def entry_history(entry_id):
-        return jsonify({"id": entry_id, "items": jsonable(store().history(entry_id))})
+        kb = store()
+        items = kb.history(entry_id)
+        if not sees_drafts():
+            current = kb.find(entry_id)
+            if current is not None and current.status == "draft":
+                raise no_drafts(f"entry {entry_id!r} is a draft")
+            items = [r for r in items if r.entry.status != "draft"]   # unpublished edits
+        return jsonify({"id": entry_id, "items": jsonable(items)})
+
+    # ------------------------------------------------------------ widget session
+    def session_view(principal, status: int = 200) -> Response:
+        expires = principal.expires
+        left = None if expires is None else max(0, int(expires - time.time()))
+        resp = jsonify({"role": principal.role, "key_id": principal.key_id,
+                        "expires_at": None if expires is None else _iso(expires),
+                        "expires_in": left})
+        resp.status_code = status
+        resp.headers["Cache-Control"] = "no-store"
+        return resp
+
+    def set_session_cookie(resp: Response, token: str, max_age: int) -> None:
+        resp.set_cookie(auth_mod.SESSION_COOKIE, token, max_age=max_age, httponly=True,
+                        samesite="Strict", secure=settings.secure_cookies or request.is_secure,
+                        path="/v1")
+
+    @app.post("/v1/session")
+    def sign_in():
+        """Exchange a configured key for a session cookie (the widget's sign-in).
+        Throttled per client address: each try costs a token, a wrong key 1/20 of
+        the bucket (about 20 wrong keys a minute), before the key is looked at."""
+        bucket = f"sign-in:{request.remote_addr or '-'}"
+        limiter.hit(bucket)
+        data = validation.read_json(request, settings.max_body_bytes)
+        schemas["SessionRequest"].check(data)
+        principal = keyring.lookup(data["key"])
+        if principal is None:
+            limiter.charge(bucket, max(1.0, limiter.capacity / SIGN_IN_FAILURES_PER_MINUTE))
+            raise Unauthorized("the key is not valid")
+        g.principal = principal
+        token, expires = sessions.issue(principal)
+        resp = session_view(replace(principal, expires=expires), 201)
+        set_session_cookie(resp, token, sessions.lifetime)
+        return resp
+
+    @api("/v1/session", ["GET"], "agent")
+    def session_info():
+        return session_view(g.principal)
+
+    @app.delete("/v1/session")
+    def sign_out():
+        resp = Response(status=204)
+        resp.headers["Cache-Control"] = "no-store"
+        set_session_cookie(resp, "", 0)
+        return resp
 
     # ------------------------------------------------------------ feedback, admin
     @api("/v1/feedback", ["POST"], "agent")
@@ -320,12 +406,8 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, *,
     @app.get("/widget")
     @app.get("/widget/")
     def widget_page():
-        resp = _widget_file(widget_dir, "index.html")
-        # Same-origin session for the page's API calls (see hotline.http.auth).
-        resp.set_cookie(auth_mod.SESSION_COOKIE, sessions.issue("agent"),
-                        max_age=auth_mod.SESSION_SECONDS, httponly=True, samesite="Strict",
-                        secure=request.is_secure, path="/v1")
-        return resp
+        # The page grants nothing: it asks the agent to sign in (POST /v1/session).
+        return _widget_file(widget_dir, "index.html")
 
     @app.get("/widget/<path:name>")
     def widget_asset(name):
@@ -340,6 +422,10 @@ def _widget_file(directory: Path, name: str) -> Response:
     resp = send_from_directory(directory, name, max_age=0)
     resp.headers["X-Content-Type-Options"] = "nosniff"
     return resp
+
+
+def _iso(unix: float) -> str:
+    return dt.datetime.fromtimestamp(unix, dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def _int_arg(name: str, default: int, lo: int, hi: int | None) -> int:

@@ -41,6 +41,12 @@ class Settings:
     workers: int = 2
     api_keys: str = ""
     rate_limit_per_minute: int = 1200
+    # Widget sessions (POST /v1/session): lifetime; Secure cookies even when the app
+    # sees plain HTTP (TLS ends at a reverse proxy); how many reverse proxies in
+    # front are trusted for X-Forwarded-For/-Proto/-Host (0 = none).
+    session_minutes: int = 720
+    secure_cookies: bool = False
+    proxy_hops: int = 0
     max_batch_items: int = 1000
     max_body_bytes: int = 2_000_000
     # Review zone: target precision per class when thresholds are chosen.

@@ -28,6 +28,19 @@ MAX_CATEGORY_LEVELS = 3
 
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
+# An id is one URL path segment (/v1/kb/entries/<id>) and a CLI argument, so it may
+# not hold what ends, escapes or hides inside a segment: whitespace, control and
+# invisible format characters (zero-width, bidi), and / \ ? # % (browsers turn \
+# into /; % starts an escape). "." and ".." are collapsed by clients. Anything else,
+# Chinese included, is fine. ID_PATTERN is valid in both Python and ECMA-262 (the
+# API schema publishes it); the "."/".." rule is checked here only.
+ID_PATTERN = ("^[^\\s/\\\\?#%\\x00-\\x1f\\x7f-\\x9f\\u00ad\\u061c\\u180e\\u200b-\\u200f"
+              "\\u2028-\\u202e\\u2060-\\u206f\\ufeff\\ufff9-\\ufffb\\ud800-\\udfff\\ufffe\\uffff]+$")
+ID_RULE = (f"an id is 1-{MAX_ID} characters without whitespace, control or invisible characters "
+           "and without / \\ ? # % (it is a URL path segment: /v1/kb/entries/<id>), and not "
+           "'.' or '..'; letters, digits, Chinese and - _ . : are fine, e.g. 'kb-001' or '居住证-01'")
+_ID_BAD = re.compile(ID_PATTERN.replace("^[^", "[").replace("]+$", "]"))
+
 
 @dataclass
 class Entry:
@@ -200,9 +213,12 @@ def _revision(value: Any, err: _Collector) -> int:
     return value
 
 
-def parse_entry(raw: Mapping[str, Any], row: int | None = None) -> tuple[Entry | None, list[RowError]]:
+def parse_entry(raw: Mapping[str, Any], row: int | None = None, *,
+                strict_id: bool = True) -> tuple[Entry | None, list[RowError]]:
     """Coerce loosely typed values (file cells, JSON, API input) into a canonical
-    Entry and check it. Returns (entry, []) or (None, errors)."""
+    Entry and check it. Returns (entry, []) or (None, errors). ``strict_id=False``
+    skips the id's character rule (``ID_RULE``): for changes to an entry already
+    stored under an id an older version accepted, so it can still be fixed or retired."""
     err = _Collector(row, "")
     ident = _scalar_text(raw.get("id"), "id", err)
     err.id = ident
@@ -221,8 +237,15 @@ def parse_entry(raw: Mapping[str, Any], row: int | None = None) -> tuple[Entry |
 
     if not ident:
         err.add("id", "is empty; every entry needs a stable id")
-    elif len(ident) > MAX_ID or any(ch.isspace() for ch in ident):
-        err.add("id", f"{ident[:40]!r} must be at most {MAX_ID} characters without whitespace")
+    elif len(ident) > MAX_ID:
+        err.add("id", f"{ident[:40]!r}... is {len(ident)} characters long; {ID_RULE}")
+    elif any(e.field == "id" for e in err.errors):
+        pass   # already refused (a control character)
+    elif strict_id and (bad := _ID_BAD.search(ident)) is not None:
+        ch = bad.group()
+        err.add("id", f"{ident[:40]!r} contains {ch!r} (U+{ord(ch):04X}); {ID_RULE}")
+    elif strict_id and ident in (".", ".."):
+        err.add("id", f"{ident!r} is not usable in a URL; {ID_RULE}")
     if not values["question"]:
         err.add("question", "is empty; the standard question is required")
     if status not in STATUSES:

@@ -195,10 +195,12 @@ class KBStore:
         self.close()
 
     # ------------------------------------------------------------ validation
-    def check(self, entry: Entry | dict, row: int | None = None) -> tuple[Entry | None, list[RowError]]:
-        """Canonicalise and validate, including departments against the taxonomy."""
+    def check(self, entry: Entry | dict, row: int | None = None, *,
+              strict_id: bool = True) -> tuple[Entry | None, list[RowError]]:
+        """Canonicalise and validate, including departments against the taxonomy.
+        ``strict_id=False``: the id is already stored (see ``parse_entry``)."""
         raw = entry.to_dict() if isinstance(entry, Entry) else entry
-        parsed, errors = parse_entry(raw, row)
+        parsed, errors = parse_entry(raw, row, strict_id=strict_id)
         if parsed is None or self.taxonomy is None:
             return parsed, errors
         canonical = []
@@ -216,8 +218,8 @@ class KBStore:
         parsed.department = canonical
         return parsed, []
 
-    def _checked(self, entry) -> Entry:
-        parsed, errors = self.check(entry)
+    def _checked(self, entry, strict_id: bool = True) -> Entry:
+        parsed, errors = self.check(entry, strict_id=strict_id)
         if errors:
             raise ValidationError(errors, f"invalid entry {errors[0].id!r}")
         return parsed
@@ -270,7 +272,9 @@ class KBStore:
             if current.revision != base_revision:
                 raise RevisionConflict(id, base_revision, current.revision)
             merged = {**current.to_dict(), **changes}
-            new = self._checked(merged)
+            # The id is not changed here: one stored before the id rule can still be
+            # fixed or retired.
+            new = self._checked(merged, strict_id=False)
             if new.content() == current.content():
                 return current
             op = "retire" if new.status == "retired" and current.status != "retired" else "update"
@@ -307,14 +311,22 @@ class KBStore:
                 out[entry.id] = entry
         return out
 
-    def iter_entries(self, status: str | None = None, *, valid_at: Any = None,
+    @staticmethod
+    def _status_where(status: str | Iterable[str] | None) -> tuple[str, list]:
+        if status is None:
+            return "", []
+        wanted = [status] if isinstance(status, str) else list(status)
+        if not wanted:
+            return " WHERE 0", []
+        return f" WHERE status IN ({','.join('?' * len(wanted))})", wanted
+
+    def iter_entries(self, status: str | Iterable[str] | None = None, *, valid_at: Any = None,
                      region: str | None = None) -> Iterator[Entry]:
-        """Entries ordered by id. ``valid_at`` keeps those valid on that date
-        (see ``is_valid_at``); ``region`` keeps city-wide ones and that district's."""
-        sql, args = "SELECT data FROM entries", []
-        if status is not None:
-            sql, args = sql + " WHERE status=?", [status]
-        for data, in self._con().execute(sql + " ORDER BY id", args):
+        """Entries ordered by id; ``status`` is one status or several. ``valid_at``
+        keeps those valid on that date (see ``is_valid_at``); ``region`` keeps
+        city-wide ones and that district's."""
+        where, args = self._status_where(status)
+        for data, in self._con().execute("SELECT data FROM entries" + where + " ORDER BY id", args):
             entry = _loads(data)
             if valid_at is not None and not is_valid_at(entry, valid_at):
                 continue
@@ -322,11 +334,9 @@ class KBStore:
                 continue
             yield entry
 
-    def count(self, status: str | None = None) -> int:
-        if status is None:
-            return self._con().execute("SELECT COUNT(*) FROM entries").fetchone()[0]
-        return self._con().execute("SELECT COUNT(*) FROM entries WHERE status=?",
-                                   (status,)).fetchone()[0]
+    def count(self, status: str | Iterable[str] | None = None) -> int:
+        where, args = self._status_where(status)
+        return self._con().execute("SELECT COUNT(*) FROM entries" + where, args).fetchone()[0]
 
     def stats(self, now: Any = None) -> dict:
         con = self._con()

@@ -123,11 +123,11 @@ def test_unescape_undoes_escape(value):
 
 def test_import_report_cells_are_escaped(tmp_path):
     path = tmp_path / "bad.csv"
-    path.write_text('id,question,answer\n"=HYPERLINK(""http://x"",""y"")",,a\n', encoding="utf-8")
+    path.write_text('id,question,answer\n"=HYPERLINK(""mailto:x"",""y"")",,a\n', encoding="utf-8")
     store = KBStore(tmp_path / "kb.sqlite3")
     store.import_file(path, skip_invalid=True, progress=False, report_path=tmp_path / "r.csv")
     lines = (tmp_path / "r.csv").read_text(encoding="utf-8-sig").splitlines()
-    assert lines[1].startswith('2,"\'=HYPERLINK(""http://x"",""y"")",question,')
+    assert lines[1].startswith('2,"\'=HYPERLINK(""mailto:x"",""y"")",question,')
 
 
 def test_two_exports_at_different_times_are_identical(tmp_path):
@@ -189,6 +189,21 @@ def test_minimal_csv_and_row_numbers(tmp_path):
     assert report.added == 1 and store.get("1").answer == "去派出所,\n带照片"
     lines = (tmp_path / "r.csv").read_text(encoding="utf-8-sig").splitlines()
     assert lines[0] == "row,id,field,message" and lines[1].startswith("4,2,question,")
+
+
+def test_import_refuses_ids_that_break_urls_with_their_rows(tmp_path):
+    path = tmp_path / "ids.csv"
+    path.write_text("id,question,answer\nok-1,q,a\na/b,q,a\n居住证-01,q,a\nx?y,q,a\n%41,q,a\n"
+                    "\"a b\",q,a\n..,q,a\n", encoding="utf-8")
+    store = KBStore(tmp_path / "kb.sqlite3")
+    with pytest.raises(ImportRejected) as exc:
+        store.import_file(path, progress=False)
+    assert [(e.row, e.id, e.field) for e in exc.value.errors] == [
+        (3, "a/b", "id"), (5, "x?y", "id"), (6, "%41", "id"), (7, "a b", "id"), (8, "..", "id")]
+    assert "/v1/kb/entries/<id>" in exc.value.errors[0].message
+    assert store.count() == 0
+    report = store.import_file(path, skip_invalid=True, progress=False)
+    assert report.added == 2 and [e.id for e in store.iter_entries()] == ["ok-1", "居住证-01"]
 
 
 @pytest.mark.parametrize("header, words", [

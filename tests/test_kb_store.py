@@ -44,6 +44,17 @@ def test_validation_lists_every_problem_with_clear_messages(store):
 @pytest.mark.parametrize("changes, field, words", [
     ({"id": ""}, "id", "is empty"),
     ({"id": "has space"}, "id", "without whitespace"),
+    ({"id": "a/b"}, "id", "'a/b' contains '/'"),
+    ({"id": "a?b"}, "id", "contains '?'"),
+    ({"id": "a#b"}, "id", "contains '#'"),
+    ({"id": "a%2Fb"}, "id", "contains '%'"),
+    ({"id": "a\\b"}, "id", "contains '\\\\'"),
+    ({"id": "居住证\u3000办理"}, "id", "U+3000"),
+    ({"id": "a\u200bb"}, "id", "U+200B"),
+    ({"id": "a\u202eb"}, "id", "U+202E"),
+    ({"id": "a\x07b"}, "id", "control character U+0007"),
+    ({"id": ".."}, "id", "not usable in a URL"),
+    ({"id": "x" * 129}, "id", "129 characters long"),
     ({"valid_from": "2025-13-01"}, "valid_from", "not an ISO date"),
     ({"valid_to": "2025/01/01"}, "valid_to", "not an ISO date"),
     ({"valid_from": "2025-01-01", "valid_to": "2025-01-01"}, "valid_to", "not after"),
@@ -62,6 +73,33 @@ def test_single_field_errors(store, changes, field, words):
         store.add(raw)
     assert [e.field for e in exc.value.errors] == [field]
     assert words in str(exc.value)
+
+
+@pytest.mark.parametrize("ident", ["居住证-01", "kb.v2:003", "a;b", "...", "社保_(2024)", "é"])
+def test_ids_that_are_one_url_segment_are_accepted(store, ident):
+    assert store.add(entry(id=ident)).id == ident and store.get(ident).id == ident
+
+
+def test_id_rule_message_states_the_allowed_form(store):
+    with pytest.raises(ValidationError) as exc:
+        store.add(entry(id="社保/医保"))
+    message = str(exc.value.errors[0].message)
+    assert "'社保/医保' contains '/'" in message and "/v1/kb/entries/<id>" in message
+    assert "Chinese" in message and "/ \\ ? # %" in message
+
+
+def test_an_entry_stored_under_an_old_bad_id_can_still_be_fixed_and_retired(store, monkeypatch):
+    import re
+
+    import kb.entry
+
+    monkeypatch.setattr(kb.entry, "_ID_BAD", re.compile("(?!)"))   # the rule before it existed
+    old = store.add(entry(id="old/one"))
+    monkeypatch.undo()
+    with pytest.raises(ValidationError):
+        store.add(entry(id="new/one"))
+    fixed = store.update("old/one", {"answer": "新答案"}, old.revision)
+    assert store.retire("old/one", fixed.revision).status == "retired"
 
 
 def test_values_are_canonicalised(store):

@@ -7,6 +7,7 @@ Screenshots (normal, needs review, error) go to ``test-artifacts/widget/``.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import threading
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import make_settings
+from tests.conftest import KEYS, make_settings
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -113,9 +114,9 @@ def browser():
 
 
 @pytest.fixture
-def page(browser, server):
-    """A fresh context (own session cookie) at sidebar width; fails the test on
-    any uncaught script error."""
+def signed_out_page(browser, server):
+    """A fresh context (no session cookie) at sidebar width, the widget loaded;
+    fails the test on any uncaught script error."""
     ctx = browser.new_context(viewport={"width": WIDTH, "height": 900}, locale="zh-CN")
     ctx.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.url)
     pg = ctx.new_page()
@@ -125,9 +126,30 @@ def page(browser, server):
     pg.on("request", lambda r: pg.analyze_calls.append(r) if r.url.endswith("/v1/analyze") else None)
     pg.set_default_timeout(20_000)
     pg.goto(server.url + "/widget")
+    pg.locator("#signin").wait_for(state="visible")
     yield pg
     ctx.close()
     assert not errors, f"uncaught errors in the widget: {errors}"
+
+
+def sign_in(pg, key: str = KEYS["agent"]) -> None:
+    pg.fill("#signin-key", key)
+    with pg.expect_response(lambda r: r.url.endswith("/v1/session")) as resp:
+        pg.click("#signin-submit")
+    assert resp.value.status == 201, resp.value.text()
+    pg.locator("#app").wait_for(state="visible")
+
+
+@pytest.fixture
+def page(signed_out_page):
+    """The widget with an agent signed in (their own session cookie)."""
+    sign_in(signed_out_page)
+    return signed_out_page
+
+
+def api_status(pg, path: str) -> int:
+    """What the page's own same-origin fetch gets (the session cookie, if any)."""
+    return pg.evaluate("p => fetch(p, {credentials: 'same-origin'}).then(r => r.status)", path)
 
 
 def shot(pg, name: str) -> Path:
@@ -238,7 +260,8 @@ def test_correct_department_and_accept_stores_feedback(page, server):
     assert (row["final_type"], row["final_department"]) == (body["type"]["label"], target)
     assert row["chosen_answer_id"] == body["answers"][1]["id"]
     assert "13812345678" not in row["text"] and "路灯" in row["text"]  # stored PII-masked
-    assert row["key_id"].startswith("session-")                    # the widget's cookie, no key
+    # The session is bound to the key the agent signed in with: its id, not the key.
+    assert row["key_id"] == hashlib.sha256(KEYS["agent"].encode()).hexdigest()[:12]
 
 
 def test_late_response_to_older_text_is_ignored(page, server):
@@ -317,6 +340,59 @@ def test_needs_review_state(page, server):
     # A confident call clears the state.
     type_text(page, WATER, replace=True)
     assert review.is_hidden() and "needs-review" not in page.get_attribute("#routing", "class")
+
+
+def test_sign_in_sign_out_and_expired_session(signed_out_page, server):
+    """The page grants nothing: the agent signs in with their key; a wrong key is
+    refused in place; the key never stays in the page; drafts stay editor-only;
+    signing out clears the screen; a session that ends mid-call asks to sign in
+    again and keeps the agent's notes."""
+    pg = signed_out_page
+    assert pg.locator("#app").is_hidden() and pg.evaluate("document.activeElement.id") == "signin-key"
+    assert "未登录" in pg.inner_text("#status")
+    assert api_status(pg, "/v1/kb/entries?status=draft&limit=500") == 401
+    assert pg.context.cookies() == []
+    assert pg.evaluate("document.documentElement.scrollWidth") <= WIDTH
+    # Submitting nothing, then a wrong key: refused in place, nothing signed in.
+    pg.click("#signin-submit")
+    assert "请输入密钥" in pg.inner_text("#signin-error")
+    pg.fill("#signin-key", "not-a-key")
+    with pg.expect_response(lambda r: r.url.endswith("/v1/session")) as resp:
+        pg.keyboard.press("Enter")
+    assert resp.value.status == 401
+    pg.wait_for_function("() => document.querySelector('#signin-error').textContent.includes('密钥无效')")
+    assert pg.get_attribute("#signin-key", "aria-invalid") == "true"
+    assert pg.locator("#app").is_hidden() and pg.input_value("#signin-key") == ""
+    shot(pg, "sign-in")
+
+    sign_in(pg)
+    assert pg.evaluate("document.activeElement.id") == "text"
+    assert "已登录 · 坐席" in pg.inner_text("#status")
+    assert KEYS["agent"] not in pg.content()
+    [cookie] = pg.context.cookies()
+    assert (cookie["name"], cookie["httpOnly"], cookie["sameSite"], cookie["path"]) == (
+        "hotline_session", True, "Strict", "/v1")
+    assert api_status(pg, "/v1/kb/entries?limit=5") == 200
+    assert api_status(pg, "/v1/kb/entries?status=draft&limit=500") == 403   # editors only
+
+    # The session ends mid-call (expired, or the key revoked): sign in again, notes kept.
+    pg.context.clear_cookies()
+    with pg.expect_response(lambda r: r.url.endswith("/v1/analyze")) as resp:
+        pg.locator("#text").press_sequentially(WATER[:12], delay=5)
+    assert resp.value.status == 401
+    pg.locator("#signin").wait_for(state="visible")
+    assert "登录已失效" in pg.inner_text("#signin-error")
+    sign_in(pg)
+    assert pg.input_value("#text") == WATER[:12]
+    pg.locator("#answers > li").first.wait_for()        # re-analysed after signing in
+
+    # Signing out clears the screen and the cookie.
+    with pg.expect_response(lambda r: r.url.endswith("/v1/session")) as resp:
+        pg.click("#sign-out")
+    assert resp.value.status == 204
+    pg.locator("#signin").wait_for(state="visible")
+    assert pg.context.cookies() == [] and api_status(pg, "/v1/kb/entries") == 401
+    assert pg.input_value("#text") == "" and pg.locator("#routing").is_hidden()
 
 
 def test_keyboard_and_labels(page, server):

@@ -1,6 +1,8 @@
 /* 12345 agent sidebar: calls POST /v1/analyze while the agent types, posts
  * POST /v1/feedback when the agent accepts or corrects. Self-contained, no CDN.
- * Auth is the same-origin session cookie that GET /widget sets (no key in the page). */
+ * Auth: the agent signs in with their key (POST /v1/session), which sets an HttpOnly,
+ * SameSite=Strict session cookie; the page never keeps the key. GET /v1/session says
+ * whether a session exists, DELETE /v1/session signs out. */
 (function () {
   "use strict";
 
@@ -20,6 +22,8 @@
     deptConf: $("dept-conf"), deptError: $("dept-error"), deadline: $("deadline"), top3: $("top3"),
     accept: $("accept"), saved: $("saved"), answersCard: $("answers-card"), answers: $("answers"),
     casesCard: $("cases-card"), cases: $("cases"), whyCard: $("why-card"), why: $("why"),
+    app: $("app"), signin: $("signin"), signinForm: $("signin-form"), signinKey: $("signin-key"),
+    signinError: $("signin-error"), signinSubmit: $("signin-submit"), signOut: $("sign-out"),
   };
 
   let seq = 0;            // number of the newest analyze call sent
@@ -31,6 +35,8 @@
   let knownDepartments = new Set();
   let replyDays = new Map();             // department -> working days to reply (taxonomy)
   let userType = null, userDept = null;   // the agent's corrections survive re-analysis while typing
+  let signedIn = false;
+  const ROLE_NAMES = { agent: "坐席", editor: "编辑", admin: "管理员" };
 
   // ------------------------------------------------------------------ HTTP
   async function call(method, path, body) {
@@ -136,9 +142,13 @@
       setStatus("就绪");
       return;
     }
-    if (err.status === 401 || err.status === 403) {
-      showNotice("登录状态已失效，请刷新本页面（F5）后继续。", "error");
-      setStatus("未登录");
+    if (err.status === 401) {             // expired, signed out elsewhere, or key revoked
+      showSignIn("登录已失效，请重新登录。已记录的内容会保留。");
+      return;
+    }
+    if (err.status === 403) {
+      showNotice("当前密钥无权进行此操作：" + err.message, "error");
+      setStatus("就绪");
       return;
     }
     let wait = RETRY_MS[Math.min(retries, RETRY_MS.length - 1)];
@@ -295,7 +305,8 @@
       el.saved.textContent = fixed.length ? "✓ 已保存（已更正" + fixed.join("、") + "）" : "✓ 已保存";
     } catch (err) {
       el.saved.textContent = "";
-      showNotice("保存失败：" + err.message + "。内容未丢失，请稍后再按确认。", "error");
+      if (err.status === 401) showSignIn("登录已失效，请重新登录后再按确认。已记录的内容会保留。");
+      else showNotice("保存失败：" + err.message + "。内容未丢失，请稍后再按确认。", "error");
     } finally {
       el.accept.disabled = false;
     }
@@ -321,6 +332,83 @@
     } catch (e) { /* optional: the lists only help typing and checking */ }
   }
 
+  // ------------------------------------------------------------------ session
+  function showApp(info) {
+    signedIn = true;
+    el.signin.hidden = true;
+    el.app.hidden = false;
+    el.signOut.hidden = false;
+    el.signOut.setAttribute("aria-label", "退出登录（" + (ROLE_NAMES[info.role] || info.role) + "）");
+    setStatus("已登录 · " + (ROLE_NAMES[info.role] || info.role));
+    showNotice("");
+    loadDepartments();
+    el.text.focus();
+    if (el.text.value.trim()) schedule(0);   // signed in again: pick up where the agent was
+  }
+
+  function showSignIn(message) {
+    signedIn = false;
+    clearTimeout(timer); clearTimeout(retryTimer); clearTimeout(slowTimer);
+    retryTimer = null;
+    finishCall();
+    showNotice("");
+    el.app.hidden = true;
+    el.signOut.hidden = true;
+    el.signin.hidden = false;
+    setSignInError(message || "");
+    setStatus("未登录");
+    el.signinKey.focus();
+  }
+
+  function setSignInError(msg) {
+    el.signinError.textContent = msg;
+    el.signinError.hidden = !msg;
+    if (msg) el.signinKey.setAttribute("aria-invalid", "true");
+    else el.signinKey.removeAttribute("aria-invalid");
+  }
+
+  async function signIn(e) {
+    e.preventDefault();
+    const key = el.signinKey.value.trim();
+    if (!key) { setSignInError("请输入密钥"); el.signinKey.focus(); return; }
+    el.signinKey.value = "";                 // the page never keeps the key
+    el.signinSubmit.disabled = true;
+    setSignInError("");
+    setStatus("登录中…", true);
+    try {
+      showApp(await call("POST", "/v1/session", { key }));
+    } catch (err) {
+      setStatus("未登录");
+      setSignInError(err.status === 401 ? "密钥无效，请检查后重试。"
+        : err.status === 429 ? "尝试次数过多，请 " + Math.max(1, Math.round(err.retryAfter || 60)) + " 秒后再试。"
+        : err.status ? "登录失败：" + err.message : "服务暂时没有响应，请稍后重试。");
+      el.signinKey.focus();
+    } finally {
+      el.signinSubmit.disabled = false;
+    }
+  }
+
+  async function signOut() {
+    try { await call("DELETE", "/v1/session"); } catch (e) { /* the cookie expires anyway */ }
+    // End of shift: nothing of the last call stays on screen.
+    el.text.value = "";
+    el.region.value = "";
+    seq += 1; shownSeq = seq;
+    userType = userDept = null;
+    render(null);
+    showSignIn("");
+  }
+
+  async function checkSession() {
+    try {
+      showApp(await call("GET", "/v1/session"));
+    } catch (err) {
+      showSignIn(err.status === 401 ? ""
+        : err.status === 429 ? "请求过于频繁，请 " + Math.max(1, Math.round(err.retryAfter || 60)) + " 秒后刷新本页面。"
+        : "服务暂时没有响应，请稍后重试登录。");
+    }
+  }
+
   // ------------------------------------------------------------------ wiring
   el.text.addEventListener("input", (e) => { if (!e.isComposing) schedule(); });
   el.text.addEventListener("compositionend", () => schedule());
@@ -330,8 +418,10 @@
   el.clear.addEventListener("click", clearText);
   el.accept.addEventListener("click", accept);
   el.retryNow.addEventListener("click", () => { clearTimeout(retryTimer); retryTimer = null; analyze(); });
+  el.signinForm.addEventListener("submit", signIn);
+  el.signOut.addEventListener("click", signOut);
   document.addEventListener("keydown", (e) => {
-    if (e.isComposing) return;
+    if (e.isComposing || !signedIn) return;
     if (e.altKey && !e.ctrlKey && e.code === "KeyK") { e.preventDefault(); el.text.focus(); }
     else if (e.altKey && !e.ctrlKey && ["Digit1", "Digit2", "Digit3"].includes(e.code)) {
       e.preventDefault();
@@ -342,6 +432,5 @@
     // (closing a suggestion list) and never throws the agent's notes away.
     else if (e.key === "Escape" && e.target === el.text && el.text.value) { e.preventDefault(); clearText(); }
   });
-  loadDepartments();
-  el.text.focus();
+  checkSession();
 })();

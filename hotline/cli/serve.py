@@ -138,7 +138,7 @@ def run(args, settings) -> int:
         key = auth.demo_key(settings.home)
         print(f"No HOTLINE_API_KEYS configured: local demo key (role admin): {key}\n"
               f"  (stored in {settings.home / 'secrets' / 'demo_api_key'})\n"
-              f"  widget: http://{settings.host}:{settings.port}/widget   "
+              f"  widget: http://{settings.host}:{settings.port}/widget (sign in with this key)   "
               f"docs: http://{settings.host}:{settings.port}/docs", flush=True)
     child = None if args.no_build else start_prepare(settings, args.prepare,
                                                      reap_in_thread=not args.production)

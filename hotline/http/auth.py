@@ -1,4 +1,4 @@
-"""API keys with roles, and the widget's same-origin session cookie.
+"""API keys with roles, and the widget's signed session cookie.
 
 Keys come from ``settings.api_keys`` (``HOTLINE_API_KEYS="agent:KEY1,admin:KEY2"``).
 Only SHA-256 digests are kept in memory; a presented key is hashed and compared
@@ -9,20 +9,23 @@ When no key is configured, a local demo key (role admin) is generated once and
 stored under ``settings.home/secrets/demo_api_key`` (mode 0600) so every gunicorn
 worker and every restart agree on it; ``hotline serve`` prints it.
 
-The widget is served by the same app at ``/widget``. Loading the page sets a
-signed, HttpOnly, SameSite=Strict cookie carrying the ``agent`` role; API calls
-from the page carry it automatically and other origins cannot (SameSite plus the
-JSON content type, which forces a CORS preflight that this app never answers).
-No key is ever written into the page.
+The widget is served by the same app at ``/widget`` and grants nothing by itself:
+the agent signs in by posting a configured key to ``POST /v1/session``, which sets
+a signed, HttpOnly, SameSite=Strict, ``Path=/v1`` cookie bound to that key (see
+:class:`Sessions`); ``DELETE /v1/session`` clears it. API calls from the page carry
+the cookie automatically and other origins cannot (SameSite, plus the JSON content
+type, which forces a CORS preflight that this app never answers). No key is ever
+written into the page.
 """
 from __future__ import annotations
 
 import hashlib
 import hmac
 import os
+import re
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from hotline.http.errors import Forbidden, Unauthorized
@@ -31,21 +34,26 @@ from foundation.errors import ConfigError
 ROLES = ("agent", "editor", "admin")
 _RANK = {role: i for i, role in enumerate(ROLES)}
 SESSION_COOKIE = "hotline_session"
-SESSION_SECONDS = 12 * 3600
+SESSION_SECONDS = 12 * 3600   # default; settings.session_minutes
 
 
 @dataclass(frozen=True)
 class Principal:
     role: str
     key_id: str  # short digest prefix: safe to log and to rate-limit by
+    expires: int | None = None   # Unix time a session ends; None for a Bearer key
+
+    def allows(self, role: str) -> bool:
+        return _RANK[self.role] >= _RANK[role]
 
     def require(self, role: str) -> None:
-        if _RANK[self.role] < _RANK[role]:
+        if not self.allows(role):
             raise Forbidden(f"this operation needs role {role!r}; the key has role {self.role!r}")
 
 
 def _digest(key: str) -> bytes:
-    return hashlib.sha256(key.encode("utf-8")).digest()
+    # surrogatepass: a JSON body may carry a lone surrogate; it must hash, not raise.
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
 
 
 class KeyRing:
@@ -71,6 +79,10 @@ class KeyRing:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def entries(self) -> list[tuple[bytes, str]]:
+        """(SHA-256 digest, role) of every configured key, in configuration order."""
+        return list(self._entries)
 
     def lookup(self, key: str) -> Principal | None:
         digest = _digest(key)
@@ -121,35 +133,63 @@ def keyring_for(settings) -> tuple[KeyRing, str | None]:
 
 
 class Sessions:
-    """Signed widget session tokens: ``role.expiry.nonce.signature``; the nonce
-    gives every widget session its own rate-limit bucket."""
+    """Signed session tokens for the widget, issued by ``POST /v1/session`` in
+    exchange for a configured key: ``v2.<sid>.<expiry>.<nonce>.<signature>``.
 
-    def __init__(self, secret: bytes):
+    ``sid`` names the key the agent signed in with: an HMAC of the key's digest
+    under the session secret (so a leaked cookie reveals nothing about the key,
+    not even its hash). A token is accepted while it is unexpired, its signature
+    is right and its ``sid`` is still in the key ring: removing a key from
+    ``HOTLINE_API_KEYS`` (and restarting) ends every session signed in with it,
+    and the role is the key's current one. The session acts as that key: same
+    role, same key id in logs and feedback, same rate-limit bucket."""
+
+    VERSION = "v2"
+
+    def __init__(self, secret: bytes, keyring: KeyRing, lifetime: int = SESSION_SECONDS):
         self._secret = secret
+        self.lifetime = int(lifetime)
+        self._by_sid: dict[str, Principal] = {}
+        self._sid_of: dict[str, str] = {}
+        for digest, role in keyring.entries():
+            sid = self._sign("key:" + digest.hex())[:32]
+            principal = Principal(role, digest.hex()[:12])
+            self._by_sid.setdefault(sid, principal)
+            self._sid_of.setdefault(principal.key_id, sid)
 
-    def issue(self, role: str = "agent", now: float | None = None) -> str:
-        expiry = int((now or time.time()) + SESSION_SECONDS)
-        body = f"{role}.{expiry}.{secrets.token_hex(8)}"
-        return f"{body}.{self._sign(body)}"
+    def issue(self, principal: Principal, now: float | None = None) -> tuple[str, int]:
+        """(token, expiry as a Unix time) for a principal from the key ring."""
+        sid = self._sid_of[principal.key_id]
+        expiry = int((time.time() if now is None else now) + self.lifetime)
+        body = f"{self.VERSION}.{sid}.{expiry}.{secrets.token_hex(8)}"
+        return f"{body}.{self._sign(body)}", expiry
 
     def verify(self, token: str, now: float | None = None) -> Principal | None:
         parts = token.split(".")
-        if len(parts) != 4 or parts[0] not in _RANK or not parts[1].isdigit():
+        if (len(parts) != 5 or parts[0] != self.VERSION or not _DIGITS.fullmatch(parts[2])):
             return None
-        body = ".".join(parts[:3])
-        if not hmac.compare_digest(self._sign(body), parts[3]):
+        body = ".".join(parts[:4])
+        # compare_digest refuses non-ASCII str (TypeError); compare bytes instead.
+        if not hmac.compare_digest(self._sign(body).encode("ascii"),
+                                   parts[4].encode("utf-8", "surrogatepass")):
             return None
-        if int(parts[1]) < (now or time.time()):
+        expiry = int(parts[2])
+        if expiry <= (time.time() if now is None else now):
             return None
-        return Principal(parts[0], "session-" + parts[2])
+        principal = self._by_sid.get(parts[1])   # None once the key is revoked
+        return None if principal is None else replace(principal, expires=expiry)
 
     def _sign(self, body: str) -> str:
-        return hmac.new(self._secret, body.encode("utf-8"), hashlib.sha256).hexdigest()
+        return hmac.new(self._secret, body.encode("utf-8", "surrogatepass"),
+                        hashlib.sha256).hexdigest()
+
+
+_DIGITS = re.compile(r"[0-9]{1,12}")
 
 
 def authenticate(keyring: KeyRing, sessions: Sessions, authorization: str | None,
                  cookie: str | None) -> Principal:
-    """Bearer key first; the widget cookie only when no Authorization header is sent."""
+    """Bearer key first; the widget session cookie only when no Authorization header is sent."""
     if authorization:
         scheme, _, key = authorization.partition(" ")
         if scheme.lower() != "bearer" or not key.strip():
@@ -162,4 +202,7 @@ def authenticate(keyring: KeyRing, sessions: Sessions, authorization: str | None
         principal = sessions.verify(cookie)
         if principal is not None:
             return principal
-    raise Unauthorized("an API key is required: send 'Authorization: Bearer <API key>'")
+        raise Unauthorized("the session is not valid (expired, signed out or its key was "
+                           "revoked); sign in again with POST /v1/session")
+    raise Unauthorized("an API key is required: send 'Authorization: Bearer <API key>' "
+                       "(or sign in with POST /v1/session)")

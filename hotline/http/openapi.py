@@ -7,6 +7,7 @@ import html
 import json
 
 from hotline.http.auth import ROLES
+from kb.entry import ID_PATTERN, ID_RULE, MAX_ID
 
 S = {"type": "string"}
 STRS = {"type": "array", "items": S}
@@ -63,12 +64,18 @@ def request_schemas(settings) -> dict[str, dict]:
         },
         "EntryCreate": {
             "type": "object", "additionalProperties": False, "required": ["id", "question"],
-            "properties": {"id": {"type": "string", "minLength": 1, "maxLength": 128,
-                                  "pattern": r"^\S+$"}, **entry_fields},
+            "properties": {"id": {"type": "string", "minLength": 1, "maxLength": MAX_ID,
+                                  "pattern": ID_PATTERN, "description": ID_RULE},
+                           **entry_fields},
         },
         "EntryPatch": {
             "type": "object", "additionalProperties": False, "minProperties": 1,
             "properties": entry_fields,
+        },
+        "SessionRequest": {
+            "type": "object", "additionalProperties": False, "required": ["key"],
+            "properties": {"key": {"type": "string", "minLength": 1, "maxLength": 512,
+                                   "description": "a configured API key (any role)"}},
         },
         "FeedbackRequest": {
             "type": "object", "additionalProperties": False, "required": ["text"],
@@ -159,6 +166,12 @@ def response_schemas() -> dict[str, dict]:
             "departments": {"type": "array", "items": _obj(["name"], {"name": S}, extra=True)},
             "regions": STRS}),
         "FeedbackResponse": _obj(["id", "created_at"], {"id": S, "created_at": S}),
+        "Session": _obj(["role", "key_id", "expires_at", "expires_in"], {
+            "role": {"type": "string", "enum": list(ROLES)},
+            "key_id": {**S, "description": "digest prefix of the key (as in logs)"},
+            "expires_at": {**NULLABLE_S, "format": "date-time",
+                           "description": "when the session ends (null for a Bearer key)"},
+            "expires_in": {"type": ["integer", "null"], "description": "seconds left"}}),
         "Status": status,
         "ReloadResponse": {**status, "required": ["changed", "reloaded", *status["required"]],
                            "properties": {**status["properties"], "changed": STRS,
@@ -206,6 +219,12 @@ def _operations():
          None, {200: "EntryHistory"}, [entry_id], [404, 503]),
         ("get", "/v1/departments", "Departments (taxonomy) and regions, for pickers", "agent",
          None, {200: "Departments"}, [], [503]),
+        ("post", "/v1/session", "Sign in (the widget): exchange a configured key for a "
+         "session cookie", None, "SessionRequest", {201: "Session"}, [], body + [401, 429]),
+        ("get", "/v1/session", "Who is signed in: role, key id, expiry", "agent", None,
+         {200: "Session"}, [], []),
+        ("delete", "/v1/session", "Sign out: clear the session cookie", None, None, {204: None},
+         [], []),
         ("post", "/v1/feedback", "Record the agent's final type/department/answer", "agent",
          "FeedbackRequest", {201: "FeedbackResponse"}, [], body),
         ("get", "/v1/models", "Loaded model, index and KB versions", "admin", None,
@@ -218,8 +237,8 @@ def _operations():
     ]
 
 
-_REASONS = {200: "OK", 201: "Created", 400: "Bad request: empty, no content (no letter, digit "
-            "or CJK character), too long, wrongly typed, "
+_REASONS = {200: "OK", 201: "Created", 204: "No content", 400: "Bad request: empty, no content "
+            "(no letter, digit or CJK character), too long, wrongly typed, "
             "malformed or non-UTF-8 input", 401: "No or invalid API key",
             403: "The key's role does not allow this", 404: "Not found",
             409: "Conflict: stale revision or existing id", 413: "Body too large",
@@ -246,9 +265,10 @@ def build(settings) -> dict:
             op["requestBody"] = {"required": True,
                                  "content": {"application/json": {"schema": _ref(req)}}}
         for status, name in oks.items():
-            op["responses"][str(status)] = {
-                "description": _REASONS[status],
-                "content": {"application/json": {"schema": _ref(name)}}}
+            op["responses"][str(status)] = {"description": _REASONS[status]}
+            if name:
+                op["responses"][str(status)]["content"] = {
+                    "application/json": {"schema": _ref(name)}}
         for status in errors:
             op["responses"].setdefault(str(status), {"description": _REASONS[status],
                                                      "content": problem})
@@ -265,14 +285,19 @@ def build(settings) -> dict:
         "info": {"title": "hotline-kb API", "version": "1",
                  "description": "Knowledge-base search and request dispatch for 12345 "
                  "public-service hotlines. Errors are RFC 9457 problem details with a stable "
-                 "`code`. Send `Authorization: Bearer <API key>`."},
+                 "`code`. Send `Authorization: Bearer <API key>`, or sign in with "
+                 "`POST /v1/session` (the widget) for a session cookie bound to that key. "
+                 "Drafts are visible to role editor and above. Rate limit: one token per "
+                 "text per started 1,000 characters (a batch item is a text), listings "
+                 "1 + limit/100, other calls 1; see docs/api.md."},
         "paths": paths,
         "components": {
             "schemas": schemas,
             "securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer"},
                 "widgetSession": {"type": "apiKey", "in": "cookie", "name": "hotline_session",
-                                  "description": "set by GET /widget (role agent)"},
+                                  "description": "set by POST /v1/session (the role of the "
+                                  "key signed in with; HttpOnly, SameSite=Strict, Path=/v1)"},
             },
         },
     }

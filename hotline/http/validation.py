@@ -5,6 +5,7 @@ publishes, so the document and the behaviour cannot drift apart.
 from __future__ import annotations
 
 import json
+import re
 
 from jsonschema import Draft202012Validator, FormatChecker, validators
 
@@ -151,6 +152,10 @@ def _exception(error) -> InvalidInput:
     if rule == "maxLength":
         return TextTooLong(f"{where} has {len(value)} characters; the limit is {limit}")
     if rule == "pattern":
+        if error.schema.get("description"):   # the rule in words, e.g. an entry id's
+            bad = _refused_character(error.schema["pattern"], value)
+            why = f" contains {bad!r} (U+{ord(bad):04X})" if bad else " is refused"
+            return InvalidInput(f"{where} {value[:40]!r}{why}; {error.schema['description']}")
         pattern = error.schema["pattern"]   # shown as the document publishes it
         published = pattern[:-2] + "$" if pattern.endswith(r"\Z") else pattern
         return InvalidInput(f"{where} is {value[:40]!r}; expected text matching {published!r}")
@@ -172,6 +177,15 @@ def _exception(error) -> InvalidInput:
     if rule == "minProperties":
         return InvalidInput(f"{where} must have at least {limit} field(s)")
     return InvalidInput(f"{where}: {error.message}")
+
+
+def _refused_character(pattern: str, value: str) -> str | None:
+    """For a pattern of the form ``^[^CLASS]+$``: the first character of ``value``
+    in CLASS (the one that broke the rule), else None."""
+    if not (pattern.startswith("^[^") and pattern.endswith(("]+$", "]+\\Z"))):
+        return None
+    found = re.search("[" + pattern[3:pattern.rindex("]") + 1], value)
+    return found.group() if found else None
 
 
 def _describe(value) -> str:

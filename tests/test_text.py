@@ -284,3 +284,18 @@ def test_has_content_is_unicode_letters_and_numbers():
         if 0xD800 <= cp <= 0xDFFF:
             continue
         assert has_content(ch) == (unicodedata.category(ch)[0] in "LN"), hex(cp)
+
+
+def test_segmentation_cache_serves_normalised_and_plain_text_alike():
+    """/v1/analyze segments one text twice (search terms from the boundary's
+    NormalizedText, evidence edges from a plain str): the second must be a hit."""
+    from index.text import Normalizer, get_tokenizer
+
+    tok = get_tokenizer()
+    text = Normalizer()("我家楼下的路灯坏了好几天了，晚上很黑" + "一" * 7)
+    assert type(text) is not str
+    before = tok._segment.cache_info()
+    tok.terms(text)
+    tok.cut(str(text))
+    after = tok._segment.cache_info()
+    assert (after.misses - before.misses, after.hits - before.hits) == (1, 1)

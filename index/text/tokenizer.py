@@ -71,6 +71,12 @@ class Tokenizer:
     def _segment_uncached(self, text: str) -> tuple[str, ...]:
         return tuple(self._jieba.lcut(text, HMM=True))
 
+    def _segmented(self, text: str) -> tuple[str, ...]:
+        # The cache is keyed by a plain str: lru_cache keys a str subclass
+        # (index.text.NormalizedText) apart from the equal plain string, so the
+        # search's query and the evidence's text would each be segmented.
+        return self._segment(str.__str__(text) if type(text) is not str else text)
+
     # jieba.Tokenizer holds a lock: pickle the configuration, rebuild on load.
     def __getstate__(self):
         return {"user_dict": self.user_dict, "stopwords_path": self.stopwords_path,
@@ -106,7 +112,7 @@ class Tokenizer:
 
     def cut(self, text: str) -> list[str]:
         """Every token, in order (whitespace dropped). Expects normalised text."""
-        return [t for t in self._segment(text) if t.strip()]
+        return [t for t in self._segmented(text) if t.strip()]
 
     def terms(self, text: str, subwords: bool = False) -> list[str]:
         """Content terms for lexical matching: lower-cased, no stopwords or punctuation.
@@ -114,7 +120,7 @@ class Tokenizer:
         ``subwords=True`` also emits the dictionary words inside long compounds
         (jieba's search mode), so 居住证签注 still matches a query that says 居住证."""
         out = []
-        tokens = self._jieba.lcut_for_search(text, HMM=True) if subwords else self._segment(text)
+        tokens = self._jieba.lcut_for_search(text, HMM=True) if subwords else self._segmented(text)
         for tok in tokens:
             tok = tok.strip().lower()
             if tok and tok not in self.stopwords and _WORDLIKE.search(tok):

@@ -166,3 +166,29 @@ def test_index_built_after_start_is_loaded_without_any_request(search_home, tmp_
     while engine._snapshot.search is None and time.monotonic() < deadline:
         time.sleep(0.1)                      # no request touches the engine meanwhile
     assert engine._snapshot.search is not None
+
+
+def test_no_request_waits_on_a_bulk_import(search_home, tmp_path):
+    """Entries imported by another process (a CLI import) are applied to the
+    index by the engine's follower, never by the request that notices them:
+    requests keep answering from the loaded index until the catch-up is done."""
+    from hotline.runtime import Engine
+    from kb import KBStore
+
+    home = _copy_home(search_home, tmp_path / "home")
+    settings = make_settings(home)
+    engine = Engine(settings, follow_seconds=0)
+    client = create_app(settings, engine=engine).test_client()
+    seq = engine.snapshot.search.status()["seq"]
+    with KBStore(settings.kb_path) as store:
+        for i in range(150):
+            store.add({"id": f"bulk-{i}", "question": f"第{i}号批量导入的共享单车停放问题",
+                       "answer": "批量导入。", "department": ["市交通运输局"]})
+    r = client.post("/v1/search", headers=auth("agent"), json={"query": "共享单车停放", "k": 5})
+    assert r.status_code == 200
+    assert not any(h["id"].startswith("bulk-") for h in r.get_json()["hits"])
+    assert engine.snapshot.search.status()["seq"] == seq          # the request applied nothing
+    done = engine.follow_once()
+    assert done["sync"]["added"] == 150
+    r = client.post("/v1/search", headers=auth("agent"), json={"query": "共享单车停放", "k": 5})
+    assert any(h["id"].startswith("bulk-") for h in r.get_json()["hits"])

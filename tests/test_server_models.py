@@ -151,3 +151,29 @@ def test_one_prediction_everywhere(served_home, tmp_path):
     flat = [key(p.type, p.type_conf, p.department, p.department_conf)
             for p in bundle.predict([t.replace("\n", " ") for t in texts])]
     assert flat != api, json.dumps(flat[:3], ensure_ascii=False)
+
+
+def test_ready_means_warm(served_home):
+    """A worker says ready only after its components answered one request's worth
+    of work (jieba's dictionary, ONNX sessions, caches); a reload warms the new
+    objects before they are swapped in."""
+    import shutil
+
+    from foundation.artifacts import point_current, resolve_current
+    from hotline.runtime import Engine
+    from tests.conftest import make_settings
+
+    settings = make_settings(served_home)
+    engine = Engine(settings, follow_seconds=0)
+    snap = engine.snapshot
+    assert snap.ready and set(snap.warm) == {"search", "classifier"}
+    current = resolve_current(settings.models_root)
+    shutil.copytree(current, settings.models_root / "v-warm")
+    point_current(settings.models_root, "v-warm")
+    try:
+        engine.reload()
+        after = engine.snapshot
+        assert after.classifier is not snap.classifier and set(after.warm) == {"search", "classifier"}
+    finally:
+        point_current(settings.models_root, current.name)
+        shutil.rmtree(settings.models_root / "v-warm")

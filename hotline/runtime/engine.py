@@ -172,8 +172,10 @@ class Engine:
                                                                dict(base.warnings)):
             log.warning("engine components not loaded", extra={"problems": problems,
                                                                "warnings": warnings})
-        return Snapshot(**values, normalizer=self._normalizer, versions=versions,
-                        problems=problems, warnings=warnings)
+        warm = tuple(n for n in base.warm if n not in names)
+        snap = Snapshot(**values, normalizer=self._normalizer, versions=versions,
+                        problems=problems, warnings=warnings, warm=warm)
+        return _warmed(snap)
 
     def _probe(self, name: str) -> str | None:
         try:
@@ -242,6 +244,31 @@ def _path_redactor(places: dict):
                     for f in sorted(forms, key=len, reverse=True)]
     pattern = re.compile(r"(?<![\w.\-/])(?:\./)?(" + "|".join(alternatives) + ")")
     return lambda text: pattern.sub(lambda m: forms[m.group(1)], text)
+
+
+# One request's worth of work, so the first real request of a new worker (or
+# after a reload) finds jieba's dictionary, the ONNX sessions, the cue patterns
+# and the index's caches ready instead of paying for them while others queue.
+WARM_TEXT = "我家楼下的路灯坏了三天了\n请问找哪个部门维修，社保卡丢了怎么补办"
+
+
+def _warmed(snap: Snapshot) -> Snapshot:
+    import dataclasses
+
+    todo = [n for n in ("search", "classifier") if snap.component(n) is not None
+            and n not in snap.warm]
+    warmed = []
+    for name in todo:
+        try:
+            if name == "search":
+                snap.search.search(WARM_TEXT.replace("\n", " "), k=3)
+            else:
+                snap.classifier.predict([WARM_TEXT])
+        except Exception:  # a component that cannot answer is reported by its requests
+            log.exception("warming %s failed", name)
+        else:
+            warmed.append(name)
+    return dataclasses.replace(snap, warm=snap.warm + tuple(warmed)) if warmed else snap
 
 
 def _clear_stale_embedders() -> None:

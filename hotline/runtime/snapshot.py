@@ -30,6 +30,7 @@ class Snapshot:
     versions: Mapping[str, str] = field(default_factory=dict)
     problems: Mapping[str, str] = field(default_factory=dict)   # missing components
     warnings: Mapping[str, str] = field(default_factory=dict)   # failed reloads, old kept
+    warm: tuple[str, ...] = ()   # components that already answered one request's worth of work
     loaded_at: float = field(default_factory=time.time)
 
     def need(self, *names: str) -> None:
@@ -40,7 +41,10 @@ class Snapshot:
 
     @property
     def ready(self) -> bool:
-        return all(getattr(self, ATTRIBUTE[n]) is not None for n in ("kb", "search", "classifier"))
+        """Every component a request needs is loaded and has been warmed (the
+        engine runs one request's worth of work before it swaps a snapshot in)."""
+        return (all(getattr(self, ATTRIBUTE[n]) is not None for n in ("kb", "search", "classifier"))
+                and {"search", "classifier"} <= set(self.warm))
 
     def component(self, name: str) -> Any:
         return getattr(self, ATTRIBUTE[name])

@@ -1,11 +1,11 @@
 """A head over sentence-encoder vectors, and its blend with a TF-IDF head.
 
 :class:`EncoderHead` is a logistic regression on the vectors of an embedder
-(``index.embedders``; the same USE-m3 export that search serves) of each
-text's first ``max_chars`` characters (48: the title and the opening words.
-Measured on the dev sets, 32/48/64/128/400 characters gave blends within noise
-of each other, while embedding cost grows with the length: at 48 batch
-reclassification keeps its 2,000 messages/s on 2 cores). The n-gram head reads the words a
+(``index.embedders``) of each text's first ``max_chars`` characters. The gov
+recipe uses the static tier (token vectors distilled from USE-m3, built in the
+home): its blend scored like USE-m3's on the dev sets (docs/classifier.md) at a
+cost that does not grow with the text, where USE-m3 embeds ~25k tokens a second
+on a core and would hold batch reclassification far below 2,000 messages/s. The n-gram head reads the words a
 message uses; the encoder reads what it means, and carries over to phrasings
 the labelled rows never used (phone-style calls, dialect, typos).
 
@@ -34,7 +34,7 @@ BLEND_FILE = "blend.json"
 
 
 class EncoderHead:
-    def __init__(self, embedder: str = "use", max_chars: int = 48, C: float = 4.0,
+    def __init__(self, embedder: str = "static", max_chars: int = 128, C: float = 4.0,
                  class_weight="balanced", folds: int = 5, random_state: int = 0):
         self.embedder = embedder
         self.max_chars = max_chars

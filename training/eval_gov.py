@@ -63,7 +63,7 @@ def run(settings, out: Path) -> dict:
     from classifier import load_bundle
     from index.text import normalize
     from training import gov_data as g
-    from training.train_classifier import REQUEST_TYPES, train_head
+    from training.train_classifier import ENCODER, REQUEST_TYPES, train_head
     from training.weak_labels import unlabeled_pool
 
     gov = g.gov_dir(settings)
@@ -82,7 +82,7 @@ def run(settings, out: Path) -> dict:
     train_head("department", None, recipe, ["title", "detail"], "department",
                extra_rows=dept.rows, sources=dept.sources, **common)
     m_type = train_head("type", None, recipe, ["title", "detail"], "type", extra_rows=types.rows,
-                        encoder=settings.embedder, settings=settings, sources=types.sources,
+                        encoder=ENCODER, settings=settings, sources=types.sources,
                         labels=REQUEST_TYPES, **common)
     today = out / "today"
     train_head("type", gov / "typed_dev.csv", today, ["title", "detail"], "type",

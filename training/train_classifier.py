@@ -40,6 +40,8 @@ BLEND_WEIGHT = 0.5
 # The request types a hotline routes by; proposals and thanks (``other`` in the
 # labelled data) are learnt as their second label when they have one.
 REQUEST_TYPES = ("consult", "complaint", "fault")
+# The sentence encoder the gov recipe's type head blends (classifier/encoder_head.py).
+ENCODER = "static"
 
 
 def read_rows(path: Path) -> list[dict]:
@@ -291,7 +293,7 @@ def train_demo(settings, include_feedback: bool = False, progress: bool = False)
 def train_gov(settings, out: Path, progress: bool = True) -> dict:
     """The production models for the shared gov data (``hotline train --recipe gov``):
     the department head on every labelled real message and title; the type head,
-    blended with the USE-m3 encoder, on typed_dev, the project's labels of real
+    blended with the static sentence encoder, on typed_dev, the project's labels of real
     messages (by id) and its phone-style calls. Returns both head manifests."""
     from training import gov_data
 
@@ -304,7 +306,7 @@ def train_gov(settings, out: Path, progress: bool = True) -> dict:
                                  progress=progress, sources=dept.sources),
         "type": train_head("type", None, out, ["title", "detail"], "type",
                            target_precision=settings.target_precision, extra_rows=types.rows,
-                           progress=progress, encoder=settings.embedder, settings=settings,
+                           progress=progress, encoder=ENCODER, settings=settings,
                            sources=types.sources, labels=REQUEST_TYPES),
     }
     write_bundle_manifest(out, recipe="gov")

@@ -68,7 +68,7 @@ def run(settings, out: Path) -> dict:
 
     gov = g.gov_dir(settings)
     t0 = time.perf_counter()
-    msgs = g.read_csv(gov / "messages_train.csv")
+    msgs = g.read_rows(gov / "messages_train.csv")
     dept_dev = [r for r in msgs if g.dev_fold(r["title"] + r["detail"])]
     dept = g.department_rows(settings, exclude_titles={normalize(r["title"]) for r in dept_dev})
     types = g.type_rows(settings, "train", with_typed_dev=False)   # typed_dev stays a test set

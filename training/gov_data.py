@@ -8,14 +8,13 @@ with its path, row count and content hash for the model manifest.
 """
 from __future__ import annotations
 
-import csv
-import hashlib
-import sys
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from classifier.errors import BadTrainingData
+from foundation.artifacts import file_hash
+from training.train_classifier import read_rows
 
 DATA = Path(__file__).resolve().parent / "data"
 GOV_LABELS = DATA / "labels" / "gov_request_types.csv"
@@ -33,24 +32,7 @@ class Rows:
     def add(self, name: str, path: Path, rows: list[dict], note: str = "") -> None:
         self.rows.extend(rows)
         self.sources.append({"name": name, "path": str(path), "rows": len(rows),
-                             "sha256": file_sha256(path), **({"note": note} if note else {})})
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()[:16]
-
-
-def read_csv(path: Path) -> list[dict]:
-    path = Path(path)
-    if not path.is_file():
-        raise BadTrainingData(f"{path} does not exist")
-    csv.field_size_limit(sys.maxsize)
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        return list(csv.DictReader(fh))
+                             "sha256": file_hash(path), **({"note": note} if note else {})})
 
 
 def gov_dir(settings) -> Path:
@@ -70,9 +52,9 @@ def labelled_messages(settings, split: str = "all") -> list[dict]:
     """The project's pass-1 labels joined with their messages: ``title``,
     ``detail``, ``type``, ``clarity``, ``alt``, ``src``, ``msg_id``.
     ``split``: all | train | dev (a stable fifth of the ids)."""
-    texts = {r["msg_id"]: r for r in read_csv(gov_dir(settings) / "unlabeled_messages.csv")}
+    texts = {r["msg_id"]: r for r in read_rows(gov_dir(settings) / "unlabeled_messages.csv")}
     out = []
-    for lab in read_csv(GOV_LABELS):
+    for lab in read_rows(GOV_LABELS):
         if lab["pass"] != "1" or lab["msg_id"] not in texts:
             continue
         if split != "all" and dev_fold(lab["msg_id"]) != (split == "dev"):
@@ -85,7 +67,7 @@ def labelled_messages(settings, split: str = "all") -> list[dict]:
 
 
 def typed_dev(settings) -> list[dict]:
-    return read_csv(gov_dir(settings) / "typed_dev.csv")
+    return read_rows(gov_dir(settings) / "typed_dev.csv")
 
 
 def phone_calls(split: str = "all") -> list[dict]:
@@ -93,7 +75,7 @@ def phone_calls(split: str = "all") -> list[dict]:
     the body is empty (how a phone call reaches the batch CLI)."""
     return [{"title": r["text"], "detail": "", "type": r["type"], "clarity": "clear", "alt": "",
              "group": r["group"], "style": r["style"], "split": r["split"]}
-            for r in read_csv(PHONE_CALLS) if split == "all" or r["split"] == split]
+            for r in read_rows(PHONE_CALLS) if split == "all" or r["split"] == split]
 
 
 def type_rows(settings, split: str = "all", with_typed_dev: bool = True) -> Rows:
@@ -120,11 +102,11 @@ def department_rows(settings, exclude_titles: set[str] = frozenset()) -> Rows:
     gov = gov_dir(settings)
     out = Rows()
     msgs = [{"title": r["title"], "detail": r["detail"], "department": r["label_l1"]}
-            for r in read_csv(gov / "messages_train.csv")
+            for r in read_rows(gov / "messages_train.csv")
             if normalize(r["title"]) not in exclude_titles]
     out.add("messages_train", gov / "messages_train.csv", msgs, "title + body, label_l1")
     seen = {normalize(r["title"]) for r in msgs} | set(exclude_titles)
     titles = [{"title": r["title"], "detail": "", "department": r["label_l1"]}
-              for r in read_csv(gov / "titles_train.csv") if normalize(r["title"]) not in seen]
+              for r in read_rows(gov / "titles_train.csv") if normalize(r["title"]) not in seen]
     out.add("titles_train", gov / "titles_train.csv", titles, "titles without bodies, label_l1")
     return out

@@ -135,7 +135,7 @@ def department(argv=None) -> int:
     ap.add_argument("--chars", type=int, default=400)
     args = ap.parse_args(argv)
     settings = Settings.load({"home": args.home} if args.home else {})
-    msgs = g.read_csv(g.gov_dir(settings) / "messages_train.csv")
+    msgs = g.read_rows(g.gov_dir(settings) / "messages_train.csv")
     dev = [r for r in msgs if g.dev_fold(r["msg_id"])]
     held = {normalize(r["title"]) for r in dev}
     rows = g.department_rows(settings, exclude_titles=held).rows

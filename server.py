@@ -3,7 +3,7 @@
 Views are thin: check the caller (key + role + rate limit), read and check the
 body against the published schema, call a pure function over the current
 engine snapshot, return JSON. Every error is mapped to an RFC 9457 problem
-document in one place (:func:`problem_for`). See docs/api.md.
+document in one place (``hotline.http.problems``). See docs/api.md.
 """
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ from typing import Any, Mapping
 from urllib.parse import quote
 
 from flask import Flask, Response, g, jsonify, request, send_from_directory
-from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from hotline.http import auth as auth_mod
@@ -27,67 +26,18 @@ from hotline.responses import jsonable
 from hotline.runtime import Engine
 from hotline.http import accesslog
 from hotline.http import openapi, validation
-from hotline.http.errors import (Forbidden, MethodNotAllowed, PayloadTooLarge, PreconditionRequired,
-                                RateLimited, RouteNotFound, Unauthorized, UnsupportedMediaType,
-                                WrongType)
+from foundation.errors import InvalidInput, NotFound
+from hotline.http.errors import Forbidden, PreconditionRequired, Unauthorized, WrongType
 from hotline.http.feedback import FeedbackStore
-from hotline.http.metrics import CONTENT_TYPE, Metrics
+from hotline.http.metrics import CONTENT_TYPE, Metrics, engine_gauges
+from hotline.http.problems import problem_for
 from hotline.http.ratelimit import RateLimiter, body_cost, list_cost
-from foundation.errors import (ArtifactError, Conflict, HotlineError, InvalidInput, NotFound,
-                            NotReady)
 from foundation.settings import Settings
 
 log = logging.getLogger("hotline.server")
 WIDGET_DIR = Path(__file__).resolve().parent / "widget"
 DRAFT_ROLE = "editor"                 # drafts (unpublished answers) are editors' work
 SIGN_IN_FAILURES_PER_MINUTE = 20      # per client address, at a full bucket
-
-# One table, most specific first: exception class -> HTTP status.
-STATUS = (
-    (Unauthorized, 401), (Forbidden, 403), (RateLimited, 429), (UnsupportedMediaType, 415),
-    (PayloadTooLarge, 413), (PreconditionRequired, 428), (MethodNotAllowed, 405),
-    (NotFound, 404), (Conflict, 409), (NotReady, 503), (ArtifactError, 503),
-    (InvalidInput, 400), (HotlineError, 500),
-)
-_TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-           405: "Method Not Allowed", 409: "Conflict", 413: "Payload Too Large",
-           415: "Unsupported Media Type", 428: "Precondition Required",
-           429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}
-
-
-def problem_for(exc: BaseException) -> tuple[int, dict, dict]:
-    """(status, problem document, extra headers) for any exception."""
-    headers: dict[str, str] = {}
-    if isinstance(exc, HTTPException):  # raised by Flask/werkzeug routing
-        status = exc.code or 500
-        code = {404: RouteNotFound.code, 405: MethodNotAllowed.code,
-                413: PayloadTooLarge.code}.get(status, "bad_request" if status < 500 else "error")
-        detail = {404: f"no such endpoint {request.method} {request.path}; see /openapi.json",
-                  405: f"{request.method} is not allowed on {request.path}",
-                  413: "the request body is too large"}.get(status, exc.description or "")
-        if status == 405 and getattr(exc, "valid_methods", None):
-            headers["Allow"] = ", ".join(exc.valid_methods)
-    elif isinstance(exc, HotlineError):
-        status = next(s for cls, s in STATUS if isinstance(exc, cls))
-        code, detail = exc.code, str(exc)
-        if isinstance(exc, RateLimited):
-            headers["Retry-After"] = str(max(1, int(exc.retry_after + 0.999)))
-        if isinstance(exc, Unauthorized):
-            headers["WWW-Authenticate"] = 'Bearer realm="hotline"'
-        if status >= 500 and not isinstance(exc, (NotReady, ArtifactError)):
-            log.error("internal error", exc_info=exc, extra={"request_id": g.get("request_id")})
-            detail = "an internal error occurred; it has been logged"
-    else:
-        log.error("unhandled exception", exc_info=exc, extra={"request_id": g.get("request_id")})
-        status, code, detail = 500, "internal_error", "an internal error occurred; it has been logged"
-    body = {"type": f"urn:hotline:error:{code}", "title": _TITLES.get(status, "Error"),
-            "status": status, "detail": detail, "code": code,
-            "request_id": g.get("request_id", "")}
-    errors = getattr(exc, "errors", None)
-    if errors:
-        body["errors"] = [jsonable(e) for e in errors][:50]
-    return status, body, headers
-
 
 def _settings(config) -> Settings:
     if isinstance(config, Settings):
@@ -124,7 +74,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, *,
     app.extensions["hotline"] = {"settings": settings, "engine": engine, "keyring": keyring,
                                  "demo_key": demo_key, "metrics": metrics, "feedback": feedback,
                                  "sessions": sessions, "limiter": limiter}
-    metrics.add_gauges(lambda: _engine_gauges(engine, feedback))
+    metrics.add_gauges(lambda: engine_gauges(engine, feedback))
 
     # ------------------------------------------------------------ plumbing
     @app.before_request
@@ -439,24 +389,3 @@ def _int_arg(name: str, default: int, lo: int, hi: int | None) -> int:
         raise InvalidInput(f"query parameter {name}={value} is out of range "
                            f"[{lo}, {hi if hi is not None else '∞'}]")
     return value
-
-
-def _engine_gauges(engine: Engine, feedback: FeedbackStore):
-    snap = engine._snapshot  # no retry from a scrape
-    yield ("hotline_ready", "1 when KB, index and classifier are loaded.", {},
-           1.0 if snap.ready else 0.0)
-    for name, version in sorted(snap.versions.items()):
-        yield ("hotline_component_info", "Loaded component versions.",
-               {"component": name, "version": engine.public(version)}, 1.0)
-    yield ("hotline_reloads_total", "Reloads since start.", {}, float(engine.reloads))
-    if snap.search is not None and hasattr(snap.search, "status"):
-        status = snap.search.status()
-        yield ("hotline_index_entries", "Entries in the loaded search index.", {},
-               float(status["entries"]))
-        yield ("hotline_index_rows", "Rows (questions + similar questions) in the index.", {},
-               float(status["rows"]))
-    if snap.store is not None:
-        try:
-            yield ("hotline_kb_entries", "Entries in the KB.", {}, float(snap.store.count()))
-        except Exception:  # a scrape must not fail because the KB is busy
-            pass

@@ -82,3 +82,25 @@ class Metrics:
                     out += [f"# HELP {name} {help_}", f"# TYPE {name} gauge"]
                 out.append(f"{name}{_labels(list(labels.items()) + [('pid', pid)])} {_num(value)}")
         return "\n".join(out) + "\n"
+
+
+def engine_gauges(engine, feedback):
+    """Gauges of the engine's current snapshot (``Metrics.add_gauges``)."""
+    snap = engine._snapshot  # no retry from a scrape
+    yield ("hotline_ready", "1 when KB, index and classifier are loaded.", {},
+           1.0 if snap.ready else 0.0)
+    for name, version in sorted(snap.versions.items()):
+        yield ("hotline_component_info", "Loaded component versions.",
+               {"component": name, "version": engine.public(version)}, 1.0)
+    yield ("hotline_reloads_total", "Reloads since start.", {}, float(engine.reloads))
+    if snap.search is not None and hasattr(snap.search, "status"):
+        status = snap.search.status()
+        yield ("hotline_index_entries", "Entries in the loaded search index.", {},
+               float(status["entries"]))
+        yield ("hotline_index_rows", "Rows (questions + similar questions) in the index.", {},
+               float(status["rows"]))
+    if snap.store is not None:
+        try:
+            yield ("hotline_kb_entries", "Entries in the KB.", {}, float(snap.store.count()))
+        except Exception:  # a scrape must not fail because the KB is busy
+            pass

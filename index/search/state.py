@@ -40,10 +40,17 @@ def entry_texts(entry, include_answers: bool) -> list[tuple[int, str]]:
 
 
 class PreparedEntries:
-    """Rows of some entries, embedded and tokenised, ready to apply."""
+    """Rows of some entries, embedded and tokenised, ready to apply.
+    ``grams``: the rows' character grams when computed ahead (``with_grams``),
+    so the apply step, which holds the searches' lock, only appends."""
 
-    def __init__(self, entries, rows, vectors, terms):
+    def __init__(self, entries, rows, vectors, terms, grams=None):
         self.entries, self.rows, self.vectors, self.terms = entries, rows, vectors, terms
+        self.grams = grams
+
+    def with_grams(self) -> "PreparedEntries":
+        self.grams = [char_grams(r[2]) for r in self.rows]
+        return self
 
 
 def prepare(entries, embedder, tokenizer, include_answers: bool, batch_size: int = 2048,
@@ -139,7 +146,8 @@ class IndexState:
             self.lexical.add_rows(p.terms)
         self.term_rows.add_ids(self.lexical.row_terms[first_row:])
         if not prefitted:
-            self.char_rows.add(char_grams(r[2]) for r in p.rows)
+            self.char_rows.add(p.grams if p.grams is not None
+                               else (char_grams(r[2]) for r in p.rows))
         self._changed()
 
     def remove(self, entry_ids) -> int:

@@ -28,6 +28,7 @@ import numpy as np
 from classifier import calibration
 from classifier.errors import BadModel, BadTrainingData
 from classifier.features import TextFeatures
+from classifier.head import _full_coef
 
 ENCODER_DIR = "encoder"
 BLEND_FILE = "blend.json"
@@ -71,15 +72,8 @@ class EncoderHead:
                 model = self._model().fit(vectors[tr], yi[tr], None if w is None else w[tr])
                 oof[te] = _aligned(model, vectors[gold[te]], len(labels))
             self.oof_probs_ = oof
-        model = self._model().fit(vectors, yi, w)
-        coef = np.zeros((len(labels), vectors.shape[1]))
-        intercept = np.zeros(len(labels))
-        if len(model.classes_) == 2 and len(labels) == 2:
-            coef[1], intercept[1] = model.coef_[0], model.intercept_[0]
-        else:
-            coef[model.classes_], intercept[model.classes_] = model.coef_, model.intercept_
-            intercept[np.setdiff1d(np.arange(len(labels)), model.classes_)] = -1e4
-        self.coef_, self.intercept_ = coef.astype(np.float32), intercept.astype(np.float32)
+        model = self._model().fit(vectors, yi, w)   # every class is present in all rows
+        self.coef_, self.intercept_ = _full_coef(model, len(labels))
         return self
 
     def predict_proba(self, vectors: np.ndarray) -> np.ndarray:

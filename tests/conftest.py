@@ -25,6 +25,20 @@ KB_ROWS = [
 ]
 
 
+PHONE = "13812345678"
+
+
+def problem(resp, status, code):
+    """Assert ``resp`` is the RFC 9457 problem document for ``status``/``code``."""
+    assert resp.status_code == status, resp.get_data(as_text=True)
+    assert resp.mimetype == "application/problem+json"
+    body = resp.get_json()
+    assert body["status"] == status and body["code"] == code
+    assert body["type"] == f"urn:hotline:error:{code}" and body["title"] and body["detail"]
+    assert "Traceback" not in body["detail"]
+    return body
+
+
 def auth(role: str) -> dict:
     return {"Authorization": f"Bearer {KEYS[role]}"}
 

@@ -139,7 +139,7 @@ class BlendedHead:
     def _mix(self, p_text: np.ndarray, p_enc: np.ndarray) -> np.ndarray:
         return np.log(np.clip(self.weight * p_text + (1 - self.weight) * p_enc, 1e-12, None))
 
-    def fit_blend(self, y) -> "BlendedHead":
+    def fit_blend(self) -> "BlendedHead":
         """Temperature and review thresholds from both members' out-of-fold
         probabilities (call after fitting both on the same rows)."""
         t, e = self.text_head, self.encoder_head

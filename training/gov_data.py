@@ -88,8 +88,7 @@ def type_rows(settings, split: str = "all", with_typed_dev: bool = True) -> Rows
                 "400 hand-labelled real messages (shared data)")
     out.add("gov_request_types", GOV_LABELS, labelled_messages(settings, split),
             f"project labels by msg_id joined with unlabeled_messages.csv ({split})")
-    out.add("phone_calls", PHONE_CALLS, phone_calls("train" if split == "train" else
-                                                    "dev" if split == "dev" else "all"),
+    out.add("phone_calls", PHONE_CALLS, phone_calls(split),
             f"project-written phone-style utterances ({split})")
     return out
 

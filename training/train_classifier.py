@@ -252,7 +252,7 @@ def _blend(head, prep, labels, encoder: str, settings, weights, is_weak, target_
     enc = EncoderHead(embedder=encoder, folds=head.folds, random_state=head.random_state)
     enc.fit(prep.vectors(embedder, enc.max_chars), labels, head.labels_,
             sample_weight=weights, weak=is_weak)
-    blend = BlendedHead(head, enc, BLEND_WEIGHT, target_precision).fit_blend(labels)
+    blend = BlendedHead(head, enc, BLEND_WEIGHT, target_precision).fit_blend()
     return blend.attach(embedder), embedder.identity
 
 

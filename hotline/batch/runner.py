@@ -33,7 +33,7 @@ from index.text import has_content, normalize
 log = logging.getLogger(__name__)
 CHECKPOINT_VERSION = 2  # 2: bad rows are written to the output too
 # A bad row keeps its place and its input columns; no prediction, flagged for review.
-NO_PREDICTION = (None, None, None, None, True, None)
+NO_PREDICTION = (None, None, None, None, True, None, None)
 
 
 @dataclass
@@ -259,7 +259,9 @@ def _run(settings, opts, reader, state, identity, model_dir, out, out_format, er
     compare_idx = cols.index(opts.compare_col) if opts.compare_col else None
     threads = 1 if opts.workers > 1 else 0
     spec = ModelSpec(str(model_dir), home=str(settings.home), threads=threads,
-                     loader=opts.loader)
+                     loader=opts.loader,
+                     urgency=dict((getattr(settings, "dispatch", None) or {}).get("urgency") or {})
+                     or None)
     # Workers fork here, before the progress bar starts its thread.
     pool = make_pool(spec, max(1, opts.workers))
     try:

@@ -9,7 +9,7 @@ A rule match is dropped (and reported under ``suppressed`` with the cue) when:
 * its sentence refers to a past incident or follows one up ("上次煤气泄漏的事想
   问问进度"), asks about procedure or is hypothetical ("咨询一下燃气泄漏了应该打
   什么电话"), or says after the match that the danger is over ("已经修好");
-* a rule's ``unless`` word is in its clause ("烟囱冒烟" is pollution, not fire);
+* a rule's ``unless`` word is in its sentence ("烟囱冒烟" is pollution, not fire);
 * a rule's ``also`` words are all absent from the text (no heating is 紧急 only
   when an elderly person or a baby is mentioned).
 
@@ -172,8 +172,9 @@ class UrgencyRules:
 
     def _why_not(self, rule: _Rule, text: str, start: int, end: int) -> str | None:
         clause = _bounds(_CLAUSE, text, start)
+        s0, s1 = _bounds(_SENTENCE, text, start)
         if rule.unless is not None:
-            m = rule.unless.search(text, clause[0], clause[1])
+            m = rule.unless.search(text, s0, s1)
             if m:
                 return f"unless:{m.group(0)}"
         if rule.also is not None and not rule.also.search(text):
@@ -185,7 +186,6 @@ class UrgencyRules:
             return f"negation:{neg}"
         if self._cue("present", text[clause[0]:clause[1]]):
             return None
-        s0, s1 = _bounds(_SENTENCE, text, start)
         sentence = text[s0:s1]
         for name in ("past", "hypothetical"):
             cue = self._cue(name, sentence)

@@ -238,3 +238,13 @@ def test_eval_urgency_command(tmp_path, capsys):
     bad.write_text("id,text,urgent\nu1,x,很急\n", encoding="utf-8")
     assert main(["--home", str(tmp_path), "eval", "urgency", "--data", str(bad)]) == 2
     assert "很急" in capsys.readouterr().err
+
+
+def test_bad_rules_stop_the_engine_start(tmp_path):
+    from hotline.runtime import Engine
+
+    cfg = tmp_path / "hotline.toml"
+    cfg.write_text('[dispatch.deadlines.type]\nconsult = { working_days = -3 }\n', encoding="utf-8")
+    s = Settings.load(overrides={"home": tmp_path}, env={}, config_file=cfg)
+    with pytest.raises(DeadlineRuleError, match="consult.working_days = -3"):
+        Engine(s, follow_seconds=0)

@@ -248,3 +248,20 @@ def test_bad_rules_stop_the_engine_start(tmp_path):
     s = Settings.load(overrides={"home": tmp_path}, env={}, config_file=cfg)
     with pytest.raises(DeadlineRuleError, match="consult.working_days = -3"):
         Engine(s, follow_seconds=0)
+
+
+def test_the_dispatch_table_in_either_toml_layout(tmp_path):
+    flat = tmp_path / "flat.toml"
+    flat.write_text('port = 9005\n[dispatch.deadlines]\ndefault = 4\n', encoding="utf-8")
+    nested = tmp_path / "nested.toml"
+    nested.write_text('[hotline]\nport = 9006\n[hotline.dispatch.deadlines]\ndefault = 2\n',
+                      encoding="utf-8")
+    env = {"HOTLINE_DISPATCH": "ignored"}
+    for cfg, days in ((flat, 4), (nested, 2)):
+        s = Settings.load(env=env, config_file=cfg)
+        assert Dispatch.from_settings(s).deadlines.default.amount == days
+    assert Settings.load(env={}).dispatch == {}
+    bad = tmp_path / "bad.toml"
+    bad.write_text('dispatch = "on"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"\[dispatch\] must be a table"):
+        Settings.load(env={}, config_file=bad)

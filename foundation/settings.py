@@ -52,6 +52,10 @@ class Settings:
     # Review zone: target precision per class when thresholds are chosen.
     target_precision: float = 0.9
     log_level: str = "INFO"
+    # The TOML file's [dispatch] table as read (deadline rules, urgency rules,
+    # calendar additions): the dispatch package validates it, foundation only
+    # carries it. Not settable from the environment.
+    dispatch: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
     config_file: Path | None = field(default=None, compare=False)
 
     # ---- derived paths (everything the product writes lives under home) ----
@@ -118,11 +122,15 @@ class Settings:
 
 
 _FIELDS = {f.name: f for f in fields(Settings)}
+# Settings that are whole TOML tables, kept as read (top level or under [hotline]).
+_TABLES = ("dispatch",)
 
 
 def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
     out = {}
     for name in _FIELDS:
+        if name in _TABLES:
+            continue
         key = ENV_PREFIX + name.upper()
         if key in env and env[key] != "":
             out[name] = env[key]
@@ -136,7 +144,13 @@ def _from_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path} does not exist") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
-    data = data.get("hotline", data)
+    tables = {name: data[name] for name in _TABLES if name in data}
+    data = dict(data.get("hotline", data))
+    for name, table in tables.items():
+        data.setdefault(name, table)
+    for name in _TABLES:
+        if name in data and not isinstance(data[name], dict):
+            raise ConfigError(f"config file {path}: [{name}] must be a table, got {data[name]!r}")
     unknown = sorted(set(data) - set(_FIELDS))
     if unknown:
         raise ConfigError(
@@ -153,6 +167,8 @@ def _coerce(name: str, value: Any) -> Any:
     default = _FIELDS[name].default
     if value is None:
         return None
+    if name in _TABLES:
+        return value
     kind = type(default) if default is not None else Path
     if name in ("home", "shared_data", "config_file", "taxonomy_path"):
         return Path(value).expanduser()

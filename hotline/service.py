@@ -14,12 +14,12 @@ and its embedder pass through unchanged (``index.text.NormalizedText``).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Any
 
 from foundation.errors import InvalidInput
 from hotline.responses import jsonable
 from hotline.runtime import Snapshot
-from hotline.workdays import add_working_days
 
 
 def checked_text(snap: Snapshot, text) -> str:
@@ -28,19 +28,28 @@ def checked_text(snap: Snapshot, text) -> str:
     return snap.normalizer.validate(text)
 
 
-def reply_deadline(snap: Snapshot, department: str | None, reply_days=None,
-                   today: dt.date | None = None) -> dict:
-    """``{"reply_days", "reply_deadline"}``: the classifier's reply days, else the
-    taxonomy's for the department; both None when neither knows."""
+@functools.lru_cache(maxsize=1)
+def _default_dispatch():
+    from dispatch import Dispatch
+
+    return Dispatch()
+
+
+def dispatch_fields(snap: Snapshot, text: str, type: str | None, department: str | None,
+                    reply_days=None, received: dt.datetime | None = None) -> dict:
+    """``urgency`` and the deadline (``reply_days``, ``reply_deadline``,
+    ``deadline``, ``deadline_rule``, ``deadline_error``) on the official
+    calendar; the department's reply days (classifier, else taxonomy) apply
+    only where no urgency, department or type rule does (docs/dispatch.md)."""
     if reply_days is None and department:
         reply_days = (snap.taxonomy.get(department) or {}).get("reply_days")
-    if reply_days is None:
-        return {"reply_days": None, "reply_deadline": None}
-    due = add_working_days(today or dt.date.today(), int(reply_days))
-    return {"reply_days": int(reply_days), "reply_deadline": due.isoformat()}
+    rules = snap.dispatch or _default_dispatch()
+    return rules.assess(text, type=type, department=department,
+                        department_days=int(reply_days) if reply_days else None,
+                        received=received)
 
 
-def _prediction(snap: Snapshot, p: Any) -> dict:
+def _prediction(snap: Snapshot, p: Any, text: str) -> dict:
     evidence = jsonable(getattr(p, "evidence", None)) or {}
     similar = evidence.pop("similar_cases", None) or []
     department = getattr(p, "department", None)
@@ -52,7 +61,7 @@ def _prediction(snap: Snapshot, p: Any) -> dict:
                        "top3": jsonable(getattr(p, "department_top3", []) or [])},
         "needs_review": needs_review,
         "review_reasons": jsonable(getattr(p, "review_reasons", []) or []),
-        **reply_deadline(snap, department, getattr(p, "reply_days", None)),
+        **dispatch_fields(snap, text, p.type, department, getattr(p, "reply_days", None)),
         "evidence": evidence,
         "similar_cases": similar,
     }
@@ -66,8 +75,10 @@ def _for_classifier(text: str, checked: str) -> str:
     return text if "\n" in text else checked
 
 
-def _classified(snap: Snapshot, texts: list[str]) -> list[dict]:
-    return [_prediction(snap, p) for p in snap.classifier.predict(texts)]
+def _classified(snap: Snapshot, texts: list[str], checked: list[str]) -> list[dict]:
+    """``checked``: the normalised texts, which urgency reads (its spans point
+    into the ``text`` a response shows)."""
+    return [_prediction(snap, p, c) for p, c in zip(snap.classifier.predict(texts), checked)]
 
 
 def _hits(snap: Snapshot, query: str, k: int, **filters) -> list[dict]:
@@ -89,7 +100,7 @@ def classify(snap: Snapshot, texts: list[str], where: str | None = None) -> list
             raise type(exc)(f"{where.format(i=i)}: {exc}") from None
     snap.need("classifier")
     given = [_for_classifier(t, c) for t, c in zip(texts, checked)]
-    return [{"text": c, **r} for c, r in zip(checked, _classified(snap, given))]
+    return [{"text": c, **r} for c, r in zip(checked, _classified(snap, given, checked))]
 
 
 def search(snap: Snapshot, query: str, k: int = 5, region: str | None = None,
@@ -106,7 +117,7 @@ def analyze(snap: Snapshot, text: str, region: str | None = None,
     checked = checked_text(snap, text)
     snap.need("search", "classifier")
     return {"text": checked, "region": region, "channel": channel,
-            **_classified(snap, [_for_classifier(text, checked)])[0],
+            **_classified(snap, [_for_classifier(text, checked)], [checked])[0],
             "answers": _hits(snap, checked, k, region=region),
             "versions": dict(snap.versions)}
 

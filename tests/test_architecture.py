@@ -8,20 +8,23 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-OURS = ("foundation", "index", "kb", "classifier", "hotline", "training", "server", "bench")
+OURS = ("foundation", "dispatch", "index", "kb", "classifier", "hotline", "training", "server",
+        "bench")
 # Package -> the packages of ours it may import (itself included).
 ALLOWED = {
     "foundation": {"foundation"},
     "index": {"foundation", "index"},
     "kb": {"foundation", "index", "kb"},
+    "dispatch": {"foundation", "index", "dispatch"},
     "classifier": {"foundation", "index", "kb", "classifier"},
     "training": {"foundation", "index", "kb", "classifier", "training"},
-    "hotline": {"foundation", "index", "kb", "classifier", "hotline", "training", "server"},
-    "server": {"foundation", "index", "kb", "classifier", "hotline"},
+    "hotline": {"foundation", "index", "kb", "classifier", "dispatch", "hotline", "training",
+                "server"},
+    "server": {"foundation", "index", "kb", "classifier", "dispatch", "hotline"},
 }
 # The serving path: these may not import training/ or torch, even lazily.
 SERVING = ("server.py", "hotline/runtime", "hotline/service.py", "hotline/http",
-           "hotline/responses.py", "index", "kb", "classifier")
+           "hotline/responses.py", "index", "kb", "classifier", "dispatch")
 # The one documented exception: an ``st:<dir>`` model with no ONNX export runs on
 # sentence-transformers' torch model, and only when configured explicitly.
 TORCH_FALLBACK = {("index/embedders/st.py", "torch")}
@@ -105,4 +108,5 @@ def test_every_package_of_ours_is_installed():
                 and p.name not in ("tests", "bench")]
     missing = [p for p in packages if not any(fnmatch.fnmatch(p, pat) for pat in patterns)]
     assert not missing, f"pyproject.toml does not install {missing}"
-    assert {"foundation", "hotline", "index", "kb", "classifier", "training"} <= set(packages)
+    assert {"foundation", "dispatch", "hotline", "index", "kb", "classifier",
+            "training"} <= set(packages)

@@ -10,8 +10,11 @@ from dataclasses import dataclass
 
 from foundation.errors import HotlineError, InvalidInput
 
-PRED_COLUMNS = ("pred_type", "pred_type_conf", "pred_department", "pred_department_conf",
-                "pred_needs_review", "pred_department_top3")
+# The model's columns; pred_urgency (dispatch's rules over the text) comes last
+# so that readers of the earlier layout find their columns where they were.
+MODEL_COLUMNS = ("pred_type", "pred_type_conf", "pred_department", "pred_department_conf",
+                 "pred_needs_review", "pred_department_top3")
+PRED_COLUMNS = MODEL_COLUMNS + ("pred_urgency",)
 
 
 @dataclass(frozen=True)
@@ -22,11 +25,18 @@ class ModelSpec:
     home: str | None = None
     threads: int = 0
     loader: str = "classifier:load_bundle"
+    # The settings' [dispatch.urgency] table (centre rules), None for the shipped ones.
+    urgency: dict | None = None
 
 
 class Predictor:
-    def __init__(self, bundle, to_columns):
+    def __init__(self, bundle, to_columns, urgency: dict | None = None):
+        from dispatch import UrgencyRules
+        from index.text import Normalizer
+
         self.bundle = bundle
+        self._urgency = UrgencyRules.from_mapping(urgency)
+        self._normalize = Normalizer()
         self._to_columns = to_columns
         predict = getattr(bundle, "predict_batch", None) or getattr(bundle, "predict", None)
         # A bundle that maps a whole batch to PRED_COLUMNS itself skips the
@@ -50,21 +60,29 @@ class Predictor:
         """One entry per text: a tuple of PRED_COLUMNS values, or, for a text the
         model rejects, ``("error", code, reason)``."""
         try:
-            return self._columns(texts)
+            rows = self._columns(texts)
         except InvalidInput:
             pass
+        else:
+            return [self._with_urgency(tuple(r), t) for r, t in zip(rows, texts)]
         # One bad text spoils the batch call; redo this chunk row by row.
         out = []
         for t in texts:
             try:
-                out.append(tuple(self._columns([t])[0]))
+                out.append(self._with_urgency(tuple(self._columns([t])[0]), t))
             except HotlineError as exc:
                 out.append(("error", getattr(exc, "code", "invalid_input"), str(exc)))
         return out
 
 
+    def _with_urgency(self, row: tuple, text: str) -> tuple:
+        if len(row) == 3 and row[0] == "error":
+            return row
+        return row + (self._urgency.assess(self._normalize(text)).level,)
+
+
 def default_columns(p) -> tuple:
-    """Fallback mapping from a Prediction (ARCHITECTURE.md) to PRED_COLUMNS."""
+    """Fallback mapping from a Prediction (ARCHITECTURE.md) to MODEL_COLUMNS."""
     top3 = [{"label": d["label"], "prob": round(float(d["prob"]), 4)} if isinstance(d, dict)
             else {"label": d.label, "prob": round(float(d.prob), 4)}
             for d in p.department_top3]
@@ -85,7 +103,7 @@ def load_predictor(spec: ModelSpec) -> Predictor:
     module = importlib.import_module(module_name)
     bundle = getattr(module, func)(spec.model_dir)
     to_columns = getattr(module, "prediction_columns", None) or default_columns
-    return Predictor(bundle, to_columns)
+    return Predictor(bundle, to_columns, spec.urgency)
 
 
 # ---- worker-process side (ProcessPoolExecutor initializer and tasks) ----

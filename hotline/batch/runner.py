@@ -33,7 +33,7 @@ from index.text import has_content, normalize
 log = logging.getLogger(__name__)
 CHECKPOINT_VERSION = 2  # 2: bad rows are written to the output too
 # A bad row keeps its place and its input columns; no prediction, flagged for review.
-NO_PREDICTION = (None, None, None, None, True, None)
+NO_PREDICTION = (None, None, None, None, True, None, None)
 
 
 @dataclass
@@ -196,6 +196,7 @@ def reclassify(settings, opts: Options) -> Summary:
     if not opts.text_cols:
         raise MissingColumn("--text-cols names no column; expected e.g. title,detail")
     model_dir = resolve_model(settings, opts.model_dir)
+    urgency = _urgency_table(settings)
 
     reader = open_reader(inp, encoding=opts.encoding, sheet=opts.sheet)
     try:
@@ -210,12 +211,26 @@ def reclassify(settings, opts: Options) -> Summary:
             "text_cols": list(opts.text_cols), "compare_col": opts.compare_col,
             "compare_head": opts.compare_head, "out_format": out_format,
             "encoding": getattr(reader, "encoding", None),
+            # A run resumed with other columns or urgency rules would mix two outputs.
+            "columns": list(PRED_COLUMNS),
+            "urgency": hashlib.sha256(json.dumps(urgency, sort_keys=True, ensure_ascii=False,
+                                                 default=str).encode()).hexdigest()[:16],
         }
         state = _load_or_reset(work, identity, opts.resume)
         return _run(settings, opts, reader, state, identity, model_dir, out, out_format,
                     errors_path, report_dir, work, make_pool)
     finally:
         reader.close()
+
+
+def _urgency_table(settings) -> dict | None:
+    """The settings' [dispatch.urgency] table, validated here so that a bad rule
+    stops the run before any worker starts."""
+    from dispatch import UrgencyRules
+
+    table = dict((getattr(settings, "dispatch", None) or {}).get("urgency") or {}) or None
+    UrgencyRules.from_mapping(table)
+    return table
 
 
 def _load_or_reset(work: Path, identity: dict, resume: bool) -> dict:
@@ -259,7 +274,7 @@ def _run(settings, opts, reader, state, identity, model_dir, out, out_format, er
     compare_idx = cols.index(opts.compare_col) if opts.compare_col else None
     threads = 1 if opts.workers > 1 else 0
     spec = ModelSpec(str(model_dir), home=str(settings.home), threads=threads,
-                     loader=opts.loader)
+                     loader=opts.loader, urgency=_urgency_table(settings))
     # Workers fork here, before the progress bar starts its thread.
     pool = make_pool(spec, max(1, opts.workers))
     try:

@@ -102,6 +102,9 @@ def response_schemas() -> dict[str, dict]:
         "id": S, "score": NUM, "question": S, "answer": S, "department": STRS,
         "highlights": {"type": "object", "additionalProperties": STRS},
         "matched": S}, extra=True)
+    reason = _obj(["rule", "level", "text", "start", "end"], {
+        "rule": S, "level": S, "text": S, "start": {"type": "integer"},
+        "end": {"type": "integer"}, "by": S})
     classification = {
         "type": _obj(["label", "confidence", "probs"], {
             "label": NULLABLE_S, "confidence": NUM,
@@ -112,10 +115,28 @@ def response_schemas() -> dict[str, dict]:
         "needs_review": {"type": "boolean"},
         "review_reasons": {"type": "array", "items": S,
                            "description": "which heads fell in the review zone (type, department)"},
+        "urgency": _obj(["level", "reasons", "suppressed"], {
+            "level": {"type": "string", "enum": ["紧急", "较急", "一般"]},
+            "reasons": {"type": "array", "items": reason,
+                        "description": "rule matches that set the level (spans in `text`)"},
+            "suppressed": {"type": "array", "items": reason,
+                           "description": "matches dropped by context (`by`: negation, past, "
+                                          "hypothetical or resolved cue)"}}),
         "reply_days": {"type": ["integer", "null"],
-                       "description": "working days the department has to reply"},
+                       "description": "working days allowed (0 for a minutes/hours deadline)"},
         "reply_deadline": {"type": ["string", "null"], "format": "date",
-                           "description": "today + reply_days working days (Mon-Fri)"},
+                           "description": "the date the deadline falls on (official working-day "
+                                          "calendar: holidays and make-up working days)"},
+        "deadline": {"oneOf": [{"type": "null"}, _obj(
+            ["due", "rule", "unit", "amount", "extensions"], {
+                "due": {**S, "description": "local date-time with offset, minutes"},
+                "rule": S, "unit": {"type": "string", "enum": ["minutes", "hours",
+                                                              "working_days"]},
+                "amount": {"type": "integer"}, "extensions": {"type": "integer"}})]},
+        "deadline_rule": {**NULLABLE_S, "description": "the rule that produced the deadline, "
+                          "e.g. 'type=consult: 3 working days'"},
+        "deadline_error": {**NULLABLE_S, "description": "why there is no deadline (a year the "
+                           "working-day calendar does not cover)"},
         "evidence": {"type": "object", "description": "words, keywords and scores behind the "
                      "prediction (shape set by the classifier)"},
         "similar_cases": {"type": "array", "items": {"type": "object"}},

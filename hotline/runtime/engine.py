@@ -28,6 +28,7 @@ import weakref
 from pathlib import Path
 
 from foundation.errors import HotlineError
+from dispatch import Dispatch
 from foundation.gcpacing import quiet_load
 from hotline.runtime.components import LOADERS, PROBES
 from hotline.runtime.snapshot import ATTRIBUTE, COMPONENTS, Snapshot
@@ -44,11 +45,14 @@ class Engine:
         self.follow_seconds = follow_seconds
         self.reloads = 0
         self._normalizer = Normalizer(max_chars=settings.max_text_chars)
+        # Rules are validated here, so bad [dispatch] settings stop the start.
+        self._dispatch = Dispatch.from_settings(settings)
         self._public = _path_redactor({"HOME": settings.home, "SHARED_DATA": settings.shared_data})
         self._probed: dict[str, str | None] = {}
         self._lock = threading.Lock()        # one load or swap of the snapshot at a time
         self._sync_lock = threading.Lock()   # one change-log catch-up at a time
-        self._snapshot = self._load(Snapshot(normalizer=self._normalizer), COMPONENTS,
+        self._snapshot = self._load(Snapshot(normalizer=self._normalizer,
+                                             dispatch=self._dispatch), COMPONENTS,
                                     paced=False)
         self._start_follower()
 
@@ -173,7 +177,8 @@ class Engine:
             log.warning("engine components not loaded", extra={"problems": problems,
                                                                "warnings": warnings})
         warm = tuple(n for n in base.warm if n not in names)
-        snap = Snapshot(**values, normalizer=self._normalizer, versions=versions,
+        snap = Snapshot(**values, normalizer=self._normalizer, dispatch=self._dispatch,
+                        versions=versions,
                         problems=problems, warnings=warnings, warm=warm)
         return _warmed(snap)
 

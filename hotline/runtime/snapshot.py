@@ -27,6 +27,7 @@ class Snapshot:
     classifier: Any = None
     taxonomy: Mapping[str, Mapping] = field(default_factory=dict)
     normalizer: Any = None   # the request boundary's Normalizer (validation, max length)
+    dispatch: Any = None     # dispatch.Dispatch from the settings (calendar, deadlines, urgency)
     versions: Mapping[str, str] = field(default_factory=dict)
     problems: Mapping[str, str] = field(default_factory=dict)   # missing components
     warnings: Mapping[str, str] = field(default_factory=dict)   # failed reloads, old kept

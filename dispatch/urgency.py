@@ -1,0 +1,228 @@
+"""Urgency levels (紧急 / 较急 / 一般) from keyword and pattern rules a centre
+configures, with context handling so that a call that only mentions a danger
+is not urgent.
+
+A rule match is dropped (and reported under ``suppressed`` with the cue) when:
+
+* a negation stands just before it in its clause ("没有煤气味"), question forms
+  such as 是不是 / 有没有 excepted;
+* its sentence refers to a past incident or follows one up ("上次煤气泄漏的事想
+  问问进度"), asks about procedure or is hypothetical ("咨询一下燃气泄漏了应该打
+  什么电话"), or says after the match that the danger is over ("已经修好");
+* a rule's ``unless`` word is in its sentence ("烟囱冒烟" is pollution, not fire);
+* a rule's ``also`` words are all absent from the text (no heating is 紧急 only
+  when an elderly person or a baby is mentioned).
+
+A present-tense cue in the match's clause ("现在", "正在", "又") overrides the
+past, hypothetical and resolved cues, never a negation. The level is the
+highest level among the matches kept; each reason carries the words that
+triggered it and their span in the text the rules saw.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from dispatch import urgency_defaults
+from dispatch.errors import DispatchConfigError
+
+LEVELS = ("紧急", "较急", "一般")
+_RANK = {level: i for i, level in enumerate(reversed(LEVELS))}  # 一般 0 < 较急 1 < 紧急 2
+_SENTENCE = re.compile(r"[。！？!?；;\n]")
+_CLAUSE = re.compile(r"[。！？!?；;\n，,：:]")
+_RULE_KEYS = {"name", "level", "keywords", "patterns", "also", "unless"}
+NEGATION_WINDOW = 4   # characters allowed between a negation and the match
+
+
+class UrgencyRuleError(DispatchConfigError):
+    """An urgency rule or cue list in settings that does not validate."""
+
+
+@dataclass(frozen=True)
+class UrgencyResult:
+    level: str
+    reasons: list[dict] = field(default_factory=list)
+    suppressed: list[dict] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"level": self.level, "reasons": list(self.reasons),
+                "suppressed": list(self.suppressed)}
+
+
+def _alternation(where: str, words: Any, patterns: Any = ()) -> re.Pattern | None:
+    parts = []
+    for key, values, escape in (("keywords", words, True), ("patterns", patterns, False)):
+        if values in (None, ()):
+            continue
+        if not isinstance(values, list) or not all(isinstance(v, str) and v for v in values):
+            raise UrgencyRuleError(f"{where} {key} = {values!r}: expected a list of non-empty strings")
+        for v in values:
+            if not escape:
+                try:
+                    re.compile(v)
+                except re.error as exc:
+                    raise UrgencyRuleError(f"{where}: pattern {v!r} is not a valid regular "
+                                           f"expression: {exc}") from None
+            parts.append(re.escape(v.lower()) if escape else f"(?:{v})")
+    # Longest keyword first so the reason shows the whole phrase.
+    parts.sort(key=len, reverse=True)
+    return re.compile("|".join(parts)) if parts else None
+
+
+@dataclass(frozen=True)
+class _Rule:
+    name: str
+    level: str
+    match: re.Pattern
+    also: re.Pattern | None
+    unless: re.Pattern | None
+
+
+def _rule(spec: Any, i: int) -> _Rule:
+    where = f"[[dispatch.urgency.rules]] #{i + 1}"
+    if not isinstance(spec, Mapping):
+        raise UrgencyRuleError(f"{where} = {spec!r}: expected a table")
+    name = spec.get("name")
+    if not isinstance(name, str) or not name:
+        raise UrgencyRuleError(f"{where}: name = {name!r}: expected a non-empty string")
+    where = f"urgency rule {name!r}"
+    unknown = set(spec) - _RULE_KEYS
+    if unknown:
+        raise UrgencyRuleError(f"{where}: unknown key(s) {sorted(unknown)}; expected some of "
+                               f"{sorted(_RULE_KEYS)}")
+    level = spec.get("level")
+    if level not in LEVELS[:2]:
+        raise UrgencyRuleError(f"{where}: level = {level!r}: expected 紧急 or 较急")
+    match = _alternation(where, spec.get("keywords", ()), spec.get("patterns", ()))
+    if match is None:
+        raise UrgencyRuleError(f"{where}: no keywords and no patterns; expected at least one")
+    if match.search(""):
+        raise UrgencyRuleError(f"{where}: a pattern matches the empty text")
+    return _Rule(name, level, match, _alternation(where + " also", spec.get("also", ())),
+                 _alternation(where + " unless", spec.get("unless", ())))
+
+
+class UrgencyRules:
+    """``rules``: the centre's rule tables (a rule named like a shipped one
+    replaces it); ``defaults=False`` drops the shipped rules; ``cues``
+    replaces whole cue lists (``negation``, ``not_negation``, ``past``,
+    ``hypothetical``, ``resolved``, ``present``). ``context=False`` is the
+    keyword-only baseline: every match counts."""
+
+    def __init__(self, rules: list | None = None, defaults: bool = True,
+                 cues: Mapping | None = None, context: bool = True):
+        specs = {r["name"]: r for r in urgency_defaults.RULES} if defaults else {}
+        if rules is not None and not isinstance(rules, list):
+            raise UrgencyRuleError(f"[dispatch.urgency] rules = {rules!r}: expected an array of "
+                                   f"tables ([[dispatch.urgency.rules]])")
+        own = [_rule(spec, i) for i, spec in enumerate(rules or [])]
+        names = [r.name for r in own]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise UrgencyRuleError(f"[[dispatch.urgency.rules]]: rule name(s) {dup} given twice")
+        built = {n: _rule(s, i) for i, (n, s) in enumerate(specs.items())}
+        built.update({r.name: r for r in own})
+        if not built:
+            raise UrgencyRuleError("[dispatch.urgency]: defaults = false and no rules given")
+        self.rules = list(built.values())
+        merged = dict(urgency_defaults.CUES)
+        for key, values in (cues or {}).items():
+            if key not in merged:
+                raise UrgencyRuleError(f"[dispatch.urgency.cues]: unknown list {key!r}; expected "
+                                       f"some of {sorted(merged)}")
+            merged[key] = values
+        self.cues = {k: _alternation(f"[dispatch.urgency.cues] {k}", v) for k, v in merged.items()}
+        self.context = context
+
+    @classmethod
+    def from_mapping(cls, raw: Mapping | None, context: bool = True) -> "UrgencyRules":
+        raw = dict(raw or {})
+        unknown = set(raw) - {"rules", "defaults", "cues"}
+        if unknown:
+            raise UrgencyRuleError(f"[dispatch.urgency]: unknown key(s) {sorted(unknown)}; "
+                                   f"expected some of ['cues', 'defaults', 'rules']")
+        defaults = raw.get("defaults", True)
+        if not isinstance(defaults, bool):
+            raise UrgencyRuleError(f"[dispatch.urgency] defaults = {defaults!r}: expected true/false")
+        cues = raw.get("cues") or {}
+        if not isinstance(cues, Mapping):
+            raise UrgencyRuleError(f"[dispatch.urgency.cues] = {cues!r}: expected a table")
+        return cls(raw.get("rules"), defaults, cues, context)
+
+    # ------------------------------------------------------------ assessing
+    def _cue(self, name: str, text: str) -> str | None:
+        pattern = self.cues.get(name)
+        m = pattern.search(text) if pattern is not None else None
+        return m.group(0) if m else None
+
+    def _negated(self, before: str) -> str | None:
+        """A negation ending at most NEGATION_WINDOW characters before the match."""
+        guard = self.cues.get("not_negation")
+        if guard is not None:  # blank question forms, keeping offsets
+            before = guard.sub(lambda m: "□" * len(m.group(0)), before)
+        neg = self.cues.get("negation")
+        if neg is None:
+            return None
+        tail = before[-(NEGATION_WINDOW + 3):]
+        for m in neg.finditer(tail):
+            if len(tail) - m.end() <= NEGATION_WINDOW:
+                return m.group(0)
+        return None
+
+    def _why_not(self, rule: _Rule, text: str, start: int, end: int) -> str | None:
+        clause = _bounds(_CLAUSE, text, start)
+        s0, s1 = _bounds(_SENTENCE, text, start)
+        if rule.unless is not None:
+            m = rule.unless.search(text, s0, s1)
+            if m:
+                return f"unless:{m.group(0)}"
+        if rule.also is not None and not rule.also.search(text):
+            return "also:absent"
+        if not self.context:
+            return None
+        neg = self._negated(text[clause[0]:start])
+        if neg:
+            return f"negation:{neg}"
+        if self._cue("present", text[clause[0]:clause[1]]):
+            return None
+        sentence = text[s0:s1]
+        for name in ("past", "hypothetical"):
+            cue = self._cue(name, sentence)
+            if cue:
+                return f"{name}:{cue}"
+        cue = self._cue("resolved", text[end:s1])
+        return f"resolved:{cue}" if cue else None
+
+    def assess(self, text: str) -> UrgencyResult:
+        """The level of ``text`` (best given normalised: simplified, NFKC)."""
+        low = text.lower()
+        reasons, suppressed = [], []
+        for rule in self.rules:
+            for m in rule.match.finditer(low):
+                item = {"rule": rule.name, "level": rule.level, "text": text[m.start():m.end()],
+                        "start": m.start(), "end": m.end()}
+                why = self._why_not(rule, low, m.start(), m.end())
+                if why is None:
+                    reasons.append(item)
+                elif not why.startswith(("also:", "unless:")):
+                    suppressed.append({**item, "by": why})
+        reasons.sort(key=lambda r: (-_RANK[r["level"]], r["start"]))
+        # A lower-level rule on the same words adds nothing ("暖气不热" is
+        # elderly_no_heating, not also no_heating).
+        kept: list[dict] = []
+        for r in reasons:
+            if not any(k["start"] < r["end"] and r["start"] < k["end"] for k in kept):
+                kept.append(r)
+        reasons = kept
+        level = reasons[0]["level"] if reasons else "一般"
+        return UrgencyResult(level, reasons, sorted(suppressed, key=lambda r: r["start"]))
+
+
+def _bounds(separators: re.Pattern, text: str, pos: int) -> tuple[int, int]:
+    """The [start, end) of the clause or sentence holding ``pos``."""
+    start = 0
+    for m in separators.finditer(text, 0, pos):
+        start = m.end()
+    m = separators.search(text, pos)
+    return start, (m.start() if m else len(text))

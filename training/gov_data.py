@@ -43,9 +43,14 @@ def gov_dir(settings) -> Path:
     return path
 
 
+def fold_of(key: str, folds: int = 5) -> int:
+    """A stable fold number by id or text (the same on every machine and run)."""
+    return zlib.crc32(key.encode("utf-8")) % folds
+
+
 def dev_fold(key: str, share: int = 5) -> bool:
-    """A stable 1-in-``share`` split by id (the same on every machine and run)."""
-    return zlib.crc32(key.encode("utf-8")) % share == 0
+    """A stable 1-in-``share`` split by id: fold 0 of :func:`fold_of`."""
+    return fold_of(key, share) == 0
 
 
 def labelled_messages(settings, split: str = "all") -> list[dict]:
@@ -93,16 +98,21 @@ def type_rows(settings, split: str = "all", with_typed_dev: bool = True) -> Rows
     return out
 
 
-def department_rows(settings, exclude_titles: set[str] = frozenset()) -> Rows:
+def department_rows(settings, exclude_titles: set[str] = frozenset(),
+                    exclude_fold: tuple[int, int] | None = None) -> Rows:
     """messages_train (title, body, domain) plus titles_train rows whose title is
-    not already a message title (or excluded: an evaluation's held-out titles)."""
+    not already a message title (or excluded: an evaluation's held-out titles).
+    ``exclude_fold=(k, n)`` leaves out the messages in fold ``k`` of ``n`` by text
+    (:func:`fold_of`), untitled ones included."""
     from index.text import normalize
 
     gov = gov_dir(settings)
     out = Rows()
     msgs = [{"title": r["title"], "detail": r["detail"], "department": r["label_l1"]}
             for r in read_rows(gov / "messages_train.csv")
-            if normalize(r["title"]) not in exclude_titles]
+            if normalize(r["title"]) not in exclude_titles
+            and (exclude_fold is None
+                 or fold_of(r["title"] + r["detail"], exclude_fold[1]) != exclude_fold[0])]
     out.add("messages_train", gov / "messages_train.csv", msgs, "title + body, label_l1")
     seen = {normalize(r["title"]) for r in msgs} | set(exclude_titles)
     titles = [{"title": r["title"], "detail": "", "department": r["label_l1"]}

@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from foundation.artifacts import resolve_current, write_json_atomic
+from hotline.batch import departments as departments_bundle
 from hotline.batch.compare import ChangeTracker
 from hotline.batch.errors import MissingColumn, ModelUnavailable, ResumeMismatch
 from hotline.batch.predict import PRED_COLUMNS, ModelSpec
@@ -54,6 +55,8 @@ class Options:
     progress: bool = True
     checkpoint_every: float = 2.0
     loader: str = "classifier:load_bundle"
+    # A department list to route by instead of a trained head (batch/departments.py).
+    departments: Path | None = None
 
 
 @dataclass
@@ -97,6 +100,16 @@ def resolve_model(settings, model_dir: Path | None) -> Path:
         raise ModelUnavailable(
             f"no current model under {root}; train one (`hotline train --demo`) or pass --model DIR")
     return Path(target).resolve()
+
+
+def _optional_model(settings, model_dir: Path | None) -> Path | None:
+    """``--model`` (which must exist), else the current model, else None."""
+    if model_dir is not None:
+        return resolve_model(settings, model_dir)
+    try:
+        return resolve_model(settings, None)
+    except ModelUnavailable:
+        return None
 
 
 def _model_identity(model_dir: Path) -> str:
@@ -195,7 +208,13 @@ def reclassify(settings, opts: Options) -> Summary:
     report_dir = Path(opts.report_dir) if opts.report_dir else report_dir
     if not opts.text_cols:
         raise MissingColumn("--text-cols names no column; expected e.g. title,detail")
-    model_dir = resolve_model(settings, opts.model_dir)
+    if opts.departments:
+        base = _optional_model(settings, opts.model_dir)
+        model_identity = (f"departments:{departments_bundle.identity(Path(opts.departments))} "
+                          f"type:{_model_identity(base) if base else 'none'}")
+    else:
+        model_dir = resolve_model(settings, opts.model_dir)
+        model_identity = _model_identity(model_dir)
     urgency = _urgency_table(settings)
 
     reader = open_reader(inp, encoding=opts.encoding, sheet=opts.sheet)
@@ -207,7 +226,7 @@ def reclassify(settings, opts: Options) -> Summary:
             raise MissingColumn(f"{inp} has no column(s) {absent}; its columns are {cols}")
         identity = {
             "version": CHECKPOINT_VERSION, "input": _input_identity(inp),
-            "model": _model_identity(model_dir),
+            "model": model_identity,
             "text_cols": list(opts.text_cols), "compare_col": opts.compare_col,
             "compare_head": opts.compare_head, "out_format": out_format,
             "encoding": getattr(reader, "encoding", None),
@@ -217,6 +236,8 @@ def reclassify(settings, opts: Options) -> Summary:
                                                  default=str).encode()).hexdigest()[:16],
         }
         state = _load_or_reset(work, identity, opts.resume)
+        if opts.departments:
+            model_dir = departments_bundle.build(Path(opts.departments), base, work / "model")
         return _run(settings, opts, reader, state, identity, model_dir, out, out_format,
                     errors_path, report_dir, work, make_pool)
     finally:

@@ -21,6 +21,10 @@ def register(sub) -> None:
     p.add_argument("--text-cols", required=True,
                    help="comma-separated columns joined into the message text, e.g. title,detail")
     p.add_argument("--model", help="model bundle directory (default: the current model)")
+    p.add_argument("--departments", metavar="DEPTS.json",
+                   help="route departments by this list of {name, responsibilities, keywords} "
+                        "(cold start, no trained department head needed; the type head comes "
+                        "from --model or the current model when there is one)")
     p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted run from its checkpoint")
@@ -61,7 +65,8 @@ def run(args, settings) -> int:
         report_dir=Path(args.report_dir) if args.report_dir else None,
         errors=Path(args.errors) if args.errors else None, chunk_size=args.chunk_size,
         encoding=args.encoding, sheet=args.sheet, progress=not args.no_progress,
-        checkpoint_every=args.checkpoint_every)
+        checkpoint_every=args.checkpoint_every,
+        departments=Path(args.departments) if args.departments else None)
     try:
         summary = reclassify(settings, opts)
     except FileNotFoundError as exc:

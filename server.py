@@ -26,6 +26,7 @@ from hotline.responses import jsonable
 from hotline.runtime import Engine
 from hotline.http import accesslog
 from hotline.http import openapi, validation
+from foundation import timing
 from foundation.errors import InvalidInput, NotFound
 from hotline.http.errors import Forbidden, PreconditionRequired, Unauthorized, WrongType
 from hotline.http.feedback import FeedbackStore
@@ -80,6 +81,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, *,
     @app.before_request
     def _start():
         g.t0 = time.perf_counter()
+        timing.begin()
         g.request_id = accesslog.request_id(request.headers.get("X-Request-ID"))
         g.principal = None
 
@@ -89,6 +91,10 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, *,
         endpoint = request.url_rule.rule if request.url_rule else "unmatched"
         resp.headers["X-Request-ID"] = g.get("request_id", "")
         metrics.observe(endpoint, request.method, resp.status_code, seconds)
+        phases = timing.end()
+        if phases:
+            resp.headers["Server-Timing"] = timing.server_timing(phases, seconds)
+            metrics.observe_phases(endpoint, {**phases, "total": seconds})
         principal = g.get("principal")
         accesslog.access(g.get("request_id", ""), request.method, request.path, endpoint,
                        resp.status_code, seconds, principal.key_id if principal else None,
@@ -112,12 +118,13 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, *,
         def wrap(fn):
             @functools.wraps(fn)
             def view(**kwargs):
-                principal = auth_mod.authenticate(
-                    keyring, sessions, request.headers.get("Authorization"),
-                    request.cookies.get(auth_mod.SESSION_COOKIE))
-                g.principal = principal
-                principal.require(role)
-                limiter.hit(principal.key_id)   # 1 token now; the work's rest in charge()
+                with timing.phase("auth"):
+                    principal = auth_mod.authenticate(
+                        keyring, sessions, request.headers.get("Authorization"),
+                        request.cookies.get(auth_mod.SESSION_COOKIE))
+                    g.principal = principal
+                    principal.require(role)
+                    limiter.hit(principal.key_id)   # 1 token now; the work's rest in charge()
                 return fn(**kwargs)
             app.add_url_rule(rule, fn.__name__, view, methods=methods)
             return view
@@ -129,15 +136,17 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, *,
             limiter.hit(g.principal.key_id, cost - 1, paid=1)
 
     def body(schema: str) -> dict:
-        data = validation.read_json(request, settings.max_body_bytes)
-        schemas[schema].check(data)
+        with timing.phase("parse"):
+            data = validation.read_json(request, settings.max_body_bytes)
+            schemas[schema].check(data)
         g.log_text = data.get("text") or data.get("query")
         charge(body_cost(data))
         return data
 
     def took(payload: dict) -> Response:
         payload["took_ms"] = round((time.perf_counter() - g.t0) * 1000, 2)
-        return jsonify(payload)
+        with timing.phase("serialise"):
+            return jsonify(payload)
 
     # ------------------------------------------------------------ analysis
     @api("/v1/analyze", ["POST"], "agent")

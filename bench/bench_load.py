@@ -8,7 +8,9 @@ request count, and half-way through publishes the current model or index again
 (a symlink under a new name, so a reload has something real to load; the
 pointer is put back afterwards) and calls ``POST /v1/admin/reload``. Reports
 throughput, p50/p90/p99 latency and errors, next to a same-run baseline
-(``GET /healthz``: the HTTP stack alone). Targets: >= 300 req/s, p99 <= 30 ms,
+(``GET /healthz``: the HTTP stack alone), the time per request phase (the
+``Server-Timing`` phases, summed over every worker from /metrics) and which
+int8 graphs the embedder runs on this CPU. Targets: >= 300 req/s, p99 <= 30 ms,
 zero errors.
 
 Options: --seconds 20 --max-requests 20000 --concurrency 4 --workers 2
@@ -24,8 +26,10 @@ import argparse
 import csv
 import http.client
 import json
+
 import os
 import random
+import re
 import secrets
 import socket
 import subprocess
@@ -267,6 +271,7 @@ def main(settings, argv=None) -> int:
 
         load = run(path, payloads, headers, args.seconds,
                    None if args.reload == "none" else do_reload)
+        phases = phase_breakdown(port, path)
     finally:
         server.terminate()   # SIGTERM: gunicorn's graceful shutdown
         try:
@@ -277,10 +282,12 @@ def main(settings, argv=None) -> int:
         for root, names in published:
             unpublish(root, names)
     figures = {
-        "endpoint": path, "driver": driver, "workers": args.workers, "threads": args.threads,
+        "endpoint": path, "driver": driver, "embedder": _embedder_info(settings), "workers": args.workers, "threads": args.threads,
         "concurrency": args.concurrency, "cpu_count": os.cpu_count(),
         "queries": "demo search_queries + work orders (60/40)",
         "load": load, "reload_mid_run": reload_info or None,
+        # Warm-up and load requests together; total is the whole request in the app.
+        "phase_breakdown": phases,
         "baseline_healthz": baseline,
         "rps_ratio_vs_healthz": round(load["rps"] / baseline["rps"], 3)
         if baseline["rps"] else None,
@@ -291,6 +298,66 @@ def main(settings, argv=None) -> int:
     }
     save("load", figures)
     return 0
+
+
+_SERIES = re.compile(r'^hotline_phase_seconds_(bucket|sum|count)\{endpoint="([^"]*)",'
+                     r'phase="([^"]*)",pid="(\d+)"(?:,le="([^"]*)")?\} (\S+)$')
+
+
+def phase_breakdown(port: int, path: str, scrapes: int = 24) -> dict:
+    """Per phase of ``path`` (foundation.timing via /metrics): requests, mean ms
+    and the bucket bounds holding its p50 and p99. Each gunicorn worker answers
+    a scrape for itself, so scrape until every worker has been heard."""
+    by_pid: dict[str, dict] = {}
+    for _ in range(scrapes):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.request("GET", "/metrics")
+        text = conn.getresponse().read().decode("utf-8")
+        series: dict = {}
+        pid = None
+        for line in text.splitlines():
+            m = _SERIES.match(line)
+            if not m or m.group(2) != path:
+                continue
+            kind, _, name, pid, le, value = m.groups()
+            entry = series.setdefault(name, {"buckets": {}, "sum": 0.0, "count": 0})
+            if kind == "bucket":
+                entry["buckets"][le] = float(value)
+            else:
+                entry[kind] = float(value)
+        if pid is not None:
+            by_pid[pid] = series
+    out = {}
+    for name in dict.fromkeys(n for series in by_pid.values() for n in series):
+        count = sum(s[name]["count"] for s in by_pid.values() if name in s)
+        total = sum(s[name]["sum"] for s in by_pid.values() if name in s)
+        cumulative: dict[str, float] = {}
+        for s in by_pid.values():
+            for le, v in s.get(name, {}).get("buckets", {}).items():
+                cumulative[le] = cumulative.get(le, 0.0) + v
+
+        def bound(q: float):
+            for le, v in sorted(cumulative.items(), key=lambda kv: float(kv[0])):
+                if v >= q * count:
+                    return None if le == "+Inf" else round(float(le) * 1000, 3)
+            return None
+
+        out[name] = {"requests": int(count), "mean_ms": round(total / count * 1000, 3)
+                     if count else None, "p50_le_ms": bound(0.5), "p99_le_ms": bound(0.99)}
+    return {"workers_heard": len(by_pid), "phases": out}
+
+
+def _embedder_info(settings) -> dict:
+    """The serving embedder and which of its int8 graphs this CPU runs (the
+    server decides the same way: parity measured at export, machine_info)."""
+    from index.embedders import get_embedder
+
+    try:
+        emb = get_embedder(settings.embedder, settings)
+    except Exception as exc:  # a bench report, not a gate
+        return {"name": settings.embedder, "error": str(exc)}
+    return {"name": settings.embedder, "identity": getattr(emb, "identity", None),
+            "int8_graphs": list(getattr(emb, "int8_graphs", ()) or ())}
 
 
 def _wait_ready(port: int, timeout: float, endpoint: str) -> bool:

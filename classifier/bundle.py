@@ -26,6 +26,7 @@ from classifier.features import TextFeatures
 from classifier.head import TextHead
 from classifier.neighbors import CaseIndex
 from foundation.artifacts import read_manifest, write_manifest
+from foundation.timing import phase
 from index.text import has_content
 
 HEAD_KIND, HEAD_FORMAT = "classifier_head", 1
@@ -178,7 +179,8 @@ class ClassifierBundle:
                                   department_conf=0.0, department_top3=[], needs_review=True,
                                   review_reasons=["no_content"])
         if evidence:
-            self._add_evidence(prep, preds)
+            with phase("evidence"):
+                self._add_evidence(prep, preds)
         return preds
 
     def _add_evidence(self, prep: TextFeatures, preds: list[Prediction]) -> None:

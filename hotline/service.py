@@ -18,6 +18,7 @@ import functools
 from typing import Any
 
 from foundation.errors import InvalidInput
+from foundation.timing import phase
 from hotline.responses import jsonable
 from hotline.runtime import Snapshot
 
@@ -25,7 +26,8 @@ from hotline.runtime import Snapshot
 def checked_text(snap: Snapshot, text) -> str:
     """The normalised text, or InvalidInput/EmptyText/TextTooLong (a 400 even
     when the service is not ready)."""
-    return snap.normalizer.validate(text)
+    with phase("normalise"):
+        return snap.normalizer.validate(text)
 
 
 @functools.lru_cache(maxsize=1)
@@ -78,13 +80,18 @@ def _for_classifier(text: str, checked: str) -> str:
 def _classified(snap: Snapshot, texts: list[str], checked: list[str]) -> list[dict]:
     """``checked``: the normalised texts, which urgency reads (its spans point
     into the ``text`` a response shows)."""
-    return [_prediction(snap, p, c) for p, c in zip(snap.classifier.predict(texts), checked)]
+    with phase("classify"):
+        predictions = snap.classifier.predict(texts)
+    with phase("dispatch"):
+        return [_prediction(snap, p, c) for p, c in zip(predictions, checked)]
 
 
 def _hits(snap: Snapshot, query: str, k: int, **filters) -> list[dict]:
     from index.search import SearchFilters
 
-    return [jsonable(h) for h in snap.search.search(query, k=k, filters=SearchFilters(**filters))]
+    hits = snap.search.search(query, k=k, filters=SearchFilters(**filters))
+    with phase("serialise"):
+        return [jsonable(h) for h in hits]
 
 
 def classify(snap: Snapshot, texts: list[str], where: str | None = None) -> list[dict]:

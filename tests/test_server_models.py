@@ -177,3 +177,26 @@ def test_ready_means_warm(served_home):
     finally:
         point_current(settings.models_root, current.name)
         shutil.rmtree(settings.models_root / "v-warm")
+
+
+def test_each_request_says_where_its_time_went(served_app):
+    """Server-Timing per response and hotline_phase_seconds in /metrics: the
+    breakdown `hotline bench load` reports (issue #21)."""
+    client = served_app.test_client()
+    r = client.post("/v1/analyze", headers=auth("agent"), json={"text": "小区停水了什么时候来水"})
+    assert r.status_code == 200
+    phases = {}
+    for part in r.headers["Server-Timing"].split(","):
+        name, dur = part.strip().split(";dur=")
+        phases[name] = float(dur)
+    want = {"auth", "parse", "normalise", "classify", "evidence", "dispatch", "embed", "segment",
+            "search_lock", "retrieve", "fuse", "highlight", "serialise", "total"}
+    assert want <= set(phases), set(phases)
+    assert all(v >= 0 for v in phases.values())
+    inner = sum(v for k, v in phases.items() if k not in ("total", "evidence"))
+    assert inner <= phases["total"] * 1.01 + 0.01   # evidence runs inside classify
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'hotline_phase_seconds_count{endpoint="/v1/analyze",phase="embed"' in text
+    # An unauthenticated request stops at auth and records no later phase.
+    bad = client.post("/v1/analyze", json={"text": "停水"})
+    assert bad.status_code == 401 and "embed" not in bad.headers.get("Server-Timing", "")

@@ -13,6 +13,8 @@ import threading
 from typing import Callable, Iterable
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+# Phases of one request (foundation.timing) run from microseconds to a stall.
+PHASE_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.1, 0.5, 2.0)
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
@@ -37,6 +39,8 @@ class Metrics:
         self._requests: dict[tuple[str, str, int], int] = {}
         # endpoint -> [bucket counts..., +Inf count], sum
         self._latency: dict[str, tuple[list[int], list[float]]] = {}
+        # (endpoint, phase) -> [bucket counts..., +Inf count], sum
+        self._phases: dict[tuple[str, str], tuple[list[int], list[float]]] = {}
         self._gauges: list[Callable[[], Iterable[tuple[str, str, dict, float]]]] = []
 
     def observe(self, endpoint: str, method: str, status: int, seconds: float) -> None:
@@ -48,6 +52,15 @@ class Metrics:
             counts[i] += 1
             total[0] += seconds
 
+    def observe_phases(self, endpoint: str, phases: dict) -> None:
+        """One request's ``{phase: seconds}`` (foundation.timing)."""
+        with self._lock:
+            for name, seconds in phases.items():
+                counts, total = self._phases.setdefault(
+                    (endpoint, name), ([0] * (len(PHASE_BUCKETS) + 1), [0.0]))
+                counts[bisect.bisect_left(PHASE_BUCKETS, seconds)] += 1
+                total[0] += seconds
+
     def add_gauges(self, source: Callable[[], Iterable[tuple[str, str, dict, float]]]) -> None:
         """``source()`` yields (name, help, labels, value) at scrape time."""
         self._gauges.append(source)
@@ -58,6 +71,7 @@ class Metrics:
         with self._lock:
             requests = dict(self._requests)
             latency = {k: (list(c), t[0]) for k, (c, t) in self._latency.items()}
+            phases = {k: (list(c), t[0]) for k, (c, t) in self._phases.items()}
         out += ["# HELP hotline_http_requests_total HTTP requests by endpoint, method and status.",
                 "# TYPE hotline_http_requests_total counter"]
         for (endpoint, method, status), n in sorted(requests.items()):
@@ -74,6 +88,17 @@ class Metrics:
             lbl = _labels([("endpoint", endpoint), ("pid", pid)])
             out.append(f"hotline_http_request_duration_seconds_sum{lbl} {total!r}")
             out.append(f"hotline_http_request_duration_seconds_count{lbl} {running}")
+        out += ["# HELP hotline_phase_seconds Time per request phase (Server-Timing) by endpoint.",
+                "# TYPE hotline_phase_seconds histogram"]
+        for (endpoint, name), (counts, total) in sorted(phases.items()):
+            base = [("endpoint", endpoint), ("phase", name), ("pid", pid)]
+            running = 0
+            for bound, c in zip(list(PHASE_BUCKETS) + [float("inf")], counts):
+                running += c
+                out.append(f"hotline_phase_seconds_bucket{_labels(base + [('le', _num(bound))])} "
+                           f"{running}")
+            out.append(f"hotline_phase_seconds_sum{_labels(base)} {total!r}")
+            out.append(f"hotline_phase_seconds_count{_labels(base)} {running}")
         seen: set[str] = set()
         for source in self._gauges:
             for name, help_, labels, value in source():

@@ -18,6 +18,7 @@ import threading
 import time
 from pathlib import Path
 
+from foundation.timing import add as add_phase, phase
 from index.search.build import current_dir, load_state
 from index.search.errors import BadQuery
 from index.search.state import MODES, prepare
@@ -55,10 +56,14 @@ class SearchService:
         if filters is not None and not isinstance(filters, SearchFilters):
             raise BadQuery(f"filters must be a SearchFilters, got {type(filters).__name__}")
         text = self.normalizer.validate(query)
-        qvec = self.embedder.embed([text], kind="query")[0] if mode != "lexical" else None
-        terms = self.tokenizer.terms(text)
+        with phase("embed"):
+            qvec = self.embedder.embed([text], kind="query")[0] if mode != "lexical" else None
+        with phase("segment"):
+            terms = self.tokenizer.terms(text)
         synonyms = self.tokenizer.synonyms      # read each query: synonym edits need no reindex
-        with self._lock:
+        t0 = time.perf_counter()
+        with self._lock:   # held by a KB catch-up's append: its wait is a phase of its own
+            add_phase("search_lock", time.perf_counter() - t0)
             return self._state.search(qvec, text, terms, synonyms, k, filters, mode)
 
     def get(self, entry_id: str):

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from foundation.timing import phase
 from index.search.dense import DenseIndex
 from index.search.entrylist import EntryList
 from index.search.filters import EntryColumns
@@ -305,13 +306,20 @@ class IndexState:
 
     def search(self, qvec, qtext: str, terms: list[str], synonyms: dict, k: int,
                filters: SearchFilters | None = None, mode: str = "fused") -> list[Hit]:
-        found = self.candidates(qvec, qtext, terms, synonyms, k, filters, mode)
+        with phase("retrieve"):
+            found = self.candidates(qvec, qtext, terms, synonyms, k, filters, mode)
         if found is None:
             return []
         qt, rows, feats = found
+        with phase("fuse"):
+            ranked = list(self.rank(rows, feats, k, mode))
+        with phase("highlight"):
+            return self._hits(ranked, qt, synonyms)
+
+    def _hits(self, ranked, qt, synonyms) -> list[Hit]:
         highlight = highlighter(qt.terms + _expansions(qt.terms, synonyms))
         hits = []
-        for e, score, row in self.rank(rows, feats, k, mode):
+        for e, score, row in ranked:
             entry = self.entries[e]
             if e not in self._prepared_text:
                 self._prepared_text[e] = (prepare_text(entry.question), prepare_text(entry.answer))

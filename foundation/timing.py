@@ -1,0 +1,59 @@
+"""Per-request phase timing: where a request's time goes.
+
+A request (HTTP view, bench call) opens a record with :func:`begin`; code on
+the request path wraps its steps in ``with phase("embed"):``; the record is
+closed with :func:`end` and ends up in the ``Server-Timing`` response header
+and the ``hotline_phase_seconds`` histogram (issue #21: a p99 far above the
+p50 has to be located before it can be removed). Outside a request ``phase``
+costs two attribute reads and records nothing. A context variable, not a
+global: gthread workers serve requests on several threads at once.
+"""
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+_record: ContextVar[dict | None] = ContextVar("hotline_phases", default=None)
+
+
+def begin() -> dict:
+    """Start recording this request's phases; returns the (live) record."""
+    record: dict = {}
+    _record.set(record)
+    return record
+
+
+def end() -> dict:
+    """Stop recording; the phases as ``{name: seconds}`` in first-seen order."""
+    record = _record.get()
+    _record.set(None)
+    return record or {}
+
+
+def add(name: str, seconds: float) -> None:
+    record = _record.get()
+    if record is not None:
+        record[name] = record.get(name, 0.0) + seconds
+
+
+@contextmanager
+def phase(name: str):
+    """Time the block as ``name`` (summed when a phase runs more than once)."""
+    record = _record.get()
+    if record is None:
+        yield
+        return
+    t0 = time.perf_counter()
+    try:
+        yield
+    finally:
+        record[name] = record.get(name, 0.0) + time.perf_counter() - t0
+
+
+def server_timing(phases: dict, total: float | None = None) -> str:
+    """The W3C ``Server-Timing`` header value (milliseconds)."""
+    parts = [f"{name};dur={seconds * 1000:.3f}" for name, seconds in phases.items()]
+    if total is not None:
+        parts.append(f"total;dur={total * 1000:.3f}")
+    return ", ".join(parts)

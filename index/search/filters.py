@@ -12,6 +12,7 @@ import numpy as np
 from index.search.types import SearchFilters
 
 _MAX_CACHE = 64
+_MISSING = object()
 
 
 def as_day(now: Any = None) -> str:
@@ -86,8 +87,11 @@ class EntryColumns:
         filters = filters or SearchFilters()
         day = as_day(filters.now)
         key = filters.key(day)
-        if key in self._cache:
-            return self._cache[key]
+        # One lookup, not `in` then `[]`: searches share this cache across threads
+        # (foundation.rwlock) and another may clear it in between.
+        cached = self._cache.get(key, _MISSING)
+        if cached is not _MISSING:
+            return cached
         vf, vt, region = self._np()
         n = len(self.region)
         m = (vf <= day) & (vt > day) if n else np.ones(0, dtype=bool)

@@ -18,6 +18,7 @@ import threading
 import time
 from pathlib import Path
 
+from foundation.rwlock import ReadWriteLock
 from foundation.timing import add as add_phase, phase
 from index.search.build import current_dir, load_state
 from index.search.errors import BadQuery
@@ -37,7 +38,7 @@ class SearchService:
         self.embedder = embedder or get_embedder(settings.embedder, settings)
         self.tokenizer = tokenizer or get_tokenizer()
         self.normalizer = Normalizer(max_chars=settings.max_text_chars)
-        self._lock = threading.Lock()          # guards the state's contents
+        self._lock = ReadWriteLock()           # searches share the state; an update has it alone
         self._sync_lock = threading.Lock()     # one sync at a time
         directory = Path(index_dir) if index_dir else current_dir(settings)
         self._state, self.manifest = load_state(directory, self.embedder)
@@ -62,12 +63,12 @@ class SearchService:
             terms = self.tokenizer.terms(text)
         synonyms = self.tokenizer.synonyms      # read each query: synonym edits need no reindex
         t0 = time.perf_counter()
-        with self._lock:   # held by a KB catch-up's append: its wait is a phase of its own
+        with self._lock.read():   # a KB catch-up's append excludes searches: its own phase
             add_phase("search_lock", time.perf_counter() - t0)
             return self._state.search(qvec, text, terms, synonyms, k, filters, mode)
 
     def get(self, entry_id: str):
-        with self._lock:
+        with self._lock.read():
             return self._state.get(entry_id)
 
     # ------------------------------------------------------------ updates
@@ -97,7 +98,7 @@ class SearchService:
         publish = [current[i] for i in ids if i in current and current[i].status == "published"]
         gone = [i for i in ids if i not in current or current[i].status != "published"]
         p = prepare(publish, self.embedder, self.tokenizer, state.include_answers).with_grams()
-        with self._lock:
+        with self._lock.write():
             removed = state.remove(gone)
             state.apply(p)
             state.seq = changes[-1].seq
@@ -106,7 +107,7 @@ class SearchService:
 
     # ------------------------------------------------------------ status
     def status(self) -> dict:
-        with self._lock:
+        with self._lock.read():
             s = self._state
             return {"directory": str(self.directory), "entries": s.n_entries, "rows": s.n_rows,
                     "dead_rows": int(len(s.row_alive) - s.row_alive.sum()),

@@ -24,6 +24,7 @@ from index.text import normalize
 
 ROW_KINDS = ("question", "similar", "answer")
 MODES = ("fused", "dense", "lexical")
+_MISSING = object()
 
 
 def entry_texts(entry, include_answers: bool) -> list[tuple[int, str]]:
@@ -194,7 +195,9 @@ class IndexState:
 
         f = filters or SearchFilters()
         key = f.key(as_day(f.now))
-        if key not in self._mask_cache:
+        # One lookup: searches share this cache across threads (foundation.rwlock).
+        mask = self._mask_cache.get(key, _MISSING)
+        if mask is _MISSING:
             emask = self.cols.mask(f)
             if emask is None and self.row_alive.all():
                 mask = None
@@ -205,7 +208,7 @@ class IndexState:
             if len(self._mask_cache) > 64:
                 self._mask_cache.clear()
             self._mask_cache[key] = mask
-        return self._mask_cache[key]
+        return mask
 
     def candidates(self, qvec, qtext: str, terms: list[str], synonyms: dict, k: int,
                    filters: SearchFilters | None = None, mode: str = "fused"):

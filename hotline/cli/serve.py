@@ -9,9 +9,14 @@ missing (index, models; the demo KB too with ``--prepare``) is built by
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
+import time
+from pathlib import Path
 
 log = logging.getLogger("hotline.serve")
 
@@ -163,8 +168,6 @@ def per_worker_settings(settings):
     the cores' share of one worker, since more onnxruntime threads per worker
     only oversubscribe them (2 workers on 2 cores: /v1/analyze 171 -> 246 req/s,
     p99 96 -> 28 ms at concurrency 3, same run)."""
-    import os
-
     if settings.embed_threads:
         return settings
     cores = os.cpu_count() or 1
@@ -180,6 +183,14 @@ def serve_gunicorn(settings, threads: int = 2, children=()) -> None:
 
     settings = per_worker_settings(settings)
     children = list(children)
+    # Workers say "loaded and warm" here (a file per pid), for rolling restarts.
+    ready_dir = Path(tempfile.mkdtemp(prefix="hotline-ready-"))
+
+    def _mark_ready(worker):       # in the worker, after create_app returned
+        (ready_dir / str(worker.pid)).touch()
+
+    def _unmark(arbiter, worker):  # in the arbiter, when a worker has exited
+        (ready_dir / str(worker.pid)).unlink(missing_ok=True)
 
     class HotlineArbiter(Arbiter):
         def reap_workers(self):      # on SIGCHLD and at shutdown
@@ -190,7 +201,27 @@ def serve_gunicorn(settings, threads: int = 2, children=()) -> None:
         def manage_workers(self):    # every turn of the main loop (about 1 s): a child
             for child in children:   # that ended before the SIGCHLD handler was installed
                 child.poll()
+            if len(self.WORKERS) > self.num_workers:
+                self._hold_old_workers()
             super().manage_workers()
+
+        def _hold_old_workers(self):
+            """A rolling restart (SIGHUP) spawns new workers and, in gunicorn,
+            stops the old ones at once: while the new ones load their models
+            (seconds) nobody accepts, and requests wait in the listen queue (the
+            issue-21 multi-second tail). Keep the old workers serving until the
+            newest ``num_workers`` have loaded and warmed their app (a marker
+            each writes from ``post_worker_init``), or one of them has died."""
+            deadline = time.monotonic() + self.cfg.timeout
+            while time.monotonic() < deadline:
+                newest = sorted(self.WORKERS.items(), key=lambda w: w[1].age)[-self.num_workers:]
+                if len(self.WORKERS) <= self.num_workers or all(
+                        (ready_dir / str(pid)).exists() for pid, _ in newest):
+                    return
+                self.reap_workers()
+                time.sleep(0.05)
+            self.log.warning("new workers not ready after %s s; stopping the old ones anyway",
+                             self.cfg.timeout)
 
     class App(BaseApplication):
         def load_config(self):
@@ -208,6 +239,8 @@ def serve_gunicorn(settings, threads: int = 2, children=()) -> None:
                 "errorlog": "-",
                 "loglevel": settings.log_level.lower(),
                 "proc_name": "hotline",
+                "post_worker_init": _mark_ready,
+                "child_exit": _unmark,
             }
             for key, value in options.items():
                 self.cfg.set(key, value)
@@ -226,4 +259,9 @@ def serve_gunicorn(settings, threads: int = 2, children=()) -> None:
                 print(f"\nError: {exc}\n", file=sys.stderr, flush=True)
                 sys.exit(1)
 
-    App().run()
+    master = os.getpid()
+    try:
+        App().run()
+    finally:
+        if os.getpid() == master:   # a worker leaves through here too (SystemExit)
+            shutil.rmtree(ready_dir, ignore_errors=True)

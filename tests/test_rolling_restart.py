@@ -1,0 +1,106 @@
+"""A rolling restart (SIGHUP to `hotline serve --production`) under load: new
+workers take over, and no request waits for them to load (issue #21: no request
+over 1 s)."""
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import KEYS
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _worker_pids(port: int, tries: int = 20) -> set[str]:
+    pids = set()
+    for _ in range(tries):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        conn.request("GET", "/metrics")
+        pids |= set(re.findall(r'pid="(\d+)"', conn.getresponse().read().decode()))
+    return pids
+
+
+@pytest.mark.slow
+def test_sighup_under_load_adds_no_request_over_a_second(served_home):
+    port = _port()
+    env = {**os.environ, "HOTLINE_API_KEYS": ",".join(f"{r}:{k}" for r, k in KEYS.items()),
+           "HOTLINE_RATE_LIMIT_PER_MINUTE": "0", "PYTHONPATH": str(ROOT),
+           "HOTLINE_LOG_LEVEL": "WARNING"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hotline.cli.main", "--home", str(served_home), "serve",
+         "--production", "--no-build", "--port", str(port), "--workers", "2", "--threads", "2"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 120
+        while True:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+                conn.request("GET", "/readyz")
+                if conn.getresponse().status == 200:
+                    break
+            except OSError:
+                pass
+            assert proc.poll() is None, "gunicorn exited"
+            assert time.time() < deadline, "not ready in 120 s"
+            time.sleep(0.2)
+        before = _worker_pids(port)
+        latencies, errors, stop = [], [], threading.Event()
+        body = json.dumps({"text": "小区停水了什么时候恢复"}, ensure_ascii=False).encode()
+        headers = {"Authorization": f"Bearer {KEYS['agent']}", "Content-Type": "application/json"}
+
+        def client():
+            while not stop.is_set():
+                t0 = time.perf_counter()
+                try:
+                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                    conn.request("POST", "/v1/analyze", body=body, headers=headers)
+                    resp = conn.getresponse()
+                    resp.read()
+                    if resp.status != 200:
+                        errors.append(resp.status)
+                    conn.close()
+                except OSError as exc:
+                    errors.append(repr(exc))
+                latencies.append(time.perf_counter() - t0)
+
+        threads = [threading.Thread(target=client) for _ in range(3)]
+        for t in threads:
+            t.start()
+        time.sleep(1.0)
+        os.kill(proc.pid, signal.SIGHUP)
+        # Until both new workers serve (and a little after), the load goes on.
+        deadline = time.time() + 90
+        after = before
+        while time.time() < deadline:
+            time.sleep(1.0)
+            after = _worker_pids(port, tries=8)
+            if after and not (after & before):
+                break
+        time.sleep(1.0)
+        stop.set()
+        for t in threads:
+            t.join(40)
+        assert after and not (after & before), f"workers not replaced: {before} -> {after}"
+        assert not errors, errors[:5]
+        assert len(latencies) > 20
+        assert max(latencies) < 1.0, sorted(latencies)[-5:]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)

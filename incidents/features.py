@@ -17,7 +17,7 @@ from incidents.reports import Prepared
 FEATURES = (
     "bias", "place_exact", "place_sim", "place_both", "place_one", "topic_centroid",
     "topic_max", "class_same", "family_same", "class_conflict", "class_none",
-    "gap_last_days", "gap_first_days", "log_size", "place_x_topic", "place_x_family",
+    "gap_last_frac", "gap_first_frac", "log_size", "place_x_topic", "place_x_family",
 )
 _RECENT = 4          # members whose own n-grams are compared (besides the centroid)
 _MAX_PLACES = 16
@@ -25,7 +25,7 @@ _MAX_PLACES = 16
 
 class Incident:
     __slots__ = ("id", "region", "members", "first_time", "last_time", "places", "keys",
-                 "classes", "families", "topic_sum", "recent")
+                 "classes", "families", "topic_sum", "recent", "reports_with")
 
     def __init__(self, id_: int, report: Prepared, index: int):
         self.id = id_
@@ -35,8 +35,9 @@ class Incident:
         self.last_time = report.time
         self.places: list = []
         self.keys: set[str] = set()
-        self.classes: Counter = Counter()
-        self.families: set[str] = set()
+        self.classes: Counter = Counter()     # reports naming each class
+        self.families: Counter = Counter()
+        self.reports_with = 0                # reports naming any class
         self.topic_sum: dict[str, float] = {}
         self.recent: list[dict[str, float]] = []
         self.add(report, index)
@@ -49,7 +50,8 @@ class Incident:
                 self.keys.add(p.key)
                 self.places.append(p)
         self.classes.update(report.classes)
-        self.families |= report.families
+        self.families.update(report.families)
+        self.reports_with += bool(report.classes)
         for g, v in report.topic.items():
             self.topic_sum[g] = self.topic_sum.get(g, 0.0) + v
         self.recent.append(report.topic)
@@ -62,8 +64,10 @@ class Incident:
         return cosine(topic, s) / norm
 
 
-def pair_features(r: Prepared, inc: Incident) -> list[float]:
-    """The feature vector (``FEATURES`` order) of report ``r`` against ``inc``."""
+def pair_features(r: Prepared, inc: Incident, window_hours: float) -> list[float]:
+    """The feature vector (``FEATURES`` order) of report ``r`` against ``inc``;
+    gaps are fractions of the window of the classes involved (two days apart is
+    long for a power cut, ordinary for a week of square dancing)."""
     place_exact = 1.0 if r.keys & inc.keys else 0.0
     place_sim = place_exact
     if not place_exact and r.places and inc.places:
@@ -72,12 +76,16 @@ def pair_features(r: Prepared, inc: Incident) -> list[float]:
     one = 1.0 if (bool(r.places) != bool(inc.places)) else 0.0
     t_cent = inc.centroid_cosine(r.topic)
     t_max = max((cosine(r.topic, t) for t in inc.recent), default=0.0)
-    class_same = 1.0 if any(c in inc.classes for c in r.classes) else 0.0
-    family_same = 1.0 if r.families & inc.families else 0.0
-    conflict = 1.0 if (r.families and inc.families and not family_same) else 0.0
+    # Shares of the incident's reports (that name a class at all) naming the
+    # report's class / family: a big incident collects stray classes (公交站 in
+    # a burst-main call) that should not attract every bus complaint.
+    n = inc.reports_with
+    class_same = max((inc.classes[c] for c in r.classes), default=0) / n if n else 0.0
+    family_same = max((inc.families[f] for f in r.families), default=0) / n if n else 0.0
+    conflict = 1.0 if (r.families and n and not family_same) else 0.0
     none = 0.0 if r.classes else 1.0
-    gap_last = max(0.0, r.time - inc.last_time) / 24.0
-    gap_first = max(0.0, r.time - inc.first_time) / 24.0
+    gap_last = max(0.0, r.time - inc.last_time) / window_hours
+    gap_first = max(0.0, r.time - inc.first_time) / window_hours
     return [1.0, place_exact, place_sim, both, one, t_cent, t_max, class_same, family_same,
             conflict, none, gap_last, gap_first, math.log1p(len(inc.members)),
             place_sim * t_max, place_sim * family_same]

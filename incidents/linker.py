@@ -141,9 +141,10 @@ class IncidentLinker:
             for inc in stream.candidates(r):
                 # the window counts from the incident's first report: a problem
                 # that comes back after it is a new incident
-                if r.time - inc.first_time > self._window(windows, default, r, inc):
+                window = self._window(windows, default, r, inc)
+                if r.time - inc.first_time > window:
                     continue
-                x = pair_features(r, inc)
+                x = pair_features(r, inc, window)
                 p = _sigmoid(sum(a * b for a, b in zip(w, x)))
                 if p >= best_p:
                     best, best_p = inc, p
@@ -166,7 +167,8 @@ class IncidentLinker:
         if len(reports) != len(gold):
             raise InvalidInput(f"{len(reports)} reports but {len(gold)} gold labels")
         prepared = prepared if prepared is not None else self.prepare(reports)
-        X, y, gaps = self._replay(prepared, gold)
+        self.window_, self.windows_ = self._fit_windows(self._gold_gaps(prepared, gold))
+        X, y = self._replay(prepared, gold)
         if len(set(y)) < 2:
             raise InvalidInput("the dev set gives no linked pairs to learn from "
                                "(every gold incident has one report)")
@@ -174,7 +176,6 @@ class IncidentLinker:
         model.fit(np.asarray(X)[:, 1:], np.asarray(y))
         self.weights_ = {"bias": float(model.intercept_[0])}
         self.weights_.update({n: float(c) for n, c in zip(FEATURES[1:], model.coef_[0])})
-        self.window_, self.windows_ = self._fit_windows(gaps)
         self.threshold_ = None
         grid = [round(t, 3) for t in np.arange(0.05, 0.951, 0.025)]
         scores = [bcubed(self.link_prepared(prepared, threshold=t), gold)["f1"] for t in grid]
@@ -187,11 +188,28 @@ class IncidentLinker:
                           "threshold_grid": dict(zip(map(str, grid), map(lambda s: round(s, 4), scores)))}
         return self
 
+    @staticmethod
+    def _gold_gaps(prepared, gold):
+        """(classes of the incident so far, hours since its first report) per report
+        that joins a gold incident."""
+        first: dict = {}
+        classes: dict = {}
+        gaps = []
+        for i in sorted(range(len(prepared)), key=lambda k: prepared[k].time):
+            r, g = prepared[i], gold[i]
+            if g in first:
+                classes[g] |= r.classes
+                gaps.append((set(classes[g]), r.time - first[g]))
+            else:
+                first[g], classes[g] = r.time, set(r.classes)
+        return gaps
+
     def _replay(self, prepared, gold):
         """(report, gold incident so far) pairs in time order, as the linker sees them."""
         stream = _Stream(_FIT_REACH_HOURS, self.max_candidates * 2)
         by_gold: dict = {}
-        X, y, gaps = [], [], []
+        X, y = [], []
+        windows, default = self.windows_, self.window_
         for i in sorted(range(len(prepared)), key=lambda k: prepared[k].time):
             r, g = prepared[i], gold[i]
             mine = by_gold.get(g)
@@ -201,14 +219,13 @@ class IncidentLinker:
             for inc in cands:
                 if inc.region != r.region:
                     continue
-                X.append(pair_features(r, inc))
+                X.append(pair_features(r, inc, self._window(windows, default, r, inc)))
                 y.append(1 if inc is mine else 0)
             if mine is None:
                 by_gold[g] = stream.open(r, i)
             else:
-                gaps.append((set(r.classes) | set(mine.classes), r.time - mine.first_time))
                 stream.join(mine, r, i)
-        return X, y, gaps
+        return X, y
 
     @staticmethod
     def _fit_windows(gaps):

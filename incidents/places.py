@@ -33,7 +33,12 @@ SUFFIX_KIND = {
     "超市": "mall", "市场": "market", "菜市场": "market", "农贸市场": "market",
     "车站": "station", "地铁站": "station", "火车站": "station", "汽车站": "station",
     "公交站": "station", "站": "station", "工地": "site", "工业园": "site", "产业园": "site",
+    "厂": "org", "工厂": "org", "公司": "org", "有限公司": "org", "集团": "org",
 }
+# What a company does, which callers vary or leave out (宏达电子厂 / 宏达电子科技
+#有限公司 / 宏达厂 -> org:宏达).
+_TRADE = re.compile(r"(?:电子|科技|服装|制衣|衣服|饲料|化工|石材|加工|食品|建材|实业|集团|有限|"
+                    r"机械|制造|纺织|印染|塑料|家具|物流|建筑|工程|贸易|发展)+$")
 _SUFFIX_RE = re.compile("|".join(sorted(map(re.escape, SUFFIX_KIND), key=len, reverse=True)))
 # Parts of a place that callers vary: 3栋, 12号楼, 2单元, 东门, 北区, 二期, 1号.
 _PART_RE = re.compile(
@@ -47,8 +52,11 @@ _STOP = frozenset("""
 反映 投诉 举报 咨询 求助 报修 来电 市民 居民 业主 师傅 附近 旁边 对面 门口 周边 一带 里面 内 外 整片 片区 住户 小区内
 前 后 上 下 边 楼下 楼上 我市 本市 市 区 县 镇 乡 该 其 就 都 也 还 又 已经 一直 今天 昨天 现在 目前
 发现 看到 说 讲 问 请 帮忙 麻烦 希望 要求 需要 没有 没 不 很 非常 严重 出现 导致 所在 所在地 整个 多个
+整条 那段 这段 一条 那条 这条 整片 外面 因为 就是 只能 我住 好几个 问下 问一下 想问 那边 这边 那片
+靠近 临近 靠 每天 每天晚上 晚上 早上 白天 半夜 一个 那家 这家 一家 做 开 干 搞 走
 """.split())
 _ADMIN = re.compile(r".*(?:省|(?<!城|都|超)市|区|县|镇|乡|街道|办事处)$")
+_LOCATIVE = frozenset("上 口 边 旁 段 中 里 内 外 头 两侧 附近 那边 这边".split())
 _CJK = re.compile(r"^[\u4e00-\u9fff]+$")
 _MAX_CORE = 6
 
@@ -77,7 +85,19 @@ def _token_spans(tokens: list[str], text: str) -> list[tuple[int, int, str]]:
     return spans
 
 
-def _core_before(text: str, spans, start: int) -> tuple[str, int]:
+def _stopwords() -> frozenset:
+    global _ALL_STOP
+    if _ALL_STOP is None:
+        from index.text import get_tokenizer
+
+        _ALL_STOP = _STOP | get_tokenizer().stopwords
+    return _ALL_STOP
+
+
+_ALL_STOP = None
+
+
+def _core_before(text: str, spans, start: int, stop=_STOP) -> tuple[str, int]:
     """The name that ends at ``start`` and where it begins: inside the token that
     holds the suffix (人民医院 -> 人民), then whole words leftwards while they are
     name-like (CJK, not a stop word, not an area) and the core stays short."""
@@ -86,7 +106,7 @@ def _core_before(text: str, spans, start: int) -> tuple[str, int]:
         if s >= start:
             continue
         piece = text[s:min(e, start)]
-        if piece in _STOP or not _CJK.match(piece) or (len(piece) > 1 and _ADMIN.match(piece)):
+        if piece in stop or not _CJK.match(piece) or (len(piece) > 1 and _ADMIN.match(piece)):
             break
         if len(core) + len(piece) > _MAX_CORE:
             break
@@ -99,8 +119,10 @@ def _core_before(text: str, spans, start: int) -> tuple[str, int]:
     return core, begin
 
 
-def normalize_core(core: str) -> str:
+def normalize_core(core: str, kind: str = "") -> str:
     core = _PART_RE.sub("", core)
+    if kind == "org" and len(core) > 2:
+        core = _TRADE.sub("", core) or core
     while len(core) > 2 and core.endswith(_CORE_TAILS):
         core = core[:-1]
     return core
@@ -114,6 +136,7 @@ def extract_places(text: str, tokens: list[str] | None = None) -> list[Place]:
 
         tokens = get_tokenizer().cut(text)
     spans = _token_spans(tokens, text)
+    stops = _stopwords()
     out: list[Place] = []
     taken_until = 0
     for m in _SUFFIX_RE.finditer(text):
@@ -121,7 +144,12 @@ def extract_places(text: str, tokens: list[str] | None = None) -> list[Place]:
         kind = SUFFIX_KIND[suffix]
         if kind == "junction":
             continue  # 人民路与解放路交叉口: the roads are the places
-        core, begin = _core_before(text, spans, start)
+        holder = next((sp for sp in spans if sp[0] <= start < sp[1]), None)
+        if holder and holder[1] > end and text[end:holder[1]] not in _LOCATIVE:
+            continue  # the suffix starts a longer word: 路面, 路灯, 广场舞, 村民 (路上 is fine)
+        if holder and holder[0] < start and start - holder[0] < 2 and len(suffix) == 1:
+            continue  # one character and a suffix in one word: 走路, 马路, 一路
+        core, begin = _core_before(text, spans, start, stops)
         if not core and len(suffix) >= 3:
             core = suffix  # a landmark by itself: 火车站, 农贸市场
         if begin < taken_until:
@@ -134,7 +162,7 @@ def extract_places(text: str, tokens: list[str] | None = None) -> list[Place]:
             continue  # 街道 is an administrative unit, not a street
         part = _PART_RE.match(text, end)
         stop = part.end() if part else end
-        norm = normalize_core(core)
+        norm = normalize_core(core, kind)
         if norm:
             out.append(Place(kind, norm, text[begin:stop], begin, stop))
         taken_until = stop
@@ -142,12 +170,13 @@ def extract_places(text: str, tokens: list[str] | None = None) -> list[Place]:
 
 
 def place_similarity(a: Place, b: Place) -> float:
-    """1 for one key; containment (人民 / 第一人民) 0.8; else the Dice overlap of
+    """1 for one key; containment or one first two characters
+    (人民 / 第一人民, 恒远服装 / 恒远制衣) 0.8; else the Dice overlap of
     the cores' character bigrams, halved across kinds (幸福小区 vs 幸福路)."""
     if a.key == b.key:
         return 1.0
     ca, cb = a.core, b.core
-    if len(ca) >= 2 and len(cb) >= 2 and (ca in cb or cb in ca):
+    if len(ca) >= 2 and len(cb) >= 2 and (ca in cb or cb in ca or ca[:2] == cb[:2]):
         sim = 0.8
     else:
         ga = {ca[i:i + 2] for i in range(len(ca) - 1)} or {ca}

@@ -90,7 +90,7 @@ def prepare(report: Report, normalizer=None, tokenizer=None) -> Prepared:
     tokens = tokenizer.cut(text) if text else []
     places = tuple(extract_places(text, tokens))
     topic = topic_text(text, [(p.start, p.end) for p in places])
-    classes = problem_classes(topic)
+    classes = problem_classes(text)  # the whole text: 公交站 is a place and a problem
     return Prepared(time=report.time, region=(report.region or "").strip(), places=places,
                     keys=frozenset(p.key for p in places), classes=classes,
                     families=families(classes), topic=topic_vector(topic))

@@ -1,11 +1,11 @@
-"""`hotline eval embedder|search|classifier`: each target lives in hotline.cli.eval_<target>."""
+"""`hotline eval embedder|search|classifier|incidents`: each target lives in hotline.cli.eval_<target>."""
 import importlib
 
-TARGETS = ("embedder", "search", "classifier")
+TARGETS = ("embedder", "search", "classifier", "incidents")
 
 
 def register(sub) -> None:
-    p = sub.add_parser("eval", help="evaluate embedders, search or the classifier on the shared data")
+    p = sub.add_parser("eval", help="evaluate embedders, search, the classifier or incident linking")
     targets = p.add_subparsers(dest="eval_target", metavar="TARGET")
     for name in TARGETS:
         importlib.import_module(f"hotline.cli.eval_{name}").register(targets)

@@ -19,13 +19,14 @@ FEATURES = (
     "topic_max", "class_same", "family_same", "class_conflict", "class_none",
     "gap_last_frac", "gap_first_frac", "log_size", "place_x_topic", "place_x_family",
 )
-_RECENT = 4          # members whose own n-grams are compared (besides the centroid)
+_RECENT = 3          # members whose own n-grams are compared (besides the centroid)
 _MAX_PLACES = 16
 
 
 class Incident:
     __slots__ = ("id", "region", "members", "first_time", "last_time", "places", "keys",
-                 "classes", "families", "topic_sum", "recent", "reports_with")
+                 "classes", "families", "topic_sum", "recent", "reports_with",
+                 "topic_norm")
 
     def __init__(self, id_: int, report: Prepared, index: int):
         self.id = id_
@@ -52,16 +53,16 @@ class Incident:
         self.classes.update(report.classes)
         self.families.update(report.families)
         self.reports_with += bool(report.classes)
+        s = self.topic_sum
         for g, v in report.topic.items():
-            self.topic_sum[g] = self.topic_sum.get(g, 0.0) + v
+            s[g] = s.get(g, 0.0) + v
+        self.topic_norm = math.sqrt(sum(v * v for v in s.values())) or 1.0
         self.recent.append(report.topic)
         if len(self.recent) > _RECENT:
             self.recent.pop(0)
 
     def centroid_cosine(self, topic: dict[str, float]) -> float:
-        s = self.topic_sum
-        norm = math.sqrt(sum(v * v for v in s.values())) or 1.0
-        return cosine(topic, s) / norm
+        return cosine(topic, self.topic_sum) / self.topic_norm
 
 
 def pair_features(r: Prepared, inc: Incident, window_hours: float) -> list[float]:

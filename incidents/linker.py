@@ -90,7 +90,7 @@ class _Stream:
 class IncidentLinker:
     def __init__(self, window_hours: float = 48.0, type_windows: dict | None = None,
                  threshold: float = 0.5, weights: dict | None = None,
-                 max_candidates: int = 12):
+                 max_candidates: int = 8):
         self.window_hours = window_hours
         self.type_windows = type_windows
         self.threshold = threshold

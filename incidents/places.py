@@ -97,6 +97,30 @@ def _stopwords() -> frozenset:
 _ALL_STOP = None
 
 
+_CLAUSE_END = re.compile(r"[,.;!?，。；！？、\s]")
+
+
+def _clause_spans(text: str) -> list[tuple[int, int, str]]:
+    """Token spans of only the clauses that hold a place suffix: segmenting
+    them, not the whole report, is most of the speed of `hotline incidents`."""
+    from index.text import get_tokenizer
+
+    tok = get_tokenizer()
+    spans, done = [], -1
+    for m in _SUFFIX_RE.finditer(text):
+        if m.start() < done:
+            continue
+        a = m.start()
+        while a > 0 and not _CLAUSE_END.match(text[a - 1]):
+            a -= 1
+        b = _CLAUSE_END.search(text, m.end())
+        b = b.start() if b else len(text)
+        clause = text[a:b]
+        spans += [(a + s, a + e, t) for s, e, t in _token_spans(tok.cut(clause), clause)]
+        done = b
+    return spans
+
+
 def _core_before(text: str, spans, start: int, stop=_STOP) -> tuple[str, int]:
     """The name that ends at ``start`` and where it begins: inside the token that
     holds the suffix (人民医院 -> 人民), then whole words leftwards while they are
@@ -132,10 +156,9 @@ def extract_places(text: str, tokens: list[str] | None = None) -> list[Place]:
     """Place mentions in ``text`` (normalised text: index.text.normalize), in order.
     ``tokens`` is the text's jieba segmentation (computed when not given)."""
     if tokens is None:
-        from index.text import get_tokenizer
-
-        tokens = get_tokenizer().cut(text)
-    spans = _token_spans(tokens, text)
+        spans = _clause_spans(text)
+    else:
+        spans = _token_spans(tokens, text)
     stops = _stopwords()
     out: list[Place] = []
     taken_until = 0

@@ -82,13 +82,9 @@ def prepare(report: Report, normalizer=None, tokenizer=None) -> Prepared:
         from index.text import Normalizer
 
         normalizer = _normalizer()
-    if tokenizer is None:
-        from index.text import get_tokenizer
-
-        tokenizer = get_tokenizer()
     text = normalizer(report.text or "")
-    tokens = tokenizer.cut(text) if text else []
-    places = tuple(extract_places(text, tokens))
+    # segmentation (index.text's jieba) runs on the clauses around place suffixes only
+    places = tuple(extract_places(text, tokenizer.cut(text) if tokenizer else None))
     topic = topic_text(text, [(p.start, p.end) for p in places])
     classes = problem_classes(text)  # the whole text: 公交站 is a place and a problem
     return Prepared(time=report.time, region=(report.region or "").strip(), places=places,

@@ -36,11 +36,47 @@ def _column(columns, name: str, flag: str) -> int:
     return columns.index(name)
 
 
+def _prepare_chunk(reports):
+    from incidents.reports import prepare
+
+    return [prepare(r) for r in reports]
+
+
+def _prepare_all(reports, workers: int, bar):
+    """Prepared reports in input order; ``workers`` > 1 splits the work over
+    processes (forked after the tokenizer is loaded, so they share it)."""
+    from incidents.reports import prepare
+
+    chunk = 500
+    if workers <= 1 or len(reports) < 4 * chunk:
+        out = []
+        for r in reports:
+            out.append(prepare(r))
+            if bar is not None:
+                bar.update(1)
+        return out
+    import multiprocessing
+
+    from index.text import get_tokenizer
+
+    get_tokenizer()
+    _prepare_chunk(reports[:1])   # every lazy table loaded before the fork
+    out = []
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        parts = (reports[i:i + chunk] for i in range(0, len(reports), chunk))
+        for part in pool.imap(_prepare_chunk, parts):
+            out += part
+            if bar is not None:
+                bar.update(len(part))
+    return out
+
+
 def link_file(input: Path, out: Path, text_col: str, time_col: str, region_col: str | None,
-              linker=None, encoding: str = "auto", progress: bool = True) -> tuple[LinkSummary, list]:
+              linker=None, encoding: str = "auto", progress: bool = True,
+              workers: int = 2) -> tuple[LinkSummary, list]:
     """Returns the summary and, for reports, (row values, columns, labels, times)."""
     from incidents.linker import IncidentLinker
-    from incidents.reports import BadTime, Report, parse_time, prepare
+    from incidents.reports import BadTime, Report, parse_time
 
     started = time.perf_counter()
     linker = linker or IncidentLinker.load()
@@ -56,12 +92,7 @@ def link_file(input: Path, out: Path, text_col: str, time_col: str, region_col: 
     ti = _column(columns, text_col, "--text-col")
     mi = _column(columns, time_col, "--time-col")
     ri = _column(columns, region_col, "--region-col") if region_col else None
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=reader.estimate_rows(), unit="row", desc="prepare", file=sys.stderr)
-    rows, prepared = [], []
+    rows, reports = [], []
     try:
         for row, line, values in reader:
             if isinstance(values, BadRow):
@@ -72,14 +103,21 @@ def link_file(input: Path, out: Path, text_col: str, time_col: str, region_col: 
             except BadTime as exc:
                 raise BadTime(f"{input} row {row} (line {line}), column {time_col!r}: {exc}") from None
             region = cell_text(values[ri]) if ri is not None else ""
-            prepared.append(prepare(Report(t, region, cell_text(values[ti]))))
+            reports.append(Report(t, region, cell_text(values[ti])))
             rows.append(values)
-            if bar is not None:
-                bar.update(1)
     finally:
         reader.close()
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(reports), unit="row", desc="prepare", file=sys.stderr)
+    try:
+        prepared = _prepare_all(reports, workers, bar)
+    finally:
         if bar is not None:
             bar.close()
+    del reports
     if progress:
         from tqdm import tqdm
 

@@ -22,6 +22,8 @@ def register(sub) -> None:
     p.add_argument("--params", help="fitted linker directory (default: the shipped one, "
                    "fitted on training/data/incidents/dev.csv)")
     p.add_argument("--report", metavar="DIR", help="also write a summary (Markdown, JSON) to DIR")
+    p.add_argument("--workers", type=int, default=2,
+                   help="processes that prepare the reports (default 2; linking is one pass)")
     p.add_argument("--encoding", default="auto", help="CSV/JSONL encoding (default auto)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -33,10 +35,14 @@ def run(args, settings) -> int:
     from hotline.batch.incidents import link_file
     from incidents.linker import IncidentLinker
 
+    from foundation.errors import InvalidInput
+
+    if args.workers < 1:
+        raise InvalidInput(f"--workers {args.workers}: expected a positive integer")
     linker = IncidentLinker.load(Path(args.params) if args.params else None)
     summary, rows = link_file(Path(args.input), Path(args.out), args.text_col, args.time_col,
                               args.region_col or None, linker=linker, encoding=args.encoding,
-                              progress=not args.no_progress)
+                              progress=not args.no_progress, workers=args.workers)
     print(f"{summary.rows} rows -> {summary.incidents} incidents ({summary.multi_report} with "
           f"more than one report, largest {summary.largest}) in {summary.seconds:.1f} s "
           f"({summary.rows_per_second:.0f} rows/s): {summary.output}", file=sys.stderr)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from pathlib import Path
-from typing import Sequence
+from typing import Iterable, Iterator, Sequence
 
 from foundation.errors import ArtifactError, InvalidInput
 from incidents.features import FEATURES, Incident, pair_features
@@ -129,14 +129,28 @@ class IncidentLinker:
 
     def link_prepared(self, prepared: Sequence[Prepared], threshold: float | None = None,
                       progress=None) -> list[int]:
+        order = sorted(range(len(prepared)), key=lambda k: prepared[k].time)
+        labels = [0] * len(prepared)
+        for i, label in self.link_stream(((i, prepared[i]) for i in order), threshold, progress):
+            labels[i] = label
+        return labels
+
+    def link_stream(self, items: Iterable[tuple[int, Prepared]], threshold: float | None = None,
+                    progress=None) -> Iterator[tuple[int, int]]:
+        """Online linking: ``items`` are (index, prepared report) in time order (the
+        caller sorts); yields (index, incident number) as each report is placed, so
+        preparing and linking can overlap (`hotline incidents --workers`)."""
         w, windows, default, thr = self._params()
         if threshold is not None:
             thr = threshold
         reach = max([default, *windows.values()])
         stream = _Stream(reach, self.max_candidates)
-        labels = [0] * len(prepared)
-        for i in sorted(range(len(prepared)), key=lambda k: prepared[k].time):
-            r = prepared[i]
+        last = -math.inf
+        for i, r in items:
+            if r.time < last:
+                raise InvalidInput(f"report {i} is out of time order: link_stream needs "
+                                   "reports sorted by time")
+            last = r.time
             best, best_p = None, thr
             for inc in stream.candidates(r):
                 # the window counts from the incident's first report: a problem
@@ -152,10 +166,9 @@ class IncidentLinker:
                 best = stream.open(r, i)
             else:
                 stream.join(best, r, i)
-            labels[i] = best.id
             if progress is not None:
                 progress.update(1)
-        return labels
+            yield i, best.id
 
     # -- fitting
     def fit(self, reports: Sequence[Report], gold: Sequence, prepared=None) -> "IncidentLinker":

@@ -42,39 +42,34 @@ def _prepare_chunk(reports):
     return [prepare(r) for r in reports]
 
 
-def _prepare_all(reports, workers: int, bar):
-    """Prepared reports in input order; ``workers`` > 1 splits the work over
-    processes (forked after the tokenizer is loaded, so they share it)."""
+def _prepared_in_time_order(reports, order, workers: int):
+    """(index, prepared report) in time order. With ``workers`` > 1, processes
+    (forked after the tokenizer is loaded, so they share it) prepare chunks in
+    time order while the caller links the chunks already back."""
     from incidents.reports import prepare
 
     chunk = 500
-    if workers <= 1 or len(reports) < 4 * chunk:
-        out = []
-        for r in reports:
-            out.append(prepare(r))
-            if bar is not None:
-                bar.update(1)
-        return out
+    if workers <= 1 or len(order) < 4 * chunk:
+        for i in order:
+            yield i, prepare(reports[i])
+        return
     import multiprocessing
 
     from index.text import get_tokenizer
 
     get_tokenizer()
     _prepare_chunk(reports[:1])   # every lazy table loaded before the fork
-    out = []
+    parts = [order[k:k + chunk] for k in range(0, len(order), chunk)]
     with multiprocessing.get_context("fork").Pool(workers) as pool:
-        parts = (reports[i:i + chunk] for i in range(0, len(reports), chunk))
-        for part in pool.imap(_prepare_chunk, parts):
-            out += part
-            if bar is not None:
-                bar.update(len(part))
-    return out
+        done = pool.imap(_prepare_chunk, ([reports[i] for i in part] for part in parts))
+        for part, prepared in zip(parts, done):
+            yield from zip(part, prepared)
 
 
 def link_file(input: Path, out: Path, text_col: str, time_col: str, region_col: str | None,
               linker=None, encoding: str = "auto", progress: bool = True,
               workers: int = 2) -> tuple[LinkSummary, list]:
-    """Returns the summary and, for reports, (row values, columns, labels, times)."""
+    """The summary and, per row, (incident id, incident size, time, region) for the report."""
     from incidents.linker import IncidentLinker
     from incidents.reports import BadTime, Report, parse_time
 
@@ -107,24 +102,22 @@ def link_file(input: Path, out: Path, text_col: str, time_col: str, region_col: 
             rows.append(values)
     finally:
         reader.close()
+    order = sorted(range(len(reports)), key=lambda k: reports[k].time)
+    labels = [0] * len(reports)
     bar = None
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=len(reports), unit="row", desc="prepare", file=sys.stderr)
+        bar = tqdm(total=len(reports), unit="row", desc="link", file=sys.stderr)
     try:
-        prepared = _prepare_all(reports, workers, bar)
+        items = _prepared_in_time_order(reports, order, workers)
+        for i, label in linker.link_stream(items, progress=bar):
+            labels[i] = label
     finally:
         if bar is not None:
             bar.close()
+    meta = [(r.time, (r.region or "").strip()) for r in reports]
     del reports
-    if progress:
-        from tqdm import tqdm
-
-        with tqdm(total=len(prepared), unit="row", desc="link", file=sys.stderr) as lbar:
-            labels = linker.link_prepared(prepared, progress=lbar)
-    else:
-        labels = linker.link_prepared(prepared)
     sizes = Counter(labels)
     # ids numbered by each incident's first report in time: stable and readable
     width = max(4, len(str(len(sizes))))
@@ -134,7 +127,8 @@ def link_file(input: Path, out: Path, text_col: str, time_col: str, region_col: 
                           multi_report=sum(1 for v in sizes.values() if v > 1),
                           largest=max(sizes.values(), default=0),
                           seconds=time.perf_counter() - started, output=str(out))
-    return summary, [(names[lab], sizes[lab], p.time, p.region) for lab, p in zip(labels, prepared)]
+    return summary, [(names[lab], sizes[lab], *meta[i]) for i, lab in enumerate(labels)]
+
 
 
 def _write(out: Path, columns, rows, labels, names, sizes) -> None:

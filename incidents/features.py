@@ -26,7 +26,7 @@ _MAX_PLACES = 16
 class Incident:
     __slots__ = ("id", "region", "members", "first_time", "last_time", "places", "keys",
                  "classes", "families", "topic_sum", "recent", "reports_with",
-                 "topic_norm")
+                 "topic_norm", "_sq")
 
     def __init__(self, id_: int, report: Prepared, index: int):
         self.id = id_
@@ -40,6 +40,7 @@ class Incident:
         self.families: Counter = Counter()
         self.reports_with = 0                # reports naming any class
         self.topic_sum: dict[str, float] = {}
+        self._sq = 0.0
         self.recent: list[dict[str, float]] = []
         self.add(report, index)
 
@@ -53,10 +54,13 @@ class Incident:
         self.classes.update(report.classes)
         self.families.update(report.families)
         self.reports_with += bool(report.classes)
-        s = self.topic_sum
+        s, sq = self.topic_sum, self._sq
         for g, v in report.topic.items():
-            s[g] = s.get(g, 0.0) + v
-        self.topic_norm = math.sqrt(sum(v * v for v in s.values())) or 1.0
+            old = s.get(g, 0.0)
+            s[g] = old + v
+            sq += (old + v) ** 2 - old * old   # the norm, updated in O(len(report))
+        self._sq = sq
+        self.topic_norm = math.sqrt(sq) or 1.0
         self.recent.append(report.topic)
         if len(self.recent) > _RECENT:
             self.recent.pop(0)

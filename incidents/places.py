@@ -154,7 +154,8 @@ def normalize_core(core: str, kind: str = "") -> str:
 
 def extract_places(text: str, tokens: list[str] | None = None) -> list[Place]:
     """Place mentions in ``text`` (normalised text: index.text.normalize), in order.
-    ``tokens`` is the text's jieba segmentation (computed when not given)."""
+    ``tokens`` is the text's jieba segmentation; when not given, only the clauses
+    holding a suffix are segmented."""
     if tokens is None:
         spans = _clause_spans(text)
     else:
@@ -193,7 +194,7 @@ def extract_places(text: str, tokens: list[str] | None = None) -> list[Place]:
 
 
 def place_similarity(a: Place, b: Place) -> float:
-    """1 for one key; containment or one first two characters
+    """1 for one key; containment or the same first two characters
     (人民 / 第一人民, 恒远服装 / 恒远制衣) 0.8; else the Dice overlap of
     the cores' character bigrams, halved across kinds (幸福小区 vs 幸福路)."""
     if a.key == b.key:

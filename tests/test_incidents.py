@@ -191,6 +191,7 @@ def test_cli_round_trip_keeps_order_and_columns(tmp_path, capsys):
     assert [r[6] for r in got[1:]] == ["3", "3", "1", "3"]
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["incidents"] == 2
     assert (tmp_path / "rep" / "incidents.md").is_file()
+    assert (tmp_path / "rep" / "timeline.png").stat().st_size > 1000
 
 
 @pytest.mark.parametrize("rows, argv, message", [

@@ -42,10 +42,41 @@ def summarize(rows, top: int = 10) -> dict:
     }
 
 
-def write_report(directory: Path, rows) -> Path:
+def timeline_png(rows, ids, path: Path) -> None:
+    """Cumulative reports against hours since each incident's first report, one
+    line per incident (ids are ASCII: no CJK font needed)."""
+    from hotline.batch.plots import _plt
+
+    times = defaultdict(list)
+    for inc, _, t, _ in rows:
+        if inc in ids:
+            times[inc].append(t)
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for inc in ids:
+        ts = sorted(times[inc])
+        ax.step([t - ts[0] for t in ts], range(1, len(ts) + 1), where="post", label=inc)
+    ax.set_xlabel("hours since the first report")
+    ax.set_ylabel("reports")
+    ax.set_title("biggest incidents")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_report(directory: Path, rows, plot: bool = True) -> Path:
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     s = summarize(rows)
+    png = None
+    if plot and s["biggest"]:
+        try:
+            timeline_png(rows, [i["incident_id"] for i in s["biggest"][:6]],
+                         directory / "timeline.png")
+            png = "timeline.png"
+        except ImportError:   # matplotlib is optional for the report
+            png = None
     write_json_atomic(directory / "incidents.json", s)
     lines = ["# Incidents", "",
              f"{s['reports']} reports, {s['incidents']} incidents, {s['multi_report']} with "
@@ -53,6 +84,8 @@ def write_report(directory: Path, rows) -> Path:
              "| incident | reports | region | first | last |", "|---|---|---|---|---|"]
     lines += [f"| {i['incident_id']} | {i['size']} | {i['region']} | {i['first']} | {i['last']} |"
               for i in s["biggest"]]
+    if png:
+        lines += ["", f"![cumulative reports of the biggest incidents]({png})"]
     lines += ["", "## Fastest growing (reports in the first hour)", "",
               "| incident | first hour | reports | region | first |", "|---|---|---|---|---|"]
     lines += [f"| {i['incident_id']} | {i['reports_in_first_hour']} | {i['size']} | {i['region']} "

@@ -90,12 +90,15 @@ class _Stream:
 class IncidentLinker:
     def __init__(self, window_hours: float = 48.0, type_windows: dict | None = None,
                  threshold: float = 0.5, weights: dict | None = None,
-                 max_candidates: int = 8):
+                 max_candidates: int = 8, C: float = 10.0):
         self.window_hours = window_hours
         self.type_windows = type_windows
         self.threshold = threshold
         self.weights = weights
         self.max_candidates = max_candidates
+        # Inverse regularisation of the pair model: 10 had the best mean B-cubed F1
+        # over 6 region splits of dev.csv among 0.1, 0.3, 1, 3, 10, 30 (0.903; 1: 0.893).
+        self.C = C
 
     # -- the learned state, or the constructor's values before fit/load
     def _params(self):
@@ -185,7 +188,7 @@ class IncidentLinker:
         if len(set(y)) < 2:
             raise InvalidInput("the dev set gives no linked pairs to learn from "
                                "(every gold incident has one report)")
-        model = LogisticRegression(C=1.0, max_iter=2000)
+        model = LogisticRegression(C=self.C, max_iter=5000)
         model.fit(np.asarray(X)[:, 1:], np.asarray(y))
         self.weights_ = {"bias": float(model.intercept_[0])}
         self.weights_.update({n: float(c) for n, c in zip(FEATURES[1:], model.coef_[0])})

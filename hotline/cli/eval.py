@@ -1,11 +1,12 @@
-"""`hotline eval embedder|search|classifier|urgency`: each target lives in hotline.cli.eval_<target>."""
+"""`hotline eval embedder|search|classifier|urgency|incidents`: each target lives in hotline.cli.eval_<target>."""
 import importlib
 
-TARGETS = ("embedder", "search", "classifier", "urgency")
+TARGETS = ("embedder", "search", "classifier", "urgency", "incidents")
 
 
 def register(sub) -> None:
-    p = sub.add_parser("eval", help="evaluate embedders, search, the classifier or the urgency rules")
+    p = sub.add_parser("eval", help="evaluate embedders, search, the classifier, the urgency rules "
+                       "or incident linking")
     targets = p.add_subparsers(dest="eval_target", metavar="TARGET")
     for name in TARGETS:
         importlib.import_module(f"hotline.cli.eval_{name}").register(targets)

@@ -16,7 +16,7 @@ from foundation.errors import HotlineError
 from foundation.settings import Settings
 
 COMMANDS = ("serve", "kb", "index", "search", "embed", "train", "reclassify",
-            "eval", "model", "bench")
+            "eval", "model", "bench", "incidents")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,145 @@
+"""Link the rows of a file into incidents (`hotline incidents`): read (CSV, JSONL or
+XLSX through batch.readers), prepare each report as it is read, link in time
+order, write every input row back in input order with ``incident_id`` and
+``incident_size`` added. Memory holds the rows and their small prepared form."""
+from __future__ import annotations
+
+import csv
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from foundation.errors import InvalidInput
+from hotline.batch.readers import MISSING, BadRow, cell_text, open_reader
+
+
+@dataclass
+class LinkSummary:
+    rows: int
+    incidents: int
+    multi_report: int
+    largest: int
+    seconds: float
+    output: str
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds if self.seconds else 0.0
+
+
+def _column(columns, name: str, flag: str) -> int:
+    if name not in columns:
+        raise InvalidInput(f"column {name!r} ({flag}) is not in the input; its columns are "
+                           f"{columns}")
+    return columns.index(name)
+
+
+def _prepare_chunk(reports):
+    from incidents.reports import prepare
+
+    return [prepare(r) for r in reports]
+
+
+def _prepared_in_time_order(reports, order, workers: int):
+    """(index, prepared report) in time order. With ``workers`` > 1, processes
+    (forked after the tokenizer is loaded, so they share it) prepare chunks in
+    time order while the caller links the chunks already back."""
+    from incidents.reports import prepare
+
+    chunk = 500
+    if workers <= 1 or len(order) < 4 * chunk:
+        for i in order:
+            yield i, prepare(reports[i])
+        return
+    import multiprocessing
+
+    from index.text import get_tokenizer
+
+    get_tokenizer()
+    _prepare_chunk(reports[:1])   # every lazy table loaded before the fork
+    parts = [order[k:k + chunk] for k in range(0, len(order), chunk)]
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        done = pool.imap(_prepare_chunk, ([reports[i] for i in part] for part in parts))
+        for part, prepared in zip(parts, done):
+            yield from zip(part, prepared)
+
+
+def link_file(input: Path, out: Path, text_col: str, time_col: str, region_col: str | None,
+              linker=None, encoding: str = "auto", progress: bool = True,
+              workers: int = 2) -> tuple[LinkSummary, list]:
+    """The summary and, per row, (incident id, incident size, time, region) for the report."""
+    from incidents.linker import IncidentLinker
+    from incidents.reports import BadTime, Report, parse_time
+
+    started = time.perf_counter()
+    linker = linker or IncidentLinker.load()
+    try:
+        reader = open_reader(input, encoding=encoding)
+    except FileNotFoundError as exc:
+        raise InvalidInput(str(exc)) from None
+    except (OSError, UnicodeError) as exc:
+        raise InvalidInput(f"cannot read {input}: {exc}") from None
+    columns = list(reader.columns)
+    if not columns:
+        raise InvalidInput(f"{input} has no header row")
+    ti = _column(columns, text_col, "--text-col")
+    mi = _column(columns, time_col, "--time-col")
+    ri = _column(columns, region_col, "--region-col") if region_col else None
+    rows, reports = [], []
+    try:
+        for row, line, values in reader:
+            if isinstance(values, BadRow):
+                raise InvalidInput(f"{input} row {row} (line {line}): {values.reason}")
+            values = ["" if v is MISSING else v for v in values]
+            try:
+                t = parse_time(cell_text(values[mi]))
+            except BadTime as exc:
+                raise BadTime(f"{input} row {row} (line {line}), column {time_col!r}: {exc}") from None
+            region = cell_text(values[ri]) if ri is not None else ""
+            reports.append(Report(t, region, cell_text(values[ti])))
+            rows.append(values)
+    finally:
+        reader.close()
+    order = sorted(range(len(reports)), key=lambda k: reports[k].time)
+    labels = [0] * len(reports)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(reports), unit="row", desc="link", file=sys.stderr)
+    try:
+        items = _prepared_in_time_order(reports, order, workers)
+        for i, label in linker.link_stream(items, progress=bar):
+            labels[i] = label
+    finally:
+        if bar is not None:
+            bar.close()
+    meta = [(r.time, (r.region or "").strip()) for r in reports]
+    del reports
+    sizes = Counter(labels)
+    # ids numbered by each incident's first report in time: stable and readable
+    width = max(4, len(str(len(sizes))))
+    names = {lab: f"INC{n + 1:0{width}d}" for n, lab in enumerate(sorted(sizes))}
+    _write(out, columns, rows, labels, names, sizes)
+    summary = LinkSummary(rows=len(rows), incidents=len(sizes),
+                          multi_report=sum(1 for v in sizes.values() if v > 1),
+                          largest=max(sizes.values(), default=0),
+                          seconds=time.perf_counter() - started, output=str(out))
+    return summary, [(names[lab], sizes[lab], *meta[i]) for i, lab in enumerate(labels)]
+
+
+
+def _write(out: Path, columns, rows, labels, names, sizes) -> None:
+    out = Path(out)
+    if out.suffix.lower() != ".csv":
+        raise InvalidInput(f"--out {out}: expected a .csv file")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.partial")
+    with open(tmp, "w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow([*columns, "incident_id", "incident_size"])
+        for values, lab in zip(rows, labels):
+            w.writerow([*(cell_text(v) for v in values), names[lab], sizes[lab]])
+    tmp.replace(out)

@@ -87,7 +87,7 @@ class ClassifierBundle:
             out["department"] = (h.labels_, p, h.needs_review(p))
         elif self.cold_start is not None:
             p = self.cold_start.predict_proba(prep)
-            out["department"] = (self.cold_start.labels_, p, np.ones(len(p), dtype=bool))
+            out["department"] = (self.cold_start.labels_, p, self.cold_start.needs_review(p))
         return out
 
     def predict_batch(self, texts: list[str]) -> list[Prediction]:

@@ -55,7 +55,7 @@ def evaluate(departments: list[dict], texts: list[str], y: np.ndarray, fold: np.
         raise BadTrainingData(f"no label of the data ({sorted(set(y))[:10]}) names a department "
                               f"of the list ({sorted(names)[:10]})")
     variants = {"list": dict(examples=False), "list+examples": dict(examples=True),
-                "list+examples+input_idf": dict(examples=True, transductive=True)}
+                "list+examples+self-train": dict(examples=True, transductive=True)}
     splits = {"tune (folds 0-1)": fold < 2, "test (folds 2-4)": fold >= 2,
               "all": np.ones(len(y), bool)}
     out = {"labels": labels, "rows": len(texts), "variants": {}}

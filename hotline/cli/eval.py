@@ -1,7 +1,7 @@
-"""`hotline eval embedder|search|classifier|urgency`: each target lives in hotline.cli.eval_<target>."""
+"""`hotline eval embedder|search|classifier|urgency|coldstart`: each target lives in hotline.cli.eval_<target>."""
 import importlib
 
-TARGETS = ("embedder", "search", "classifier", "urgency")
+TARGETS = ("embedder", "search", "classifier", "urgency", "coldstart")
 
 
 def register(sub) -> None:

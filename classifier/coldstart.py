@@ -29,6 +29,7 @@ from index.text import normalize
 KEYWORD_BONUS = 0.15
 SHARPNESS = 20.0  # similarities are small numbers; this spreads them into probabilities
 EXAMPLE_SHARPNESS = 40.0
+TOPIC_KEYWORD_WEIGHT = 0.2
 TOPICS_FILE = Path(__file__).parent / "data" / "coldstart_topics.json"
 # Top-1 minus top-2 probability below which a cold-start row goes to review;
 # chosen on folds 0-1 of the labelled messages (docs/dispatch.md).
@@ -137,7 +138,7 @@ class ColdStartRouter:
     def __init__(self, departments: list[dict], examples: bool = True, example_weight: float = 0.7,
                  k: int = 3, topics_path: str | None = None, self_train: bool = True,
                  self_train_share: float = 0.5, self_train_weight: float = 0.5,
-                 min_topic_score: float = 0.12):
+                 min_topic_score: float = 0.075):
         self.departments = departments
         self.examples = examples
         self.example_weight = example_weight
@@ -191,19 +192,31 @@ class ColdStartRouter:
         return TextHead(**{**RECIPES["department"], "folds": 3}).fit(sub, labels)
 
     def _fit_examples(self, idf: Idf | None) -> None:
+        import scipy.sparse as sp
+
         topics = load_topics(self.topics_path or str(TOPICS_FILE))
+        # A topic goes to the department its whole text (name, keywords,
+        # examples) is most similar to, with an IDF over topics and departments
+        # together (over the departments alone, 3 short texts, generic
+        # characters dominate), plus the share of its examples that name one of
+        # the department's keywords. Below min_topic_score no department of
+        # this list does it (schools for a utilities list) and it is left out.
+        docs = TextFeatures([f"{n} {' '.join(k)} {' '.join(e)}" for n, k, e in topics])
+        depts = TextFeatures([department_text(d) for d in self.departments])
+        map_idf = Idf(1).fit(sp.vstack([docs.counts, depts.counts]))
+        cos = np.asarray((map_idf.transform(docs.counts) @ map_idf.transform(depts.counts).T)
+                         .todense())
         rows, owner = [], []
-        for name, keywords, examples in topics:
-            raw = self._list_scores(TextFeatures([f"{name} {' '.join(keywords)}", *examples]))
-            # Half the topic's own words, half its examples: the names are short
-            # and precise, the examples carry the vocabulary of real requests.
-            score = 0.5 * raw[0] + 0.5 * raw[1:].mean(0)
+        for i, (name, keywords, examples) in enumerate(topics):
+            lines = [*examples, " ".join(keywords)]
+            hits = (self.keywords_.counts(lines) > 0).mean(0)
+            score = cos[i] + TOPIC_KEYWORD_WEIGHT * hits
             j = int(np.argmax(score))
             if score[j] < self.min_topic_score:
-                continue     # no department of this list does this (e.g. schools for a utility list)
+                continue
             self.topic_departments_[name] = self.labels_[j]
-            rows += [*examples, " ".join(keywords)]
-            owner += [j] * (len(examples) + 1)
+            rows += lines
+            owner += [j] * len(lines)
         if not rows:
             return
         ex = TextFeatures(rows)

@@ -151,7 +151,8 @@ class ColdStartRouter:
 
     def fit(self, texts: list[str] | None = None) -> "ColdStartRouter":
         self._fit_list()
-        self.example_idf_ = self.example_matrix_ = self.example_dept_ = None
+        self.example_idf_ = self.example_matrix_ = None
+        self.example_rows_, self.example_dept_ = [], np.zeros(0, dtype=int)
         self.head_ = None
         if self.examples:
             idf = None
@@ -184,12 +185,16 @@ class ColdStartRouter:
                 continue     # a department almost nothing goes to gets no head class
             cut = np.quantile(margin[rows], 1 - self.self_train_share)
             keep[rows[margin[rows] >= cut]] = True
-        labels = np.array(self.labels_)[pred[keep]]
+        # The written examples join the confident rows (their mapped departments).
+        texts = [prep.full[i] for i in np.flatnonzero(keep)] + list(self.example_rows_)
+        labels = np.array(self.labels_)[np.concatenate([pred[keep], self.example_dept_])
+                                        .astype(int)]
         if len(set(labels)) < 2:
             return None
-        rows = np.flatnonzero(keep)
-        sub = TextFeatures([prep.full[i] for i in rows])
-        return TextHead(**{**RECIPES["department"], "folds": 3}).fit(sub, labels)
+        # Balanced classes, C=2: the pseudo-labels over-represent the departments
+        # the list already favours (folds 0-1: 0.835 -> 0.842 macro-F1).
+        return TextHead(**{**RECIPES["department"], "folds": 3, "C": 2.0,
+                           "class_weight": "balanced"}).fit(TextFeatures(texts), labels)
 
     def _fit_examples(self, idf: Idf | None) -> None:
         import scipy.sparse as sp
@@ -217,6 +222,8 @@ class ColdStartRouter:
             self.topic_departments_[name] = self.labels_[j]
             rows += lines
             owner += [j] * len(lines)
+        self.example_rows_ = rows
+        self.example_dept_ = np.asarray(owner, dtype=int)
         if not rows:
             return
         ex = TextFeatures(rows)
@@ -225,7 +232,6 @@ class ColdStartRouter:
             idf = Idf(1).fit(sp.vstack([ex.counts, prep_counts(self.departments)]))
         self.example_idf_ = idf
         self.example_matrix_ = self.example_idf_.transform(ex.counts).T.tocsr()
-        self.example_dept_ = np.asarray(owner)
 
     def _list_scores(self, prep: TextFeatures) -> np.ndarray:
         sims = np.asarray((self.idf_.transform(prep.counts) @ self.matrix_.T).todense())
@@ -287,7 +293,8 @@ class ColdStartRouter:
             state = json.loads((directory / "coldstart.json").read_text(encoding="utf-8"))
             self = cls(departments, **state)
             self._fit_list()
-            self.example_idf_ = self.example_matrix_ = self.example_dept_ = self.head_ = None
+            self.example_idf_ = self.example_matrix_ = self.head_ = None
+            self.example_rows_, self.example_dept_ = [], np.zeros(0, dtype=int)
             if self.examples:
                 idf = None
                 if (directory / "example_idf.npy").is_file():

@@ -38,6 +38,7 @@ REVIEW_MARGIN = 0.3
 # many routed rows (fewer is noise, and the head's calibration folds need them).
 SELF_TRAIN_MIN_ROWS = 200
 SELF_TRAIN_MIN_PER_DEPARTMENT = 5
+SELF_TRAIN_MAX_ROWS = 5_000
 
 
 def department_text(d: dict) -> str:
@@ -185,6 +186,14 @@ class ColdStartRouter:
                 continue     # a department almost nothing goes to gets no head class
             cut = np.quantile(margin[rows], 1 - self.self_train_share)
             keep[rows[margin[rows] >= cut]] = True
+        if keep.sum() > SELF_TRAIN_MAX_ROWS:
+            # Each department keeps the same share of its surest rows: the fit
+            # grows faster than linearly (20k sample, 10k rows: 210 s on one core).
+            quota = SELF_TRAIN_MAX_ROWS / keep.sum()
+            for j in np.unique(pred[keep]):
+                rows = np.flatnonzero(keep & (pred == j))
+                rows = rows[np.argsort(-margin[rows], kind="stable")]
+                keep[rows[int(np.ceil(len(rows) * quota)):]] = False
         # The written examples join the confident rows (their mapped departments).
         texts = [prep.full[i] for i in np.flatnonzero(keep)] + list(self.example_rows_)
         labels = np.array(self.labels_)[np.concatenate([pred[keep], self.example_dept_])

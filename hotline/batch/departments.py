@@ -25,8 +25,10 @@ from classifier.bundle import (COLDSTART_DIR, TAXONOMY_FILE, load_departments_fi
 from classifier.coldstart import ColdStartRouter
 from foundation.artifacts import file_hash
 
-# Enough rows for the self-trained head to learn a centre's vocabulary; bounded
-# so that fitting stays a fraction of the run (~30 s on 20k rows on one core).
+# Enough rows for the IDF to learn a centre's vocabulary; bounded so that
+# fitting stays a fraction of the run. The self-trained head itself sees at most
+# classifier.coldstart.SELF_TRAIN_MAX_ROWS of them (5k input: ~10 s fit; a 20k
+# sample of near-duplicate rows: ~100 s, liblinear converging slowly).
 SAMPLE_ROWS = 20_000
 
 

@@ -35,6 +35,8 @@ HEADS = ("type", "department")
 # prediction_columns() of a text without content: no label, flagged for review.
 NO_CONTENT_COLUMNS = ("", 0.0, "", 0.0, True, "[]")
 TAXONOMY_FILE = "taxonomy.json"
+# A router fitted on a run's input (hotline/batch/departments.py), beside the taxonomy.
+COLDSTART_DIR = "coldstart"
 
 
 @dataclass
@@ -53,14 +55,15 @@ class Prediction:
 
 class ClassifierBundle:
     def __init__(self, heads: dict, cases: CaseIndex | None = None,
-                 departments: list[dict] | None = None, identity: str = ""):
+                 departments: list[dict] | None = None, identity: str = "",
+                 cold_start: ColdStartRouter | None = None):
         self.heads = heads
         self.cases = cases
         self.departments = {d["name"]: d for d in (departments or [])}
         self.identity = identity
         self.cold_start = None
         if "department" not in heads and departments:
-            self.cold_start = ColdStartRouter(list(departments)).fit()
+            self.cold_start = cold_start or ColdStartRouter(list(departments)).fit()
         if not heads and self.cold_start is None:
             raise ModelNotTrained("the bundle has no trained head and no taxonomy to route by")
 
@@ -87,7 +90,7 @@ class ClassifierBundle:
             out["department"] = (h.labels_, p, h.needs_review(p))
         elif self.cold_start is not None:
             p = self.cold_start.predict_proba(prep)
-            out["department"] = (self.cold_start.labels_, p, np.ones(len(p), dtype=bool))
+            out["department"] = (self.cold_start.labels_, p, self.cold_start.needs_review(p))
         return out
 
     def predict_batch(self, texts: list[str]) -> list[Prediction]:
@@ -115,7 +118,7 @@ class ClassifierBundle:
             types = [labels[i] for i in ti.tolist()]
             t_conf = [round(v, 4) for v in p[np.arange(n), ti].tolist()]
             review |= rev
-        else:
+        elif self.cold_start is None:
             review[:] = True
         depts, d_conf, top3 = [""] * n, [0.0] * n, ["[]"] * n
         if "department" in scores:
@@ -148,7 +151,9 @@ class ClassifierBundle:
     def _assemble(self, prep: TextFeatures, evidence: bool) -> list[Prediction]:
         scores = self._scores(prep)
         n = len(prep)
-        t_labels, t_p, t_rev = scores.get("type", (None, None, np.ones(n, bool)))
+        # Routing from a list with no type head: no type is predicted, so none
+        # is doubted; the review flag is the router's own (its margin).
+        t_labels, t_p, t_rev = scores.get("type", (None, None, np.full(n, self.cold_start is None)))
         d_labels, d_p, d_rev = scores.get("department", (None, None, np.ones(n, bool)))
         preds = []
         for i in range(n):
@@ -254,14 +259,18 @@ def load_bundle(model_dir, taxonomy=None, settings=None) -> ClassifierBundle:
         ident.append(f"{name}:{m.get('data_hash', '?')}")
     departments = None
     tax = Path(taxonomy) if taxonomy else model_dir / TAXONOMY_FILE
+    cold_start = None
     if tax.is_file():
         departments = load_departments_file(tax)
+        if "department" not in heads and (model_dir / COLDSTART_DIR).is_dir():
+            cold_start = ColdStartRouter.load(model_dir / COLDSTART_DIR, departments)
     cases = None
     if "department" in heads:
         cases = CaseIndex.load(model_dir / "department")
     elif "type" in heads:
         cases = CaseIndex.load(model_dir / "type")
-    return ClassifierBundle(heads, cases, departments, identity=" ".join(ident))
+    return ClassifierBundle(heads, cases, departments, identity=" ".join(ident),
+                            cold_start=cold_start)
 
 
 def _load_blend(directory: Path, text_head: TextHead, settings) -> BlendedHead:

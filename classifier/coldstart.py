@@ -1,16 +1,44 @@
 """Cold-start routing: with no labelled history, score each department by the
 similarity of the request to its name, responsibilities and keywords, plus a
-bonus per matched keyword. Also the keyword evidence for trained models."""
+bonus per matched keyword, blended with the project's own written examples
+(``classifier/data/coldstart_topics.json``). Also the keyword evidence for
+trained models.
+
+The examples are keyed by our own topics, not by any department list: at fit
+time each topic goes to the department of the given list its text (name,
+keywords, examples) is most similar to, and a request then scores each
+department by its nearest examples (mean of the top ``k`` cosines). On the
+4,983 labelled real messages with a 15-department list this lifts macro-F1
+from 0.680 (list alone) to 0.749, and to 0.830 with self-training on the input
+(docs/dispatch.md, "Routing from the department list").
+"""
 from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
 from classifier.calibration import softmax
+from classifier.errors import BadModel
 from classifier.features import Idf, TextFeatures
 from index.text import normalize
 
 KEYWORD_BONUS = 0.15
 SHARPNESS = 20.0  # similarities are small numbers; this spreads them into probabilities
+EXAMPLE_SHARPNESS = 40.0
+TOPIC_KEYWORD_WEIGHT = 0.2
+TOPICS_FILE = Path(__file__).parent / "data" / "coldstart_topics.json"
+# Top-1 minus top-2 probability below which a cold-start row goes to review;
+# chosen on folds 0-1 of the labelled messages (docs/dispatch.md).
+REVIEW_MARGIN = 0.3
+# Input IDF and self-training only from a sample this large, and only for departments with this
+# many routed rows (fewer is noise, and the head's calibration folds need them).
+SELF_TRAIN_MIN_ROWS = 200
+SELF_TRAIN_MIN_PER_DEPARTMENT = 5
+SELF_TRAIN_MAX_ROWS = 5_000
 
 
 def department_text(d: dict) -> str:
@@ -18,24 +46,286 @@ def department_text(d: dict) -> str:
                      " ".join(d.get("keywords", []) or []), " ".join(d.get("aliases", []) or [])])
 
 
+def _norm(s: str) -> str:
+    return normalize(s).lower()
+
+
 def matched_keywords(text: str, department: dict) -> list[str]:
-    norm = normalize(text).lower()
-    return [k for k in department.get("keywords", []) or [] if k and normalize(k).lower() in norm]
+    norm = _norm(text)
+    return [k for k in department.get("keywords", []) or [] if k and _norm(k) in norm]
+
+
+@lru_cache(maxsize=1)
+def load_topics(path: str = str(TOPICS_FILE)) -> tuple:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        topics = tuple((t["topic"], tuple(t["keywords"]), tuple(t["examples"]))
+                       for t in data["topics"])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise BadModel(f"cold-start topics {path} are unreadable ({e}); expected "
+                       f"{{'topics': [{{'topic', 'keywords', 'examples'}}]}}") from e
+    return topics
+
+
+def _trie_pattern(keys: list[str]) -> str:
+    """One regex alternation shaped as a trie (``a(?:b|c)``), so the engine
+    rejects a position on its first character instead of trying every keyword:
+    ~10x faster than a flat alternation of 600 keywords. Longer branches come
+    first, so the longest keyword starting at a position wins."""
+    trie: dict = {}
+    for k in keys:
+        node = trie
+        for ch in k:
+            node = node.setdefault(ch, {})
+        node[""] = True
+
+    def build(node: dict) -> str:
+        ends = "" in node
+        branches = [re.escape(ch) + build(child) for ch, child in node.items() if ch != ""]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if ends else body
+
+    return build(trie)
+
+
+class KeywordMatcher:
+    """Which keywords of each department occur in a text, in one regex pass
+    (a lookahead over a trie-shaped alternation finds the longest keyword
+    starting at every position) instead of a Python loop per department ×
+    keyword, which ran at ~430 rows/s on a 15-department list of 600 keywords."""
+
+    def __init__(self, departments: list[dict]):
+        owners: dict[str, set[int]] = {}
+        for j, d in enumerate(departments):
+            for k in d.get("keywords", []) or []:
+                nk = _norm(k) if k else ""
+                if nk:
+                    owners.setdefault(nk, set()).add(j)
+        self.owners = owners
+        self.n = len(departments)
+        keys = sorted(owners)
+        self.pattern = re.compile("(?=(" + _trie_pattern(keys) + "))") if keys else None
+        # Keywords that contain another keyword: the lookahead reports only the
+        # longest match at a position, so the shorter ones are added back.
+        self.inside = {k: [s for s in keys if s != k and s in k] for k in keys}
+
+    def counts(self, texts: list[str], normalized: bool = False) -> np.ndarray:
+        """``normalized``: the texts are already ``index.text.normalize``d
+        (``TextFeatures.full``), so only lower-casing is left to do."""
+        out = np.zeros((len(texts), self.n), dtype=np.float64)
+        if self.pattern is None:
+            return out
+        for i, t in enumerate(texts):
+            found = set()
+            for k in self.pattern.findall(t.lower() if normalized else _norm(t)):
+                if k and k not in found:
+                    found.add(k)
+                    found.update(self.inside[k])
+            for k in found:
+                for j in self.owners[k]:
+                    out[i, j] += 1
+        return out
 
 
 class ColdStartRouter:
-    def __init__(self, departments: list[dict]):
-        self.departments = departments
+    """``fit(texts)`` with a sample of the requests to route (the batch path)
+    is transductive: the example similarity weighs n-grams by their rarity in
+    the sample and, with ``self_train``, an n-gram head is trained on the
+    sample rows the router is surest of (the top ``self_train_share`` by margin
+    per department) and averaged with the router. Labels are never used."""
 
-    def fit(self) -> "ColdStartRouter":
+    def __init__(self, departments: list[dict], examples: bool = True, example_weight: float = 0.7,
+                 k: int = 3, topics_path: str | None = None, self_train: bool = True,
+                 self_train_share: float = 0.5, self_train_weight: float = 0.5,
+                 min_topic_score: float = 0.075):
+        self.departments = departments
+        self.examples = examples
+        self.example_weight = example_weight
+        self.k = k
+        self.topics_path = topics_path
+        self.self_train = self_train
+        self.self_train_share = self_train_share
+        self.self_train_weight = self_train_weight
+        self.min_topic_score = min_topic_score
+
+    def fit(self, texts: list[str] | None = None) -> "ColdStartRouter":
+        self._fit_list()
+        self.example_idf_ = self.example_matrix_ = None
+        self.example_rows_, self.example_dept_ = [], np.zeros(0, dtype=int)
+        self.head_ = None
+        if self.examples:
+            idf = None
+            if texts and len(texts) >= SELF_TRAIN_MIN_ROWS:   # a few rows give no usable IDF
+                idf = Idf(2).fit(TextFeatures(list(texts)).counts)
+            self._fit_examples(idf)
+        if texts and self.self_train and len(texts) >= SELF_TRAIN_MIN_ROWS:
+            self.head_ = self._self_train(TextFeatures(list(texts)))
+        return self
+
+    def _fit_list(self) -> None:
         self.labels_ = [d["name"] for d in self.departments]
         prep = TextFeatures([department_text(d) for d in self.departments])
         self.idf_ = Idf(1).fit(prep.counts)
         self.matrix_ = self.idf_.transform(prep.counts)
-        return self
+        self.keywords_ = KeywordMatcher(self.departments)
+        self.topic_departments_ = {}
+
+    def _self_train(self, prep: TextFeatures):
+        from classifier.head import RECIPES, TextHead
+
+        probs = self._router_proba(prep)
+        pred = probs.argmax(1)
+        top = -np.sort(-probs, axis=1)
+        margin = top[:, 0] - top[:, 1]
+        keep = np.zeros(len(pred), dtype=bool)
+        for j in np.unique(pred):
+            rows = np.flatnonzero(pred == j)
+            if len(rows) < SELF_TRAIN_MIN_PER_DEPARTMENT:
+                continue     # a department almost nothing goes to gets no head class
+            cut = np.quantile(margin[rows], 1 - self.self_train_share)
+            keep[rows[margin[rows] >= cut]] = True
+        if keep.sum() > SELF_TRAIN_MAX_ROWS:
+            # Each department keeps the same share of its surest rows: the fit
+            # grows faster than linearly (20k sample, 10k rows: 210 s on one core).
+            quota = SELF_TRAIN_MAX_ROWS / keep.sum()
+            for j in np.unique(pred[keep]):
+                rows = np.flatnonzero(keep & (pred == j))
+                rows = rows[np.argsort(-margin[rows], kind="stable")]
+                keep[rows[int(np.ceil(len(rows) * quota)):]] = False
+        # The written examples join the confident rows (their mapped departments).
+        texts = [prep.full[i] for i in np.flatnonzero(keep)] + list(self.example_rows_)
+        labels = np.array(self.labels_)[np.concatenate([pred[keep], self.example_dept_])
+                                        .astype(int)]
+        if len(set(labels)) < 2:
+            return None
+        # Balanced classes, C=2: the pseudo-labels over-represent the departments
+        # the list already favours (folds 0-1: 0.835 -> 0.842 macro-F1).
+        return TextHead(**{**RECIPES["department"], "folds": 3, "C": 2.0,
+                           "class_weight": "balanced"}).fit(TextFeatures(texts), labels)
+
+    def _fit_examples(self, idf: Idf | None) -> None:
+        import scipy.sparse as sp
+
+        topics = load_topics(self.topics_path or str(TOPICS_FILE))
+        # A topic goes to the department its whole text (name, keywords,
+        # examples) is most similar to, with an IDF over topics and departments
+        # together (over the departments alone, 3 short texts, generic
+        # characters dominate), plus the share of its examples that name one of
+        # the department's keywords. Below min_topic_score no department of
+        # this list does it (schools for a utilities list) and it is left out.
+        docs = TextFeatures([f"{n} {' '.join(k)} {' '.join(e)}" for n, k, e in topics])
+        depts = TextFeatures([department_text(d) for d in self.departments])
+        map_idf = Idf(1).fit(sp.vstack([docs.counts, depts.counts]))
+        cos = np.asarray((map_idf.transform(docs.counts) @ map_idf.transform(depts.counts).T)
+                         .todense())
+        rows, owner = [], []
+        for i, (name, keywords, examples) in enumerate(topics):
+            lines = [*examples, " ".join(keywords)]
+            hits = (self.keywords_.counts(lines) > 0).mean(0)
+            score = cos[i] + TOPIC_KEYWORD_WEIGHT * hits
+            j = int(np.argmax(score))
+            if score[j] < self.min_topic_score:
+                continue
+            self.topic_departments_[name] = self.labels_[j]
+            rows += lines
+            owner += [j] * len(lines)
+        self.example_rows_ = rows
+        self.example_dept_ = np.asarray(owner, dtype=int)
+        if not rows:
+            return
+        ex = TextFeatures(rows)
+        if idf is None:
+            import scipy.sparse as sp
+            idf = Idf(1).fit(sp.vstack([ex.counts, prep_counts(self.departments)]))
+        self.example_idf_ = idf
+        self.example_matrix_ = self.example_idf_.transform(ex.counts).T.tocsr()
+
+    def _list_scores(self, prep: TextFeatures) -> np.ndarray:
+        sims = np.asarray((self.idf_.transform(prep.counts) @ self.matrix_.T).todense())
+        bonus = self.keywords_.counts(prep.full, normalized=True)
+        return sims + KEYWORD_BONUS * np.log1p(bonus)
+
+    def _list_proba(self, prep: TextFeatures) -> np.ndarray:
+        return softmax(self._list_scores(prep) * SHARPNESS)
+
+    def _example_scores(self, prep: TextFeatures) -> np.ndarray:
+        sims = np.asarray((self.example_idf_.transform(prep.counts) @ self.example_matrix_)
+                          .todense())
+        out = np.zeros((len(prep), len(self.labels_)))
+        for j in np.unique(self.example_dept_):
+            s = sims[:, self.example_dept_ == j]
+            k = min(self.k, s.shape[1])
+            out[:, j] = -np.sort(-s, axis=1)[:, :k].mean(1)
+        return out
+
+    def _router_proba(self, prep: TextFeatures) -> np.ndarray:
+        p = self._list_proba(prep)
+        if self.example_matrix_ is None or len(prep) == 0:
+            return p
+        q = softmax(self._example_scores(prep) * EXAMPLE_SHARPNESS)
+        w = self.example_weight
+        return w * q + (1 - w) * p
 
     def predict_proba(self, prep: TextFeatures) -> np.ndarray:
-        sims = np.asarray((self.idf_.transform(prep.counts) @ self.matrix_.T).todense())
-        bonus = np.array([[len(matched_keywords(t, d)) for d in self.departments]
-                          for t in prep.full], dtype=np.float64)
-        return softmax((sims + KEYWORD_BONUS * np.log1p(bonus)) * SHARPNESS)
+        p = self._router_proba(prep)
+        if self.head_ is None or len(prep) == 0:
+            return p
+        h = np.zeros_like(p)
+        h[:, [self.labels_.index(l) for l in self.head_.labels_]] = self.head_.predict_proba(prep)
+        w = self.self_train_weight
+        return w * h + (1 - w) * p
+
+    # ---------------------------------------------------------------- persistence
+    def save(self, directory: Path) -> None:
+        """The fitted state that depends on the sample (its IDF, the
+        self-trained head); the rest is rebuilt from the list on load."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        if self.example_idf_ is not None:
+            self.example_idf_.save(directory, prefix="example_idf")
+        if self.head_ is not None:
+            (directory / "head").mkdir(exist_ok=True)
+            self.head_.save(directory / "head")
+        state = {k: getattr(self, k) for k in ("examples", "example_weight", "k", "self_train",
+                                               "self_train_share", "self_train_weight",
+                                               "min_topic_score")}
+        (directory / "coldstart.json").write_text(json.dumps(state), encoding="utf-8")
+
+    @classmethod
+    def load(cls, directory: Path, departments: list[dict]) -> "ColdStartRouter":
+        from classifier.head import TextHead
+
+        directory = Path(directory)
+        try:
+            state = json.loads((directory / "coldstart.json").read_text(encoding="utf-8"))
+            self = cls(departments, **state)
+            self._fit_list()
+            self.example_idf_ = self.example_matrix_ = self.head_ = None
+            self.example_rows_, self.example_dept_ = [], np.zeros(0, dtype=int)
+            if self.examples:
+                idf = None
+                if (directory / "example_idf.npy").is_file():
+                    idf = Idf.load(directory, prefix="example_idf")
+                self._fit_examples(idf)
+            if (directory / "head").is_dir():
+                self.head_ = TextHead.load(directory / "head")
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise BadModel(f"cold-start router {directory} is incomplete or corrupt: {e}") from None
+        unknown = set(self.head_.labels_ if self.head_ else ()) - set(self.labels_)
+        if unknown:
+            raise BadModel(f"cold-start router {directory} routes to {sorted(unknown)}, "
+                           f"which the department list lacks")
+        return self
+
+    def needs_review(self, probs: np.ndarray, margin: float = REVIEW_MARGIN) -> np.ndarray:
+        """Rows whose best department does not clearly beat the runner-up."""
+        if probs.shape[1] < 2:
+            return np.zeros(len(probs), dtype=bool)
+        top = -np.sort(-probs, axis=1)
+        return (top[:, 0] - top[:, 1]) < margin
+
+
+def prep_counts(departments: list[dict]):
+    return TextFeatures([department_text(d) for d in departments]).counts

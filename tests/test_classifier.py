@@ -115,7 +115,17 @@ def test_cold_start_routes_by_taxonomy(data, tmp_path):
     bundle = load_bundle(out)
     [p] = bundle.predict(["我想办理营业执照，需要什么材料"])
     assert p.department == "市市场监管局"
-    assert p.needs_review  # no labelled history: never automatic
+    # No labelled history: the review flag is the router's margin (top-1 minus
+    # top-2 below REVIEW_MARGIN), not "always"; no type head adds no doubt.
+    from classifier.coldstart import REVIEW_MARGIN
+
+    for q in bundle.predict(["我想办理营业执照，需要什么材料", "你们好", "停水了还有人占道摆摊"]):
+        top = sorted((d["prob"] for d in q.department_top3), reverse=True) + [0.0]
+        margin = top[0] - top[1]
+        if abs(margin - REVIEW_MARGIN) > 1e-3:     # top3 probabilities are rounded
+            assert q.needs_review == (margin < REVIEW_MARGIN)
+        assert q.review_reasons == (["department"] if q.needs_review else [])
+    assert not p.needs_review
 
 
 def test_hashed_ngrams_match_analyzer():

@@ -237,9 +237,25 @@ def reclassify(settings, opts: Options) -> Summary:
         }
         state = _load_or_reset(work, identity, opts.resume)
         if opts.departments:
-            model_dir = departments_bundle.build(Path(opts.departments), base, work / "model")
+            sample = _sample_texts(inp, opts, cols, settings)
+            model_dir = departments_bundle.build(Path(opts.departments), base, work / "model",
+                                                 sample, reuse=state["rows_read"] > 0)
         return _run(settings, opts, reader, state, identity, model_dir, out, out_format,
                     errors_path, report_dir, work, make_pool)
+    finally:
+        reader.close()
+
+
+def _sample_texts(inp: Path, opts: Options, cols: list[str], settings) -> list[str]:
+    """The first ``departments.SAMPLE_ROWS`` good texts of the input, joined and
+    cut exactly as the run will classify them (a second reader: the run's own
+    one must start at the top)."""
+    reader = open_reader(inp, encoding=opts.encoding, sheet=opts.sheet)
+    try:
+        text_idx = [cols.index(c) for c in opts.text_cols]
+        chunks = _chunks(iter(reader), text_idx, None, 0, departments_bundle.SAMPLE_ROWS,
+                         settings.max_text_chars, [""] * len(cols))
+        return next(chunks, (None, []))[1]
     finally:
         reader.close()
 

@@ -1,12 +1,13 @@
-"""`hotline eval embedder|search|classifier|urgency|incidents`: each target lives in hotline.cli.eval_<target>."""
+"""`hotline eval embedder|search|classifier|urgency|incidents|coldstart`: each target lives in
+hotline.cli.eval_<target>."""
 import importlib
 
-TARGETS = ("embedder", "search", "classifier", "urgency", "incidents")
+TARGETS = ("embedder", "search", "classifier", "urgency", "incidents", "coldstart")
 
 
 def register(sub) -> None:
     p = sub.add_parser("eval", help="evaluate embedders, search, the classifier, the urgency rules "
-                       "or incident linking")
+                       "incident linking or cold-start routing")
     targets = p.add_subparsers(dest="eval_target", metavar="TARGET")
     for name in TARGETS:
         importlib.import_module(f"hotline.cli.eval_{name}").register(targets)

@@ -1,0 +1,151 @@
+"""Cold-start routing (classifier/coldstart.py): the project's written examples,
+keyword matching, the review margin, self-training on a run's input and its
+persistence in the batch bundle, and `hotline eval coldstart`."""
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from classifier.coldstart import ColdStartRouter, KeywordMatcher, load_topics, matched_keywords
+from classifier.errors import BadModel
+from classifier.features import TextFeatures
+
+ROOT = Path(__file__).resolve().parents[1]
+DEPTS = [
+    {"name": "供水公司", "responsibilities": "城市供水、停水抢修、水质问题",
+     "keywords": ["停水", "自来水", "水压", "水管"]},
+    {"name": "教育局", "responsibilities": "中小学和幼儿园管理", "keywords": ["学校", "招生"]},
+    {"name": "城管局", "responsibilities": "占道经营、违章搭建、噪音扰民",
+     "keywords": ["占道", "违建", "噪音", "摆摊"]},
+]
+
+
+def _route(router: ColdStartRouter, texts: list[str]) -> list[str]:
+    p = router.predict_proba(TextFeatures(texts))
+    return [router.labels_[i] for i in p.argmax(1)]
+
+
+def test_keyword_matcher_finds_what_the_per_keyword_loop_finds():
+    depts = [{"name": "a", "keywords": ["停水", "停水通知", "水", "ＡＢＣ"]},
+             {"name": "b", "keywords": ["通知", "水压", "abc", "停"]}, {"name": "c"}]
+    texts = ["小区停水通知没有贴出来，水压也低", "ABC公司停电", "", "毫无关系的话",
+             "停停停水水水"]
+    got = KeywordMatcher(depts).counts(texts)
+    want = [[len(matched_keywords(t, d)) for d in depts] for t in texts]
+    assert got.tolist() == want
+    assert got[0].tolist() == [3, 3, 0]     # nested keywords all count (停水, 停水通知, 水)
+
+
+def test_topics_go_only_to_departments_of_the_list_that_do_them():
+    router = ColdStartRouter(DEPTS).fit()
+    mapped = router.topic_departments_
+    assert mapped["学校与教育"] == "教育局" and mapped["供水与自来水"] == "供水公司"
+    assert mapped["市政设施与城市管理"] == "城管局"
+    # Nothing in this list does hospitals or wages: those examples are left out.
+    assert "医院与医疗卫生" not in mapped and "工资与劳动关系" not in mapped
+    assert set(mapped.values()) <= {d["name"] for d in DEPTS}
+    assert len(load_topics()) >= 20
+
+
+def test_written_examples_route_requests_the_list_does_not_name():
+    texts = ["班主任体罚孩子，家长很气愤", "路灯坏了一个月没人修"]
+    plain = ColdStartRouter(DEPTS, examples=False).fit()
+    assert _route(plain, texts) != ["教育局", "城管局"]
+    assert _route(ColdStartRouter(DEPTS).fit(), texts) == ["教育局", "城管局"]
+
+
+def test_review_holds_the_low_margin_rows():
+    router = ColdStartRouter(DEPTS).fit()
+    texts = ["幸福小区从早上开始停水了，自来水一直没来", "学校门口占道摆摊，晚上噪音很大",
+             "学校停水了"]
+    p = router.predict_proba(TextFeatures(texts))
+    review = router.needs_review(p)
+    top = -np.sort(-p, axis=1)
+    assert review.tolist() == ((top[:, 0] - top[:, 1]) < 0.3).tolist()
+    assert review.tolist() == [False, False, True]
+
+
+def _sample() -> list[str]:
+    """240 requests of a centre's day, written from parts (no labels)."""
+    places = ["幸福小区", "东风路", "阳光花园", "人民路", "新华街", "滨江苑", "文化路", "和平里",
+              "建设路", "解放街", "金桥苑", "翠湖湾", "北门巷", "南湖路", "春晖园", "西城里"]
+    water = ["从早上开始停水了", "自来水发黄有异味", "水压太低楼上没水", "水管爆裂漏水严重",
+             "停水也不提前通知"]
+    school = ["学校强制补课收费", "幼儿园招生不公平", "老师体罚学生", "学校食堂饭菜太差",
+              "孩子入学没有学位"]
+    city = ["有人占道摆摊到深夜", "违建越盖越高", "广场噪音扰民", "路边摊油烟很大",
+            "楼顶违章搭建"]
+    out = []
+    for place, (a, b, c) in itertools.product(places, zip(water, school, city)):
+        out += [f"{place}{a}，请尽快处理", f"{place}附近{b}，希望管一管", f"{place}{c}，影响休息"]
+    return out
+
+
+def test_self_training_on_a_sample_saves_and_loads_the_same_router(tmp_path):
+    sample = _sample()
+    assert len(sample) >= 200
+    router = ColdStartRouter(DEPTS).fit(sample)
+    assert router.head_ is not None and set(router.head_.labels_) == {d["name"] for d in DEPTS}
+    router.save(tmp_path / "cs")
+    again = ColdStartRouter.load(tmp_path / "cs", DEPTS)
+    prep = TextFeatures(sample[:30] + ["学校周边有人摆摊卖零食"])
+    np.testing.assert_allclose(again.predict_proba(prep), router.predict_proba(prep), atol=1e-6)
+    assert _route(again, ["滨江苑又停水了，自来水一直没来"]) == ["供水公司"]
+    with pytest.raises(BadModel, match="lacks"):
+        ColdStartRouter.load(tmp_path / "cs", DEPTS[:2])
+
+
+def test_the_batch_bundle_is_reused_on_resume_and_rebuilt_for_another_input(tmp_path):
+    from classifier.bundle import load_bundle
+    from hotline.batch import departments
+
+    depts = tmp_path / "depts.json"
+    depts.write_text(json.dumps(DEPTS, ensure_ascii=False), encoding="utf-8")
+    sample = _sample()
+    target = departments.build(depts, None, tmp_path / "model", sample)
+    state = target / "coldstart" / "coldstart.json"
+    state.write_text(state.read_text(encoding="utf-8"), encoding="utf-8")
+    marker = state.stat().st_mtime_ns
+    departments.build(depts, None, target, sample, reuse=True)
+    assert state.stat().st_mtime_ns == marker            # same list, same sample: kept
+    departments.build(depts, None, target, sample[:-1], reuse=True)
+    assert state.stat().st_mtime_ns != marker            # another input: refitted
+    bundle = load_bundle(target)
+    assert bundle.cold_start.head_ is not None
+    cols = bundle.predict_columns(["阳光花园停水了，自来水一直没来"])
+    assert cols[0][2] == "供水公司" and cols[0][4] is False   # no type head: no type doubt
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "hotline.cli.main", *args],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+
+
+def test_eval_coldstart_compares_with_the_plain_router(tmp_path):
+    depts = tmp_path / "depts.json"
+    depts.write_text(json.dumps(DEPTS, ensure_ascii=False), encoding="utf-8")
+    data = tmp_path / "labelled.csv"
+    rows = [("班主任体罚孩子", "家长很气愤", "教育局"), ("路灯坏了", "一个月没人修", "城管局"),
+            ("小区停水", "自来水一直没来", "供水公司"), ("门口摆摊", "占道经营到深夜", "城管局"),
+            ("招生不公", "学校招生暗箱操作", "教育局"), ("水压低", "楼上水管没水", "供水公司")]
+    with open(data, "w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["title", "detail", "label_l1"])
+        w.writerows(rows)
+    got = _cli("--home", str(tmp_path / "home"), "eval", "coldstart", "--departments", str(depts),
+               "--data", str(data), "--json")
+    assert got.returncode == 0, got.stderr
+    report = json.loads(got.stdout)
+    assert set(report["variants"]) == {"list", "list+examples", "list+examples+self-train"}
+    assert report["variants"]["list+examples"]["all"]["macro_f1"] == 1.0
+    assert report["variants"]["list"]["all"]["macro_f1"] < 1.0
+    bad = _cli("--home", str(tmp_path / "home"), "eval", "coldstart", "--departments", str(depts),
+               "--data", str(tmp_path / "absent.csv"))
+    assert bad.returncode == 2 and "error:" in bad.stderr and "absent.csv" in bad.stderr

@@ -20,7 +20,14 @@ def register(sub) -> None:
     p.add_argument("--text-cols", required=True,
                    help="comma-separated columns joined into the message text, e.g. title,detail")
     p.add_argument("--model", help="model bundle directory (default: the current model)")
-    p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="worker processes, or Ray actors with --engine ray (default 1)")
+    p.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="where predictions run: local processes (default) or Ray Data "
+                        "(needs the ray extra; same output)")
+    p.add_argument("--ray-address", metavar="ADDR",
+                   help="with --engine ray: the cluster's head, HOST:PORT, ray://HOST:PORT or "
+                        "auto (default: start a local Ray with --workers CPUs)")
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted run from its checkpoint")
     p.add_argument("--compare-col",
@@ -60,7 +67,8 @@ def run(args, settings) -> int:
         report_dir=Path(args.report_dir) if args.report_dir else None,
         errors=Path(args.errors) if args.errors else None, chunk_size=args.chunk_size,
         encoding=args.encoding, sheet=args.sheet, progress=not args.no_progress,
-        checkpoint_every=args.checkpoint_every)
+        checkpoint_every=args.checkpoint_every, engine=args.engine,
+        ray_address=args.ray_address)
     try:
         summary = reclassify(settings, opts)
     except FileNotFoundError as exc:

@@ -105,6 +105,9 @@ class RayEngine:
         ctx.execution_options.preserve_order = True
         ctx.enable_progress_bars = False  # the CLI has its own bar
         ctx.print_on_execution_start = False
+        # Ray Data's per-run INFO lines ("execution finished") and the note that
+        # its bars are off would interleave with the CLI's own output.
+        logging.getLogger("ray.data").setLevel(logging.ERROR)
         self._info = None
 
     def info(self) -> dict:

@@ -1,6 +1,7 @@
 """`hotline reclassify --engine ray`: the same bytes as the local engine (output,
 errors file, change report), resumable after a kill, clear errors. One local
-Ray session for the whole module (its start-up dominates the run time)."""
+Ray session for the module (its start-up dominates); the two tests that use it
+take ~65 s together here and are marked slow (`pytest -m slow`)."""
 from __future__ import annotations
 
 import json
@@ -18,8 +19,6 @@ from hotline.batch.engines import make_engine
 from hotline.batch.predict import ModelSpec
 from tests.test_reclassify import numbered, read_csv, run, write_csv
 
-ray = pytest.importorskip("ray", reason="the ray extra is not installed")
-pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
 COLS = ["id", "title", "detail", "department"]
 
@@ -41,6 +40,7 @@ def orders(home):
 @pytest.fixture(scope="module")
 def ray_address():
     """A local Ray (2 CPUs) the tests run in-process and their subprocesses join."""
+    ray = pytest.importorskip("ray", reason="the ray extra is not installed")
     ctx = ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         yield ctx.address_info["gcs_address"]
@@ -69,6 +69,7 @@ def cli(home, *args, timeout=300):
                           timeout=timeout)
 
 
+@pytest.mark.slow
 def test_same_bytes_as_the_local_engine(home, orders, tmp_path, ray_address):
     inp = write_csv(tmp_path / "in.csv", with_bad_rows(orders, 300), COLS)
     for name, kw in (("local", {"workers": 2}), ("ray", {"workers": 2, "engine": "ray"}),
@@ -86,9 +87,12 @@ def test_same_bytes_as_the_local_engine(home, orders, tmp_path, ray_address):
             a, b = Path(f"{o}.report") / f, Path(f"{local}.report") / f
             assert a.read_bytes() == b.read_bytes(), f
     assert [r["id"] for r in read_csv(tmp_path / "ray.csv")] == [str(i) for i in range(300)]
+    import ray
+
     assert ray.is_initialized()  # the engine leaves a session it did not start alone
 
 
+@pytest.mark.slow
 def test_resume_after_killing_a_ray_run(home, orders, tmp_path, ray_address):
     n = 3000
     inp = write_csv(tmp_path / "in.csv", with_bad_rows(orders, n), COLS)
@@ -132,6 +136,7 @@ def test_resume_after_killing_a_ray_run(home, orders, tmp_path, ray_address):
 
 
 def test_unreachable_or_malformed_address_exits_2(home, orders, tmp_path):
+    pytest.importorskip("ray", reason="the ray extra is not installed")
     inp = write_csv(tmp_path / "in.csv", numbered(orders, 5), COLS)
     base = [str(inp), "--text-cols", "title,detail", "--out", str(tmp_path / "o.csv"),
             "--engine", "ray", "--no-progress"]

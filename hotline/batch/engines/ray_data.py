@@ -89,6 +89,8 @@ class RayEngine:
         self.workers = max(1, workers)
         self.address = address
         self._owned = False
+        # A library caller that already joined a cluster keeps its session
+        # (and its address); we only start or join one when there is none.
         if not ray.is_initialized():
             quiet = dict(log_to_driver=False, logging_level=logging.WARNING)
             try:

@@ -87,6 +87,22 @@ def test_same_bytes_as_the_local_engine(home, orders, tmp_path, ray_address):
             a, b = Path(f"{o}.report") / f, Path(f"{local}.report") / f
             assert a.read_bytes() == b.read_bytes(), f
     assert [r["id"] for r in read_csv(tmp_path / "ray.csv")] == [str(i) for i in range(300)]
+    # JSONL in (its reader makes a pass of its own for the keys), XLSX out.
+    rows = with_bad_rows(orders, 120)
+    jl = tmp_path / "in.jsonl"
+    jl.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
+                  encoding="utf-8")
+    for name, kw in (("jl_local", {}), ("jl_ray", {"engine": "ray", "workers": 2})):
+        run(home, jl, tmp_path / f"{name}.jsonl", chunk_size=25, **kw)
+        run(home, jl, tmp_path / f"{name}.xlsx", chunk_size=25, **kw)
+    for ext in ("jsonl", "errors.csv"):
+        assert (tmp_path / f"jl_ray.{ext}").read_bytes() == (tmp_path / f"jl_local.{ext}").read_bytes()
+    import openpyxl
+
+    def cells(path):
+        return list(openpyxl.load_workbook(path, read_only=True).active.iter_rows(values_only=True))
+
+    assert cells(tmp_path / "jl_ray.xlsx") == cells(tmp_path / "jl_local.xlsx")
     import ray
 
     assert ray.is_initialized()  # the engine leaves a session it did not start alone

@@ -7,6 +7,11 @@ interleaved and repeated, medians reported. Then the peak resident memory of
 the process tree at 10k / 100k / 1M rows (2 workers) to show memory stays flat.
 
     hotline bench reclassify [--rows 20000] [--repeat 3] [--sizes 10000,100000,1000000]
+    hotline bench reclassify --engine ray --rows 2000 --repeat 1 --sizes ''
+
+``--engine ray`` adds a local Ray Data run (2 actors, Ray started by the
+command) to the same interleaved rounds, next to the local-engine figures, and
+writes bench/results/reclassify_ray.json.
 """
 from __future__ import annotations
 
@@ -98,13 +103,15 @@ def _tree_rss_kb(root: int) -> tuple[int, int]:
     return total, peak
 
 
-def run_once(settings, inp: Path, out: Path, workers: int, model: str | None) -> dict:
+def run_once(settings, inp: Path, out: Path, workers: int, model: str | None,
+             engine: str = "local") -> dict:
     cmd = [sys.executable, "-m", "hotline.cli.main", "--home", str(settings.home),
            "reclassify", str(inp), "--text-cols", "title,detail", "--out", str(out),
-           "--workers", str(workers), "--no-progress"]
+           "--workers", str(workers), "--no-progress", "--engine", engine]
     if model:
         cmd += ["--model", model]
     t0 = time.perf_counter()
+    cpu0 = os.times()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     rss_sum = rss_max = 0
     while proc.poll() is None:
@@ -113,11 +120,15 @@ def run_once(settings, inp: Path, out: Path, workers: int, model: str | None) ->
         time.sleep(0.1)
     stdout, stderr = proc.communicate()
     seconds = time.perf_counter() - t0
+    cpu1 = os.times()
+    # CPU of the reclassify process and the workers it waited for (start-up and
+    # model loads included; Ray's daemons are not children it waits for).
+    cpu = (cpu1.children_user - cpu0.children_user) + (cpu1.children_system - cpu0.children_system)
     if proc.returncode != 0:
         raise SystemExit(f"reclassify failed ({proc.returncode}): {stderr[-2000:]}")
     with open(out, "rb") as fh:
         written = sum(1 for _ in fh) - 1
-    return {"seconds": seconds, "rows_out": written, "peak_tree_rss_mb": rss_sum / 1024,
+    return {"seconds": seconds, "rows_out": written, "cpu_seconds": cpu, "peak_tree_rss_mb": rss_sum / 1024,
             "peak_process_rss_mb": rss_max / 1024}
 
 
@@ -128,21 +139,25 @@ def main(settings, argv) -> int:
     ap.add_argument("--sizes", default="10000,100000,1000000",
                     help="row counts for the memory runs ('' to skip)")
     ap.add_argument("--model", help="model dir (default: the current model)")
+    ap.add_argument("--engine", choices=("local", "ray"), default="local",
+                    help="'ray' adds a Ray Data run beside the local ones")
     args = ap.parse_args(argv)
     work = Path(settings.home) / "bench" / "reclassify"
     inp = make_input(settings, work / f"in_{args.rows}.csv", args.rows) if args.repeat else None
 
-    configs = {"1 worker (baseline)": 1, "2 workers": 2}
+    configs = {"1 worker (baseline)": (1, "local"), "2 workers": (2, "local")}
+    if args.engine == "ray":
+        configs["ray, 2 actors (local Ray)"] = (2, "ray")
     runs: dict[str, list[dict]] = {k: [] for k in configs}
     for _ in range(args.repeat):  # interleaved, so load changes hit every config alike
-        for name, workers in configs.items():
-            r = run_once(settings, inp, work / "out.csv", workers, args.model)
+        for name, (workers, engine) in configs.items():
+            r = run_once(settings, inp, work / "out.csv", workers, args.model, engine)
             if r["rows_out"] != args.rows:
                 raise SystemExit(f"{name}: {r['rows_out']} rows out of {args.rows}")
             runs[name].append(r)
             print(f"{name}: {args.rows / r['seconds']:.0f} rows/s", file=sys.stderr)
     figures: dict = {"rows": args.rows, "text_chars": TEXT_CHARS, "repeat": args.repeat,
-                     "cpu_count": os.cpu_count(), "throughput": {}}
+                     "cpu_count": os.cpu_count(), "engine": args.engine, "throughput": {}}
     base = statistics.median(args.rows / r["seconds"] for r in runs["1 worker (baseline)"]) \
         if args.repeat else None
     for name, rs in (runs.items() if args.repeat else ()):
@@ -152,6 +167,8 @@ def main(settings, argv) -> int:
             "median_rows_per_s": round(med, 1), "runs_rows_per_s": [round(x, 1) for x in rates],
             "ratio_vs_baseline": round(med / base, 2),
             "median_seconds_incl_startup": round(statistics.median(r["seconds"] for r in rs), 2),
+            "cpu_ms_per_row_incl_startup": round(
+                1000 * statistics.median(r["cpu_seconds"] for r in rs) / args.rows, 3),
         }
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     figures["memory_2_workers"] = {}
@@ -167,5 +184,6 @@ def main(settings, argv) -> int:
         if n >= 1_000_000:
             big.unlink(missing_ok=True)  # ~600 MB; regenerated when needed
     (work / "out.csv").unlink(missing_ok=True)
-    save("reclassify" if args.repeat else "reclassify_memory", figures)
+    name = "reclassify" if args.repeat else "reclassify_memory"
+    save(f"{name}_ray" if args.engine == "ray" else name, figures)
     return 0

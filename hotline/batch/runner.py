@@ -57,6 +57,8 @@ class Options:
     loader: str = "classifier:load_bundle"
     # A department list to route by instead of a trained head (batch/departments.py).
     departments: Path | None = None
+    engine: str = "local"  # see hotline.batch.engines.ENGINES
+    ray_address: str | None = None
 
 
 @dataclass
@@ -198,8 +200,27 @@ def _chunks(records, text_idx, compare_idx, skip, chunk_size, max_chars, empty):
         yield (last, rows, truncated), texts
 
 
+class _ChunkSource:
+    """The chunks of one run, re-iterable: the first pass uses the open reader,
+    a later one (the Ray engine reads twice) a fresh reader on the same file."""
+
+    def __init__(self, reader, reopen, **kw):
+        self._reader, self._reopen, self._kw = reader, reopen, kw
+
+    def __iter__(self):
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            yield from _chunks(iter(reader), **self._kw)
+            return
+        reader = self._reopen()
+        try:
+            yield from _chunks(iter(reader), **self._kw)
+        finally:
+            reader.close()
+
+
 def reclassify(settings, opts: Options) -> Summary:
-    from hotline.batch.pool import make_pool
+    from hotline.batch.engines import make_engine
 
     inp, out = Path(opts.input), Path(opts.out)
     out_format = format_of(out)
@@ -241,7 +262,7 @@ def reclassify(settings, opts: Options) -> Summary:
             model_dir = departments_bundle.build(Path(opts.departments), base, work / "model",
                                                  sample, reuse=state["rows_read"] > 0)
         return _run(settings, opts, reader, state, identity, model_dir, out, out_format,
-                    errors_path, report_dir, work, make_pool)
+                    errors_path, report_dir, work, make_engine)
     finally:
         reader.close()
 
@@ -302,7 +323,7 @@ def _load_or_reset(work: Path, identity: dict, resume: bool) -> dict:
 
 
 def _run(settings, opts, reader, state, identity, model_dir, out, out_format, errors_path,
-         report_dir, work, make_pool) -> Summary:
+         report_dir, work, make_engine) -> Summary:
     from tqdm import tqdm
 
     t0 = time.perf_counter()
@@ -313,7 +334,7 @@ def _run(settings, opts, reader, state, identity, model_dir, out, out_format, er
     spec = ModelSpec(str(model_dir), home=str(settings.home), threads=threads,
                      loader=opts.loader, urgency=_urgency_table(settings))
     # Workers fork here, before the progress bar starts its thread.
-    pool = make_pool(spec, max(1, opts.workers))
+    pool = make_engine(opts.engine, spec, max(1, opts.workers), opts.ray_address)
     try:
         info = pool.info()
         fmt = RowFormatter(out_format, cols, PRED_COLUMNS, plain_strings=reader.format == "csv")
@@ -347,9 +368,11 @@ def _run(settings, opts, reader, state, identity, model_dir, out, out_format, er
 
         prev_elapsed = state["elapsed"]
         next_save = time.monotonic() + opts.checkpoint_every
-        chunks = _chunks(iter(reader), text_idx, compare_idx, skip, opts.chunk_size,
-                         settings.max_text_chars,
-                         [MISSING if reader.format == "jsonl" else ""] * len(cols))
+        chunks = _ChunkSource(
+            reader, lambda: open_reader(opts.input, encoding=opts.encoding, sheet=opts.sheet),
+            text_idx=text_idx, compare_idx=compare_idx, skip=skip, chunk_size=opts.chunk_size,
+            max_chars=settings.max_text_chars,
+            empty=[MISSING if reader.format == "jsonl" else ""] * len(cols))
         for (last, rows, truncated), preds in pool.map(chunks):
             out_rows, errs, compared = [], [], []
             preds = iter(preds)

@@ -25,7 +25,14 @@ def register(sub) -> None:
                    help="route departments by this list of {name, responsibilities, keywords} "
                         "(cold start, no trained department head needed; the type head comes "
                         "from --model or the current model when there is one)")
-    p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="worker processes, or Ray actors with --engine ray (default 1)")
+    p.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="where predictions run: local processes (default) or Ray Data "
+                        "(needs the ray extra; same output)")
+    p.add_argument("--ray-address", metavar="ADDR",
+                   help="with --engine ray: the cluster's head, HOST:PORT, ray://HOST:PORT or "
+                        "auto (default: start a local Ray with --workers CPUs)")
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted run from its checkpoint")
     p.add_argument("--compare-col",
@@ -65,7 +72,8 @@ def run(args, settings) -> int:
         report_dir=Path(args.report_dir) if args.report_dir else None,
         errors=Path(args.errors) if args.errors else None, chunk_size=args.chunk_size,
         encoding=args.encoding, sheet=args.sheet, progress=not args.no_progress,
-        checkpoint_every=args.checkpoint_every,
+        checkpoint_every=args.checkpoint_every, engine=args.engine,
+        ray_address=args.ray_address,
         departments=Path(args.departments) if args.departments else None)
     try:
         summary = reclassify(settings, opts)

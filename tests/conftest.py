@@ -3,6 +3,8 @@ directories with the product's own library calls, once per session where they
 are expensive. Other areas may add fixtures here; keep them grouped by area."""
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 from foundation.settings import Settings
@@ -185,3 +187,43 @@ def served_app(served_home):
     from server import create_app
 
     return create_app(make_settings(served_home))
+
+
+@contextlib.contextmanager
+def production_server(home, workers: int = 1, threads: int = 1, ready: str = "/healthz",
+                      timeout: float = 60, **env):
+    """`hotline serve --production` (gunicorn) on a free loopback port over
+    ``home``, with the test keys and no rate limit (``env`` adds variables);
+    yields ``(process, port)`` once ``ready`` answers 200, terminates it after."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "HOTLINE_API_KEYS": ",".join(f"{r}:{k}" for r, k in KEYS.items()),
+           "HOTLINE_RATE_LIMIT_PER_MINUTE": "0", "PYTHONPATH": str(root), **env}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hotline.cli.main", "--home", str(home), "serve", "--production",
+         "--no-build", "--port", str(port), "--workers", str(workers), "--threads", str(threads)],
+        cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}{ready}", timeout=2):
+                    break
+            except OSError:
+                assert proc.poll() is None, "gunicorn exited"
+                assert time.time() < deadline, f"gunicorn did not answer {ready} in {timeout} s"
+                time.sleep(0.2)
+        yield proc, port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)

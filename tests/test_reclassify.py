@@ -49,6 +49,30 @@ def read_csv(path: Path) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
+def kill_mid_run(cmd: list[str], env: dict, ckpt: Path, timeout: float,
+                 at_least: int = 100) -> int:
+    """Start ``cmd`` (a reclassify run) in its own session, SIGKILL the whole
+    group once its checkpoint says ``at_least`` rows were read; returns that count."""
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.monotonic() + timeout
+    done = 0
+    while time.monotonic() < deadline and proc.poll() is None:
+        if ckpt.is_file():
+            try:
+                done = json.loads(ckpt.read_text(encoding="utf-8"))["rows_read"]
+            except (ValueError, KeyError):
+                done = 0
+            if done >= at_least:
+                break
+        time.sleep(0.05)
+    assert proc.poll() is None, f"run ended before it could be killed: {proc.stderr.read()[-800:]}"
+    os.killpg(proc.pid, signal.SIGKILL)  # the run and its workers, mid-run
+    proc.wait()
+    proc.stderr.close()
+    return done
+
+
 def run(home, inp, out, **kw) -> object:
     opts = Options(input=inp, out=out, text_cols=["title", "detail"], progress=False, **kw)
     return reclassify(make_settings(home), opts)
@@ -222,24 +246,7 @@ def test_resume_after_a_real_kill(home, orders, tmp_path):
            "--chunk-size", "25", "--checkpoint-every", "0", "--no-progress",
            "--compare-col", "department"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, start_new_session=True)
-    ckpt = tmp_path / ".out.csv.work" / "checkpoint.json"
-    deadline = time.monotonic() + 120
-    done = 0
-    while time.monotonic() < deadline and proc.poll() is None:
-        if ckpt.is_file():
-            try:
-                done = json.loads(ckpt.read_text(encoding="utf-8"))["rows_read"]
-            except (ValueError, KeyError):
-                done = 0
-            if done >= 100:
-                break
-        time.sleep(0.05)
-    assert proc.poll() is None, f"run ended before it could be killed: {proc.stderr.read()[-500:]}"
-    os.killpg(proc.pid, signal.SIGKILL)  # parent and workers, mid-run
-    proc.wait()
-    proc.stderr.close()
+    done = kill_mid_run(cmd, env, tmp_path / ".out.csv.work" / "checkpoint.json", 120)
     assert not out.exists()  # never a partial output file
     assert 100 <= done < 2000
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -17,7 +16,7 @@ import pytest
 from hotline.batch import BatchError
 from hotline.batch.engines import make_engine
 from hotline.batch.predict import ModelSpec
-from tests.test_reclassify import numbered, read_csv, run, write_csv
+from tests.test_reclassify import kill_mid_run, numbered, read_csv, run, write_csv
 
 ROOT = Path(__file__).resolve().parents[1]
 COLS = ["id", "title", "detail", "department"]
@@ -118,24 +117,7 @@ def test_resume_after_killing_a_ray_run(home, orders, tmp_path, ray_address):
             "--compare-col", "department", "--engine", "ray", "--ray-address", ray_address]
     cmd = [sys.executable, "-m", "hotline.cli.main", "--home", str(home), "reclassify", *args]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, start_new_session=True)
-    ckpt = tmp_path / ".out.csv.work" / "checkpoint.json"
-    deadline = time.monotonic() + 180
-    done = 0
-    while time.monotonic() < deadline and proc.poll() is None:
-        if ckpt.is_file():
-            try:
-                done = json.loads(ckpt.read_text(encoding="utf-8"))["rows_read"]
-            except (ValueError, KeyError):
-                done = 0
-            if done >= 100:
-                break
-        time.sleep(0.05)
-    assert proc.poll() is None, f"run ended before it could be killed: {proc.stderr.read()[-800:]}"
-    os.killpg(proc.pid, signal.SIGKILL)  # the driver, mid-run
-    proc.wait()
-    proc.stderr.close()
+    done = kill_mid_run(cmd, env, tmp_path / ".out.csv.work" / "checkpoint.json", 180)
     assert not out.exists()
     assert 100 <= done < n
 

@@ -8,25 +8,12 @@ import json
 import os
 import re
 import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import KEYS
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
+from tests.conftest import KEYS, production_server
 
 def _worker_pids(port: int, tries: int = 20) -> set[str]:
     pids = set()
@@ -39,27 +26,8 @@ def _worker_pids(port: int, tries: int = 20) -> set[str]:
 
 @pytest.mark.slow
 def test_sighup_under_load_adds_no_request_over_a_second(served_home):
-    port = _port()
-    env = {**os.environ, "HOTLINE_API_KEYS": ",".join(f"{r}:{k}" for r, k in KEYS.items()),
-           "HOTLINE_RATE_LIMIT_PER_MINUTE": "0", "PYTHONPATH": str(ROOT),
-           "HOTLINE_LOG_LEVEL": "WARNING"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hotline.cli.main", "--home", str(served_home), "serve",
-         "--production", "--no-build", "--port", str(port), "--workers", "2", "--threads", "2"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.time() + 120
-        while True:
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                conn.request("GET", "/readyz")
-                if conn.getresponse().status == 200:
-                    break
-            except OSError:
-                pass
-            assert proc.poll() is None, "gunicorn exited"
-            assert time.time() < deadline, "not ready in 120 s"
-            time.sleep(0.2)
+    with production_server(served_home, workers=2, threads=2, ready="/readyz", timeout=120,
+                           HOTLINE_LOG_LEVEL="WARNING") as (proc, port):
         before = _worker_pids(port)
         latencies, errors, stop = [], [], threading.Event()
         body = json.dumps({"text": "小区停水了什么时候恢复"}, ensure_ascii=False).encode()
@@ -101,6 +69,3 @@ def test_sighup_under_load_adds_no_request_over_a_second(served_home):
         assert not errors, errors[:5]
         assert len(latencies) > 20
         assert max(latencies) < 1.0, sorted(latencies)[-5:]
-    finally:
-        proc.terminate()
-        proc.wait(timeout=60)

@@ -248,39 +248,10 @@ def test_413_chunked_body_over_the_limit_on_the_development_server(kb_home):
 def test_413_chunked_body_over_the_limit_under_gunicorn(kb_home):
     """The same under `hotline serve --production` (gunicorn dechunks and
     terminates the stream itself)."""
-    import os
-    import socket
-    import subprocess
-    import sys
-    import time
-    import urllib.request
-    from pathlib import Path
+    from tests.conftest import production_server
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    root = Path(__file__).resolve().parents[1]
-    env = {**os.environ, "HOTLINE_API_KEYS": ",".join(f"{r}:{k}" for r, k in KEYS.items()),
-           "HOTLINE_MAX_BODY_BYTES": "1000", "HOTLINE_RATE_LIMIT_PER_MINUTE": "0",
-           "PYTHONPATH": str(root)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hotline.cli.main", "--home", str(kb_home), "serve",
-         "--production", "--no-build", "--port", str(port), "--workers", "1", "--threads", "1"],
-        cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
-                    break
-            except OSError:
-                assert proc.poll() is None, "gunicorn exited"
-                assert time.time() < deadline, "gunicorn did not answer /healthz in 60 s"
-                time.sleep(0.2)
+    with production_server(kb_home, HOTLINE_MAX_BODY_BYTES="1000") as (_, port):
         _check_chunked_limit(port)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=40)
 
 
 def test_404_405(kb_client):

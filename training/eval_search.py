@@ -5,6 +5,10 @@ rankings, in one run, on
   each imported as an entry; queries = ``sentence2`` of positive pairs that
   are not themselves in the KB; relevant = every ``sentence1`` it is paired
   positively with;
+* the NCP policy KB (``--task ncp``, :mod:`training.eval_ncp`): all 4,000
+  NCP rows as entries, searched with the project's written colloquial,
+  phone-style, keyword, traditional and typo rewrites of held-out questions;
+  default weights, per-style figures and a TF-IDF baseline in the same run;
 * the demo KB's held-apart query set (``settings.demo_dir/search_queries.jsonl``,
   ``{query, id}``) against the published entries of ``settings.kb_path``.
 
@@ -99,10 +103,11 @@ class PreparedQueries:
     """Every query's candidates and features, computed once; rankings under any
     weights are then cheap (this is how the grid search stays fast)."""
 
-    def __init__(self, state, embedder, tokenizer, queries, k: int = 10):
+    def __init__(self, state, embedder, tokenizer, queries, k: int = 10, groups=None):
         from index.text import normalize
 
         self.state, self.queries, self.k = state, queries, k
+        self.groups = groups      # one label per query (e.g. the rewrite style), or None
         texts = [normalize(q) for q, _ in queries]
         vecs = np.vstack([embedder.embed(texts[i:i + 256], kind="query")
                           for i in range(0, len(texts), 256)]) if texts else np.zeros((0, 1))
@@ -113,11 +118,14 @@ class PreparedQueries:
                                                  syn, k, None, mode) for i in range(len(texts))]
         self.split = [split_of(q) for q, _ in queries]
 
-    def metrics(self, mode: str, split: str | None = None, weights=None) -> dict:
+    def metrics(self, mode: str, split: str | None = None, weights=None,
+                group: str | None = None) -> dict:
         r1 = r5 = mrr = n = 0
         entries = self.state.entries
         for i, (q, rel) in enumerate(self.queries):
             if split and self.split[i] != split:
+                continue
+            if group and self.groups[i] != group:
                 continue
             n += 1
             f = self.found[mode][i]
@@ -167,17 +175,30 @@ def evaluate_task(name, entries, queries, embedder, tokenizer, weights, tune_gri
 
 
 def run(settings, *, tune: bool = True, limit: int | None = None, progress: bool = True,
-        demo_entries: int = 0, tasks=("lcqmc", "demo"), kb_size: int = 0) -> dict:
+        demo_entries: int = 0, tasks=("lcqmc", "demo"), kb_size: int = 0,
+        ncp_rewrites: Path | None = None, ncp_export: Path | None = None) -> dict:
     from index.embedders import get_embedder
     from index.search import FusionWeights
     from index.text import get_tokenizer
 
+    from training.embedders import ensure
+
+    # as `hotline index build` does: the embedder's artifact first (a no-op once built)
+    ensure(settings.embedder, settings)
     embedder = get_embedder(settings.embedder, settings)
     tokenizer = get_tokenizer()
     weights = FusionWeights()
     report = {"embedder": embedder.name, "embedder_identity": embedder.identity,
               "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "tasks": []}
     tuned = weights
+    if "ncp" in tasks:
+        from training import eval_ncp
+
+        entries, queries, styles = eval_ncp.ncp_task(settings, ncp_rewrites or eval_ncp.REWRITES_DEV)
+        res = eval_ncp.evaluate(entries, queries, styles, embedder, tokenizer, progress)
+        if ncp_export:
+            res["export"] = eval_ncp.export(ncp_export, entries, queries, styles)
+        report["tasks"].append(res)
     if "lcqmc" in tasks:
         entries, queries = lcqmc_task(settings, limit, kb_size)
         name = f"lcqmc (KB sample: {len(entries)} sentences)" if kb_size else "lcqmc"
@@ -210,15 +231,20 @@ def to_markdown(report: dict) -> str:
                 lines.append(f"| {split} | {mode} | {m['R@1']:.4f} | {m['R@5']:.4f} | "
                              f"{m['MRR@10']:.4f} | {m['queries']} |")
         lines += ["", "Weights: `" + json.dumps(t["weights"]) + "`", ""]
+        if t.get("note"):
+            lines += [t["note"], ""]
+        if t.get("export"):
+            lines += [f"Exported {t['export']['entries']} entries and {t['export']['queries']} "
+                      f"queries to {t['export']['dir']} (kb.csv, queries.txt, gold.json).", ""]
     if report.get("notes"):
         lines += [report["notes"], ""]
     return "\n".join(lines)
 
 
-def write_report(settings, report: dict) -> tuple[Path, Path]:
+def write_report(settings, report: dict, name: str = "search_eval") -> tuple[Path, Path]:
     from training.reports import save_json_report
 
-    jp = save_json_report(settings, "search_eval", report)
+    jp = save_json_report(settings, name, report)
     mp = jp.with_suffix(".md")
     mp.write_text(to_markdown(report), encoding="utf-8")
     return jp, mp

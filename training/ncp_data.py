@@ -18,6 +18,7 @@ from pathlib import Path
 
 DATA = Path(__file__).resolve().parent / "data" / "ncp_rewrites"
 REWRITES_DEV = DATA / "dev.csv"
+REWRITES_DEV_LIGHT = DATA / "dev_light.csv"
 QA_FILE = Path("ncp_policy_qa") / "qa_train.csv"
 SPLIT_SALT = "ncp-split-20261206"
 DEV_PERCENT = 20

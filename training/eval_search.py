@@ -218,10 +218,12 @@ def run(settings, *, tune: bool = True, limit: int | None = None, progress: bool
 
 
 def to_markdown(report: dict) -> str:
+    tuned = any(t["task"] != "ncp" for t in report["tasks"])
     lines = ["# Search evaluation", "",
              f"Embedder `{report['embedder']}` ({report['embedder_identity']}), "
-             f"measured {report['measured_at']}. Weights tuned on the dev half; "
-             f"the test half is held out.", ""]
+             f"measured {report['measured_at']}. "
+             + ("Weights tuned on the dev half; the test half is held out." if tuned
+                else "Default fusion weights."), ""]
     for t in report["tasks"]:
         lines += [f"## {t['task']}: {t['entries']} entries, {t['rows']} rows, "
                   f"{t['queries']} queries (index built in {t['build_seconds']} s)", "",

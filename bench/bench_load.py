@@ -301,40 +301,31 @@ def main(settings, argv=None) -> int:
 
 
 _SERIES = re.compile(r'^hotline_phase_seconds_(bucket|sum|count)\{endpoint="([^"]*)",'
-                     r'phase="([^"]*)",pid="(\d+)"(?:,le="([^"]*)")?\} (\S+)$')
+                     r'phase="([^"]*)"(?:,le="([^"]*)")?\} (\S+)$')
+_WORKERS = re.compile(r"^hotline_workers (\S+)$", re.M)
 
 
-def phase_breakdown(port: int, path: str, scrapes: int = 24) -> dict:
+def phase_breakdown(port: int, path: str) -> dict:
     """Per phase of ``path`` (foundation.timing via /metrics): requests, mean ms
-    and the bucket bounds holding its p50 and p99. Each gunicorn worker answers
-    a scrape for itself, so scrape until every worker has been heard."""
-    by_pid: dict[str, dict] = {}
-    for _ in range(scrapes):
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        conn.request("GET", "/metrics")
-        text = conn.getresponse().read().decode("utf-8")
-        series: dict = {}
-        pid = None
-        for line in text.splitlines():
-            m = _SERIES.match(line)
-            if not m or m.group(2) != path:
-                continue
-            kind, _, name, pid, le, value = m.groups()
-            entry = series.setdefault(name, {"buckets": {}, "sum": 0.0, "count": 0})
-            if kind == "bucket":
-                entry["buckets"][le] = float(value)
-            else:
-                entry[kind] = float(value)
-        if pid is not None:
-            by_pid[pid] = series
+    and the bucket bounds holding its p50 and p99. One scrape answers for every
+    worker (prometheus_client multiprocess mode)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("GET", "/metrics")
+    text = conn.getresponse().read().decode("utf-8")
+    series: dict = {}
+    for line in text.splitlines():
+        m = _SERIES.match(line)
+        if not m or m.group(2) != path:
+            continue
+        kind, _, name, le, value = m.groups()
+        entry = series.setdefault(name, {"buckets": {}, "sum": 0.0, "count": 0})
+        if kind == "bucket":
+            entry["buckets"][le] = float(value)
+        else:
+            entry[kind] = float(value)
     out = {}
-    for name in dict.fromkeys(n for series in by_pid.values() for n in series):
-        count = sum(s[name]["count"] for s in by_pid.values() if name in s)
-        total = sum(s[name]["sum"] for s in by_pid.values() if name in s)
-        cumulative: dict[str, float] = {}
-        for s in by_pid.values():
-            for le, v in s.get(name, {}).get("buckets", {}).items():
-                cumulative[le] = cumulative.get(le, 0.0) + v
+    for name, entry in series.items():
+        count, cumulative = entry["count"], entry["buckets"]
 
         def bound(q: float):
             for le, v in sorted(cumulative.items(), key=lambda kv: float(kv[0])):
@@ -342,9 +333,10 @@ def phase_breakdown(port: int, path: str, scrapes: int = 24) -> dict:
                     return None if le == "+Inf" else round(float(le) * 1000, 3)
             return None
 
-        out[name] = {"requests": int(count), "mean_ms": round(total / count * 1000, 3)
+        out[name] = {"requests": int(count), "mean_ms": round(entry["sum"] / count * 1000, 3)
                      if count else None, "p50_le_ms": bound(0.5), "p99_le_ms": bound(0.99)}
-    return {"workers_heard": len(by_pid), "phases": out}
+    workers = _WORKERS.search(text)
+    return {"workers_heard": int(float(workers.group(1))) if workers else None, "phases": out}
 
 
 def _embedder_info(settings) -> dict:

@@ -3,6 +3,7 @@ for editors only, and the rate limit charged by work (KB-only home, no models)."
 from __future__ import annotations
 
 import logging
+import os
 
 import pytest
 
@@ -64,7 +65,12 @@ class FakeClock:
         return self.t
 
 
-@pytest.fixture(params=["memory", "shared"])
+# A PostgreSQL to run the shared store's tests on too (e.g. postgresql://postgres@
+# 127.0.0.1:5439/postgres); its hotline_ratelimit table is emptied by each test.
+PG_URL = os.environ.get("HOTLINE_TEST_PG_URL")
+
+
+@pytest.fixture(params=["memory", "shared"] + (["shared-pg"] if PG_URL else []))
 def new_limiter(request, tmp_path):
     """Both stores (rate_limit_store): ``new_limiter(per_minute, clock, **memory_options)``;
     the shared one over a SQLite file, as `hotline serve` runs it by default."""
@@ -76,7 +82,11 @@ def new_limiter(request, tmp_path):
     def new(per_minute, clock, **kwargs):
         if request.param == "memory":
             return RateLimiter(per_minute, clock=clock, **kwargs)
-        made.append(SharedRateLimiter(per_minute, f"sqlite:///{tmp_path}/rl.sqlite3", clock=clock))
+        url = PG_URL if request.param == "shared-pg" else f"sqlite:///{tmp_path}/rl.sqlite3"
+        made.append(SharedRateLimiter(per_minute, url, clock=clock))
+        if request.param == "shared-pg":
+            with made[-1].engine.connect() as conn:
+                conn.exec_driver_sql("DELETE FROM hotline_ratelimit")
         return made[-1]
 
     yield new
@@ -140,7 +150,20 @@ def test_rate_limit_cost_debt_and_retry_after(new_limiter):
         limiter.hit("k")
 
 
-def test_shared_buckets_are_one_limit_for_every_process(tmp_path):
+@pytest.fixture(params=["sqlite"] + (["pg"] if PG_URL else []))
+def shared_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/rl.sqlite3"
+    from hotline.http.ratelimit_shared import open_engine
+
+    engine = open_engine(PG_URL)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("DELETE FROM hotline_ratelimit")
+    engine.dispose()
+    return PG_URL
+
+
+def test_shared_buckets_are_one_limit_for_every_process(tmp_path, shared_url):
     """Two limiters on one database (two workers, two replicas) spend one bucket;
     a clock behind (another machine) never refills it twice; settings pick the store."""
     from hotline.http.errors import RateLimited
@@ -150,7 +173,7 @@ def test_shared_buckets_are_one_limit_for_every_process(tmp_path):
 
     clock, behind = FakeClock(), FakeClock()
     behind.t -= 30
-    url = f"sqlite:///{tmp_path}/rl.sqlite3"
+    url = shared_url
     a, b = SharedRateLimiter(60, url, clock=clock), SharedRateLimiter(60, url, clock=clock)
     for i in range(60):
         (a if i % 2 else b).hit("k")

@@ -29,7 +29,6 @@ import json
 
 import os
 import random
-import re
 import secrets
 import socket
 import subprocess
@@ -300,29 +299,32 @@ def main(settings, argv=None) -> int:
     return 0
 
 
-_SERIES = re.compile(r'^hotline_phase_seconds_(bucket|sum|count)\{endpoint="([^"]*)",'
-                     r'phase="([^"]*)"(?:,le="([^"]*)")?\} (\S+)$')
-_WORKERS = re.compile(r"^hotline_workers (\S+)$", re.M)
-
-
 def phase_breakdown(port: int, path: str) -> dict:
     """Per phase of ``path`` (foundation.timing via /metrics): requests, mean ms
     and the bucket bounds holding its p50 and p99. One scrape answers for every
     worker (prometheus_client multiprocess mode)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     conn.request("GET", "/metrics")
     text = conn.getresponse().read().decode("utf-8")
     series: dict = {}
-    for line in text.splitlines():
-        m = _SERIES.match(line)
-        if not m or m.group(2) != path:
+    workers = None
+    for family in text_string_to_metric_families(text):
+        if family.name == "hotline_workers":
+            workers = int(family.samples[0].value)
+        if family.name != "hotline_phase_seconds":
             continue
-        kind, _, name, le, value = m.groups()
-        entry = series.setdefault(name, {"buckets": {}, "sum": 0.0, "count": 0})
-        if kind == "bucket":
-            entry["buckets"][le] = float(value)
-        else:
-            entry[kind] = float(value)
+        for sample in family.samples:
+            if sample.labels.get("endpoint") != path:
+                continue
+            entry = series.setdefault(sample.labels["phase"],
+                                      {"buckets": {}, "sum": 0.0, "count": 0})
+            kind = sample.name.rsplit("_", 1)[1]
+            if kind == "bucket":
+                entry["buckets"][sample.labels["le"]] = sample.value
+            else:
+                entry[kind] = sample.value
     out = {}
     for name, entry in series.items():
         count, cumulative = entry["count"], entry["buckets"]
@@ -335,8 +337,7 @@ def phase_breakdown(port: int, path: str) -> dict:
 
         out[name] = {"requests": int(count), "mean_ms": round(entry["sum"] / count * 1000, 3)
                      if count else None, "p50_le_ms": bound(0.5), "p99_le_ms": bound(0.99)}
-    workers = _WORKERS.search(text)
-    return {"workers_heard": int(float(workers.group(1))) if workers else None, "phases": out}
+    return {"workers_heard": workers, "phases": out}
 
 
 def _embedder_info(settings) -> dict:

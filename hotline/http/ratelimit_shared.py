@@ -108,8 +108,20 @@ def open_engine(url: str) -> sa.Engine:
     engine = sa.create_engine(parsed, isolation_level="AUTOCOMMIT", connect_args=connect_args)
     if parsed.get_backend_name() == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_pragmas)
-    with engine.connect() as conn:
-        conn.exec_driver_sql(_CREATE)
+    try:
+        with engine.connect() as conn:
+            try:
+                conn.exec_driver_sql(_CREATE)
+            except sa.exc.DBAPIError:
+                # Workers starting together on a fresh PostgreSQL race on
+                # CREATE TABLE IF NOT EXISTS (a unique violation in pg_type).
+                if not sa.inspect(conn).has_table(TABLE):
+                    raise
+    except sa.exc.DBAPIError as exc:
+        engine.dispose()
+        raise ConfigError(f"rate_limit_url {parsed.render_as_string(hide_password=True)}: "
+                          f"cannot open the shared rate-limit store: "
+                          f"{str(exc.orig).strip().splitlines()[0]}") from None
     return engine
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import struct
 import time
 import urllib.error
 import urllib.request
@@ -32,7 +33,11 @@ def _per_worker(prom_dir, endpoint: str) -> dict[int, float]:
     out: dict[int, float] = {}
     for path in prom_dir.glob("counter_*.db"):
         pid = int(path.stem.split("_")[1])
-        for key, value, *_ in MmapedDict.read_all_values_from_file(str(path)):
+        try:
+            values = MmapedDict.read_all_values_from_file(str(path))
+        except (struct.error, ValueError):   # a file a worker is creating right now
+            continue
+        for key, value, *_ in values:
             _, name, labels, _ = json.loads(key)
             if name == "hotline_http_requests_total" and labels["endpoint"] == endpoint:
                 out[pid] = out.get(pid, 0.0) + value

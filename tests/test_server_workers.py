@@ -82,3 +82,25 @@ def test_two_workers_share_one_rate_limit_and_one_scrape(kb_home):
         assert _sample(text, "hotline_workers") == 2
         assert _sample(text, "hotline_kb_entries") == 3
     assert not prom_dir.exists()        # removed when the server stops
+
+
+def test_metrics_dir_is_fresh_and_clears_only_dead_servers_of_this_host(tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    from hotline.cli.serve import metrics_dir
+    from tests.conftest import make_settings
+
+    root = tmp_path / "run" / "tmp"
+    host = socket.gethostname().replace("-", "_")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    for name in (f"metrics-{host}-{dead}", f"metrics-{host}-1", f"metrics-otherhost-{dead}"):
+        (root / name).mkdir(parents=True)
+        (root / name / "counter_1.db").write_bytes(b"x")
+    path = metrics_dir(make_settings(tmp_path))
+    assert path.name.startswith(f"metrics-{host}-") and not any(path.iterdir())
+    left = sorted(p.name for p in root.iterdir())
+    # pid 1 runs (another server, as far as we know); the other host is not ours to judge
+    assert left == sorted([path.name, f"metrics-{host}-1", f"metrics-otherhost-{dead}"])

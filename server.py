@@ -32,7 +32,7 @@ from hotline.http.errors import Forbidden, PreconditionRequired, Unauthorized, W
 from hotline.http.feedback import FeedbackStore
 from hotline.http.metrics import CONTENT_TYPE, Metrics, engine_gauges
 from hotline.http.problems import problem_for
-from hotline.http.ratelimit import RateLimiter, body_cost, list_cost
+from hotline.http.ratelimit import body_cost, list_cost, make_limiter
 from foundation.settings import Settings
 
 log = logging.getLogger("hotline.server")
@@ -64,7 +64,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, *,
         # address (sign-in throttle, logs) and https (Secure cookies).
         n = settings.proxy_hops
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
-    limiter = RateLimiter(settings.rate_limit_per_minute)
+    limiter = make_limiter(settings)
     metrics = Metrics()
     engine = engine or Engine(settings)
     feedback = FeedbackStore(settings.home / "feedback.sqlite3")

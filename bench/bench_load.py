@@ -29,7 +29,6 @@ import json
 
 import os
 import random
-import re
 import secrets
 import socket
 import subprocess
@@ -300,41 +299,35 @@ def main(settings, argv=None) -> int:
     return 0
 
 
-_SERIES = re.compile(r'^hotline_phase_seconds_(bucket|sum|count)\{endpoint="([^"]*)",'
-                     r'phase="([^"]*)",pid="(\d+)"(?:,le="([^"]*)")?\} (\S+)$')
-
-
-def phase_breakdown(port: int, path: str, scrapes: int = 24) -> dict:
+def phase_breakdown(port: int, path: str) -> dict:
     """Per phase of ``path`` (foundation.timing via /metrics): requests, mean ms
-    and the bucket bounds holding its p50 and p99. Each gunicorn worker answers
-    a scrape for itself, so scrape until every worker has been heard."""
-    by_pid: dict[str, dict] = {}
-    for _ in range(scrapes):
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        conn.request("GET", "/metrics")
-        text = conn.getresponse().read().decode("utf-8")
-        series: dict = {}
-        pid = None
-        for line in text.splitlines():
-            m = _SERIES.match(line)
-            if not m or m.group(2) != path:
+    and the bucket bounds holding its p50 and p99. One scrape answers for every
+    worker (prometheus_client multiprocess mode)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("GET", "/metrics")
+    text = conn.getresponse().read().decode("utf-8")
+    series: dict = {}
+    workers = None
+    for family in text_string_to_metric_families(text):
+        if family.name == "hotline_workers":
+            workers = int(family.samples[0].value)
+        if family.name != "hotline_phase_seconds":
+            continue
+        for sample in family.samples:
+            if sample.labels.get("endpoint") != path:
                 continue
-            kind, _, name, pid, le, value = m.groups()
-            entry = series.setdefault(name, {"buckets": {}, "sum": 0.0, "count": 0})
+            entry = series.setdefault(sample.labels["phase"],
+                                      {"buckets": {}, "sum": 0.0, "count": 0})
+            kind = sample.name.rsplit("_", 1)[1]
             if kind == "bucket":
-                entry["buckets"][le] = float(value)
+                entry["buckets"][sample.labels["le"]] = sample.value
             else:
-                entry[kind] = float(value)
-        if pid is not None:
-            by_pid[pid] = series
+                entry[kind] = sample.value
     out = {}
-    for name in dict.fromkeys(n for series in by_pid.values() for n in series):
-        count = sum(s[name]["count"] for s in by_pid.values() if name in s)
-        total = sum(s[name]["sum"] for s in by_pid.values() if name in s)
-        cumulative: dict[str, float] = {}
-        for s in by_pid.values():
-            for le, v in s.get(name, {}).get("buckets", {}).items():
-                cumulative[le] = cumulative.get(le, 0.0) + v
+    for name, entry in series.items():
+        count, cumulative = entry["count"], entry["buckets"]
 
         def bound(q: float):
             for le, v in sorted(cumulative.items(), key=lambda kv: float(kv[0])):
@@ -342,9 +335,9 @@ def phase_breakdown(port: int, path: str, scrapes: int = 24) -> dict:
                     return None if le == "+Inf" else round(float(le) * 1000, 3)
             return None
 
-        out[name] = {"requests": int(count), "mean_ms": round(total / count * 1000, 3)
+        out[name] = {"requests": int(count), "mean_ms": round(entry["sum"] / count * 1000, 3)
                      if count else None, "p50_le_ms": bound(0.5), "p99_le_ms": bound(0.99)}
-    return {"workers_heard": len(by_pid), "phases": out}
+    return {"workers_heard": workers, "phases": out}
 
 
 def _embedder_info(settings) -> dict:

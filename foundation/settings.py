@@ -41,6 +41,13 @@ class Settings:
     workers: int = 2
     api_keys: str = ""
     rate_limit_per_minute: int = 1200
+    # Where the per-key buckets live: "shared" (a table every worker and replica on
+    # the same database updates; docs/api.md) or "memory" (per worker process).
+    rate_limit_store: str = "shared"
+    # SQLAlchemy URL of the shared buckets; "" = sqlite:///HOME/run/ratelimit.sqlite3
+    # (the workers of one machine). Replicas on several machines: their common
+    # PostgreSQL, e.g. postgresql+psycopg://hotline@db/hotline.
+    rate_limit_url: str = ""
     # Widget sessions (POST /v1/session): lifetime; Secure cookies even when the app
     # sees plain HTTP (TLS ends at a reverse proxy); how many reverse proxies in
     # front are trusted for X-Forwarded-For/-Proto/-Host (0 = none).
@@ -78,6 +85,11 @@ class Settings:
     @property
     def embedders_root(self) -> Path:
         return self.home / "embedders"
+
+    @property
+    def run_dir(self) -> Path:
+        """State of running servers: shared rate-limit buckets, run/tmp scratch."""
+        return self.home / "run"
 
     @property
     def logs_dir(self) -> Path:

@@ -3,6 +3,7 @@ for editors only, and the rate limit charged by work (KB-only home, no models)."
 from __future__ import annotations
 
 import logging
+import os
 
 import pytest
 
@@ -64,14 +65,42 @@ class FakeClock:
         return self.t
 
 
-def test_rate_limit_survives_key_churn():
+# A PostgreSQL to run the shared store's tests on too (e.g. postgresql://postgres@
+# 127.0.0.1:5439/postgres); its hotline_ratelimit table is emptied by each test.
+PG_URL = os.environ.get("HOTLINE_TEST_PG_URL")
+
+
+@pytest.fixture(params=["memory", "shared"] + (["shared-pg"] if PG_URL else []))
+def new_limiter(request, tmp_path):
+    """Both stores (rate_limit_store): ``new_limiter(per_minute, clock, **memory_options)``;
+    the shared one over a SQLite file, as `hotline serve` runs it by default."""
+    from hotline.http.ratelimit import RateLimiter
+    from hotline.http.ratelimit_shared import SharedRateLimiter
+
+    made = []
+
+    def new(per_minute, clock, **kwargs):
+        if request.param == "memory":
+            return RateLimiter(per_minute, clock=clock, **kwargs)
+        url = PG_URL if request.param == "shared-pg" else f"sqlite:///{tmp_path}/rl.sqlite3"
+        made.append(SharedRateLimiter(per_minute, url, clock=clock))
+        if request.param == "shared-pg":
+            with made[-1].engine.connect() as conn:
+                conn.exec_driver_sql("DELETE FROM hotline_ratelimit")
+        return made[-1]
+
+    yield new
+    for limiter in made:
+        limiter.close()
+
+
+def test_rate_limit_survives_key_churn(new_limiter):
     """The limiter cleared every bucket once it held max_keys keys: churning
     through new keys reset everyone's limit, the abuser's included."""
     from hotline.http.errors import RateLimited
-    from hotline.http.ratelimit import RateLimiter
 
     clock = FakeClock()
-    limiter = RateLimiter(60, clock=clock, max_keys=100)
+    limiter = new_limiter(60, clock, max_keys=100)
     for _ in range(60):
         limiter.hit("abuser")
     with pytest.raises(RateLimited):
@@ -90,9 +119,9 @@ def test_rate_limit_survives_key_churn():
     assert limiter.hit("churn-3") == 59
 
 
-def test_rate_limit_cost_debt_and_retry_after():
+def test_rate_limit_cost_debt_and_retry_after(new_limiter):
     from hotline.http.errors import RateLimited
-    from hotline.http.ratelimit import RateLimiter, body_cost, list_cost, text_units
+    from hotline.http.ratelimit import body_cost, list_cost, text_units
 
     assert [text_units(t) for t in ("", "a", "a" * 1000, "a" * 1001, "长" * 2000)] == [1, 1, 1, 2, 2]
     assert body_cost({"items": [{"text": "a" * 650}] * 1000}) == 1000
@@ -102,7 +131,7 @@ def test_rate_limit_cost_debt_and_retry_after():
     assert (list_cost(50), list_cost(100), list_cost(500)) == (1, 2, 6)
 
     clock = FakeClock()
-    limiter = RateLimiter(60, clock=clock)         # one token a second
+    limiter = new_limiter(60, clock)               # one token a second
     # A request dearer than a full bucket passes on a full bucket and leaves a debt...
     assert limiter.hit("k", 100) == -40
     with pytest.raises(RateLimited) as exc:
@@ -119,6 +148,71 @@ def test_rate_limit_cost_debt_and_retry_after():
     assert limiter.charge("k", 100) == -40
     with pytest.raises(RateLimited):
         limiter.hit("k")
+
+
+@pytest.fixture(params=["sqlite"] + (["pg"] if PG_URL else []))
+def shared_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/rl.sqlite3"
+    from hotline.http.ratelimit_shared import open_engine
+
+    engine = open_engine(PG_URL)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("DELETE FROM hotline_ratelimit")
+    engine.dispose()
+    return PG_URL
+
+
+def test_shared_buckets_are_one_limit_for_every_process(tmp_path, shared_url):
+    """Two limiters on one database (two workers, two replicas) spend one bucket;
+    a clock behind (another machine) never refills it twice; settings pick the store."""
+    from hotline.http.errors import RateLimited
+    from hotline.http.ratelimit import RateLimiter, make_limiter
+    from hotline.http.ratelimit_shared import SharedRateLimiter
+    from foundation.errors import ConfigError
+
+    clock, behind = FakeClock(), FakeClock()
+    behind.t -= 30
+    url = shared_url
+    a, b = SharedRateLimiter(60, url, clock=clock), SharedRateLimiter(60, url, clock=clock)
+    for i in range(60):
+        (a if i % 2 else b).hit("k")
+    for limiter in (a, b):
+        with pytest.raises(RateLimited):
+            limiter.hit("k")
+    assert len(a) == len(b) == 1
+    clock.t += 1
+    assert b.hit("k") == 0
+    late = SharedRateLimiter(60, url, clock=behind)
+    with pytest.raises(RateLimited):
+        late.hit("k")      # 30 s behind: no refill of its own...
+    clock.t += 1
+    assert a.hit("k") == 0   # ...nor does it set the bucket's time back
+    late.close()
+    a.close(), b.close()
+
+    settings = make_settings(tmp_path)
+    shared = make_limiter(settings)
+    assert isinstance(shared, SharedRateLimiter)
+    assert (tmp_path / "run" / "ratelimit.sqlite3").is_file()
+    shared.close()
+    assert isinstance(make_limiter(make_settings(tmp_path, rate_limit_store="memory")), RateLimiter)
+    with pytest.raises(ConfigError, match="rate_limit_store='redis'"):
+        make_limiter(make_settings(tmp_path, rate_limit_store="redis"))
+
+
+def test_shared_limiter_passes_when_its_database_fails(tmp_path, caplog):
+    """A guard against runaway clients must not take the API down with it."""
+    from hotline.http.ratelimit_shared import SharedRateLimiter
+
+    limiter = SharedRateLimiter(1, f"sqlite:///{tmp_path}/rl.sqlite3", clock=FakeClock())
+    limiter.hit("k")
+    with limiter.engine.connect() as conn:     # a database without the table
+        conn.exec_driver_sql("DROP TABLE hotline_ratelimit")
+    with caplog.at_level(logging.WARNING, logger="hotline.ratelimit"):
+        assert limiter.hit("k") == float("inf") and limiter.hit("k") == float("inf")
+    assert len([r for r in caplog.records if "unreachable" in r.getMessage()]) == 1
+    limiter.close()
 
 
 def frozen_limiter(app) -> FakeClock:

@@ -1,6 +1,7 @@
 """HTTP service on a fully built home (KB, index, classifier model): the
 widget's analyze call, classify, batch, readiness and metrics."""
 import datetime as dt
+import re
 
 from tests.conftest import auth
 
@@ -57,9 +58,9 @@ def test_metrics_report_versions_and_index_size(served_app):
     client = served_app.test_client()
     client.post("/v1/analyze", headers=auth("agent"), json={"text": "医保怎么报销"})
     text = client.get("/metrics").get_data(as_text=True)
-    assert "hotline_ready{" in text and "} 1.0" in text.split("hotline_ready{")[1].split("\n")[0]
+    assert "\nhotline_ready 1.0\n" in text and "\nhotline_workers 1.0\n" in text
     assert 'hotline_component_info{component="classifier"' in text
-    assert "hotline_index_entries{" in text
+    assert re.search(r"^hotline_index_entries \d+\.0$", text, re.M)
     assert 'hotline_http_request_duration_seconds_count{endpoint="/v1/analyze"' in text
 
 

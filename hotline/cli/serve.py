@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -174,6 +175,34 @@ def per_worker_settings(settings):
     return settings.replace(embed_threads=max(1, cores // max(1, settings.workers)))
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:     # someone else's process
+        return True
+    return True
+
+
+def metrics_dir(settings) -> Path:
+    """A fresh ``PROMETHEUS_MULTIPROC_DIR`` for this server:
+    ``HOME/run/tmp/metrics-<host>-<pid>``, one per server (two servers on one home
+    must not sum each other's workers). Directories of servers of this host that
+    no longer run (killed before they could clean up) are removed first; another
+    host's (a home on shared storage) are left alone."""
+    root = settings.run_dir / "tmp"
+    root.mkdir(parents=True, exist_ok=True)
+    host = socket.gethostname().replace("-", "_")
+    for old in root.glob(f"metrics-{host}-*"):
+        pid = old.name.rsplit("-", 1)[1]
+        if not pid.isdigit() or int(pid) == os.getpid() or not _alive(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    path = root / f"metrics-{host}-{os.getpid()}"
+    path.mkdir()
+    return path
+
+
 def serve_gunicorn(settings, threads: int = 2, children=()) -> None:
     """``children``: :class:`Child` processes of this server (the ``--prepare``
     build) that the arbiter reaps by pid, with their exit code, before its own
@@ -185,12 +214,20 @@ def serve_gunicorn(settings, threads: int = 2, children=()) -> None:
     children = list(children)
     # Workers say "loaded and warm" here (a file per pid), for rolling restarts.
     ready_dir = Path(tempfile.mkdtemp(prefix="hotline-ready-"))
+    # Every worker's counters and histograms in files there, so a scrape of any
+    # worker sums all of them (hotline.http.metrics). Set before any worker, or
+    # anything that imports prometheus_client, starts.
+    prom_dir = metrics_dir(settings)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(prom_dir)
 
     def _mark_ready(worker):       # in the worker, after create_app returned
         (ready_dir / str(worker.pid)).touch()
 
     def _unmark(arbiter, worker):  # in the arbiter, when a worker has exited
+        from hotline.http.metrics import mark_process_dead
+
         (ready_dir / str(worker.pid)).unlink(missing_ok=True)
+        mark_process_dead(worker.pid)
 
     class HotlineArbiter(Arbiter):
         def reap_workers(self):      # on SIGCHLD and at shutdown
@@ -265,3 +302,4 @@ def serve_gunicorn(settings, threads: int = 2, children=()) -> None:
     finally:
         if os.getpid() == master:   # a worker leaves through here too (SystemExit)
             shutil.rmtree(ready_dir, ignore_errors=True)
+            shutil.rmtree(prom_dir, ignore_errors=True)

@@ -1,8 +1,9 @@
 """HTTP layer pieces, split by concern. ``server.create_app`` wires them together.
 
 auth       API keys with roles, widget session cookie
-ratelimit  per-key token buckets
-metrics    Prometheus text exposition
+ratelimit  per-key token buckets charged by work, in memory or (ratelimit_shared)
+           a database table shared by every worker and replica
+metrics    Prometheus metrics (prometheus_client; summed over gunicorn workers)
 openapi    the OpenAPI 3.1 document (also the request validator's schemas)
 validation request bodies read and checked against the document
 accesslog  the JSON-lines access log with request ids and PII-masked text

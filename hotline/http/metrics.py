@@ -1,112 +1,130 @@
-"""Prometheus text exposition (format 0.0.4) without a client library.
+"""Prometheus metrics with ``prometheus_client``.
 
-Request counts per (endpoint, method, status) and latency histograms per
-endpoint are kept in the worker process; gauges (model versions, index size,
-readiness) are read from the engine at scrape time. Each gunicorn worker answers
-for itself and labels its series with ``pid`` so a scraper can sum them.
+Request counts per (endpoint, method, status), latency histograms per endpoint
+and ``hotline_phase_seconds`` per request phase (foundation.timing) are kept by
+the client library; gauges of the engine (model versions, index size,
+readiness) are read from the engine at scrape time by a custom collector.
+
+**Several gunicorn workers.** ``hotline serve --production`` sets
+``PROMETHEUS_MULTIPROC_DIR`` (a fresh directory per server, hotline.cli.serve)
+before any worker starts: counters and histograms then live in memory-mapped
+files there, one set per worker, and a scrape of any worker returns the sum over
+all of them (the dead ones included: a request counted stays counted); the
+arbiter's ``child_exit`` hook calls :func:`mark_process_dead`. The engine gauges
+come from the worker that answers (all workers follow the same home), and
+``hotline_workers`` is the number of live workers. Without the variable (the
+Flask test client, ``python server.py``, the development server) everything
+stays in this process.
 """
 from __future__ import annotations
 
-import bisect
 import os
-import threading
 from typing import Callable, Iterable
+
+from prometheus_client import (CollectorRegistry, Counter, Gauge, Histogram, generate_latest,
+                               values)
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.metrics import disable_created_metrics
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.multiprocess import mark_process_dead as _mark_dead
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 # Phases of one request (foundation.timing) run from microseconds to a stall.
 PHASE_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.1, 0.5, 2.0)
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+# `*_created` series would double the exposition for nothing a dashboard uses
+# (and multiprocess mode has none, so both modes print the same series).
+disable_created_metrics()
 
 
-def _escape(value: str) -> str:
-    return str(value).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+def multiproc_dir() -> str | None:
+    return os.environ.get(MULTIPROC_ENV) or None
 
 
-def _labels(pairs: Iterable[tuple[str, object]]) -> str:
-    inner = ",".join(f'{k}="{_escape(v)}"' for k, v in pairs)
-    return "{" + inner + "}" if inner else ""
+def mark_process_dead(pid: int) -> None:
+    """In the arbiter once a worker has exited: drop its live gauges
+    (``hotline_workers``); its counters and histograms stay summed."""
+    if multiproc_dir():
+        _mark_dead(pid)
 
 
-def _num(x: float) -> str:
-    if x == float("inf"):
-        return "+Inf"
-    return repr(float(x)) if isinstance(x, float) else str(x)
+class _EngineCollector:
+    """Calls the gauge sources at scrape time (``Metrics.add_gauges``)."""
+
+    def __init__(self):
+        self.sources: list[Callable[[], Iterable[tuple[str, str, dict, float]]]] = []
+
+    def collect(self):
+        families: dict[str, GaugeMetricFamily] = {}
+        for source in self.sources:
+            for name, help_, labels, value in source():
+                family = families.get(name)
+                if family is None:
+                    family = families[name] = GaugeMetricFamily(name, help_,
+                                                                labels=list(labels))
+                family.add_metric([str(v) for v in labels.values()], float(value))
+        return list(families.values())
 
 
 class Metrics:
     def __init__(self):
-        self._lock = threading.Lock()
-        self._requests: dict[tuple[str, str, int], int] = {}
-        # endpoint -> [bucket counts..., +Inf count], sum
-        self._latency: dict[str, tuple[list[int], list[float]]] = {}
-        # (endpoint, phase) -> [bucket counts..., +Inf count], sum
-        self._phases: dict[tuple[str, str], tuple[list[int], list[float]]] = {}
-        self._gauges: list[Callable[[], Iterable[tuple[str, str, dict, float]]]] = []
+        self.multiprocess = multiproc_dir() is not None
+        if self.multiprocess and values.ValueClass is values.MutexValue:
+            # prometheus_client picks its value class when first imported; a
+            # process that imported it before the variable was set would keep
+            # the counts to itself.
+            values.ValueClass = values.get_value_class()
+        # Own registries, not the library's global one: a process may build
+        # several apps (tests, embedding hosts), each with its own series.
+        self._own = CollectorRegistry(auto_describe=True)
+        reg = self._own
+        self._requests = Counter("hotline_http_requests", "HTTP requests by endpoint, method and status.",
+                                 ["endpoint", "method", "status"], registry=reg)
+        self._latency = Histogram("hotline_http_request_duration_seconds",
+                                  "Request latency by endpoint.", ["endpoint"], buckets=BUCKETS,
+                                  registry=reg)
+        self._phases = Histogram("hotline_phase_seconds",
+                                 "Time per request phase (Server-Timing) by endpoint.",
+                                 ["endpoint", "phase"], buckets=PHASE_BUCKETS, registry=reg)
+        workers = Gauge("hotline_workers", "Worker processes serving (live ones).",
+                        registry=reg, multiprocess_mode="livesum")
+        workers.set(1)
+        self._children: dict = {}
+        self._gauges = _EngineCollector()
+        if self.multiprocess:
+            # The scrape reads every worker's files; this process's own objects
+            # are only writers.
+            self.registry = CollectorRegistry()
+            MultiProcessCollector(self.registry)
+        else:
+            self.registry = reg
+        self.registry.register(self._gauges)
+
+    def _child(self, metric, *labels):
+        # ``labels()`` checks and locks on every call (a third of the time per
+        # request); the children are kept per label set instead.
+        child = self._children.get((metric, labels))
+        if child is None:
+            child = self._children[(metric, labels)] = metric.labels(*labels)
+        return child
 
     def observe(self, endpoint: str, method: str, status: int, seconds: float) -> None:
-        i = bisect.bisect_left(BUCKETS, seconds)
-        with self._lock:
-            key = (endpoint, method, int(status))
-            self._requests[key] = self._requests.get(key, 0) + 1
-            counts, total = self._latency.setdefault(endpoint, ([0] * (len(BUCKETS) + 1), [0.0]))
-            counts[i] += 1
-            total[0] += seconds
+        self._child(self._requests, endpoint, method, str(int(status))).inc()
+        self._child(self._latency, endpoint).observe(seconds)
 
     def observe_phases(self, endpoint: str, phases: dict) -> None:
         """One request's ``{phase: seconds}`` (foundation.timing)."""
-        with self._lock:
-            for name, seconds in phases.items():
-                counts, total = self._phases.setdefault(
-                    (endpoint, name), ([0] * (len(PHASE_BUCKETS) + 1), [0.0]))
-                counts[bisect.bisect_left(PHASE_BUCKETS, seconds)] += 1
-                total[0] += seconds
+        for name, seconds in phases.items():
+            self._child(self._phases, endpoint, name).observe(seconds)
 
     def add_gauges(self, source: Callable[[], Iterable[tuple[str, str, dict, float]]]) -> None:
         """``source()`` yields (name, help, labels, value) at scrape time."""
-        self._gauges.append(source)
+        self._gauges.sources.append(source)
 
     def render(self) -> str:
-        pid = str(os.getpid())
-        out: list[str] = []
-        with self._lock:
-            requests = dict(self._requests)
-            latency = {k: (list(c), t[0]) for k, (c, t) in self._latency.items()}
-            phases = {k: (list(c), t[0]) for k, (c, t) in self._phases.items()}
-        out += ["# HELP hotline_http_requests_total HTTP requests by endpoint, method and status.",
-                "# TYPE hotline_http_requests_total counter"]
-        for (endpoint, method, status), n in sorted(requests.items()):
-            lbl = _labels([("endpoint", endpoint), ("method", method), ("status", status), ("pid", pid)])
-            out.append(f"hotline_http_requests_total{lbl} {n}")
-        out += ["# HELP hotline_http_request_duration_seconds Request latency by endpoint.",
-                "# TYPE hotline_http_request_duration_seconds histogram"]
-        for endpoint, (counts, total) in sorted(latency.items()):
-            running = 0
-            for bound, c in zip(list(BUCKETS) + [float("inf")], counts):
-                running += c
-                lbl = _labels([("endpoint", endpoint), ("pid", pid), ("le", _num(bound))])
-                out.append(f"hotline_http_request_duration_seconds_bucket{lbl} {running}")
-            lbl = _labels([("endpoint", endpoint), ("pid", pid)])
-            out.append(f"hotline_http_request_duration_seconds_sum{lbl} {total!r}")
-            out.append(f"hotline_http_request_duration_seconds_count{lbl} {running}")
-        out += ["# HELP hotline_phase_seconds Time per request phase (Server-Timing) by endpoint.",
-                "# TYPE hotline_phase_seconds histogram"]
-        for (endpoint, name), (counts, total) in sorted(phases.items()):
-            base = [("endpoint", endpoint), ("phase", name), ("pid", pid)]
-            running = 0
-            for bound, c in zip(list(PHASE_BUCKETS) + [float("inf")], counts):
-                running += c
-                out.append(f"hotline_phase_seconds_bucket{_labels(base + [('le', _num(bound))])} "
-                           f"{running}")
-            out.append(f"hotline_phase_seconds_sum{_labels(base)} {total!r}")
-            out.append(f"hotline_phase_seconds_count{_labels(base)} {running}")
-        seen: set[str] = set()
-        for source in self._gauges:
-            for name, help_, labels, value in source():
-                if name not in seen:
-                    seen.add(name)
-                    out += [f"# HELP {name} {help_}", f"# TYPE {name} gauge"]
-                out.append(f"{name}{_labels(list(labels.items()) + [('pid', pid)])} {_num(value)}")
-        return "\n".join(out) + "\n"
+        return generate_latest(self.registry).decode("utf-8")
 
 
 def engine_gauges(engine, feedback):
@@ -117,7 +135,8 @@ def engine_gauges(engine, feedback):
     for name, version in sorted(snap.versions.items()):
         yield ("hotline_component_info", "Loaded component versions.",
                {"component": name, "version": engine.public(version)}, 1.0)
-    yield ("hotline_reloads_total", "Reloads since start.", {}, float(engine.reloads))
+    yield ("hotline_reloads_total", "Reloads since start (of the worker that answers).", {},
+           float(engine.reloads))
     if snap.search is not None and hasattr(snap.search, "status"):
         status = snap.search.status()
         yield ("hotline_index_entries", "Entries in the loaded search index.", {},

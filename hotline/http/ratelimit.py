@@ -1,11 +1,14 @@
-"""Per-identity rate limiting: a token bucket per API key (per worker process),
-charged by the work a request asks for.
+"""Per-identity rate limiting: a token bucket per API key, charged by the work a
+request asks for.
 
 The bucket holds ``per_minute`` tokens and refills continuously, so short bursts
 up to a minute's allowance pass and a sustained rate above it gets 429 with a
-``Retry-After``. State lives in the worker process: with N gunicorn workers the
-effective ceiling is up to N × the limit, which is acceptable for a guard against
-runaway clients (a shared store would put a network hop on every request).
+``Retry-After``. Where the buckets live is the setting ``rate_limit_store``
+(:func:`make_limiter`): ``shared`` (the default) keeps them in a database table
+that every gunicorn worker and every replica pointed at the same database
+updates atomically (:mod:`hotline.http.ratelimit_shared`), so a key's limit is
+one limit however many processes serve it; ``memory`` keeps them in the worker
+process (:class:`RateLimiter`), where N workers let up to N × the limit through.
 
 **Cost.** A request costs one token per text it gives the engine, per started
 1,000 characters of that text (:func:`text_units`, :func:`body_cost`): a short
@@ -16,11 +19,11 @@ than a full bucket passes when the bucket is full and leaves it in debt, so the
 key then waits as long as the work was worth (it can never be refused forever).
 
 **Memory.** A bucket that has refilled to full is the same as no bucket, so only
-full buckets are ever dropped (a sweep once the table reaches ``max_keys``, again
-each time it has doubled since, and once a minute while it is over ``max_keys``):
-no client's limit is ever reset by other keys coming and going, and the table holds
-about the identities active in the last refill period (a minute at most, plus any
-debt), twice over.
+full buckets are ever dropped: no client's limit is ever reset by other keys coming
+and going. In memory: a sweep once the table reaches ``max_keys``, again each time
+it has doubled since, and once a minute while it is over ``max_keys``, so the table
+holds about the identities active in the last refill period (a minute at most, plus
+any debt), twice over. Shared: each process deletes the full rows once a minute.
 """
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ import math
 import threading
 import time
 
+from foundation.errors import ConfigError
 from hotline.http.errors import RateLimited
 
 CHARS_PER_TOKEN = 1000
@@ -57,7 +61,34 @@ def list_cost(limit: int) -> int:
     return 1 + max(0, int(limit)) // LIST_ENTRIES_PER_TOKEN
 
 
+def refuse(per_minute: int, rate: float, tokens: float, need: float):
+    """Raise the 429 for a bucket holding ``tokens`` that needed ``need``."""
+    wait = (need - tokens) / rate
+    raise RateLimited(
+        f"rate limit of {per_minute} tokens per minute exceeded for this identity "
+        f"(a request costs one token per text per 1,000 characters; see docs/api.md); "
+        f"retry in {math.ceil(wait)} s", retry_after=wait)
+
+
+def make_limiter(settings):
+    """The limiter the settings ask for: ``rate_limit_store`` ``shared`` (a table in
+    ``rate_limit_url``, default ``sqlite:///HOME/run/ratelimit.sqlite3``) or
+    ``memory`` (per process)."""
+    store = settings.rate_limit_store.strip().lower()
+    if store == "memory" or settings.rate_limit_per_minute <= 0:
+        return RateLimiter(settings.rate_limit_per_minute)
+    if store != "shared":
+        raise ConfigError(f"setting rate_limit_store={settings.rate_limit_store!r} is not "
+                          f"valid; expected 'shared' or 'memory'")
+    from hotline.http.ratelimit_shared import SharedRateLimiter
+
+    url = settings.rate_limit_url.strip() or f"sqlite:///{settings.run_dir / 'ratelimit.sqlite3'}"
+    return SharedRateLimiter(settings.rate_limit_per_minute, url)
+
+
 class RateLimiter:
+    """Buckets in this process (``rate_limit_store = "memory"``)."""
+
     def __init__(self, per_minute: int, clock=time.monotonic, max_keys: int = 10_000):
         self.per_minute = int(per_minute)
         self.capacity = float(self.per_minute)
@@ -73,13 +104,6 @@ class RateLimiter:
         tokens, last = self._buckets.get(key, (self.capacity, now))
         return min(self.capacity, tokens + (now - last) * self.rate)
 
-    def _refuse(self, tokens: float, need: float):
-        wait = (need - tokens) / self.rate
-        raise RateLimited(
-            f"rate limit of {self.per_minute} tokens per minute exceeded for this identity "
-            f"(a request costs one token per text per 1,000 characters; see docs/api.md); "
-            f"retry in {math.ceil(wait)} s", retry_after=wait)
-
     def hit(self, key: str, cost: float = 1.0, paid: float = 0.0) -> float:
         """Take ``cost`` tokens for ``key``; returns tokens left or raises RateLimited
         (taking nothing). The request passes when the bucket holds ``cost``, or,
@@ -94,7 +118,7 @@ class RateLimiter:
             if tokens < need:
                 if key in self._buckets:
                     self._buckets[key] = (tokens, now)
-                self._refuse(tokens, need)
+                refuse(self.per_minute, self.rate, tokens, need)
             return self._store(key, tokens - cost, now)
 
     def charge(self, key: str, cost: float) -> float:

@@ -59,6 +59,11 @@ def ensure(name: str, settings, force: bool = False) -> Path | None:
         if not hasattr(e5_convert, "build"):
             raise ArtifactError("training.e5_convert has no build(final_dir, settings) yet")
         e5_convert.build(target, settings)
+    elif name == "e5-hotline":
+        # Fine-tuning takes tens of minutes: never started implicitly (make run, index build).
+        raise ArtifactError(f"no e5-hotline encoder at {target}: fine-tune it with "
+                            f"`hotline train --encoder --recipe gov` (or `--recipe own`)")
     else:
-        raise ArtifactError(f"no builder for embedder {name!r}; expected use, static, e5 or st:<dir>")
+        raise ArtifactError(f"no builder for embedder {name!r}; expected use, static, e5, e5-hotline "
+                            f"or st:<dir>")
     return target

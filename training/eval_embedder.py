@@ -27,10 +27,16 @@ PAIR_SETS = {  # name -> (file, metric)
 }
 
 
-def read_pairs(path: Path, max_pairs: int = 0, seed: int = 0) -> list[tuple[str, str, float]]:
+def read_pairs(path: Path, max_pairs: int = 0, seed: int = 0,
+               dev_only: bool = False) -> list[tuple[str, str, float]]:
+    """``dev_only``: keep only the pairs the encoder fine-tuning leaves out
+    (``training.encoder_data``), for a model that trained on the rest of the file."""
+    from training.encoder_data import _is_sts_dev
+
     with open(path, encoding="utf-8", newline="") as fh:
         rows = [(r["sentence1"], r["sentence2"], float(r["label"])) for r in csv.DictReader(fh)
-                if r.get("sentence1") and r.get("sentence2") and r.get("label") not in (None, "")]
+                if r.get("sentence1") and r.get("sentence2") and r.get("label") not in (None, "")
+                and (not dev_only or _is_sts_dev(r))]
     if max_pairs and len(rows) > max_pairs:
         rows = random.Random(seed).sample(rows, max_pairs)
     return rows
@@ -104,6 +110,12 @@ def retrieval_score(model, kb, queries, gold, k: int = 10) -> dict:
     return {"R@1": r1 / n, "R@5": r5 / n, "MRR@10": mrr / n, "queries": n, "kb": len(kb)}
 
 
+def trained_files(embedder) -> set[str]:
+    """sts_zh files (stems) a fine-tuned encoder trained on, from its manifest."""
+    sources = (getattr(embedder, "manifest", None) or {}).get("training", {}).get("sources", [])
+    return {s["name"].split(":", 1)[1] for s in sources if s.get("name", "").startswith("sts:")}
+
+
 def evaluate(embedder, sts_dir: Path, max_pairs: int = 4000, sets=None, progress=True,
              compare=None) -> dict:
     """``compare``: another embedder scored on the same pairs in the same run
@@ -118,13 +130,16 @@ def evaluate(embedder, sts_dir: Path, max_pairs: int = 4000, sets=None, progress
               "compare": compare.name if compare is not None else None,
               "max_pairs": max_pairs, "sets": {}, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ",
                                                                              time.gmtime())}
+    trained = trained_files(embedder) | (trained_files(compare) if compare is not None else set())
     t0 = time.perf_counter()
     for name in tqdm(names, desc="eval embedder", disable=not progress):
         fname, metric = PAIR_SETS[name]
-        # LCQMC is used whole: its retrieval task needs every pair.
-        pairs = read_pairs(sts_dir / fname, 0 if name == "LCQMC" else max_pairs)
+        # LCQMC is used whole: its retrieval task needs every pair. A set a compared
+        # model fine-tuned on is scored on its held-out fifth only, for every model.
+        dev_only = Path(fname).stem in trained
+        pairs = read_pairs(sts_dir / fname, 0 if name == "LCQMC" else max_pairs, dev_only=dev_only)
         base = TfidfBaseline([s for a, b, _ in pairs for s in (a, b)])
-        entry = {"metric": metric, "pairs": len(pairs),
+        entry = {"metric": metric, "pairs": len(pairs), "held_out_fifth_only": dev_only,
                  "model": pair_score(embedder, pairs, metric),
                  "tfidf": pair_score(base, pairs, metric)}
         if compare is not None:

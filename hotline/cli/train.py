@@ -19,9 +19,19 @@ def register(sub) -> None:
     p.add_argument("--min-class-count", type=int,
                    help="labels with fewer rows are relabelled from an 'alt' column or dropped "
                         "(default: 7.5 %% of the rows for type, i.e. 30 of 400; 5 otherwise)")
-    p.add_argument("--recipe", choices=("gov",),
+    p.add_argument("--recipe", choices=("gov", "own"),
                    help="gov: both heads from the shared gov data (setting shared_data), the "
-                        "project's labels and phone-style calls, into --out")
+                        "project's labels and phone-style calls, into --out; with --encoder: "
+                        "fine-tune on the shared data + the project's own (gov) or on the "
+                        "project's own data only (own)")
+    p.add_argument("--encoder", action="store_true",
+                   help="fine-tune the e5 sentence encoder into HOME/embedders/e5-hotline and make "
+                        "it this home's embedder (rebuilds an existing index)")
+    p.add_argument("--epochs", type=int, default=1, help="with --encoder: epochs (default 1)")
+    p.add_argument("--pairs-per-source", type=int, default=1000,
+                   help="with --encoder: training pairs drawn from each source (default 1000)")
+    p.add_argument("--resume", action="store_true",
+                   help="with --encoder: continue from the last epoch checkpoint")
     p.add_argument("--demo", action="store_true",
                    help="train both heads on HOME/demo/work_orders.csv and make them current")
     p.add_argument("--include-feedback", action="store_true",
@@ -35,6 +45,8 @@ def run(args, settings) -> int:
     from training.train_classifier import train_demo, train_head
     from training.weak_labels import unlabeled_pool
 
+    if args.encoder:
+        return run_encoder(args, settings)
     if args.demo:
         out = train_demo(settings, include_feedback=args.include_feedback, progress=True)
         print(f"trained both heads into {out}; it is now the current model")
@@ -72,4 +84,39 @@ def run(args, settings) -> int:
                       "coverage": metrics.get("coverage"),
                       "precision_automatic": metrics.get("precision_automatic"),
                       "seconds": m["train_seconds"]}, ensure_ascii=False, indent=2))
+    return 0
+
+
+def run_encoder(args, settings) -> int:
+    import json
+
+    from training.encoder_finetune import NAME, RECIPES, fine_tune, select_for_home
+
+    recipe = args.recipe or "gov"
+    if recipe == "gov" and not (settings.shared_data / "sts_zh").is_dir():
+        print(f"hotline train --encoder --recipe gov: no shared data at {settings.shared_data} "
+              f"(setting shared_data); use --recipe own to fine-tune on the project's own data only")
+        return 2
+    out = settings.embedders_root / NAME
+    m = fine_tune(settings, out, epochs=args.epochs, cap=args.pairs_per_source, sources=RECIPES[recipe],
+                  resume=args.resume)
+    path, warning = select_for_home(settings, NAME)
+    t = m["training"]
+    print(json.dumps({"out": str(out), "recipe": recipe, "seconds": t["seconds"], "steps": t["steps"],
+                      "final_loss": t["loss_curve"][-1]["loss"] if t["loss_curve"] else None,
+                      "sources": [f"{s['name']}: {s['rows']}" for s in t["sources"]],
+                      "parity_int8_mean_cos": m["parity"]["onnx_int8_vs_torch"]["mean_cos"],
+                      "selected_in": str(path)}, ensure_ascii=False, indent=2))
+    if warning:
+        print(f"warning: {warning}")
+    from foundation.artifacts import resolve_current
+
+    if resolve_current(settings.index_root) is not None:
+        from types import SimpleNamespace
+
+        from hotline.cli.index import run_build
+
+        print(f"rebuilding the search index with {NAME} (the current one was built with another encoder)")
+        return run_build(SimpleNamespace(dense="auto", with_answers=False),
+                         settings.replace(embedder=NAME))
     return 0

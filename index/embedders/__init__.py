@@ -1,7 +1,8 @@
 """Embedders by name. The factory maps a name to a backend class; each backend
 lives in its own module and exposes ``from_settings(settings)``.
 
-Names: ``use`` (default), ``static`` (fast tier), ``e5``, ``st:<dir>`` (any local
+Names: ``use`` (default), ``static`` (fast tier), ``e5``, ``e5-hotline`` (e5
+fine-tuned by ``hotline train --encoder``), ``st:<dir>`` (any local
 sentence-transformers model directory).
 """
 from __future__ import annotations
@@ -15,6 +16,8 @@ BACKENDS = {
     "use": "index.embedders.use:UseEmbedder",
     "static": "index.embedders.static:StaticEmbedder",
     "e5": "index.embedders.e5:E5Embedder",
+    # e5-small fine-tuned on hotline data (`hotline train --encoder`), same backend
+    "e5-hotline": "index.embedders.e5:E5Embedder",
     "st": "index.embedders.st:STEmbedder",
 }
 

@@ -38,6 +38,11 @@ PAD_ID = 1
 # quadratic in length, so long texts go in small batches and short ones in big ones.
 TOKEN_BUDGET = 4096
 MAX_BATCH = 64
+BUILD_HINT = {
+    "e5": "build it with `python -m training.e5_build` (or `make run`, which builds missing embedders)",
+    "e5-hotline": "fine-tune it with `hotline train --encoder --recipe gov` (or `--recipe own` "
+                  "without the shared data)",
+}
 
 
 def resolve_threads(threads: int | None) -> int:
@@ -59,13 +64,13 @@ class E5Embedder:
         self.name = name
         self.model_dir = Path(model_dir)
         if not (self.model_dir / "manifest.json").is_file():
-            raise ArtifactError(
-                f"no e5 embedder artifact at {self.model_dir}; build it with "
-                f"`python -m training.e5_build` (or `make run`, which builds missing embedders)")
+            raise ArtifactError(f"no {name} embedder artifact at {self.model_dir}; {BUILD_HINT.get(name, BUILD_HINT['e5'])}")
         self.manifest = read_manifest(self.model_dir, KIND, FORMAT_VERSION)
-        if self.manifest.get("name") != "e5" or self.manifest.get("dim") != DIM:
+        family = self.manifest.get("family", self.manifest.get("name"))
+        if self.manifest.get("name") != name or family != "e5" or self.manifest.get("dim") != DIM:
             raise ArtifactError(f"{self.model_dir} holds embedder {self.manifest.get('name')!r} "
-                                f"dim {self.manifest.get('dim')}, expected 'e5' dim {DIM}")
+                                f"(family {family!r}) dim {self.manifest.get('dim')}, "
+                                f"expected {name!r} (family 'e5') dim {DIM}")
         for f in (MODEL_FILE, TOKENIZER_FILE):
             if not (self.model_dir / f).is_file():
                 raise ArtifactError(f"{self.model_dir} lacks {f}; rebuild with `python -m training.e5_build`")
@@ -87,13 +92,14 @@ class E5Embedder:
 
     @classmethod
     def from_settings(cls, settings, name: str = "e5") -> "E5Embedder":
-        return cls(settings.embedders_root / "e5", threads=getattr(settings, "embed_threads", 0), name=name)
+        return cls(settings.embedders_root / name, threads=getattr(settings, "embed_threads", 0), name=name)
 
     @property
     def identity(self) -> str:
         onnx_hash = self.manifest.get("onnx", {}).get("sha256_16", "?")
         prompts = f"q={self.prompts['query'].strip()}|d={self.prompts['doc'].strip()}"
-        return f"e5-small-int8/{onnx_hash}/{prompts}/{self.normalizer.identity}"
+        model = "e5-small-int8" if self.name == "e5" else f"{self.name}-int8"
+        return f"{model}/{onnx_hash}/{prompts}/{self.normalizer.identity}"
 
     def tokenize(self, texts: Sequence[str], kind: str = "query") -> list[list[int]]:
         try:

@@ -1,0 +1,127 @@
+"""The hotline encoder's fine-tuning recipe: training pairs, paraphrases, selection
+in the home, and (slow) one tiny fine-tuning run end to end."""
+from __future__ import annotations
+
+import random
+import tomllib
+
+import numpy as np
+import pytest
+
+from foundation.settings import Settings
+from training import paraphrase
+from training.encoder_data import _is_sts_dev, demo_pairs, sts_dev_pairs, sts_pairs, training_pairs
+from training.encoder_finetune import NAME, select_for_home
+from training.eval_embedder import read_pairs, trained_files
+
+
+def _write_sts(dirpath, name, n):
+    (dirpath / "sts_zh").mkdir(parents=True, exist_ok=True)
+    with open(dirpath / "sts_zh" / f"{name}.csv", "w", encoding="utf-8") as fh:
+        fh.write("sentence1,sentence2,label\n")
+        for i in range(n):
+            fh.write(f"第{i}个问题怎么办理,问题{i}在哪里办,{i % 2}\n")
+
+
+def test_paraphrases_are_deterministic_and_change_the_text():
+    q = "疫情防控期间税务局可通过什么渠道预约服务？"
+    for style in paraphrase.STYLES:
+        a = paraphrase.rewrite(q, style, random.Random(3))
+        assert a == paraphrase.rewrite(q, style, random.Random(3))
+        assert a and a != q, style
+    assert " " in paraphrase.rewrite(q, "keyword", random.Random(0))
+    assert "税务局" in paraphrase.rewrite(q, "keyword", random.Random(0))
+    with pytest.raises(ValueError, match="unknown paraphrase style 'shout'"):
+        paraphrase.rewrite(q, "shout", random.Random(0))
+
+
+def test_sts_training_share_never_holds_a_dev_pair(tmp_path):
+    _write_sts(tmp_path, "BQ_valid", 200)
+    _write_sts(tmp_path, "LCQMC_valid", 50)
+    (train,) = sts_pairs(tmp_path, cap=10_000, seed=0)
+    dev = sts_dev_pairs(tmp_path, "BQ_valid")
+    assert train.name == "sts:BQ_valid" and train.loss == "cosent"
+    train_keys = {(r["sentence1"], r["sentence2"]) for r in train.rows}
+    dev_keys = {(r["sentence1"], r["sentence2"]) for r in dev}
+    assert dev_keys and not train_keys & dev_keys
+    assert len(train_keys) + len(dev_keys) == 200
+    # LCQMC is the retrieval dev set: never a training source
+    assert all("LCQMC" not in s.name for s in sts_pairs(tmp_path, cap=10, seed=0))
+
+
+def test_eval_scores_a_trained_set_on_its_held_out_fifth_only(tmp_path):
+    _write_sts(tmp_path, "BQ_valid", 200)
+
+    class Fake:
+        manifest = {"training": {"sources": [{"name": "sts:BQ_valid"}, {"name": "demo:x"}]}}
+
+    assert trained_files(Fake()) == {"BQ_valid"}
+    held = read_pairs(tmp_path / "sts_zh" / "BQ_valid.csv", dev_only=True)
+    assert len(held) == len(sts_dev_pairs(tmp_path, "BQ_valid")) < 200
+    assert all(_is_sts_dev({"sentence1": a, "sentence2": b}) for a, b, _ in held)
+
+
+def test_own_recipe_needs_no_shared_data(tmp_path):
+    settings = Settings.load({"home": tmp_path / "home", "shared_data": tmp_path / "nowhere"})
+    sets = training_pairs(settings, cap=50, seed=0, demo_scale=0.05)
+    assert [s.name for s in sets] == [demo_pairs(50, 0, 0.05)[0].name]
+    rows = sets[0].rows
+    assert len(rows) == 50 and all({"anchor", "positive", "negative"} <= set(r) for r in rows)
+    assert all(r["anchor"] != r["positive"] != r["negative"] for r in rows)
+
+
+def test_select_for_home_keeps_other_settings(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "hotline.toml").write_text('embedder = "use"\nworkers = 3\n\n[dispatch]\nx = 1\n',
+                                       encoding="utf-8")
+    settings = Settings.load({"home": home}, env={})
+    path, warning = select_for_home(settings)
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    assert data["embedder"] == NAME and data["workers"] == 3 and data["dispatch"] == {"x": 1}
+    assert Settings.load({"home": home}, env={}).embedder == NAME
+    # a fresh home gets the file
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    select_for_home(Settings.load({"home": fresh}, env={}))
+    assert Settings.load({"home": fresh}, env={}).embedder == NAME
+
+
+def test_missing_artifact_names_the_command(tmp_path):
+    from foundation.errors import ArtifactError
+    from index.embedders import get_embedder
+    from training.embedders import ensure
+
+    settings = Settings.load({"home": tmp_path}, env={})
+    with pytest.raises(ArtifactError, match="hotline train --encoder"):
+        get_embedder(NAME, settings)
+    with pytest.raises(ArtifactError, match="hotline train --encoder"):
+        ensure(NAME, settings)
+
+
+@pytest.mark.slow
+def test_tiny_fine_tune_exports_a_served_encoder(tmp_path):
+    """The whole recipe on the project's own data, a few steps: artifact with
+    manifest (sources, loss curve, parity), served by the e5 backend under its
+    own name, different from the base model, refused under the base's name."""
+    from foundation.errors import ArtifactError
+    from index.embedders import get_embedder
+    from index.embedders.e5 import E5Embedder
+    from training.encoder_finetune import fine_tune
+
+    settings = Settings.load({"home": tmp_path / "home", "shared_data": tmp_path / "nowhere"}, env={})
+    m = fine_tune(settings, settings.embedders_root / NAME, cap=48, batch_size=16, max_seq_length=32,
+                  sources=("demo",), demo_scale=0.05, progress=False)
+    assert m["name"] == NAME and m["family"] == "e5"
+    assert m["training"]["steps"] == 3 and m["training"]["loss_curve"] is not None
+    assert m["training"]["sources"][0]["rows"] == 48
+    assert m["parity"]["onnx_int8_vs_torch_padded_batches"]["mean_cos"] >= 0.995
+    tuned = get_embedder(NAME, settings)
+    base = get_embedder("e5", settings)
+    texts = ["社保卡丢了怎么补办", "路灯坏了找谁修"]
+    a, b = tuned.embed(texts), base.embed(texts)
+    assert a.shape == (2, 384) and np.allclose(np.linalg.norm(a, axis=1), 1, atol=1e-3)
+    assert tuned.identity != base.identity and tuned.identity.startswith(NAME)
+    assert not np.allclose(a, b, atol=1e-3)
+    with pytest.raises(ArtifactError, match="expected 'e5'"):
+        E5Embedder(settings.embedders_root / NAME, name="e5")

@@ -69,8 +69,10 @@ class _Stream:
                     by_id[inc.id] = inc
         return [by_id[i] for i, _ in hits.most_common(self.max_candidates)]
 
-    def open(self, r: Prepared, index: int) -> Incident:
-        inc = Incident(len(self.incidents), r, index)
+    def open(self, r: Prepared, index: int, id_: int | None = None) -> Incident:
+        """A new incident of ``r``; numbered in order unless ``id_`` is given (the
+        online index uses the store's incident ids)."""
+        inc = Incident(len(self.incidents) if id_ is None else id_, r, index)
         self.incidents.append(inc)
         self._index(inc, r)
         return inc
@@ -154,17 +156,7 @@ class IncidentLinker:
                 raise InvalidInput(f"report {i} is out of time order: link_stream needs "
                                    "reports sorted by time")
             last = r.time
-            best, best_p = None, thr
-            for inc in stream.candidates(r):
-                # the window counts from the incident's first report: a problem
-                # that comes back after it is a new incident
-                window = self._window(windows, default, r, inc)
-                if r.time - inc.first_time > window:
-                    continue
-                x = pair_features(r, inc, window)
-                p = _sigmoid(sum(a * b for a, b in zip(w, x)))
-                if p >= best_p:
-                    best, best_p = inc, p
+            best, _ = self.best(r, stream.candidates(r), (w, windows, default, thr))
             if best is None:
                 best = stream.open(r, i)
             else:
@@ -172,6 +164,41 @@ class IncidentLinker:
             if progress is not None:
                 progress.update(1)
             yield i, best.id
+
+    def best(self, r: Prepared, candidates: Iterable[Incident], params=None,
+             skip=None) -> tuple[Incident | None, float]:
+        """The candidate ``r`` joins and its probability, or (None, best probability
+        below the threshold). One decision for the batch stream and the online index
+        (``incidents.online``); ``skip(inc)`` drops a candidate (a "not the same" mark,
+        a closed incident). ``params``: ``_params()``, computed once by the caller."""
+        w, windows, default, thr = params or self._params()
+        best, best_p, below = None, thr, 0.0
+        for inc in candidates:
+            if skip is not None and skip(inc):
+                continue
+            # the window counts from the incident's first report: a problem
+            # that comes back after it is a new incident
+            window = self._window(windows, default, r, inc)
+            if r.time - inc.first_time > window:
+                continue
+            x = pair_features(r, inc, window)
+            p = _sigmoid(sum(a * b for a, b in zip(w, x)))
+            if p >= best_p:
+                best, best_p = inc, p
+            else:
+                below = max(below, p)
+        return (best, best_p) if best is not None else (None, below)
+
+    def stream(self) -> _Stream:
+        """An empty index of open incidents reaching back the longest window."""
+        _, windows, default, _ = self._params()
+        return _Stream(max([default, *windows.values()]), self.max_candidates)
+
+    def window_of(self, classes) -> float | None:
+        """The window (hours) of a report's problem classes; None when it names none
+        (the default window then applies)."""
+        _, windows, default, _ = self._params()
+        return max((windows.get(c, default) for c in classes), default=None)
 
     # -- fitting
     def fit(self, reports: Sequence[Report], gold: Sequence, prepared=None) -> "IncidentLinker":

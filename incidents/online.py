@@ -40,10 +40,11 @@ def text_hash(normalised: str) -> str:
     return hashlib.sha256(normalised.strip().encode("utf-8")).hexdigest()[:32]
 
 
-def hours_of(value) -> float:
-    """A request's ``time``: ISO 8601 (an offset is honoured; a naive time is UTC)."""
+def hours_of(value, clock: Callable[[], float] = now_hours) -> float:
+    """A request's ``time``: ISO 8601 (an offset is honoured; a naive time is UTC);
+    None is now."""
     if value is None:
-        return now_hours()
+        return clock()
     return parse_time(str(value))
 
 
@@ -210,7 +211,7 @@ class IncidentDesk:
         """Record an order: it joins the open incident it reports (unless marked
         not to, or ``new``), else opens one. ``fields``: text (normalised), region,
         type, department, time (ISO, optional), note."""
-        r = self.prepare(fields["text"], fields.get("region"), hours_of(fields.get("time")))
+        r = self.prepare(fields["text"], fields.get("region"), hours_of(fields.get("time"), self.clock))
         matched, p = (None, 0.0) if new else self.index.decide(r, hash_=text_hash(fields["text"]))
         order_id, incident_id = self.store.record(self._order(fields, r), by, matched)
         self.index.catch_up()
@@ -227,7 +228,7 @@ class IncidentDesk:
             # the agent says it is this incident: it is filed under the incident's
             # region (a caller's district may be missing or differ)
             region = self.store.incident(incident_id)["region"]
-            r = self.prepare(fields["text"], region, hours_of(fields.get("time")))
+            r = self.prepare(fields["text"], region, hours_of(fields.get("time"), self.clock))
             order_id, _ = self.store.record(self._order(fields, r), by, incident_id)
         else:
             raise InvalidInput("link needs an order_id or the order's text")

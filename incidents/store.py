@@ -79,6 +79,7 @@ audit = sa.Table(
     sa.Column("order_id", sa.Integer),
     sa.Column("detail", sa.Text),                        # JSON
 )
+MAX_ID = 2**31 - 1     # ids beyond this are nobody's (and overflow some databases)
 ACTIONS = ("record", "link", "move", "unlink", "mark", "merge", "close")
 
 
@@ -292,6 +293,8 @@ class IncidentStore:
     # ------------------------------------------------------------------ helpers
     @staticmethod
     def _incident(conn, incident_id: int) -> dict:
+        if not 0 < incident_id <= MAX_ID:
+            raise NotFound(f"no incident {incident_id}")
         row = conn.execute(sa.select(incidents).where(incidents.c.id == incident_id)).first()
         if row is None:
             raise NotFound(f"no incident {incident_id}")
@@ -307,6 +310,8 @@ class IncidentStore:
 
     @staticmethod
     def _order(conn, order_id: int) -> dict:
+        if not 0 < order_id <= MAX_ID:
+            raise NotFound(f"no order {order_id}")
         row = conn.execute(sa.select(orders).where(orders.c.id == order_id)).first()
         if row is None:
             raise NotFound(f"no order {order_id}")

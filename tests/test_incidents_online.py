@@ -28,12 +28,18 @@ def desk(tmp_path):
 def test_same_place_same_problem_links(desk):
     m = desk.match(WATER_3, REGION)
     assert m["id"] == desk.incident_id and m["size"] == 2 and m["confidence"] >= 0.5
-    # said differently: 自来水黄浊 vs 锈色 is another incident (quality, not outage)
-    assert desk.match("幸福小区水龙头出来的水是锈色的", REGION) is None
+
+
+def test_one_problem_said_differently_links(desk):
+    """The issue's example: 自来水黄浊有异味 / 水龙头出来的水是锈色的 at one address."""
+    first = desk.record({"text": "金海花园3栋自来水黄浊有异味", "region": REGION}, "t")
+    m = desk.match("金海花园水龙头出来的水是锈色的", REGION)
+    assert m and m["id"] == first["incident"]["id"]
 
 
 def test_another_place_is_another_incident(desk):
-    assert desk.match("金海花园停水了，一滴水都没有，什么时候来水", REGION) is None
+    assert desk.match("金海花园停水了，到现在还没来水", REGION) is None
+    assert desk.match("人民路停水了，一滴水都没有", REGION) is None
 
 
 def test_same_place_another_problem_is_another_incident(desk):
@@ -46,8 +52,11 @@ def test_another_region_is_another_incident(desk):
 
 
 def test_outside_the_window_is_a_new_incident(desk):
-    assert desk.match(WATER_3, REGION, time_h=NOW + 47)["id"] == desk.incident_id
-    assert desk.match(WATER_3, REGION, time_h=NOW + 49) is None   # outage window: 48 h
+    assert desk.match(WATER_3, REGION, time_h=NOW + 3)["id"] == desk.incident_id
+    # inside the window a late call is scored (the gap lowers it) ...
+    assert desk.index.decide(desk.prepare(WATER_3, REGION, NOW + 47))[1] > 0
+    # ... past it (outage: 48 h from the first report) it is not a candidate at all
+    assert desk.index.decide(desk.prepare(WATER_3, REGION, NOW + 49)) == (None, 0.0)
 
 
 def test_not_the_same_mark_is_remembered(desk):

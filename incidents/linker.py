@@ -73,7 +73,8 @@ class _Stream:
         """A new incident of ``r``; numbered in order unless ``id_`` is given (the
         online index uses the store's incident ids)."""
         inc = Incident(len(self.incidents) if id_ is None else id_, r, index)
-        self.incidents.append(inc)
+        if id_ is None:   # numbering; a long-lived online index keeps no list of all
+            self.incidents.append(inc)
         self._index(inc, r)
         return inc
 

@@ -30,6 +30,11 @@ from incidents.reports import Prepared, Report, parse_time, prepare
 from incidents.store import IncidentStore
 
 EXAMPLES = 3
+# Audit ids are taken before commit: on PostgreSQL a transaction that commits after a
+# later one is seen would be skipped by "id > last". Each catch-up re-reads this many ids
+# below the last one and skips those already applied.
+_LAG = 64
+_PRUNE_EVERY_H = 0.25   # drop incidents past the longest window this often
 
 
 def now_hours() -> float:
@@ -76,7 +81,12 @@ class OnlineIndex:
         self._stream = linker.stream()
         self._live: dict[int, Incident] = {}          # incident id -> its current profile
         self._marks: dict[int, set] = {}              # incident id -> {order ids, text hashes}
-        self._last = store.last_change()
+        # audit ids applied, within (last - _LAG, last]; what the load below reads
+        # may be applied again by the first catch-up: adding an order is idempotent
+        recent = [c["id"] for c in store.changes(max(0, store.last_change() - _LAG))]
+        self._last = max(recent, default=0)
+        self._applied: set[int] = set(recent)
+        self._pruned_at = self.clock()
         self._load(self.store.recent_orders(self.clock() - self._stream.reach))
         for m in store.marks_of():
             self._mark(m)
@@ -89,6 +99,8 @@ class OnlineIndex:
     def _add(self, row: dict) -> None:
         r = prepared_of(row)
         inc = self._live.get(row["incident_id"])
+        if inc is not None and row["id"] in inc.members:
+            return
         if inc is None:
             self._live[row["incident_id"]] = self._stream.open(r, row["id"], row["incident_id"])
         else:
@@ -122,9 +134,11 @@ class OnlineIndex:
             return self._catch_up()
 
     def _catch_up(self) -> int:
-        changes = self.store.changes(self._last)
+        changes = [c for c in self.store.changes(max(0, self._last - _LAG))
+                   if c["id"] not in self._applied and c["id"] > self._last - _LAG]
         for c in changes:
-            self._last = c["id"]
+            self._applied.add(c["id"])
+            self._last = max(self._last, c["id"])
             action, iid, oid = c["action"], c["incident_id"], c["order_id"]
             detail = json.loads(c["detail"]) if c["detail"] else {}
             if action in ("record", "link"):
@@ -144,6 +158,15 @@ class OnlineIndex:
                 self._rebuild(iid)
             elif action == "close":
                 self._live.pop(iid, None)
+        if changes:
+            floor = self._last - _LAG
+            self._applied = {i for i in self._applied if i > floor}
+        now = self.clock()
+        if now - self._pruned_at > _PRUNE_EVERY_H:   # a long-running process forgets
+            self._pruned_at = now                      # what no call can link to again
+            oldest = now - self._stream.reach
+            self._live = {i: inc for i, inc in self._live.items() if inc.first_time >= oldest}
+            self._marks = {i: m for i, m in self._marks.items() if i in self._live}
         return len(changes)
 
     # ------------------------------------------------------------------ decision

@@ -33,12 +33,30 @@ def store_url(settings) -> str:
 
 
 class Desks:
-    """One desk per process, opened on first use (the app starts without it)."""
+    """One desk per process, opened on first use (the app starts without it), or
+    in the background by :meth:`warm` (``hotline serve`` does, per worker)."""
 
     def __init__(self, settings):
         self.settings = settings
         self._desk = None
         self._lock = threading.Lock()
+        self._warming: threading.Thread | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self._desk is not None
+
+    def warm(self) -> None:
+        """Open the desk in a background thread (building the index from a store of
+        50,000 orders takes seconds), unless it is open or opening."""
+        if self._desk is None and (self._warming is None or not self._warming.is_alive()):
+            def run():
+                try:
+                    self()
+                except Exception:   # noqa: BLE001 - retried at the next call
+                    log.exception("cannot open the incident store")
+            self._warming = threading.Thread(target=run, name="incident-desk", daemon=True)
+            self._warming.start()
 
     def __call__(self):
         if self._desk is None:
@@ -53,7 +71,11 @@ class Desks:
 
 def match(desks: Desks, result: dict) -> dict | None:
     """The open incident an analysed call reports (``/v1/analyze``'s ``incident``),
-    or None. A store that cannot be read costs the field, not the analysis."""
+    or None. A store that cannot be read, or an index still loading, costs the
+    field, not the analysis (nor its latency)."""
+    if not desks.ready:
+        desks.warm()
+        return None
     try:
         with timing.phase("incident"):
             return desks().match(result["text"], result.get("region"))

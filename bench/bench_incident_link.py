@@ -11,8 +11,9 @@ process keeps), then times per call, as ``/v1/analyze`` does it:
 - ``decide``: catch up with the store's change feed (one query) and decide;
 - ``match``: both, plus reading the matched incident's summary (size, examples).
 
-Half of the calls repeat an existing incident in new words (they should link to
-it: reported as ``hit_rate``), half name a place the store has not seen.
+Half of the calls repeat an existing incident in new words, 0.1-2 h after its last
+call (they should link to it: reported as ``hit_rate``; the synthetic wordings are
+few and some name no problem word the lexicon knows), half name a new place.
 """
 from __future__ import annotations
 
@@ -139,9 +140,11 @@ def main(settings, argv) -> int:
     prep, dec, match = [], [], []
     hits = repeats = 0
     for q in range(args.queries):
+        at = now_h
         if q % 2 == 0:
             iid = rng.randrange(len(incidents))
-            region, place, problem, _ = incidents[iid]
+            region, place, problem, times = incidents[iid]
+            at = min(now_h, times[-1] + rng.uniform(0.1, 2.0))   # soon after its last call
             repeats += 1
         else:
             iid = None
@@ -150,11 +153,11 @@ def main(settings, argv) -> int:
             problem = rng.randrange(len(_PROBLEMS))
         text = _text(rng, place, problem)
         t0 = time.perf_counter()
-        r = desk.prepare(text, region, now_h)
+        r = desk.prepare(text, region, at)
         t1 = time.perf_counter()
         got, _ = desk.index.decide(r, hash_=text_hash(text))
         t2 = time.perf_counter()
-        desk.match(text, region, now_h)
+        desk.match(text, region, at)
         t3 = time.perf_counter()
         prep.append(t1 - t0)
         dec.append(t2 - t1)

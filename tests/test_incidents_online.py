@@ -156,3 +156,33 @@ def test_analyze_returns_the_incident_and_records_nothing(served_app):
     assert inc["size"] == 2 and inc["confidence"] >= 0.5 and len(inc["examples"]) == 2
     after = client.get("/v1/incidents?status=all&limit=500", headers=auth("agent")).get_json()
     assert sum(i["size"] for i in after["items"]) == sum(i["size"] for i in before["items"]) + 2
+
+
+def test_online_replay_groups_dev_csv_as_the_batch_linker(tmp_path):
+    """One mechanism: recording dev.csv's reports one by one, in time order, through
+    the desk (store, change feed, index) groups them exactly as `hotline incidents`."""
+    from pathlib import Path
+
+    from incidents import IncidentLinker
+    from incidents.dataset import read_labelled
+
+    _, reports, _ = read_labelled(Path(__file__).resolve().parents[1]
+                                  / "training/data/incidents/dev.csv")
+    reports = reports[:200]
+    batch = IncidentLinker.load().link(reports)
+    clock = {"now": 0.0}
+    desk = IncidentDesk.open(f"sqlite:///{tmp_path / 'replay.sqlite3'}",
+                             clock=lambda: clock["now"])
+    online = [None] * len(reports)
+    for i in sorted(range(len(reports)), key=lambda k: reports[k].time):
+        r = reports[i]
+        clock["now"] = r.time
+        online[i] = desk.record({"text": r.text, "region": r.region}, "replay")["incident"]["id"]
+    assert _partition(online) == _partition(batch)
+
+
+def _partition(labels):
+    groups = {}
+    for i, label in enumerate(labels):
+        groups.setdefault(label, []).append(i)
+    return sorted(groups.values())

@@ -32,15 +32,19 @@ _FIT_REACH_HOURS = 24.0 * 14
 # Windows a class may get (hours): two days, a week, two weeks. Coarse on purpose:
 # a dev set shows only some of the gaps a class can have.
 _LADDER = (48.0, 168.0, 336.0)
+_PLACE_WEIGHT = 4   # blocking only (which candidates are scored), not the pair model
 
 
 def _sigmoid(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-z)) if z > -60 else 0.0
 
 
-def _block_keys(r: Prepared) -> list[str]:
-    keys = ["p:" + k for k in r.keys] + ["c:" + c for c in r.classes]
-    keys += ["t:" + g for g in r.topic if len(g) == 2]
+def _block_keys(r: Prepared) -> list[tuple[str, int]]:
+    """(key, weight): a shared place counts for more than a shared class or bigram,
+    so that among many open incidents of one problem in a busy district (a day of
+    停水 calls) the ones at the report's place are among the scored few."""
+    keys = [("p:" + k, _PLACE_WEIGHT) for k in r.keys] + [("c:" + c, 1) for c in r.classes]
+    keys += [("t:" + g, 1) for g in r.topic if len(g) == 2]
     return keys
 
 
@@ -54,10 +58,11 @@ class _Stream:
         self.incidents: list[Incident] = []
 
     def candidates(self, r: Prepared) -> list[Incident]:
+        # counted per profile object, not per id: an online index may hold a stale
+        # profile of a rebuilt incident under the same id
         hits: Counter = Counter()
-        by_id = {}
         oldest = r.time - self.reach
-        for key in _block_keys(r):
+        for key, weight in _block_keys(r):
             bucket = self.index.get((r.region, key))
             if not bucket:
                 continue
@@ -65,9 +70,8 @@ class _Stream:
                 bucket[:] = [inc for inc in bucket if inc.last_time >= oldest]
             for inc in bucket:
                 if inc.last_time >= oldest:
-                    hits[inc.id] += 1
-                    by_id[inc.id] = inc
-        return [by_id[i] for i, _ in hits.most_common(self.max_candidates)]
+                    hits[inc] += weight
+        return [inc for inc, _ in hits.most_common(self.max_candidates)]
 
     def open(self, r: Prepared, index: int, id_: int | None = None) -> Incident:
         """A new incident of ``r``; numbered in order unless ``id_`` is given (the
@@ -83,7 +87,7 @@ class _Stream:
         self._index(inc, r)
 
     def _index(self, inc: Incident, r: Prepared) -> None:
-        for key in _block_keys(r):
+        for key, _ in _block_keys(r):
             bucket = self.index.setdefault((r.region, key), [])
             if inc in bucket:
                 bucket.remove(inc)  # keep buckets ordered by last report

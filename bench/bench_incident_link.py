@@ -1,5 +1,5 @@
 """The online incident decision at scale: ``hotline bench incident_link [--orders 50000]
-[--queries 2000] [--regions 8] [--url URL]``.
+[--queries 2000] [--regions 8] [--url URL] [--refresh-s 0]``.
 
 Loads N synthetic orders (estates, roads and schools of 8 districts, 26 kinds of
 problem said several ways, incidents of 1-12 calls over the last 40 hours, all
@@ -115,6 +115,9 @@ def main(settings, argv) -> int:
     ap.add_argument("--regions", type=int, default=8)
     ap.add_argument("--url", help="store URL (default: a fresh SQLite file)")
     ap.add_argument("--seed", type=int, default=19)
+    ap.add_argument("--refresh-s", type=float, default=0.0,
+                    help="read the change feed at most this often (0: every decision; "
+                         "the server uses 0.25)")
     args = ap.parse_args(argv)
 
     from incidents.linker import IncidentLinker
@@ -133,7 +136,7 @@ def main(settings, argv) -> int:
     fill_s = load_store(store, linker, incidents, rng)
     print(f"loaded {args.orders} orders in {len(incidents)} incidents ({fill_s:.1f} s)")
     t0 = time.perf_counter()
-    desk = IncidentDesk(store, linker, clock=clock)
+    desk = IncidentDesk(store, linker, clock=clock, refresh_s=args.refresh_s)
     start_s = time.perf_counter() - t0
     print(f"index built in {start_s:.2f} s: {len(desk.index)} open incidents")
 
@@ -169,7 +172,7 @@ def main(settings, argv) -> int:
         return {"p50_ms": round(median(xs) * 1000, 3), "p99_ms": round(percentile(xs, 99) * 1000, 3)}
 
     figures = {"orders": args.orders, "incidents": len(incidents), "regions": len(regions),
-               "queries": args.queries, "store": url.split(":")[0], "load_s": round(fill_s, 2),
+               "queries": args.queries, "store": url.split(":")[0], "refresh_s": args.refresh_s, "load_s": round(fill_s, 2),
                "index_start_s": round(start_s, 2), "prepare": ms(prep), "decide": ms(dec),
                "prepare_plus_decide": ms([a + b for a, b in zip(prep, dec)]),
                "match_with_summary": ms(match),

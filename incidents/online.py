@@ -74,8 +74,12 @@ class OnlineIndex:
     """Open incidents in memory, following the store. Thread-safe."""
 
     def __init__(self, store: IncidentStore, linker: IncidentLinker,
-                 clock: Callable[[], float] = now_hours):
+                 clock: Callable[[], float] = now_hours, refresh_s: float = 0.0):
+        """``refresh_s``: a decision reads the change feed only if the last read is
+        older than this (0: every decision); writes through this index always read it."""
         self.store, self.linker, self.clock = store, linker, clock
+        self.refresh_s = refresh_s
+        self._read_at = time.monotonic()               # the load below is a read
         self.params = linker._params()
         self._lock = threading.Lock()
         self._stream = linker.stream()
@@ -134,6 +138,7 @@ class OnlineIndex:
             return self._catch_up()
 
     def _catch_up(self) -> int:
+        self._read_at = time.monotonic()
         changes = [c for c in self.store.changes(max(0, self._last - _LAG))
                    if c["id"] not in self._applied and c["id"] > self._last - _LAG]
         for c in changes:
@@ -170,12 +175,14 @@ class OnlineIndex:
         return len(changes)
 
     # ------------------------------------------------------------------ decision
-    def decide(self, r: Prepared, order_id: int | None = None,
-               hash_: str | None = None) -> tuple[int | None, float]:
+    def decide(self, r: Prepared, order_id: int | None = None, hash_: str | None = None,
+               fresh: bool = False) -> tuple[int | None, float]:
         """(incident id, probability) of the open incident ``r`` reports, or
-        (None, the best probability below the threshold)."""
+        (None, the best probability below the threshold). ``fresh``: read the
+        change feed whatever ``refresh_s`` says (before recording an order)."""
         with self._lock:
-            self._catch_up()
+            if fresh or time.monotonic() - self._read_at >= self.refresh_s:
+                self._catch_up()
             live, marks = self._live, self._marks
 
             def skip(inc: Incident) -> bool:
@@ -195,17 +202,18 @@ class IncidentDesk:
     """The online operations over one store and one index."""
 
     def __init__(self, store: IncidentStore, linker: IncidentLinker | None = None,
-                 clock: Callable[[], float] = now_hours):
+                 clock: Callable[[], float] = now_hours, refresh_s: float = 0.0):
         self.linker = linker or IncidentLinker.load()
         self.store = store
-        self.index = OnlineIndex(store, self.linker, clock)
+        self.index = OnlineIndex(store, self.linker, clock, refresh_s)
         self.clock = clock
 
     @classmethod
-    def open(cls, url_or_engine, params_dir=None, clock=now_hours) -> "IncidentDesk":
+    def open(cls, url_or_engine, params_dir=None, clock=now_hours,
+             refresh_s: float = 0.0) -> "IncidentDesk":
         linker = IncidentLinker.load(params_dir)
         store = IncidentStore(url_or_engine, default_window_h=linker._params()[2])
-        return cls(store, linker, clock)
+        return cls(store, linker, clock, refresh_s)
 
     # ------------------------------------------------------------------ reading a call
     def prepare(self, text: str, region: str | None, time_h: float | None = None) -> Prepared:
@@ -235,7 +243,8 @@ class IncidentDesk:
         not to, or ``new``), else opens one. ``fields``: text (normalised), region,
         type, department, time (ISO, optional), note."""
         r = self.prepare(fields["text"], fields.get("region"), hours_of(fields.get("time"), self.clock))
-        matched, p = (None, 0.0) if new else self.index.decide(r, hash_=text_hash(fields["text"]))
+        matched, p = (None, 0.0) if new else self.index.decide(
+            r, hash_=text_hash(fields["text"]), fresh=True)
         order_id, incident_id = self.store.record(self._order(fields, r), by, matched)
         self.index.catch_up()
         return {"order_id": order_id, "linked": matched is not None,

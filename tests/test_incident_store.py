@@ -142,3 +142,14 @@ def test_store_accepts_an_engine(tmp_path):
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'x.sqlite3'}")
     store = IncidentStore(engine)
     assert store.last_change() == 0 and store.incidents() == []
+
+
+def test_decisions_read_the_feed_at_most_every_refresh_s(url):
+    a, _ = desk_at(url)
+    b = IncidentDesk.open(url, clock=lambda: NOW, refresh_s=3600)
+    first = a.record(fields(WATER_1), "t")
+    a.record(fields(WATER_2), "t")
+    assert b.match(WATER_3, "海州区") is None          # b read the feed when it opened
+    # recording reads it first whatever refresh_s says: the order joins a's incident
+    out = b.record(fields(WATER_3), "t")
+    assert out["linked"] and out["incident"]["id"] == first["incident"]["id"]

@@ -213,7 +213,7 @@ def response_schemas() -> dict[str, dict]:
         "Classification": _obj(list(classification), classification),
         "AnalyzeResponse": _obj(
             ["request_id", "text", "region", "channel", *classification, "answers", "versions",
-             "took_ms"],
+             "incident", "took_ms"],
             {"request_id": S, "text": S, "region": NULLABLE_S, "channel": NULLABLE_S,
              **classification, "answers": {"type": "array", "items": _ref("Hit")},
              "versions": {"type": "object", "additionalProperties": S}, "took_ms": NUM,

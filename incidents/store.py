@@ -106,7 +106,12 @@ class IncidentStore:
     def __init__(self, engine: sa.Engine | str, default_window_h: float = 168.0):
         self.engine = make_engine(engine) if isinstance(engine, str) else engine
         self.default_window_h = float(default_window_h)
-        metadata.create_all(self.engine)
+        try:
+            metadata.create_all(self.engine)
+        except sa.exc.DBAPIError:
+            # several workers start at once: another one created a table between
+            # the check and the CREATE; the second pass finds them all
+            metadata.create_all(self.engine)
 
     # ------------------------------------------------------------------ writes
     def record(self, order: dict, by: str, incident_id: int | None = None,

@@ -25,6 +25,7 @@ from hotline import service
 from hotline.responses import jsonable
 from hotline.runtime import Engine
 from hotline.http import accesslog
+from hotline.http import incidents as incident_views
 from hotline.http import openapi, validation
 from foundation import timing
 from foundation.errors import InvalidInput, NotFound
@@ -68,13 +69,15 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, *,
     metrics = Metrics()
     engine = engine or Engine(settings)
     feedback = FeedbackStore(settings.home / "feedback.sqlite3")
+    desks = incident_views.Desks(settings)
     schemas = {name: validation.Schema(schema)
                for name, schema in openapi.request_schemas(settings).items()}
     doc = openapi.build(settings)
     widget_dir = Path(widget_dir or WIDGET_DIR)
     app.extensions["hotline"] = {"settings": settings, "engine": engine, "keyring": keyring,
                                  "demo_key": demo_key, "metrics": metrics, "feedback": feedback,
-                                 "sessions": sessions, "limiter": limiter}
+                                 "sessions": sessions, "limiter": limiter,
+                                 "incidents": desks}
     metrics.add_gauges(lambda: engine_gauges(engine, feedback))
 
     # ------------------------------------------------------------ plumbing
@@ -154,6 +157,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, *,
         data = body("AnalyzeRequest")
         result = service.analyze(engine.snapshot, data["text"], data.get("region"),
                                  data.get("channel"), data.get("k", 5))
+        result["incident"] = incident_views.match(desks, result)   # records nothing
         return took({"request_id": g.request_id, **result})
 
     @api("/v1/search", ["POST"], "agent")
@@ -270,6 +274,9 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, *,
                 raise no_drafts(f"entry {entry_id!r} is a draft")
             items = [r for r in items if r.entry.status != "draft"]   # unpublished edits
         return jsonify({"id": entry_id, "items": jsonable(items)})
+
+    # ------------------------------------------------------------ incidents (hotline/http/incidents.py)
+    incident_views.register(api, body, by, engine, desks)
 
     # ------------------------------------------------------------ widget session
     def session_view(principal, status: int = 200) -> Response:

@@ -32,15 +32,19 @@ _FIT_REACH_HOURS = 24.0 * 14
 # Windows a class may get (hours): two days, a week, two weeks. Coarse on purpose:
 # a dev set shows only some of the gaps a class can have.
 _LADDER = (48.0, 168.0, 336.0)
+_PLACE_WEIGHT = 4   # blocking only (which candidates are scored), not the pair model
 
 
 def _sigmoid(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-z)) if z > -60 else 0.0
 
 
-def _block_keys(r: Prepared) -> list[str]:
-    keys = ["p:" + k for k in r.keys] + ["c:" + c for c in r.classes]
-    keys += ["t:" + g for g in r.topic if len(g) == 2]
+def _block_keys(r: Prepared) -> list[tuple[str, int]]:
+    """(key, weight): a shared place counts for more than a shared class or bigram,
+    so that among many open incidents of one problem in a busy district (a day of
+    停水 calls) the ones at the report's place are among the scored few."""
+    keys = [("p:" + k, _PLACE_WEIGHT) for k in r.keys] + [("c:" + c, 1) for c in r.classes]
+    keys += [("t:" + g, 1) for g in r.topic if len(g) == 2]
     return keys
 
 
@@ -54,10 +58,11 @@ class _Stream:
         self.incidents: list[Incident] = []
 
     def candidates(self, r: Prepared) -> list[Incident]:
+        # counted per profile object, not per id: an online index may hold a stale
+        # profile of a rebuilt incident under the same id
         hits: Counter = Counter()
-        by_id = {}
         oldest = r.time - self.reach
-        for key in _block_keys(r):
+        for key, weight in _block_keys(r):
             bucket = self.index.get((r.region, key))
             if not bucket:
                 continue
@@ -65,13 +70,15 @@ class _Stream:
                 bucket[:] = [inc for inc in bucket if inc.last_time >= oldest]
             for inc in bucket:
                 if inc.last_time >= oldest:
-                    hits[inc.id] += 1
-                    by_id[inc.id] = inc
-        return [by_id[i] for i, _ in hits.most_common(self.max_candidates)]
+                    hits[inc] += weight
+        return [inc for inc, _ in hits.most_common(self.max_candidates)]
 
-    def open(self, r: Prepared, index: int) -> Incident:
-        inc = Incident(len(self.incidents), r, index)
-        self.incidents.append(inc)
+    def open(self, r: Prepared, index: int, id_: int | None = None) -> Incident:
+        """A new incident of ``r``; numbered in order unless ``id_`` is given (the
+        online index uses the store's incident ids)."""
+        inc = Incident(len(self.incidents) if id_ is None else id_, r, index)
+        if id_ is None:   # numbering; a long-lived online index keeps no list of all
+            self.incidents.append(inc)
         self._index(inc, r)
         return inc
 
@@ -80,7 +87,7 @@ class _Stream:
         self._index(inc, r)
 
     def _index(self, inc: Incident, r: Prepared) -> None:
-        for key in _block_keys(r):
+        for key, _ in _block_keys(r):
             bucket = self.index.setdefault((r.region, key), [])
             if inc in bucket:
                 bucket.remove(inc)  # keep buckets ordered by last report
@@ -154,17 +161,7 @@ class IncidentLinker:
                 raise InvalidInput(f"report {i} is out of time order: link_stream needs "
                                    "reports sorted by time")
             last = r.time
-            best, best_p = None, thr
-            for inc in stream.candidates(r):
-                # the window counts from the incident's first report: a problem
-                # that comes back after it is a new incident
-                window = self._window(windows, default, r, inc)
-                if r.time - inc.first_time > window:
-                    continue
-                x = pair_features(r, inc, window)
-                p = _sigmoid(sum(a * b for a, b in zip(w, x)))
-                if p >= best_p:
-                    best, best_p = inc, p
+            best, _ = self.best(r, stream.candidates(r), (w, windows, default, thr))
             if best is None:
                 best = stream.open(r, i)
             else:
@@ -172,6 +169,41 @@ class IncidentLinker:
             if progress is not None:
                 progress.update(1)
             yield i, best.id
+
+    def best(self, r: Prepared, candidates: Iterable[Incident], params=None,
+             skip=None) -> tuple[Incident | None, float]:
+        """The candidate ``r`` joins and its probability, or (None, best probability
+        below the threshold). One decision for the batch stream and the online index
+        (``incidents.online``); ``skip(inc)`` drops a candidate (a "not the same" mark,
+        a closed incident). ``params``: ``_params()``, computed once by the caller."""
+        w, windows, default, thr = params or self._params()
+        best, best_p, below = None, thr, 0.0
+        for inc in candidates:
+            if skip is not None and skip(inc):
+                continue
+            # the window counts from the incident's first report: a problem
+            # that comes back after it is a new incident
+            window = self._window(windows, default, r, inc)
+            if r.time - inc.first_time > window:
+                continue
+            x = pair_features(r, inc, window)
+            p = _sigmoid(sum(a * b for a, b in zip(w, x)))
+            if p >= best_p:
+                best, best_p = inc, p
+            else:
+                below = max(below, p)
+        return (best, best_p) if best is not None else (None, below)
+
+    def stream(self) -> _Stream:
+        """An empty index of open incidents reaching back the longest window."""
+        _, windows, default, _ = self._params()
+        return _Stream(max([default, *windows.values()]), self.max_candidates)
+
+    def window_of(self, classes) -> float | None:
+        """The window (hours) of a report's problem classes; None when it names none
+        (the default window then applies)."""
+        _, windows, default, _ = self._params()
+        return max((windows.get(c, default) for c in classes), default=None)
 
     # -- fitting
     def fit(self, reports: Sequence[Report], gold: Sequence, prepared=None) -> "IncidentLinker":

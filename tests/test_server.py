@@ -82,7 +82,8 @@ def test_openapi_document_and_docs_page(kb_client):
     have = {(p, m) for p, ops in doc["paths"].items() for m in ops}
     assert expected <= have
     # every Flask route is documented (except the HTML pages)
-    app_rules = {r.rule.replace("<entry_id>", "{entry_id}") for r in
+    app_rules = {r.rule.replace("<entry_id>", "{entry_id}")
+                 .replace("<int:incident_id>", "{incident_id}") for r in
                  kb_client.application.url_map.iter_rules()}
     undocumented = app_rules - set(doc["paths"]) - {"/docs", "/widget", "/widget/",
                                                       "/widget/<path:name>", "/static/<path:filename>"}

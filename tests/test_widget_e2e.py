@@ -417,3 +417,64 @@ def test_keyboard_and_labels(page, server):
     page.focus("#department")
     page.keyboard.press("Escape")
     assert page.input_value("#text") == WATER
+
+
+# ---------------------------------------------------------------- incidents (docs/incidents.md)
+POWER_1 = "枫林小区停电了，整栋楼都没电，冰箱里的东西都要坏了"
+POWER_2 = "我家住枫林小区8栋，从中午开始停电到现在"
+POWER_3 = "枫林小区又停电了，整栋楼都没电，什么时候来电"
+LIFT_1 = "松柏花园2栋电梯坏了，老人被困在里面出不来"
+LIFT_2 = "松柏花园的电梯又坏了，有人被困"
+
+
+def test_incident_banner_and_link(page, server):
+    """Two orders recorded, a third call at the same place with the same problem:
+    the banner says so, the agent links, the incident has 3 orders."""
+    client = server.app.test_client()
+    headers = {"Authorization": f"Bearer {KEYS['agent']}"}
+    first = client.post("/v1/incidents/orders", headers=headers,
+                        json={"text": POWER_1, "note": "已通知供电公司抢修"})
+    assert first.status_code == 201, first.get_json()
+    second = client.post("/v1/incidents/orders", headers=headers, json={"text": POWER_2})
+    iid = first.get_json()["incident"]["id"]
+    assert second.get_json()["incident"]["id"] == iid
+
+    body = type_text(page, POWER_3)
+    assert body["incident"] and body["incident"]["id"] == iid and body["incident"]["size"] == 2
+    page.locator("#incident-card").wait_for(state="visible")
+    summary = page.inner_text("#incident-summary")
+    assert re.fullmatch(r"已有 2 位来电反映此问题（首次 (\d+月\d+日 )?\d\d:\d\d）", summary), summary
+    assert "已通知供电公司抢修" in page.inner_text("#incident-note")
+    last = second.get_json()["order_id"]
+    assert f"关联工单 #{last}" in page.inner_text("#incident-order")
+    assert page.evaluate("document.documentElement.scrollWidth") <= WIDTH
+    shot(page, "incident")
+
+    with page.expect_response(lambda r: r.url.endswith(f"/v1/incidents/{iid}/link")) as resp:
+        page.click("#incident-link")
+    assert resp.value.status == 200, resp.value.text()
+    page.wait_for_function("() => document.querySelector('#incident-summary')"
+                           ".textContent.startsWith('✓ 已关联：共 3 位来电')")
+    assert page.locator("#incident-link").is_hidden()
+    detail = client.get(f"/v1/incidents/{iid}", headers=headers).get_json()
+    assert detail["size"] == 3 and detail["orders"][-1]["text"] == body["text"]
+    assert detail["orders"][-1]["by"].startswith("api:agent:")
+    shot(page, "incident_linked")
+
+
+def test_incident_not_the_same(page, server):
+    client = server.app.test_client()
+    headers = {"Authorization": f"Bearer {KEYS['agent']}"}
+    iid = client.post("/v1/incidents/orders", headers=headers,
+                      json={"text": LIFT_1}).get_json()["incident"]["id"]
+    body = type_text(page, LIFT_2)
+    assert body["incident"] and body["incident"]["id"] == iid
+    page.locator("#incident-card").wait_for(state="visible")
+    with page.expect_response(lambda r: r.url.endswith(f"/v1/incidents/{iid}/not-same")) as resp:
+        page.click("#incident-not-same")
+    assert resp.value.status == 200
+    page.locator("#incident-card").wait_for(state="hidden")
+    # remembered: the same call is not proposed for that incident again, nothing recorded
+    again = client.post("/v1/analyze", headers=headers, json={"text": LIFT_2}).get_json()
+    assert again["incident"] is None
+    assert client.get(f"/v1/incidents/{iid}", headers=headers).get_json()["size"] == 1

@@ -24,6 +24,9 @@
     casesCard: $("cases-card"), cases: $("cases"), whyCard: $("why-card"), why: $("why"),
     app: $("app"), signin: $("signin"), signinForm: $("signin-form"), signinKey: $("signin-key"),
     signinError: $("signin-error"), signinSubmit: $("signin-submit"), signOut: $("sign-out"),
+    incident: $("incident-card"), incidentSummary: $("incident-summary"), incidentNote: $("incident-note"),
+    incidentOrder: $("incident-order"), incidentLink: $("incident-link"),
+    incidentNotSame: $("incident-not-same"), incidentSaved: $("incident-saved"),
   };
 
   let seq = 0;            // number of the newest analyze call sent
@@ -36,6 +39,7 @@
   let replyDays = new Map();             // department -> working days to reply (taxonomy)
   let userType = null, userDept = null;   // the agent's corrections survive re-analysis while typing
   let signedIn = false;
+  let linkedIncident = null;              // the incident this call was linked to (one order per call)
   const ROLE_NAMES = { agent: "坐席", editor: "编辑", admin: "管理员" };
 
   // ------------------------------------------------------------------ HTTP
@@ -100,6 +104,7 @@
     if (!text) {
       seq += 1; shownSeq = seq;          // anything still in flight is now stale
       userType = userDept = null;        // a new call starts
+      linkedIncident = null;
       render(null); setStatus("就绪"); showNotice(""); return;
     }
     const mySeq = ++seq;
@@ -174,6 +179,7 @@
     el.answersCard.hidden = !has;
     el.casesCard.hidden = !(has && (data.similar_cases || []).length);
     el.whyCard.hidden = !has;
+    renderIncident(has ? data.incident : null);
     if (!has) return;
     renderRouting(data);
     renderAnswers(data.answers || []);
@@ -231,6 +237,68 @@
     el.answers.replaceChildren(...(answers.length
       ? answers.map((a, i) => R.answerItem(a, i, { copy: copyAnswer, helped: (j) => markHelpful(j, true) }))
       : [node("li", "meta empty", "知识库中没有找到相关答案")]));
+  }
+
+  // ------------------------------------------------------------------ incident
+  // "已有 N 位来电反映此问题（首次 HH:MM）": analysing records nothing; the agent
+  // links the call (POST /v1/incidents/{id}/link records it as an order there) or
+  // says it is not the same (never proposed for this text again).
+  function clock(iso) {
+    const d = new Date(iso);
+    const hm = d.toLocaleTimeString("zh-CN", { hour: "2-digit", minute: "2-digit", hour12: false });
+    const today = new Date().toDateString() === d.toDateString();
+    return today ? hm : (d.getMonth() + 1) + "月" + d.getDate() + "日 " + hm;
+  }
+
+  function renderIncident(inc) {
+    const linked = !!(inc && linkedIncident && linkedIncident.id === inc.id);
+    el.incident.hidden = !inc;
+    el.incident.classList.toggle("linked", linked);
+    el.incidentSaved.textContent = "";
+    if (!inc) return;
+    const size = linked ? Math.max(inc.size, linkedIncident.size) : inc.size;
+    el.incident.dataset.id = String(inc.id);
+    el.incidentSummary.textContent = (linked ? "✓ 已关联：共 " + size + " 位来电反映此问题"
+      : "已有 " + size + " 位来电反映此问题") + "（首次 " + clock(inc.first_seen) + "）";
+    el.incidentNote.hidden = !inc.note;
+    el.incidentNote.textContent = inc.note ? "最新备注：" + inc.note : "";
+    const order = inc.last_order;
+    el.incidentOrder.hidden = !order;
+    el.incidentOrder.textContent = order ? "关联工单 #" + order.id + "（" + clock(order.time) + "）：" + order.text : "";
+    el.incidentLink.hidden = linked;
+    el.incidentNotSame.hidden = linked;
+    el.incidentLink.title = "置信度 " + pct(inc.confidence);
+  }
+
+  async function incidentAction(kind) {
+    const inc = current && current.incident;
+    if (!inc) return;
+    const text = el.text.value.trim() || current.text;
+    const body = kind === "link"
+      ? { text, type: el.type.value || null, department: el.department.value.trim() || null }
+      : { text };
+    if (kind === "link" && current.region) body.region = current.region;
+    el.incidentLink.disabled = el.incidentNotSame.disabled = true;
+    el.incidentSaved.textContent = "保存中…";
+    try {
+      const data = await call("POST", "/v1/incidents/" + inc.id + "/" + kind, body);
+      if (kind === "link") {
+        linkedIncident = { id: inc.id, size: data.incident.size };
+        current.incident = Object.assign({}, inc, data.incident, { confidence: inc.confidence });
+        renderIncident(current.incident);
+        setStatus("已关联事件 #" + inc.id);
+      } else {
+        current.incident = null;
+        renderIncident(null);
+        setStatus("已标记：不是同一问题");
+      }
+    } catch (err) {
+      el.incidentSaved.textContent = "";
+      if (err.status === 401) showSignIn("登录已失效，请重新登录。已记录的内容会保留。");
+      else showNotice("操作失败：" + err.message, "error");
+    } finally {
+      el.incidentLink.disabled = el.incidentNotSame.disabled = false;
+    }
   }
 
   // ------------------------------------------------------------------ actions
@@ -395,6 +463,7 @@
     el.region.value = "";
     seq += 1; shownSeq = seq;
     userType = userDept = null;
+    linkedIncident = null;
     render(null);
     showSignIn("");
   }
@@ -417,6 +486,8 @@
   el.type.addEventListener("change", () => { userType = el.type.value; markCorrections(); });
   el.clear.addEventListener("click", clearText);
   el.accept.addEventListener("click", accept);
+  el.incidentLink.addEventListener("click", () => incidentAction("link"));
+  el.incidentNotSame.addEventListener("click", () => incidentAction("not-same"));
   el.retryNow.addEventListener("click", () => { clearTimeout(retryTimer); retryTimer = null; analyze(); });
   el.signinForm.addEventListener("submit", signIn);
   el.signOut.addEventListener("click", signOut);

@@ -156,8 +156,9 @@ def run(args, settings) -> int:
 
             # The app writes its own JSON access log; werkzeug's would double it.
             logging.getLogger("werkzeug").setLevel(logging.WARNING)
-            create_app(settings).run(host=settings.host, port=settings.port, threaded=True,
-                                     use_reloader=False)
+            app = create_app(settings)
+            app.extensions["hotline"]["incidents"].warm()   # the incident index, in the background
+            app.run(host=settings.host, port=settings.port, threaded=True, use_reloader=False)
     finally:
         if child is not None:
             child.stop()
@@ -287,7 +288,9 @@ def serve_gunicorn(settings, threads: int = 2, children=()) -> None:
             from server import create_app
 
             configure(settings.log_level)
-            return create_app(settings)
+            app = create_app(settings)
+            app.extensions["hotline"]["incidents"].warm()   # the incident index, in the background
+            return app
 
         def run(self):   # BaseApplication.run with our arbiter
             try:

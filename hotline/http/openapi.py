@@ -39,7 +39,35 @@ def request_schemas(settings) -> dict[str, dict]:
         "status": {"type": "string", "enum": ["draft", "published", "retired"]},
         "source": short,
     }
+    order_id = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1,
+                "description": "a recorded order's id"}
+    order = {"text": text, "region": short, "type": nshort, "department": nshort,
+             "time": {"type": "string", "maxLength": 40, "description":
+                      "when the call came, ISO 8601 (an offset is honoured, a naive time "
+                      "is UTC); default now"},
+             "note": {"type": ["string", "null"], "maxLength": 2000,
+                      "description": "the agent's note, shown to the next agents"}}
     return {
+        "OrderRequest": {
+            "type": "object", "additionalProperties": False, "required": ["text"],
+            "properties": {**order, "new": {"type": "boolean", "description":
+                                            "open a new incident even if one matches"}}},
+        "LinkRequest": {
+            "type": "object", "additionalProperties": False, "minProperties": 1,
+            "properties": {"order_id": order_id, **order},
+            "description": "order_id (move a recorded order here) or text (record a new "
+                           "order in this incident)"},
+        "UnlinkRequest": {
+            "type": "object", "additionalProperties": False, "required": ["order_id"],
+            "properties": {"order_id": order_id}},
+        "NotSameRequest": {
+            "type": "object", "additionalProperties": False, "minProperties": 1,
+            "properties": {"order_id": order_id, "text": text},
+            "description": "the order, or the call's text, that is not this incident"},
+        "MergeRequest": {
+            "type": "object", "additionalProperties": False, "required": ["other"],
+            "properties": {"other": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1,
+                                     "description": "the incident merged into this one"}}},
         "AnalyzeRequest": {
             "type": "object", "additionalProperties": False, "required": ["text"],
             "properties": {"text": text, "region": short, "channel": short,
@@ -150,6 +178,27 @@ def response_schemas() -> dict[str, dict]:
          "valid_to": NULLABLE_S, "status": {"type": "string", "enum": ["draft", "published",
                                                                        "retired"]},
          "source": S, "revision": {"type": "integer"}, "updated_at": S, "updated_by": S})
+    order = _obj(["id", "time", "text", "type", "department", "region", "note", "by"], {
+        "id": {"type": "integer"}, "time": S, "text": {**S, "description": "masked"},
+        "type": NULLABLE_S, "department": NULLABLE_S, "region": NULLABLE_S,
+        "note": NULLABLE_S, "by": S})
+    incident_props = {
+        "id": {"type": "integer"},
+        "status": {"type": "string", "enum": ["open", "closed", "merged"],
+                   "description": "closed: closed by an editor or past its window"},
+        "size": {"type": "integer", "description": "orders (calls) in the incident"},
+        "region": NULLABLE_S, "first_seen": S, "last_seen": S,
+        "closes_at": {**S, "description": "first report + the window of its problem"},
+        "department": NULLABLE_S, "type": NULLABLE_S,
+        "merged_into": {"type": ["integer", "null"]},
+        "note": {**NULLABLE_S, "description": "the latest agent note"},
+        "last_order": {"oneOf": [{"type": "null"}, _ref("IncidentOrder")],
+                       "description": "the order linked last"},
+        "examples": {"type": "array", "items": _ref("IncidentOrder"),
+                     "description": "the newest orders (up to 3)"}}
+    incident = _obj(list(incident_props), incident_props)
+    match = _obj([*incident_props, "confidence"], {
+        **incident_props, "confidence": {**NUM, "description": "the linker's probability"}})
     component = _obj(["loaded", "version", "problem"], {
         "loaded": {"type": "boolean"}, "version": NULLABLE_S, "problem": NULLABLE_S})
     status = _obj(["ready", "loaded_at", "components"], {
@@ -164,10 +213,28 @@ def response_schemas() -> dict[str, dict]:
         "Classification": _obj(list(classification), classification),
         "AnalyzeResponse": _obj(
             ["request_id", "text", "region", "channel", *classification, "answers", "versions",
-             "took_ms"],
+             "incident", "took_ms"],
             {"request_id": S, "text": S, "region": NULLABLE_S, "channel": NULLABLE_S,
              **classification, "answers": {"type": "array", "items": _ref("Hit")},
-             "versions": {"type": "object", "additionalProperties": S}, "took_ms": NUM}),
+             "versions": {"type": "object", "additionalProperties": S}, "took_ms": NUM,
+             "incident": {"oneOf": [{"type": "null"}, _ref("IncidentMatch")],
+                          "description": "the open incident this call reports (nothing "
+                                         "is recorded); null when none"}}),
+        "IncidentOrder": order,
+        "Incident": incident,
+        "IncidentMatch": match,
+        "IncidentDetail": {**incident, "required": [*incident["required"], "orders"],
+                           "properties": {**incident_props, "orders": {
+                               "type": "array", "items": _ref("IncidentOrder")}}},
+        "IncidentList": _obj(["status", "offset", "limit", "items"], {
+            "status": S, "offset": {"type": "integer"}, "limit": {"type": "integer"},
+            "items": {"type": "array", "items": _ref("Incident")}}),
+        "IncidentChange": _obj(["incident"], {
+            "order_id": {"type": "integer"}, "incident": _ref("Incident"),
+            "linked": {"type": "boolean", "description": "joined a matching incident"},
+            "confidence": NUM, "new_incident": _ref("Incident")}),
+        "IncidentAudit": _obj(["id", "items"], {"id": {"type": "integer"}, "items": {
+            "type": "array", "items": {"type": "object"}}}),
         "SearchResponse": _obj(["request_id", "query", "hits", "took_ms"], {
             "request_id": S, "query": S, "hits": {"type": "array", "items": _ref("Hit")},
             "took_ms": NUM}),
@@ -217,6 +284,38 @@ def _operations():
          "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}},
     ]
     body = [400, 413, 415]
+    incident_id = {"name": "incident_id", "in": "path", "required": True,
+                   "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}}
+    incident_listing = [
+        {"name": "status", "in": "query", "required": False,
+         "schema": {"type": "string", "enum": ["open", "closed", "merged", "all"],
+                    "default": "open"}},
+        {"name": "region", "in": "query", "required": False, "schema": S},
+        listing[1], listing[2]]
+    incidents = [
+        ("get", "/v1/incidents", "List incidents (default: open ones, newest activity first)",
+         "agent", None, {200: "IncidentList"}, incident_listing, [400]),
+        ("post", "/v1/incidents/orders", "Record an order: it joins the open incident it "
+         "reports, else opens one", "agent", "OrderRequest", {201: "IncidentChange"}, [],
+         body + [503]),
+        ("get", "/v1/incidents/{incident_id}", "An incident and its orders", "agent", None,
+         {200: "IncidentDetail"}, [incident_id], [404]),
+        ("post", "/v1/incidents/{incident_id}/link", "Link an order to the incident (a "
+         "recorded one, or a new one from its text)", "agent", "LinkRequest",
+         {200: "IncidentChange"}, [incident_id], body + [404, 409]),
+        ("post", "/v1/incidents/{incident_id}/unlink", "Take an order out into an incident of "
+         "its own (remembered: not proposed again)", "agent", "UnlinkRequest",
+         {200: "IncidentChange"}, [incident_id], body + [404]),
+        ("post", "/v1/incidents/{incident_id}/not-same", "Mark an order or a call's text as "
+         "not this incident (never proposed for it again)", "agent", "NotSameRequest",
+         {200: "IncidentChange"}, [incident_id], body + [404]),
+        ("post", "/v1/incidents/{incident_id}/merge", "Merge another incident into this one",
+         "editor", "MergeRequest", {200: "IncidentChange"}, [incident_id], body + [404, 409]),
+        ("post", "/v1/incidents/{incident_id}/close", "Close the incident", "editor", None,
+         {200: "IncidentChange"}, [incident_id], [404]),
+        ("get", "/v1/incidents/{incident_id}/audit", "Who changed the incident, when, how",
+         "editor", None, {200: "IncidentAudit"}, [incident_id], [404]),
+    ]
     return [
         ("post", "/v1/analyze", "Analyze a request: type, department, deadline, answers "
          "(the widget's one call)", "agent", "AnalyzeRequest", {200: "AnalyzeResponse"}, [], body + [503]),
@@ -255,7 +354,7 @@ def _operations():
         ("get", "/healthz", "Liveness", None, None, {200: "Health"}, [], []),
         ("get", "/readyz", "Readiness: KB, index and model loaded", None, None,
          {200: "Status", 503: "Status"}, [], []),
-    ]
+    ] + incidents
 
 
 _REASONS = {200: "OK", 201: "Created", 204: "No content", 400: "Bad request: empty, no content "

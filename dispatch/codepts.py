@@ -123,22 +123,34 @@ def split_clauses(text: str, min_chars: int = 4) -> list[Clause]:
                 sentence_start = True
             start = i + 1
     clauses: list[Clause] = []
+    pending = None   # (start, kind, main) of tiny pieces waiting for the next real one
     for s, e, kind in pieces:
-        piece = text[s:e]
-        cue, main = _opener(piece)
+        cue, main = _opener(text[s:e])
         if cue is not None:
             kind = "connective"
-        if clauses and (_content_len(piece) < min_chars and kind == "comma"):
-            prev = clauses[-1]
-            clauses[-1] = Clause(text[prev.start:e], prev.start, e, prev.kind, prev.main)
+        if _content_len(text[s:e]) < min_chars:
+            if clauses and kind == "comma" and pending is None:
+                prev = clauses[-1]     # "好，谢谢": detail of the clause before
+                clauses[-1] = Clause(text[prev.start:e], prev.start, e, prev.kind, prev.main)
+            elif pending is None:      # a filler ("喂你好") or a bare opener ("还有，")
+                pending = (s, kind, main)
+            else:
+                pending = (pending[0], pending[1] if pending[1] != "comma" else kind,
+                           pending[2] or main)
             continue
-        if clauses and _content_len(clauses[-1].text) < min_chars and not clauses[-1].main:
-            # A tiny opener ("喂你好", "还有") carries no issue: it lends its kind to this piece.
-            prev = clauses.pop()
-            kind = prev.kind if prev.kind != "comma" else kind
-            s, main = prev.start, main or prev.main
-            piece = text[s:e]
-        clauses.append(Clause(piece, s, e, kind, main))
+        if pending is not None:        # the tiny pieces lend their start, kind and cue
+            s, kind, main = pending[0], pending[1] if pending[1] != "comma" else kind, \
+                pending[2] or main
+            pending = None
+        clauses.append(Clause(text[s:e], s, e, kind, main))
+    if pending is not None:
+        if clauses:
+            prev = clauses[-1]
+            end_ = pieces[-1][1]
+            clauses[-1] = Clause(text[prev.start:end_], prev.start, end_, prev.kind, prev.main)
+        else:
+            clauses.append(Clause(text[pending[0]:pieces[-1][1]], pending[0], pieces[-1][1],
+                                  pending[1], pending[2]))
     return [c for c in clauses if _content_len(c.text) > 0]
 
 

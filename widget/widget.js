@@ -100,6 +100,7 @@
     if (!text) {
       seq += 1; shownSeq = seq;          // anything still in flight is now stale
       userType = userDept = null;        // a new call starts
+      window.HotlineDispatch.reset();
       render(null); setStatus("就绪"); showNotice(""); return;
     }
     const mySeq = ++seq;
@@ -176,6 +177,7 @@
     el.whyCard.hidden = !has;
     if (!has) return;
     renderRouting(data);
+    window.HotlineDispatch.render(data);
     renderAnswers(data.answers || []);
     el.cases.replaceChildren(...(data.similar_cases || []).map(R.caseItem));
     el.why.replaceChildren(...R.whyParts(data.evidence || {}, data.type || {}));
@@ -302,7 +304,9 @@
       const fixed = [];
       if (body.type !== body.predicted_type) fixed.push("类型");
       if (body.department !== body.predicted_department) fixed.push("部门");
-      el.saved.textContent = fixed.length ? "✓ 已保存（已更正" + fixed.join("、") + "）" : "✓ 已保存";
+      const co = window.HotlineDispatch.value().co;
+      el.saved.textContent = (fixed.length ? "✓ 已保存（已更正" + fixed.join("、") + "）" : "✓ 已保存")
+        + (co.length ? " · 协办：" + co.join("、") : "");
     } catch (err) {
       el.saved.textContent = "";
       if (err.status === 401) showSignIn("登录已失效，请重新登录后再按确认。已记录的内容会保留。");
@@ -327,6 +331,7 @@
       knownDepartments = new Set(names);
       replyDays = new Map((data.departments || []).filter((d) => d && d.name && d.reply_days != null)
         .map((d) => [d.name, d.reply_days]));
+      window.HotlineDispatch.setKnown(names);
       el.departments.replaceChildren(...names.map((name) => { const o = node("option"); o.value = name; return o; }));
       $("regions").replaceChildren(...(data.regions || []).map((name) => { const o = node("option"); o.value = name; return o; }));
     } catch (e) { /* optional: the lists only help typing and checking */ }
@@ -395,6 +400,7 @@
     el.region.value = "";
     seq += 1; shownSeq = seq;
     userType = userDept = null;
+    window.HotlineDispatch.reset();
     render(null);
     showSignIn("");
   }
@@ -413,7 +419,12 @@
   el.text.addEventListener("input", (e) => { if (!e.isComposing) schedule(); });
   el.text.addEventListener("compositionend", () => schedule());
   el.region.addEventListener("change", () => schedule(0));
-  el.department.addEventListener("input", () => { userDept = el.department.value; setDeptError(""); markCorrections(); });
+  el.department.addEventListener("input", () => {
+    userDept = el.department.value; setDeptError(""); markCorrections();
+    window.HotlineDispatch.setLead(userDept.trim());
+  });
+  // Picking another lead (主办) is a correction of the department that handles the order.
+  window.HotlineDispatch.onLead((name) => { el.department.value = userDept = name; setDeptError(""); markCorrections(); });
   el.type.addEventListener("change", () => { userType = el.type.value; markCorrections(); });
   el.clear.addEventListener("click", clearText);
   el.accept.addEventListener("click", accept);

@@ -9,6 +9,9 @@ def register(sub) -> None:
     p = sub.add_parser("codepts", help="lead and co-handling departments vs keyword rules")
     p.add_argument("--model", dest="model_dir", type=Path,
                    help="model directory (default: the current model)")
+    p.add_argument("--departments", type=Path,
+                   help="route by this department list alone (cold-start router, no trained "
+                        "head) instead of the model")
     p.add_argument("--data", type=Path, action="append",
                    help="CSV with id,text,lead,co,kind (repeatable; default "
                         "training/data/compound/dev.csv and test.csv)")
@@ -26,8 +29,15 @@ def run(args, settings) -> int:
 
     paths = args.data or [DATA_DIR / "dev.csv", DATA_DIR / "test.csv"]
     sets = {Path(p).stem: read_set(Path(p)) for p in paths}
-    model_dir = resolve_model(settings, args.model_dir)
-    bundle = load_bundle(model_dir)
+    if args.departments:
+        from classifier import ClassifierBundle
+        from classifier.bundle import load_departments_file
+
+        model_dir = f"cold-start router over {args.departments}"
+        bundle = ClassifierBundle({}, departments=load_departments_file(args.departments))
+    else:
+        model_dir = resolve_model(settings, args.model_dir)
+        bundle = load_bundle(model_dir)
     departments = list(bundle.departments.values())
     report = evaluate(sets, bundle.department_scores, departments)
     if args.json:

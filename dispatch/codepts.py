@@ -100,7 +100,8 @@ def _opener(piece: str) -> tuple[str | None, bool]:
     """(cue, is_main) when ``piece`` (after fillers) opens with a connective or main cue."""
     body = _LEAD_IN.sub("", piece.lstrip())
     for cue in MAIN_CUES:
-        if body.startswith(cue):
+        # "我最要紧的是…", "但关键是…": a word or two may stand before a main cue.
+        if 0 <= body.find(cue) <= 2:
             return cue, True
     for cue in CONNECTIVES:
         if body.startswith(cue):

@@ -435,6 +435,9 @@ def test_compound_call_shows_lead_and_co_and_the_agent_edits_them(page, server):
     deps = body["departments"]
     assert deps["lead"]["name"] == WATER_DEPT and [c["name"] for c in deps["co"]] == [LAMP_DEPT]
     assert page.input_value("#lead") == WATER_DEPT
+    # 承办部门 suggests the lead, whatever the whole text's department; not a correction.
+    assert page.input_value("#department") == WATER_DEPT
+    assert "已改派" not in page.inner_text("#dept-conf")
     assert co_chips(page) == [LAMP_DEPT]
     assert "%" in page.inner_text("#co")               # the co-handler's confidence
     # The urgency line with its reason words (停水 is 较急).

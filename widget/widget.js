@@ -193,7 +193,7 @@
     el.type.replaceChildren(...R.typeOptions(type));
     el.type.value = userType || type.label || "";
     el.typeConf.classList.toggle("low", type.confidence < 0.5);
-    el.department.value = userDept != null ? userDept : (dept.label || "");
+    el.department.value = userDept != null ? userDept : suggestedDept(data);
     el.deptConf.classList.toggle("low", review || dept.confidence < 0.5);
     markCorrections();
     el.top3.replaceChildren(...(dept.top3 || []).map((c) => {
@@ -210,12 +210,19 @@
     }));
   }
 
+  // The suggested 承办部门: the lead department (the caller's main or first issue,
+  // docs/dispatch.md), which for a single-issue call is the classifier's department.
+  function suggestedDept(data) {
+    const lead = data && data.departments && data.departments.lead;
+    return (lead && lead.name) || (data && data.department && data.department.label) || "";
+  }
+
   // Show, next to each field, whether the agent has overridden the suggestion.
   function markCorrections() {
     if (!current) return;
     const type = current.type || {}, dept = current.department || {};
     const typeFixed = el.type.value !== (type.label || "");
-    const deptFixed = el.department.value.trim() !== (dept.label || "");
+    const deptFixed = el.department.value.trim() !== suggestedDept(current);
     el.typeConf.textContent = typeFixed ? (type.label ? "已更正（原 " + R.typeName(type.label) + "）" : "已选择")
       : (type.label ? "把握度 " + pct(type.confidence) : "未判断");
     el.deptConf.textContent = deptFixed ? "已改派" : "把握度 " + pct(dept.confidence);
@@ -303,7 +310,7 @@
       await call("POST", "/v1/feedback", body);
       const fixed = [];
       if (body.type !== body.predicted_type) fixed.push("类型");
-      if (body.department !== body.predicted_department) fixed.push("部门");
+      if (body.department !== suggestedDept(current)) fixed.push("部门");
       const co = window.HotlineDispatch.value().co;
       el.saved.textContent = (fixed.length ? "✓ 已保存（已更正" + fixed.join("、") + "）" : "✓ 已保存")
         + (co.length ? " · 协办：" + co.join("、") : "");

@@ -140,6 +140,24 @@ class ClassifierBundle:
             rows[i] = NO_CONTENT_COLUMNS
         return rows
 
+    def department_scores(self, texts: list[str], k: int = 5) -> list[dict]:
+        """Per text, its ``k`` likeliest departments and their probabilities (the
+        department head, else the cold-start router): what dispatch.codepts scores
+        issue clauses with. A text without content scores nothing."""
+        texts = list(texts)
+        if not texts:
+            return []
+        prep = TextFeatures(texts)
+        got = self._scores(prep).get("department")
+        if got is None:
+            return [{} for _ in texts]
+        labels, p, _ = got
+        order = np.argsort(-p, axis=1)[:, :k]
+        out = [{labels[j]: float(p[i, j]) for j in row} for i, row in enumerate(order.tolist())]
+        for i in _no_content(prep.full):
+            out[i] = {}
+        return out
+
     def predict(self, texts: list[str], evidence: bool = True) -> list[Prediction]:
         if isinstance(texts, str):
             texts = [texts]

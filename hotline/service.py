@@ -51,7 +51,25 @@ def dispatch_fields(snap: Snapshot, text: str, type: str | None, department: str
                         received=received)
 
 
-def _prediction(snap: Snapshot, p: Any, text: str) -> dict:
+def _lead_and_co(snap: Snapshot, predictions: list, checked: list[str]) -> list[dict]:
+    """``departments: {lead, co}`` per text (dispatch.codepts): the request's issues
+    scored by the classifier's department head (or cold-start router); the
+    whole text's scores are the prediction's top 3. A classifier without
+    ``department_scores`` gives the lead alone."""
+    from dispatch.codepts import assign, mention_patterns
+
+    whole = [{d["label"]: float(d["prob"]) for d in (jsonable(getattr(p, "department_top3", []))
+                                                        or [])} for p in predictions]
+    score = getattr(snap.classifier, "department_scores", None)
+    if score is None:
+        return [{"lead": ({"name": p.department, "confidence": round(float(p.department_conf), 4)}
+                          if getattr(p, "department", None) else None), "co": []}
+                for p in predictions]
+    mentions = mention_patterns([{"name": n, **(d or {})} for n, d in snap.taxonomy.items()])
+    return [d.to_dict() for d in assign(checked, score, whole=whole, mentions=mentions)]
+
+
+def _prediction(snap: Snapshot, p: Any, text: str, departments: dict | None = None) -> dict:
     evidence = jsonable(getattr(p, "evidence", None)) or {}
     similar = evidence.pop("similar_cases", None) or []
     department = getattr(p, "department", None)
@@ -61,6 +79,7 @@ def _prediction(snap: Snapshot, p: Any, text: str) -> dict:
                  "probs": jsonable(getattr(p, "type_probs", {}) or {})},
         "department": {"label": department, "confidence": float(p.department_conf),
                        "top3": jsonable(getattr(p, "department_top3", []) or [])},
+        "departments": departments or {"lead": None, "co": []},
         "needs_review": needs_review,
         "review_reasons": jsonable(getattr(p, "review_reasons", []) or []),
         **dispatch_fields(snap, text, p.type, department, getattr(p, "reply_days", None)),
@@ -83,7 +102,8 @@ def _classified(snap: Snapshot, texts: list[str], checked: list[str]) -> list[di
     with phase("classify"):
         predictions = snap.classifier.predict(texts)
     with phase("dispatch"):
-        return [_prediction(snap, p, c) for p, c in zip(predictions, checked)]
+        split = _lead_and_co(snap, predictions, checked)
+        return [_prediction(snap, p, c, d) for p, c, d in zip(predictions, checked, split)]
 
 
 def _hits(snap: Snapshot, query: str, k: int, **filters) -> list[dict]:

@@ -218,8 +218,12 @@ def test_batch_predictor_appends_pred_urgency():
             return [("fault", 0.9, "市城管局", 0.8, False, "[]") for _ in texts]
 
     rows = Predictor(Bundle(), None).predict(["电梯困人了", "路灯坏了"])
-    assert PRED_COLUMNS == MODEL_COLUMNS + ("pred_urgency",)
-    assert [r[-1] for r in rows] == ["紧急", "一般"] and len(rows[0]) == len(PRED_COLUMNS)
+    assert PRED_COLUMNS == MODEL_COLUMNS + ("pred_urgency", "pred_lead_department",
+                                            "pred_co_departments")
+    at = PRED_COLUMNS.index("pred_urgency")
+    assert [r[at] for r in rows] == ["紧急", "一般"] and len(rows[0]) == len(PRED_COLUMNS)
+    # Without department_scores the lead is the model's department and nobody co-handles.
+    assert rows[0][at + 1:] == ("市城管局", "")
 
 
 def test_eval_urgency_command(tmp_path, capsys):

@@ -105,6 +105,7 @@
       seq += 1; shownSeq = seq;          // anything still in flight is now stale
       userType = userDept = null;        // a new call starts
       linkedIncident = null;
+      window.HotlineDispatch.reset();
       render(null); setStatus("就绪"); showNotice(""); return;
     }
     const mySeq = ++seq;
@@ -182,6 +183,7 @@
     renderIncident(has ? data.incident : null);
     if (!has) return;
     renderRouting(data);
+    window.HotlineDispatch.render(data);
     renderAnswers(data.answers || []);
     el.cases.replaceChildren(...(data.similar_cases || []).map(R.caseItem));
     el.why.replaceChildren(...R.whyParts(data.evidence || {}, data.type || {}));
@@ -197,7 +199,7 @@
     el.type.replaceChildren(...R.typeOptions(type));
     el.type.value = userType || type.label || "";
     el.typeConf.classList.toggle("low", type.confidence < 0.5);
-    el.department.value = userDept != null ? userDept : (dept.label || "");
+    el.department.value = userDept != null ? userDept : suggestedDept(data);
     el.deptConf.classList.toggle("low", review || dept.confidence < 0.5);
     markCorrections();
     el.top3.replaceChildren(...(dept.top3 || []).map((c) => {
@@ -214,12 +216,19 @@
     }));
   }
 
+  // The suggested 承办部门: the lead department (the caller's main or first issue,
+  // docs/dispatch.md), which for a single-issue call is the classifier's department.
+  function suggestedDept(data) {
+    const lead = data && data.departments && data.departments.lead;
+    return (lead && lead.name) || (data && data.department && data.department.label) || "";
+  }
+
   // Show, next to each field, whether the agent has overridden the suggestion.
   function markCorrections() {
     if (!current) return;
     const type = current.type || {}, dept = current.department || {};
     const typeFixed = el.type.value !== (type.label || "");
-    const deptFixed = el.department.value.trim() !== (dept.label || "");
+    const deptFixed = el.department.value.trim() !== suggestedDept(current);
     el.typeConf.textContent = typeFixed ? (type.label ? "已更正（原 " + R.typeName(type.label) + "）" : "已选择")
       : (type.label ? "把握度 " + pct(type.confidence) : "未判断");
     el.deptConf.textContent = deptFixed ? "已改派" : "把握度 " + pct(dept.confidence);
@@ -369,8 +378,10 @@
       await call("POST", "/v1/feedback", body);
       const fixed = [];
       if (body.type !== body.predicted_type) fixed.push("类型");
-      if (body.department !== body.predicted_department) fixed.push("部门");
-      el.saved.textContent = fixed.length ? "✓ 已保存（已更正" + fixed.join("、") + "）" : "✓ 已保存";
+      if (body.department !== suggestedDept(current)) fixed.push("部门");
+      const co = window.HotlineDispatch.value().co;
+      el.saved.textContent = (fixed.length ? "✓ 已保存（已更正" + fixed.join("、") + "）" : "✓ 已保存")
+        + (co.length ? " · 协办：" + co.join("、") : "");
     } catch (err) {
       el.saved.textContent = "";
       if (err.status === 401) showSignIn("登录已失效，请重新登录后再按确认。已记录的内容会保留。");
@@ -395,6 +406,7 @@
       knownDepartments = new Set(names);
       replyDays = new Map((data.departments || []).filter((d) => d && d.name && d.reply_days != null)
         .map((d) => [d.name, d.reply_days]));
+      window.HotlineDispatch.setKnown(names);
       el.departments.replaceChildren(...names.map((name) => { const o = node("option"); o.value = name; return o; }));
       $("regions").replaceChildren(...(data.regions || []).map((name) => { const o = node("option"); o.value = name; return o; }));
     } catch (e) { /* optional: the lists only help typing and checking */ }
@@ -464,6 +476,7 @@
     seq += 1; shownSeq = seq;
     userType = userDept = null;
     linkedIncident = null;
+    window.HotlineDispatch.reset();
     render(null);
     showSignIn("");
   }
@@ -482,7 +495,12 @@
   el.text.addEventListener("input", (e) => { if (!e.isComposing) schedule(); });
   el.text.addEventListener("compositionend", () => schedule());
   el.region.addEventListener("change", () => schedule(0));
-  el.department.addEventListener("input", () => { userDept = el.department.value; setDeptError(""); markCorrections(); });
+  el.department.addEventListener("input", () => {
+    userDept = el.department.value; setDeptError(""); markCorrections();
+    window.HotlineDispatch.setLead(userDept.trim());
+  });
+  // Picking another lead (主办) is a correction of the department that handles the order.
+  window.HotlineDispatch.onLead((name) => { el.department.value = userDept = name; setDeptError(""); markCorrections(); });
   el.type.addEventListener("change", () => { userType = el.type.value; markCorrections(); });
   el.clear.addEventListener("click", clearText);
   el.accept.addEventListener("click", accept);

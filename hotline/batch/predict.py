@@ -10,11 +10,13 @@ from dataclasses import dataclass
 
 from foundation.errors import HotlineError, InvalidInput
 
-# The model's columns; pred_urgency (dispatch's rules over the text) comes last
-# so that readers of the earlier layout find their columns where they were.
+# The model's columns; then dispatch's: pred_urgency (rules over the text) and
+# the lead and co-handling departments (dispatch.codepts; co semicolon-joined),
+# appended after the earlier layout so its readers find their columns where they were.
 MODEL_COLUMNS = ("pred_type", "pred_type_conf", "pred_department", "pred_department_conf",
                  "pred_needs_review", "pred_department_top3")
-PRED_COLUMNS = MODEL_COLUMNS + ("pred_urgency",)
+DISPATCH_COLUMNS = ("pred_urgency", "pred_lead_department", "pred_co_departments")
+PRED_COLUMNS = MODEL_COLUMNS + DISPATCH_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,13 @@ class Predictor:
         # per-row Prediction objects (the batch hot path).
         self._columns = getattr(bundle, "predict_columns", None) or (
             lambda texts: [tuple(to_columns(p)) for p in predict(texts)])
+        self._dept_scores = getattr(bundle, "department_scores", None)
+        self._mentions = None
+        if self._dept_scores is not None:
+            from dispatch.codepts import mention_patterns
+
+            self._mentions = mention_patterns(list((getattr(bundle, "departments", None)
+                                                    or {}).values()))
 
     def info(self) -> dict:
         b = self.bundle
@@ -64,21 +73,35 @@ class Predictor:
         except InvalidInput:
             pass
         else:
-            return [self._with_urgency(tuple(r), t) for r, t in zip(rows, texts)]
+            return self._with_dispatch([tuple(r) for r in rows], texts)
         # One bad text spoils the batch call; redo this chunk row by row.
         out = []
         for t in texts:
             try:
-                out.append(self._with_urgency(tuple(self._columns([t])[0]), t))
+                out.append(tuple(self._columns([t])[0]))
             except HotlineError as exc:
                 out.append(("error", getattr(exc, "code", "invalid_input"), str(exc)))
+        return self._with_dispatch(out, texts)
+
+    def _with_dispatch(self, rows: list[tuple], texts: list[str]) -> list[tuple]:
+        """Each model row plus DISPATCH_COLUMNS; error rows pass through."""
+        ok = [i for i, r in enumerate(rows) if not (len(r) == 3 and r[0] == "error")]
+        norm = {i: self._normalize(texts[i]) for i in ok}
+        split = {}
+        if self._dept_scores is not None and ok:
+            from dispatch.codepts import assign
+
+            whole = [{d["label"]: float(d["prob"]) for d in json.loads(rows[i][5] or "[]")}
+                     for i in ok]
+            split = dict(zip(ok, assign([norm[i] for i in ok], self._dept_scores, whole=whole,
+                                        mentions=self._mentions)))
+        out = list(rows)
+        for i in ok:
+            d = split.get(i)
+            lead = (d.lead or {}).get("name", "") if d is not None else rows[i][2]
+            co = ";".join(d.co_names) if d is not None else ""
+            out[i] = rows[i] + (self._urgency.assess(norm[i]).level, lead or "", co)
         return out
-
-
-    def _with_urgency(self, row: tuple, text: str) -> tuple:
-        if len(row) == 3 and row[0] == "error":
-            return row
-        return row + (self._urgency.assess(self._normalize(text)).level,)
 
 
 def default_columns(p) -> tuple:

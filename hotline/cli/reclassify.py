@@ -14,7 +14,8 @@ def register(sub) -> None:
         help="classify a CSV/JSONL/XLSX file of messages in bulk (parallel, resumable)",
         description="Writes every input column plus pred_type, pred_type_conf, pred_department, "
                     "pred_department_conf, pred_needs_review, pred_department_top3, "
-                    "pred_urgency (紧急/较急/一般, docs/dispatch.md). Formats follow the "
+                    "pred_urgency (紧急/较急/一般), pred_lead_department, pred_co_departments "
+                    "(;-joined; docs/dispatch.md). Formats follow the "
                     "extensions (.csv, .jsonl, .xlsx).")
     p.add_argument("input", help="input file: .csv, .jsonl or .xlsx")
     p.add_argument("--out", required=True, help="output file: .csv, .jsonl or .xlsx")

@@ -124,6 +124,18 @@ def _obj(required: list[str], props: dict, extra: bool = False) -> dict:
             "additionalProperties": extra}
 
 
+def _departments_schema() -> dict:
+    """Lead (主办) and co-handling (协办) departments (docs/dispatch.md)."""
+    named = _obj(["name", "confidence"], {"name": S, "confidence": NUM})
+    return {**_obj(["lead", "co"], {
+        "lead": {"oneOf": [{"type": "null"}, named]},
+        "co": {"type": "array", "items": named,
+               "description": "departments of the request's other issues; empty for a "
+                              "single-issue request"}}),
+            "description": "the lead department (the caller's main or first issue) and the "
+                           "co-handlers of a compound request"}
+
+
 def response_schemas() -> dict[str, dict]:
     label_prob = _obj(["label", "prob"], {"label": S, "prob": NUM}, extra=True)
     hit = _obj(["id", "score", "question", "answer"], {
@@ -140,6 +152,7 @@ def response_schemas() -> dict[str, dict]:
         "department": _obj(["label", "confidence", "top3"], {
             "label": NULLABLE_S, "confidence": NUM,
             "top3": {"type": "array", "items": label_prob}}),
+        "departments": _departments_schema(),
         "needs_review": {"type": "boolean"},
         "review_reasons": {"type": "array", "items": S,
                            "description": "which heads fell in the review zone (type, department)"},

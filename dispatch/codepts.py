@@ -1,0 +1,296 @@
+"""Lead and co-handling departments of one request (主办 / 协办).
+
+A caller often raises two or three issues in one call ("楼下油烟扰民，另外孩子
+一直咳嗽"): each needs its own department. This module splits a request into
+issue clauses, lets a department scorer (the trained department head, or the
+cold-start router; any callable, so no classifier import here) score the whole
+text and every clause, and decides:
+
+* **lead**: the department of the issue the caller marks as the main one
+  ("主要是…", "关键是…"), else of the first issue clause the scorer is sure of,
+  else the whole text's department (the rule of training/data/compound/README.md);
+* **co**: departments other than the lead that some clause is confidently about.
+  A clause counts as a separate issue only where the caller opened it
+  (a connective such as 还有 / 另外 / 顺便 or a new sentence); a plain comma
+  clause is usually detail of the same issue ("物业也不管") and must clear a
+  higher bar. Thresholds were fitted on the dev half only (docs/dispatch.md);
+  a wrongly added co-handler costs a department work, so precision comes first.
+
+Text in: the normalised text (index.text); spans index it.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Sequence
+
+# Openers of a new issue. Longest first, so "还有就是" wins over "还有".
+CONNECTIVES = ("还有就是", "再就是", "再一个", "另外还", "另一个", "另外", "还有", "并且",
+               "同时", "而且", "顺便", "此外", "再有", "以及", "其次", "第二", "然后还有",
+               "还想问", "还想反映", "也想问", "也想反映", "再说")
+# Openers that also mark the issue as the caller's main one.
+MAIN_CUES = ("主要是", "最主要的是", "最主要是", "最要紧的是", "最要紧是", "关键是", "重点是",
+             "最重要的是")
+_SENTENCE_END = "。！？!?；;\n"
+_COMMA = "，,、：:"
+_LEAD_IN = re.compile(r"^(?:喂|哎|那个|就是|对|嗯|然后|你好|您好)+[，,、 ]*")
+
+# "connective": opened by a connective or a main cue; "sentence": first clause of a
+# sentence; "comma": any other comma clause.
+KINDS = ("connective", "sentence", "comma")
+
+
+@dataclass(frozen=True)
+class Clause:
+    text: str
+    start: int
+    end: int
+    kind: str                 # one of KINDS
+    main: bool = False        # opened by a MAIN_CUE
+
+
+@dataclass(frozen=True)
+class CoRules:
+    """The decision's constants (fitted on training/data/compound/dev.csv)."""
+
+    # An issue (clauses from one opener to the next) is confidently about its top
+    # department at or above these: opened by a connective / a new sentence.
+    connective: float = 0.5
+    sentence: float = 0.5
+    # A single comma clause inside an issue must clear this on its own; None: a
+    # comma clause never adds a co-handler by itself (on dev every threshold tried,
+    # 0.8 and 0.9, and counting departments it names, lowered precision more than
+    # it raised recall).
+    comma: float | None = None
+    # A department named in an issue ("卫健委也请查查") scores at least this there.
+    mention: float = 0.7
+    # The lead: the first issue at or above this decides it (else the whole text);
+    # on dev any threshold above 0 lost lead accuracy.
+    lead_min: float = 0.0
+    # Shorter clauses (characters with content) are merged into their neighbour.
+    min_chars: int = 4
+    max_co: int = 3
+
+    def threshold(self, kind: str) -> float:
+        return getattr(self, kind)
+
+
+@dataclass
+class Departments:
+    lead: dict | None                       # {"name", "confidence"} or None
+    co: list = field(default_factory=list)  # [{"name", "confidence"}]
+    clauses: list = field(default_factory=list)  # [{"text","start","end","kind","department","confidence"}]
+
+    def to_dict(self, clauses: bool = False) -> dict:
+        out = {"lead": self.lead, "co": list(self.co)}
+        if clauses:
+            out["clauses"] = list(self.clauses)
+        return out
+
+    @property
+    def co_names(self) -> list[str]:
+        return [c["name"] for c in self.co]
+
+
+def _content_len(s: str) -> int:
+    return sum(1 for ch in s if ch.isalnum())
+
+
+def _opener(piece: str) -> tuple[str | None, bool]:
+    """(cue, is_main) when ``piece`` (after fillers) opens with a connective or main cue."""
+    body = _LEAD_IN.sub("", piece.lstrip())
+    for cue in MAIN_CUES:
+        # "我最要紧的是…", "但关键是…": a word or two may stand before a main cue.
+        if 0 <= body.find(cue) <= 2:
+            return cue, True
+    for cue in CONNECTIVES:
+        if body.startswith(cue):
+            return cue, False
+    return None, False
+
+
+def split_clauses(text: str, min_chars: int = 4) -> list[Clause]:
+    """The request's clauses in order: sentences cut at 。！？；, each cut further at
+    commas; a clause with fewer than ``min_chars`` letters/digits/characters is
+    merged into the one before it (or the one after, at the start)."""
+    pieces: list[tuple[int, int, str]] = []   # start, end, kind
+    start, sentence_start = 0, True
+    for i, ch in enumerate(text + "\n"):
+        if ch in _SENTENCE_END or ch in _COMMA:
+            if i > start:
+                pieces.append((start, i, "sentence" if sentence_start else "comma"))
+                sentence_start = ch in _SENTENCE_END
+            elif ch in _SENTENCE_END:
+                sentence_start = True
+            start = i + 1
+    clauses: list[Clause] = []
+    pending = None   # (start, kind, main) of tiny pieces waiting for the next real one
+    for s, e, kind in pieces:
+        cue, main = _opener(text[s:e])
+        if cue is not None:
+            kind = "connective"
+        if _content_len(text[s:e]) < min_chars:
+            if clauses and kind == "comma" and pending is None:
+                prev = clauses[-1]     # "好，谢谢": detail of the clause before
+                clauses[-1] = Clause(text[prev.start:e], prev.start, e, prev.kind, prev.main)
+            elif pending is None:      # a filler ("喂你好") or a bare opener ("还有，")
+                pending = (s, kind, main)
+            else:
+                pending = (pending[0], pending[1] if pending[1] != "comma" else kind,
+                           pending[2] or main)
+            continue
+        if pending is not None:        # the tiny pieces lend their start, kind and cue
+            s, kind, main = pending[0], pending[1] if pending[1] != "comma" else kind, \
+                pending[2] or main
+            pending = None
+        clauses.append(Clause(text[s:e], s, e, kind, main))
+    if pending is not None:
+        if clauses:
+            prev = clauses[-1]
+            end_ = pieces[-1][1]
+            clauses[-1] = Clause(text[prev.start:end_], prev.start, end_, prev.kind, prev.main)
+        else:
+            clauses.append(Clause(text[pending[0]:pieces[-1][1]], pending[0], pieces[-1][1],
+                                  pending[1], pending[2]))
+    return [c for c in clauses if _content_len(c.text) > 0]
+
+
+Scores = Mapping[str, float]   # department -> probability
+
+
+def issues(clauses: Sequence[Clause]) -> list[list[int]]:
+    """Clause positions grouped into issues: a connective or a new sentence opens
+    one; comma clauses continue the current one."""
+    groups: list[list[int]] = []
+    for i, c in enumerate(clauses):
+        if not groups or c.kind != "comma":
+            groups.append([i])
+        else:
+            groups[-1].append(i)
+    return groups
+
+
+def mention_patterns(departments: Sequence[Mapping]) -> dict[str, tuple[str, ...]]:
+    """Per department, the words that name it in a call: its name, aliases, and
+    for an alias ending in 局/委 the "X部门" form ("卫生局" -> "卫生部门")."""
+    out = {}
+    for d in departments:
+        words = {d["name"], *[a for a in (d.get("aliases") or []) if len(a) >= 2]}
+        for a in list(words):
+            for suffix in ("局", "委"):
+                if a.endswith(suffix) and len(a) >= 3:
+                    words.add(a[:-1].removeprefix("市") + "部门")
+        out[d["name"]] = tuple(sorted(words, key=len, reverse=True))
+    return out
+
+
+def _mentioned(text: str, mentions: Mapping[str, Sequence[str]] | None) -> list[str]:
+    if not mentions:
+        return []
+    return [name for name, words in mentions.items() if any(w in text for w in words)]
+
+
+def _top(scores: Scores) -> tuple[str | None, float]:
+    if not scores:
+        return None, 0.0
+    name = max(scores, key=scores.get)
+    return name, float(scores[name])
+
+
+def _with_mentions(scores: Scores, text: str, mentions, floor: float) -> Scores:
+    named = _mentioned(text, mentions)
+    if not named:
+        return scores
+    out = dict(scores)
+    for n in named:
+        out[n] = max(float(out.get(n, 0.0)), floor)
+    return out
+
+
+def decide(whole: Scores, clauses: Sequence[Clause], issue_scores: Sequence[Scores],
+           clause_scores: Sequence[Scores], rules: CoRules = CoRules(),
+           mentions: Mapping[str, Sequence[str]] | None = None,
+           text: str | None = None) -> Departments:
+    """Lead and co-handlers from the department scores of the whole text, of each
+    issue (``issues(clauses)`` order) and of each clause."""
+    w_name, w_conf = _top(whole)
+    groups = issues(clauses)
+    joined = [(text[clauses[g[0]].start:clauses[g[-1]].end] if text is not None
+               else "".join(clauses[i].text for i in g)) for g in groups]
+    i_tops = [_top(_with_mentions(s, t, mentions, rules.mention))
+              for s, t in zip(issue_scores, joined)]
+    c_tops = [_top(s) for s in clause_scores] if rules.comma is not None else []
+    detail = [{"text": t, "start": clauses[g[0]].start, "end": clauses[g[-1]].end,
+               "kind": clauses[g[0]].kind, "department": n, "confidence": round(p, 4)}
+              for g, t, (n, p) in zip(groups, joined, i_tops)]
+    if w_name is None:
+        return Departments(None, [], detail)
+    lead, lead_conf = w_name, w_conf
+    mains = [(n, p) for g, (n, p) in zip(groups, i_tops)
+             if clauses[g[0]].main and n is not None and p >= rules.threshold(clauses[g[0]].kind)]
+    if mains:
+        lead, lead_conf = mains[0]
+    elif i_tops and i_tops[0][0] is not None and i_tops[0][1] >= rules.lead_min:
+        lead, lead_conf = i_tops[0]
+    co: dict[str, float] = {}
+    if len(groups) > 1:
+        for g, (n, p) in zip(groups, i_tops):
+            if n is not None and n != lead and p >= rules.threshold(clauses[g[0]].kind):
+                co[n] = max(co.get(n, 0.0), p)
+    if len(clauses) > 1:
+        for n, p in c_tops:
+            if n is not None and n != lead and p >= rules.comma:
+                co[n] = max(co.get(n, 0.0), p)
+    ranked = sorted(co.items(), key=lambda kv: -kv[1])[:rules.max_co]
+    return Departments({"name": lead, "confidence": round(float(lead_conf), 4)},
+                       [{"name": n, "confidence": round(p, 4)} for n, p in ranked], detail)
+
+
+def assign(texts: Sequence[str], score: Callable[[list[str]], list[Scores]],
+           rules: CoRules = CoRules(), whole: Sequence[Scores] | None = None,
+           mentions: Mapping[str, Sequence[str]] | None = None) -> list[Departments]:
+    """Lead and co-handlers of each text. ``score`` maps texts to department
+    scores; it is called once, for the issues and clauses of texts with more than
+    one clause, and for the whole texts unless ``whole`` gives their scores
+    already (the classifier's top 3 of the same text). ``mentions``:
+    :func:`mention_patterns` of the department list, or None."""
+    plans = []
+    batch = [] if whole is not None else list(texts)
+    for t in texts:
+        cl = split_clauses(t, rules.min_chars)
+        if len(cl) < 2 or (rules.comma is None and len(issues(cl)) < 2):
+            plans.append((cl, [], None, None))
+            continue
+        groups = issues(cl)
+        it = [t[cl[g[0]].start:cl[g[-1]].end] for g in groups]
+        plans.append((cl, groups, len(batch), len(it)))
+        batch += it + ([c.text for c in cl] if rules.comma is not None else [])
+    scores = score(batch) if batch else []
+    if whole is None:
+        whole = scores[:len(texts)]
+    out = []
+    for t, w, (cl, groups, at, n) in zip(texts, whole, plans):
+        if at is None:
+            out.append(decide(w, cl, [w] * len(issues(cl)), [], rules, mentions, t))
+            continue
+        clause_scores = scores[at + n:at + n + len(cl)] if rules.comma is not None else []
+        out.append(decide(w, cl, scores[at:at + n], clause_scores, rules, mentions, t))
+    return out
+
+
+def keyword_baseline(text: str, departments: Sequence[Mapping]) -> Departments:
+    """The same-run baseline: keyword rules alone. Each department's keywords
+    (and its short names) are looked up in the text; the department of the
+    earliest match leads, every other matched department co-handles."""
+    first: dict[str, int] = {}
+    for d in departments:
+        words = [w for w in list(d.get("keywords") or []) + list(d.get("aliases") or []) if w]
+        pos = [text.find(w) for w in words]
+        pos = [p for p in pos if p >= 0]
+        if pos:
+            first[d["name"]] = min(pos)
+    order = sorted(first, key=first.get)
+    if not order:
+        return Departments(None, [])
+    return Departments({"name": order[0], "confidence": 1.0},
+                       [{"name": n, "confidence": 1.0} for n in order[1:]])

@@ -1,0 +1,190 @@
+"""Lead and co-handling departments (dispatch.codepts): the clause splitter, the
+issue grouping, the decision and its wiring into /v1/classify and batch.
+
+The decision takes department scores as its input; the unit tests give it the
+scores a department head would (a scorer over fixed words), so each test pins
+one rule. The slow test runs the real demo model over the dev set."""
+from __future__ import annotations
+
+import pytest
+
+from dispatch.codepts import (CoRules, Departments, assign, decide, issues, keyword_baseline,
+                              mention_patterns, split_clauses)
+
+CG, SW, WJ, GD = "市城管局", "市水务集团", "市卫健委", "市供电公司"
+WORDS = {CG: ("油烟", "路灯", "摆摊", "占道"), SW: ("停水", "水压", "自来水"),
+         WJ: ("咳嗽", "医生", "发烧"), GD: ("停电", "跳闸")}
+DEPTS = [{"name": CG, "aliases": ["城管局", "城管"], "keywords": list(WORDS[CG])},
+         {"name": SW, "aliases": ["自来水公司"], "keywords": list(WORDS[SW])},
+         {"name": WJ, "aliases": ["卫健委", "卫生局"], "keywords": list(WORDS[WJ])},
+         {"name": GD, "aliases": ["供电公司"], "keywords": list(WORDS[GD])}]
+
+
+def scorer(texts, calls=None):
+    """What a department head answers: 0.9 to the department whose word is in
+    the text (first word wins), 0.25 spread otherwise."""
+    if calls is not None:
+        calls.append(list(texts))
+    out = []
+    for t in texts:
+        hits = sorted((t.find(w), d) for d, ws in WORDS.items() for w in ws if w in t)
+        out.append({hits[0][1]: 0.9, **{d: 0.03 for d in WORDS if d != hits[0][1]}} if hits
+                   else {d: 0.25 for d in WORDS})
+    return out
+
+
+def one(text, rules=CoRules(), mentions=None) -> Departments:
+    return assign([text], scorer, rules, mentions=mentions)[0]
+
+
+# ------------------------------------------------------------------ splitting
+def test_connectives_and_sentences_open_issues_commas_continue_them():
+    text = "楼下饭店油烟很大，熏得孩子一直咳嗽，另外路口的路灯坏了。还有就是家里停水两天了"
+    cl = split_clauses(text)
+    assert [c.kind for c in cl] == ["sentence", "comma", "connective", "connective"]
+    assert [[cl[i].text for i in g] for g in issues(cl)] == [
+        ["楼下饭店油烟很大", "熏得孩子一直咳嗽"], ["另外路口的路灯坏了"], ["还有就是家里停水两天了"]]
+    for c in cl:    # spans index the text
+        assert text[c.start:c.end] == c.text
+
+
+def test_tiny_pieces_merge_and_fillers_do_not_make_an_issue():
+    cl = split_clauses("喂你好，那个，家里停水了，好，谢谢")
+    assert len(issues(cl)) == 1
+    assert "停水" in cl[0].text
+
+
+def test_main_cue_marks_the_main_issue():
+    cl = split_clauses("路灯坏了好几天，主要是家里停水两天了")
+    assert [(c.kind, c.main) for c in cl] == [("sentence", False), ("connective", True)]
+
+
+# ------------------------------------------------------------------ decision
+def test_compound_request_gets_lead_of_first_issue_and_a_co_handler():
+    d = one("楼下饭店油烟很大，另外家里停水两天了")
+    assert d.lead["name"] == CG and d.co_names == [SW]
+    assert 0 < d.co[0]["confidence"] <= 1 and 0 < d.lead["confidence"] <= 1
+
+
+def test_caller_marked_main_issue_leads():
+    d = one("楼下饭店油烟很大，主要是家里停水两天了")
+    assert d.lead["name"] == SW and d.co_names == [CG]
+
+
+def test_comma_detail_in_another_domain_adds_no_co_handler():
+    # One issue told with another domain's words: the comma clause about the
+    # child coughing is detail, not a request to the health commission.
+    d = one("楼下饭店油烟很大，孩子咳嗽，窗户都不敢开")
+    assert d.lead["name"] == CG and d.co == []
+
+
+def test_single_issue_ramble_with_connectives_of_the_same_department():
+    d = one("家里停水两天了，另外水压平时也很小，而且自来水发黄")
+    assert d.lead["name"] == SW and d.co == []
+
+
+def test_unsure_issue_is_not_a_co_handler():
+    # The second issue scores 0.25 at most (no word the head knows): below the bar.
+    d = one("楼下饭店油烟很大，另外那个事情也一直没人管")
+    assert d.co == []
+    strict = one("楼下饭店油烟很大，另外家里停水两天了", CoRules(connective=0.95))
+    assert strict.co == []
+
+
+def test_named_department_counts_in_its_issue():
+    text = "楼下饭店油烟很大，另外卫健委也请派人来看看"
+    assert one(text).co == []
+    d = one(text, mentions=mention_patterns(DEPTS))
+    assert d.co == [{"name": WJ, "confidence": CoRules().mention}]
+    # "X部门" names the department too (alias 卫生局 -> 卫生部门).
+    assert one("油烟很大，另外请卫生部门来看看", mentions=mention_patterns(DEPTS)).co_names == [WJ]
+
+
+def test_three_issues_and_max_co():
+    text = "油烟很大，另外家里停水了，还有就是昨晚停电了"
+    assert one(text).co_names == [SW, GD] or set(one(text).co_names) == {SW, GD}
+    assert len(one(text, CoRules(max_co=1)).co) == 1
+
+
+def test_no_scores_no_lead():
+    cl = split_clauses("！！")
+    assert decide({}, cl, [], []).to_dict() == {"lead": None, "co": []}
+
+
+def test_assign_scores_issues_once_and_skips_single_issue_texts_when_whole_is_given():
+    calls = []
+    texts = ["油烟很大，另外家里停水了", "家里停水两天了，一直没人管"]
+    whole = scorer(texts)
+    out = assign(texts, lambda b: scorer(b, calls), whole=whole)
+    assert len(calls) == 1 and calls[0] == ["油烟很大", "另外家里停水了"]
+    assert [d.co_names for d in out] == [[SW], []]
+
+
+def test_keyword_baseline_adds_every_matched_department():
+    d = keyword_baseline("油烟很大，孩子咳嗽", DEPTS)
+    assert d.lead["name"] == CG and d.co_names == [WJ]   # the false co the model avoids
+    assert keyword_baseline("你好", DEPTS).lead is None
+
+
+def test_metrics_count_lead_co_and_false_co():
+    from dispatch.codepts_eval import metrics
+
+    rows = [{"id": "1", "text": "a", "lead": CG, "co": [SW]},
+            {"id": "2", "text": "b", "lead": SW, "co": []}]
+    preds = [Departments({"name": CG, "confidence": 1}, [{"name": SW, "confidence": 1},
+                                                         {"name": GD, "confidence": 1}]),
+             Departments({"name": CG, "confidence": 1}, [{"name": WJ, "confidence": 1}])]
+    m = metrics(rows, preds)
+    assert m["lead_acc"] == 0.5 and m["co_precision"] == pytest.approx(1 / 3)
+    assert m["co_recall"] == 1.0 and m["false_co_single"] == 1.0
+
+
+def test_sets_ship_with_enough_rows_and_no_shared_group():
+    from dispatch.codepts_eval import DATA_DIR, read_set
+
+    dev, test = read_set(DATA_DIR / "dev.csv"), read_set(DATA_DIR / "test.csv")
+    for rows in (dev, test):
+        assert all(r["lead"] not in r["co"] for r in rows)
+        assert all((r["kind"] == "compound") == bool(r["co"]) for r in rows)
+    both = dev + test
+    assert sum(1 for r in both if r["co"]) >= 200 and sum(1 for r in both if not r["co"]) >= 200
+    assert not {r["group"] for r in dev} & {r["group"] for r in test}
+
+
+# ------------------------------------------------------------------ wiring
+def test_classify_returns_departments(served_app):
+    from tests.conftest import KEYS
+
+    c = served_app.test_client()
+    h = {"Authorization": f"Bearer {KEYS['agent']}"}
+    r = c.post("/v1/classify", json={"text": "家里停水三天了，另外小区门口的路灯坏了"}, headers=h)
+    assert r.status_code == 200
+    d = r.get_json()["departments"]
+    # The first issue leads, whatever the whole text's department (here 市城管局).
+    assert d["lead"]["name"] == "市水务集团"
+    assert [x["name"] for x in d["co"]] == ["市城管局"]
+    single = c.post("/v1/classify", json={"text": "家里停水三天了，水龙头一滴水都没有"},
+                    headers=h).get_json()["departments"]
+    assert single["co"] == [] and single["lead"]["name"] == "市水务集团"
+
+
+@pytest.mark.slow
+def test_demo_model_on_dev_set(tmp_path):
+    """The shipped demo (scale 0.3) trained as `hotline train --demo` does, scored
+    on dev: the model beats the keyword rules and adds few co-handlers to singles."""
+    from classifier import load_bundle
+    from dispatch.codepts_eval import DATA_DIR, evaluate, read_set
+    from hotline.batch import resolve_model
+    from kb.demo import build_demo
+    from tests.conftest import make_settings
+    from training.prepare import ensure_models
+
+    settings = make_settings(tmp_path / "home")
+    build_demo(settings, scale=0.3, progress=False)
+    assert ensure_models(settings)
+    bundle = load_bundle(resolve_model(settings, None))
+    rep = evaluate({"dev": read_set(DATA_DIR / "dev.csv")}, bundle.department_scores,
+                   list(bundle.departments.values()))
+    model, kw = rep[("dev", "model")], rep[("dev", "keywords")]
+    assert model["lead_acc"] > kw["lead_acc"] and model["co_f1"] > kw["co_f1"]
+    assert model["co_precision"] >= 0.8 and model["false_co_single"] <= 0.05

@@ -9,6 +9,7 @@ from kb import Entry, KBStore, applies_to_region, is_valid_at
 from kb.errors import (EntryExists, EntryNotFound, ImportRejected, RevisionConflict,
                        ValidationError)
 from kb.taxonomy import Department, Taxonomy, load_taxonomy, save_departments
+from tests.conftest import KB_BACKENDS
 
 
 def entry(i=1, **kw):
@@ -18,9 +19,15 @@ def entry(i=1, **kw):
     return Entry(**base)
 
 
+@pytest.fixture(params=KB_BACKENDS)
+def kb_backend(request):
+    """Every store test here runs on SQLite and on a real PostgreSQL."""
+    return request.param
+
+
 @pytest.fixture
-def store(tmp_path):
-    with KBStore(tmp_path / "kb.sqlite3") as s:
+def store(kb_target):
+    with KBStore(kb_target) as s:
         yield s
 
 
@@ -115,14 +122,14 @@ def test_draft_may_lack_answer_and_unknown_fields_are_rejected(store):
         store.add({"id": "d2", "question": "q", "answer": "a", "depatment": ["x"]})
 
 
-def test_taxonomy_rejects_unknown_department_and_resolves_alias(tmp_path):
+def test_taxonomy_rejects_unknown_department_and_resolves_alias(tmp_path, kb_target):
     path = tmp_path / "departments.json"
     save_departments(path, [Department("市人社局", "社保", ("社保",), 10, ("人社局",)),
                             {"name": "市公安局", "responsibilities": "户籍", "keywords": ["户口"],
                              "reply_days": 5, "aliases": []}])
     tax = load_taxonomy(path)
     assert tax.names == ["市人社局", "市公安局"] and tax["人社局"].reply_days == 10
-    with KBStore(tmp_path / "kb.sqlite3", taxonomy=path) as s:
+    with KBStore(kb_target, taxonomy=path) as s:
         assert s.add(entry(department=["人社局", "市公安局"])).department == ["市人社局", "市公安局"]
         with pytest.raises(ValidationError, match=r"'市交通局' is not in the department taxonomy"):
             s.add(entry(2, department=["市交通局"]))
@@ -158,8 +165,8 @@ def test_add_update_retire_and_conflict_writes_nothing(store):
         store.update(e1.id, {"revision": 9}, base_revision=3)
 
 
-def test_conflict_between_two_processes_views(tmp_path):
-    a, b = KBStore(tmp_path / "kb.sqlite3"), KBStore(tmp_path / "kb.sqlite3")
+def test_conflict_between_two_processes_views(kb_target):
+    a, b = KBStore(kb_target), KBStore(kb_target)
     a.add(entry())
     seen_by_a, seen_by_b = a.get("e001"), b.get("e001")
     a.update("e001", {"answer": "A"}, seen_by_a.revision)
@@ -209,7 +216,7 @@ def test_validity_and_region_filtering(store):
 
 
 # ------------------------------------------------------------------ change log
-def test_change_log_is_monotonic_and_incremental(store, tmp_path):
+def test_change_log_is_monotonic_and_incremental(store, kb_target):
     assert store.last_seq() == 0 and store.changes_since(0) == []
     store.add(entry(1))
     store.add(entry(2))
@@ -224,12 +231,12 @@ def test_change_log_is_monotonic_and_incremental(store, tmp_path):
     seqs = [c.seq for c in store.changes_since(0)]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs) == store.last_seq()
     assert [c.seq for c in store.changes_since(0, limit=2)] == seqs[:2]
-    with KBStore(tmp_path / "kb.sqlite3") as reopened:   # persisted
+    with KBStore(kb_target) as reopened:   # persisted
         assert reopened.last_seq() == seqs[-1]
 
 
-def test_reader_never_sees_an_uncommitted_import(tmp_path):
-    writer, reader = KBStore(tmp_path / "kb.sqlite3"), KBStore(tmp_path / "kb.sqlite3")
+def test_reader_never_sees_an_uncommitted_import(kb_target):
+    writer, reader = KBStore(kb_target), KBStore(kb_target)
     writer.add(entry(0))
     seen = []
 
@@ -237,7 +244,7 @@ def test_reader_never_sees_an_uncommitted_import(tmp_path):
         if phase == "write":   # inside the import's transaction
             seen.append((reader.last_seq(), reader.count(), len(reader.changes_since(0))))
             # a process opening the KB now must not wait for the writer
-            with KBStore(tmp_path / "kb.sqlite3", timeout=0.1) as late:
+            with KBStore(kb_target, timeout=0.1) as late:
                 seen.append((late.last_seq(), late.count(), len(late.changes_since(0))))
 
     rows = [entry(i).to_dict() for i in range(1, 4501)]
@@ -299,10 +306,10 @@ def test_import_preserves_revision_metadata_for_new_entries(store):
     assert json.loads(json.dumps(e.to_dict())) == e.to_dict()
 
 
-def test_a_writer_blocked_too_long_gets_kb_busy(tmp_path):
+def test_a_writer_blocked_too_long_gets_kb_busy(kb_target):
     from foundation.errors import NotReady
     from kb.errors import KBBusy
-    writer, other = KBStore(tmp_path / "kb.sqlite3"), KBStore(tmp_path / "kb.sqlite3", timeout=0.2)
+    writer, other = KBStore(kb_target), KBStore(kb_target, timeout=0.2)
     caught = []
 
     def progress(phase, n, total):

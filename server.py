@@ -67,7 +67,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, *,
     limiter = RateLimiter(settings.rate_limit_per_minute)
     metrics = Metrics()
     engine = engine or Engine(settings)
-    feedback = FeedbackStore(settings.home / "feedback.sqlite3")
+    feedback = FeedbackStore.for_settings(settings)
     schemas = {name: validation.Schema(schema)
                for name, schema in openapi.request_schemas(settings).items()}
     doc = openapi.build(settings)

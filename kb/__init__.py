@@ -5,7 +5,7 @@ from kb.entry import Entry, applies_to_region, is_valid_at
 from kb.store import Change, ImportReport, KBStore, Revision
 
 __all__ = ["Entry", "KBStore", "Change", "Revision", "ImportReport", "is_valid_at",
-           "applies_to_region", "open_store", "kb_exists"]
+           "applies_to_region", "open_store", "kb_exists", "kb_target"]
 
 
 def open_store(settings, taxonomy="auto") -> KBStore:
@@ -16,8 +16,12 @@ def open_store(settings, taxonomy="auto") -> KBStore:
     if taxonomy == "auto":
         path = settings.taxonomy_file
         taxonomy = path if path.is_file() else None
-    return KBStore(settings.kb_database_url if not settings.kb_is_sqlite else settings.kb_path,
-                   taxonomy=taxonomy)
+    return KBStore(kb_target(settings), taxonomy=taxonomy)
+
+
+def kb_target(settings):
+    """What KBStore opens for these settings: the SQLite file, or the database URL."""
+    return settings.kb_path if settings.kb_is_sqlite else settings.kb_database_url
 
 
 def kb_exists(settings) -> bool:

@@ -154,12 +154,18 @@ class PostgresDB:
                                  f"{self.timeout:g} s); retry later") from None
             yield con
             raw.commit()
+        except psycopg.OperationalError as exc:   # the server went away mid-transaction
+            with contextlib.suppress(Exception):
+                raw.rollback()
+            raise KBError(f"the KB database {self.location} failed: "
+                          f"{str(exc).strip().splitlines()[0]}") from exc
         except BaseException:
             with contextlib.suppress(Exception):
                 raw.rollback()
             raise
         finally:
-            raw.close()   # back to the pool
+            with contextlib.suppress(Exception):
+                raw.close()   # back to the pool (a broken one is discarded)
 
     def read(self):
         return self._connection(lock=False)

@@ -321,3 +321,39 @@ def test_a_writer_blocked_too_long_gets_kb_busy(kb_target):
     writer.import_rows([entry(1).to_dict()], progress=progress)
     assert caught and isinstance(caught[0], NotReady)
     assert other.add(entry(999)).revision == 1   # free again after the commit
+
+
+# ------------------------------------------------------------------ migrations
+def test_a_database_newer_than_the_code_is_refused(kb_target):
+    from kb.errors import KBError
+    from kb.migrate import latest
+
+    with KBStore(kb_target) as s:
+        s.add(entry(1))
+        with s._write() as con:
+            con.execute("UPDATE meta SET value='99' WHERE key='schema_version'")
+        code = latest(s.db.dialect)
+    with pytest.raises(KBError, match=f"schema version 99, newer than this software's version {code}"):
+        KBStore(kb_target)
+
+
+def test_a_kb_file_written_before_migrations_opens_unchanged(tmp_path):
+    """Schema version 1 as the store wrote it before numbered migrations existed."""
+    import sqlite3
+
+    from kb.migrate import MIGRATIONS, migrate, statements
+
+    path = tmp_path / "kb.sqlite3"
+    con = sqlite3.connect(path)
+    for stmt in statements(MIGRATIONS / "sqlite" / "0001_initial.sql"):
+        con.execute(stmt)
+    con.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+    con.execute("INSERT INTO entries VALUES ('e001', 1, 'published', '', NULL, NULL, ?)",
+                (json.dumps(entry(1, revision=1).to_dict(), ensure_ascii=False),))
+    con.commit()
+    tables = con.execute("SELECT sql FROM sqlite_master ORDER BY name").fetchall()
+    con.close()
+    with KBStore(path) as s:
+        assert s.get("e001").answer == "答案1" and migrate(s.db) == (1, 1)
+    con = sqlite3.connect(path)
+    assert con.execute("SELECT sql FROM sqlite_master ORDER BY name").fetchall() == tables

@@ -357,3 +357,68 @@ def test_a_kb_file_written_before_migrations_opens_unchanged(tmp_path):
         assert s.get("e001").answer == "答案1" and migrate(s.db) == (1, 1)
     con = sqlite3.connect(path)
     assert con.execute("SELECT sql FROM sqlite_master ORDER BY name").fetchall() == tables
+
+
+# ------------------------------------------------------------------ concurrency (replicas)
+def test_concurrent_updates_from_one_base_exactly_one_wins(kb_target):
+    """Four writers (separate stores: separate connections, as replicas have)
+    update one entry from the same base revision at once."""
+    import threading
+
+    stores = [KBStore(kb_target) for _ in range(4)]
+    stores[0].add(entry(1))
+    barrier, results = threading.Barrier(4), []
+
+    def edit(i):
+        barrier.wait()
+        try:
+            stores[i].update("e001", {"answer": f"A{i}"}, base_revision=1, by=f"w{i}")
+            results.append("ok")
+        except RevisionConflict:
+            results.append("409")
+
+    threads = [threading.Thread(target=edit, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == ["409", "409", "409", "ok"]
+    history = stores[1].history("e001")
+    assert [r.revision for r in history] == [1, 2]
+    assert history[-1].entry.answer == stores[2].get("e001").answer
+
+
+def test_a_follower_never_skips_a_change_committed_late(kb_target):
+    """Writers in threads, a follower reading ``seq > last`` as the index does:
+    every change is seen exactly once, in order (PostgreSQL: the write lock
+    keeps a smaller seq from committing after a larger one is visible)."""
+    import threading
+
+    writers = [KBStore(kb_target) for _ in range(3)]
+    follower = KBStore(kb_target)
+    seen, done = [], threading.Event()
+
+    def write(w, store):
+        for i in range(40):
+            store.add(entry(1000 * (w + 1) + i))
+
+    def follow():
+        last = 0
+        while True:
+            finished = done.is_set()
+            for change in follower.changes_since(last):
+                seen.append(change.seq)
+                last = change.seq
+            if finished:
+                return
+
+    reader = threading.Thread(target=follow)
+    reader.start()
+    threads = [threading.Thread(target=write, args=(w, s)) for w, s in enumerate(writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    done.set()
+    reader.join()
+    assert seen == [c.seq for c in follower.changes_since(0)] and len(seen) == 120

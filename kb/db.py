@@ -124,14 +124,17 @@ class PostgresDB:
         self.path = None
         self._engine = None
         self._pid = None
+        self._lock = threading.Lock()
 
     def engine(self):
         # A forked worker gets its own pool; the parent's sockets stay the parent's.
         if self._engine is None or self._pid != os.getpid():
-            if self._engine is not None:
-                self._engine.dispose(close=False)
-            self._engine = create_engine_for(self.url, pool_size=4, max_overflow=16)
-            self._pid = os.getpid()
+            with self._lock:
+                if self._engine is None or self._pid != os.getpid():
+                    if self._engine is not None:
+                        self._engine.dispose(close=False)
+                    self._engine = create_engine_for(self.url, pool_size=4, max_overflow=16)
+                    self._pid = os.getpid()
         return self._engine
 
     @contextlib.contextmanager

@@ -55,8 +55,10 @@ class FeedbackStore:
         self.db = open_db(path, timeout=10)
         self.path = self.db.path
         # The table is created where it is missing (it is the feedback store's
-        # own, not part of the KB schema and its migrations).
-        with self.db.write(lock=False) as conn:
+        # own, not part of the KB schema and its migrations). Under the KB's write
+        # lock: PostgreSQL's CREATE TABLE IF NOT EXISTS can still fail when two
+        # workers run it at the same moment.
+        with self.db.write(lock=True) as conn:
             conn.execute(_SCHEMA)
 
     @classmethod

@@ -77,7 +77,10 @@ def kb_target(request, tmp_path, kb_backend):
     """What KBStore opens: a SQLite file under tmp_path, or the URL of a fresh
     PostgreSQL database."""
     if kb_backend == "postgresql":
-        return request.getfixturevalue("pg_server").new_database()
+        server = request.getfixturevalue("pg_server")
+        url = server.new_database()
+        request.addfinalizer(lambda: server.drop_database(url))
+        return url
     return tmp_path / "kb.sqlite3"
 
 

@@ -87,3 +87,14 @@ class PGServer:
         with psycopg.connect(self.url(), autocommit=True) as con:
             con.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
         return self.url(name)
+
+    def drop_database(self, url: str) -> None:
+        """Drop a database from :meth:`new_database`, closing what is still
+        connected (the followers of apps a test left behind). Without this the
+        data directory grows by ~7 MB a test and removing it at the end of the
+        session took up to a minute."""
+        import psycopg
+
+        name = url.rsplit("/", 1)[1]
+        with psycopg.connect(self.url(), autocommit=True) as con:
+            con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

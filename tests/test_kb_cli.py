@@ -22,7 +22,10 @@ def home(tmp_path, monkeypatch, kb_backend, request):
     monkeypatch.setenv("HOTLINE_HOME", str(home))
     monkeypatch.chdir(tmp_path)    # a stray ./var would appear here
     if kb_backend == "postgresql":
-        monkeypatch.setenv("HOTLINE_KB_URL", request.getfixturevalue("pg_server").new_database())
+        server = request.getfixturevalue("pg_server")
+        url = server.new_database()
+        request.addfinalizer(lambda: server.drop_database(url))
+        monkeypatch.setenv("HOTLINE_KB_URL", url)
     return home
 
 

@@ -93,6 +93,7 @@ def test_write_through_one_replica_is_visible_on_the_other_within_a_second(pg_ho
         assert call(a, "POST", "/v1/kb/entries", entry, role="editor")[0] == 201
         took = seconds_until(lambda: "pet-01" in hit_ids(b, "宠物狗狂犬疫苗在哪里接种"))
         assert took < 1.0, f"created on A, searchable on B after {took:.2f} s"
+        print(f"created on A, searchable on B after {took:.3f} s")
 
         status, _ = call(b, "PATCH", "/v1/kb/entries/pet-01", {"answer": "到区动物防疫站或指定宠物医院接种。"},
                          role="editor", headers={"If-Match": '"1"'})
@@ -101,6 +102,7 @@ def test_write_through_one_replica_is_visible_on_the_other_within_a_second(pg_ho
         assert status == 200
         took = seconds_until(lambda: "pet-01" not in hit_ids(a, "宠物狗狂犬疫苗在哪里接种"))
         assert took < 1.0, f"retired on B, still found on A after {took:.2f} s"
+        print(f"retired on B, gone on A after {took:.3f} s")
 
         # Two editors, one per replica, both from revision 1: exactly one wins.
         entry = {**entry, "id": "pet-02", "question": "宠物登记怎么办理"}

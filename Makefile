@@ -19,10 +19,15 @@ venv: $(STAMP)
 
 # Debian's Chromium for the widget's browser tests (no browser download), and a
 # CJK font so the screenshots the tests save are readable.
+# Debian's PostgreSQL server binaries (initdb, pg_ctl) for the KB tests on
+# PostgreSQL (tests/pg.py starts one in a temporary directory; no service is set up).
 system-deps:
 	@{ command -v chromium && fc-list :lang=zh | grep -q .; } >/dev/null 2>&1 || { \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null) \
 	  || echo "warning: could not install chromium; browser tests will be skipped"; }
+	@{ command -v initdb || ls /usr/lib/postgresql/*/bin/initdb; } >/dev/null 2>&1 || { \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null) \
+	  || echo "warning: could not install postgresql; the KB tests on PostgreSQL will be skipped"; }
 
 # wrk drives `hotline bench load` (a Python client would eat the shared cores).
 bench-deps:

@@ -68,7 +68,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, *,
     limiter = make_limiter(settings)
     metrics = Metrics()
     engine = engine or Engine(settings)
-    feedback = FeedbackStore(settings.home / "feedback.sqlite3")
+    feedback = FeedbackStore.for_settings(settings)
     desks = incident_views.Desks(settings)
     schemas = {name: validation.Schema(schema)
                for name, schema in openapi.request_schemas(settings).items()}

@@ -17,6 +17,7 @@ from foundation.errors import ConfigError
 
 ENV_PREFIX = "HOTLINE_"
 # ../shared/data beside the checkout, wherever the command runs from.
+KB_URL_SCHEMES = ("sqlite:", "postgresql://", "postgresql+psycopg://", "postgres://")
 DEFAULT_SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
@@ -35,6 +36,10 @@ class Settings:
     # The department list (departments.json format: docs/kb.md); None = the demo's
     # HOME/demo/departments.json.
     taxonomy_path: Path | None = None
+    # The KB database: "" (the default) is sqlite:///HOME/kb.sqlite3, today's file;
+    # sqlite:///PATH another file; postgresql://user@host:port/db a shared server
+    # (several replicas over one KB). ``kb_database_url`` is the resolved URL.
+    kb_url: str = ""
     # HTTP service
     host: str = "127.0.0.1"
     port: int = 8000
@@ -65,9 +70,30 @@ class Settings:
     dispatch: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
     config_file: Path | None = field(default=None, compare=False)
 
+    def __post_init__(self) -> None:
+        if self.kb_url and not self.kb_url.startswith(KB_URL_SCHEMES):
+            raise ConfigError(f"setting kb_url={self.kb_url!r} is not supported; expected "
+                              "sqlite:///PATH or postgresql://user@host:port/db")
+        if self.kb_url.startswith("sqlite:") and not self.kb_url.startswith("sqlite:///"):
+            raise ConfigError(f"setting kb_url={self.kb_url!r}: a SQLite URL is sqlite:///PATH "
+                              "(three slashes, then the file)")
+
     # ---- derived paths (everything the product writes lives under home) ----
     @property
+    def kb_database_url(self) -> str:
+        """``kb_url`` resolved: the SQLite file under home unless set."""
+        return self.kb_url or f"sqlite:///{self.home / 'kb.sqlite3'}"
+
+    @property
+    def kb_is_sqlite(self) -> bool:
+        return self.kb_database_url.startswith("sqlite:")
+
+    @property
     def kb_path(self) -> Path:
+        """The SQLite KB file (the default home/kb.sqlite3, or a sqlite:/// kb_url).
+        With a PostgreSQL kb_url there is no file: use ``kb_database_url``."""
+        if self.kb_url.startswith("sqlite:///"):
+            return Path(self.kb_url[len("sqlite:///"):]).expanduser()
         return self.home / "kb.sqlite3"
 
     @property

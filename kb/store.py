@@ -1,21 +1,22 @@
-"""SQLite knowledge-base store.
+"""Knowledge-base store, on SQLite (the default) or PostgreSQL (``kb_url``).
 
-One file (``settings.kb_path``) in WAL mode, so readers in other processes (the
+The SQL is written once; kb/db.py gives the connection for either backend, and
+kb/migrate.py creates or upgrades the schema on open. On SQLite: one file
+(``settings.kb_path``) in WAL mode, so readers in other processes (the
 search index following ``changes_since``) never block and never see a
 half-written transaction. Every write runs in one ``BEGIN IMMEDIATE``
 transaction that updates ``entries`` (current state) and appends to
 ``changes`` (the append-only log; ``seq`` is its INTEGER PRIMARY KEY with
 AUTOINCREMENT, so it only grows and reading ``seq > n`` is a rowid range scan).
 The log row carries the full entry, which is what history and diff read.
+On PostgreSQL the same holds with a sequence for ``seq`` and an advisory lock
+serialising writers (kb/db.py says why that keeps followers from skipping rows).
 """
 from __future__ import annotations
 
 import contextlib
 import datetime as _dt
 import json
-import os
-import sqlite3
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, NamedTuple
@@ -25,33 +26,16 @@ from kb.errors import (EntryExists, EntryNotFound, ImportRejected, KBBusy, KBErr
                        RowError, ValidationError)
 from kb.taxonomy import Taxonomy, load_taxonomy
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 1   # SQLite's; each backend's newest is kb.migrate.latest(dialect)
 OPS = ("add", "update", "retire", "delete")
 _CHUNK = 2000
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS entries (
-    id TEXT PRIMARY KEY,
-    revision INTEGER NOT NULL,
-    status TEXT NOT NULL,
-    region TEXT NOT NULL,
-    valid_from TEXT,
-    valid_to TEXT,
-    data TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS entries_status ON entries(status);
-CREATE TABLE IF NOT EXISTS changes (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    entry_id TEXT NOT NULL,
-    op TEXT NOT NULL,
-    revision INTEGER NOT NULL,
-    at TEXT NOT NULL,
-    by TEXT NOT NULL,
-    data TEXT NOT NULL  -- last column: reading the others never touches its overflow pages
-);
-CREATE INDEX IF NOT EXISTS changes_entry ON changes(entry_id, seq);
-"""
+# The departments of all entries: the one statement whose JSON functions differ.
+_DEPARTMENTS_SQL = {
+    "sqlite": "SELECT COUNT(DISTINCT j.value) FROM entries, json_each(entries.data, '$.department') j",
+    "postgresql": "SELECT COUNT(DISTINCT d) FROM entries, "
+                  "jsonb_array_elements_text(entries.data::jsonb -> 'department') AS d",
+}
 
 
 class Change(NamedTuple):
@@ -119,74 +103,29 @@ class KBStore:
     aliases are stored under the canonical name."""
 
     def __init__(self, path: str | Path, taxonomy=None, timeout: float = 30.0):
-        self.path = Path(path)
+        """``path``: a SQLite file, or a ``sqlite:///`` / ``postgresql://`` URL."""
+        from kb.db import open_db
+        from kb.migrate import migrate
+
+        self.db = open_db(path, timeout)
+        self.path = self.db.path          # the SQLite file; None on PostgreSQL
+        self.location = self.db.location  # what messages name (no password)
         self.timeout = timeout
         if taxonomy is not None and not isinstance(taxonomy, Taxonomy):
             taxonomy = load_taxonomy(taxonomy) if isinstance(taxonomy, (str, Path)) else Taxonomy(taxonomy)
         self.taxonomy: Taxonomy | None = taxonomy
-        self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         # Readers (the search index, the server) open the store while an import
-        # holds the write lock: only a brand-new file needs the lock.
-        version = self._schema_version(self._con())
-        if version is None:
-            with self._write() as con:
-                for stmt in _SCHEMA.split(";"):
-                    if stmt.strip():
-                        con.execute(stmt)
-                if self._schema_version(con) is None:
-                    con.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-        elif version != SCHEMA_VERSION:
-            raise KBError(f"{self.path} has KB schema version {version}, "
-                          f"this software reads version {SCHEMA_VERSION}")
+        # holds the write lock: only a new or older database takes the lock.
+        migrate(self.db)
 
-    @staticmethod
-    def _schema_version(con) -> int | None:
-        try:
-            row = con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        except sqlite3.OperationalError:   # no meta table yet
-            return None
-        return int(row[0]) if row else None
+    def _read(self):
+        return self.db.read()
 
-    # ------------------------------------------------------------ connections
-    def _con(self) -> sqlite3.Connection:
-        # One connection per thread and per process (a forked server worker must
-        # not reuse its parent's connection).
-        con = getattr(self._local, "con", None)
-        if con is None or self._local.pid != os.getpid():
-            con = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None,
-                                  check_same_thread=False)
-            con.execute("PRAGMA journal_mode=WAL")
-            con.execute("PRAGMA synchronous=NORMAL")
-            con.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
-            self._local.con, self._local.pid = con, os.getpid()
-            self._all.append(con)
-        return con
-
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        con = self._con()
-        try:
-            con.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            if "locked" in str(exc) or "busy" in str(exc):
-                raise KBBusy(f"the KB {self.path} is locked by another writer (waited "
-                             f"{self.timeout:g} s); retry later") from None
-            raise
-        try:
-            yield con
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        con.execute("COMMIT")
+    def _write(self):
+        return self.db.write()
 
     def close(self) -> None:
-        for con in self._all:
-            with contextlib.suppress(sqlite3.Error):
-                con.close()
-        self._all.clear()
-        self._local = threading.local()
+        self.db.close()
 
     def __enter__(self) -> "KBStore":
         return self
@@ -226,10 +165,11 @@ class KBStore:
 
     # ------------------------------------------------------------ writes
     def _log(self, con, entry: Entry, op: str, data: str | None = None) -> int:
-        cur = con.execute(
-            "INSERT INTO changes(entry_id, op, revision, at, by, data) VALUES (?,?,?,?,?,?)",
-            (entry.id, op, entry.revision, entry.updated_at, entry.updated_by, data or _dumps(entry)))
-        return cur.lastrowid
+        return con.execute(
+            "INSERT INTO changes(entry_id, op, revision, at, by, data) VALUES (?,?,?,?,?,?) "
+            "RETURNING seq",
+            (entry.id, op, entry.revision, entry.updated_at, entry.updated_by,
+             data or _dumps(entry))).fetchone()[0]
 
     @staticmethod
     def _row(entry: Entry, data: str) -> tuple:
@@ -265,6 +205,8 @@ class KBStore:
             raise ValidationError([RowError(None, id, name, f"cannot be changed; editable fields: {editable}")
                                    for name in bad], f"invalid update of {id!r}")
         with self._write() as con:
+            # Under the write lock (both backends): the revision read here is the
+            # latest committed one, so two updates from one base cannot both pass.
             row = con.execute("SELECT data FROM entries WHERE id=?", (id,)).fetchone()
             if row is None:
                 raise EntryNotFound(f"no entry with id {id!r}")
@@ -289,7 +231,8 @@ class KBStore:
 
     # ------------------------------------------------------------ reads
     def get(self, id: str) -> Entry:
-        row = self._con().execute("SELECT data FROM entries WHERE id=?", (id,)).fetchone()
+        with self._read() as con:
+            row = con.execute("SELECT data FROM entries WHERE id=?", (id,)).fetchone()
         if row is None:
             raise EntryNotFound(f"no entry with id {id!r}")
         return _loads(row[0])
@@ -302,13 +245,13 @@ class KBStore:
     def get_many(self, ids: Iterable[str]) -> dict[str, Entry]:
         ids = list(dict.fromkeys(ids))
         out: dict[str, Entry] = {}
-        con = self._con()
-        for i in range(0, len(ids), 500):
-            part = ids[i:i + 500]
-            marks = ",".join("?" * len(part))
-            for data, in con.execute(f"SELECT data FROM entries WHERE id IN ({marks})", part):
-                entry = _loads(data)
-                out[entry.id] = entry
+        with self._read() as con:
+            for i in range(0, len(ids), 500):
+                part = ids[i:i + 500]
+                marks = ",".join("?" * len(part))
+                for data, in con.execute(f"SELECT data FROM entries WHERE id IN ({marks})", part):
+                    entry = _loads(data)
+                    out[entry.id] = entry
         return out
 
     @staticmethod
@@ -317,7 +260,7 @@ class KBStore:
             return "", []
         wanted = [status] if isinstance(status, str) else list(status)
         if not wanted:
-            return " WHERE 0", []
+            return " WHERE 1=0", []
         return f" WHERE status IN ({','.join('?' * len(wanted))})", wanted
 
     def iter_entries(self, status: str | Iterable[str] | None = None, *, valid_at: Any = None,
@@ -326,7 +269,11 @@ class KBStore:
         keeps those valid on that date (see ``is_valid_at``); ``region`` keeps
         city-wide ones and that district's."""
         where, args = self._status_where(status)
-        for data, in self._con().execute("SELECT data FROM entries" + where + " ORDER BY id", args):
+        with self._read() as con:
+            rows = con.execute("SELECT data FROM entries" + where + " ORDER BY id", args)
+            if self.db.dialect != "sqlite":
+                rows = rows.fetchall()   # give the pooled connection back before yielding
+        for data, in rows:
             entry = _loads(data)
             if valid_at is not None and not is_valid_at(entry, valid_at):
                 continue
@@ -336,50 +283,53 @@ class KBStore:
 
     def count(self, status: str | Iterable[str] | None = None) -> int:
         where, args = self._status_where(status)
-        return self._con().execute("SELECT COUNT(*) FROM entries" + where, args).fetchone()[0]
+        with self._read() as con:
+            return con.execute("SELECT COUNT(*) FROM entries" + where, args).fetchone()[0]
 
     def stats(self, now: Any = None) -> dict:
-        con = self._con()
-        by_status = dict(con.execute("SELECT status, COUNT(*) FROM entries GROUP BY status").fetchall())
         day = _as_date(now)
-        valid = con.execute(
-            "SELECT COUNT(*) FROM entries WHERE status='published' AND "
-            "(valid_from IS NULL OR valid_from <= ?) AND (valid_to IS NULL OR valid_to > ?)",
-            (day, day)).fetchone()[0]
-        departments = con.execute(
-            "SELECT COUNT(DISTINCT j.value) FROM entries, json_each(entries.data, '$.department') j"
-        ).fetchone()[0]
-        regional = con.execute("SELECT COUNT(*) FROM entries WHERE region != ''").fetchone()[0]
+        with self._read() as con:
+            by_status = dict(con.execute("SELECT status, COUNT(*) FROM entries GROUP BY status").fetchall())
+            valid = con.execute(
+                "SELECT COUNT(*) FROM entries WHERE status='published' AND "
+                "(valid_from IS NULL OR valid_from <= ?) AND (valid_to IS NULL OR valid_to > ?)",
+                (day, day)).fetchone()[0]
+            departments = con.execute(_DEPARTMENTS_SQL[self.db.dialect]).fetchone()[0]
+            regional = con.execute("SELECT COUNT(*) FROM entries WHERE region != ''").fetchone()[0]
         total = sum(by_status.values())
         return {"total": total, "published": by_status.get("published", 0),
                 "draft": by_status.get("draft", 0), "retired": by_status.get("retired", 0),
                 "valid_today": valid, "today": day, "departments": departments,
                 "city_wide": total - regional, "regional": regional,
-                "last_seq": self.last_seq(), "path": str(self.path)}
+                "last_seq": self.last_seq(), "path": self.location}
 
     # ------------------------------------------------------------ change log
     def last_seq(self) -> int:
-        return self._con().execute("SELECT COALESCE(MAX(seq), 0) FROM changes").fetchone()[0]
+        with self._read() as con:
+            return con.execute("SELECT COALESCE(MAX(seq), 0) FROM changes").fetchone()[0]
 
     def changes_since(self, seq: int, limit: int | None = None) -> list[Change]:
         sql = "SELECT seq, entry_id, op, revision FROM changes WHERE seq > ? ORDER BY seq"
         args: list = [int(seq)]
         if limit is not None:
             sql, args = sql + " LIMIT ?", args + [int(limit)]
-        return [Change(*row) for row in self._con().execute(sql, args)]
+        with self._read() as con:
+            return [Change(*row) for row in con.execute(sql, args)]
 
     def history(self, id: str) -> list[Revision]:
-        rows = self._con().execute(
-            "SELECT seq, revision, op, at, by, data FROM changes WHERE entry_id=? ORDER BY seq",
-            (id,)).fetchall()
+        with self._read() as con:
+            rows = con.execute(
+                "SELECT seq, revision, op, at, by, data FROM changes WHERE entry_id=? ORDER BY seq",
+                (id,)).fetchall()
         if not rows:
             raise EntryNotFound(f"no entry with id {id!r} has ever existed")
         return [Revision(seq, rev, op, at, by, _loads(data)) for seq, rev, op, at, by, data in rows]
 
     def revision(self, id: str, revision: int) -> Entry:
-        row = self._con().execute(
-            "SELECT data FROM changes WHERE entry_id=? AND revision=? ORDER BY seq DESC LIMIT 1",
-            (id, int(revision))).fetchone()
+        with self._read() as con:
+            row = con.execute(
+                "SELECT data FROM changes WHERE entry_id=? AND revision=? ORDER BY seq DESC LIMIT 1",
+                (id, int(revision))).fetchone()
         if row is None:
             known = sorted({r.revision for r in self.history(id)})
             raise EntryNotFound(f"entry {id!r} has no revision {revision}; it has {known}")

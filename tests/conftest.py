@@ -4,6 +4,7 @@ are expensive. Other areas may add fixtures here; keep them grouped by area."""
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 
 import pytest
 
@@ -45,12 +46,53 @@ def auth(role: str) -> dict:
     return {"Authorization": f"Bearer {KEYS[role]}"}
 
 
+# ---------------------------------------------------------------- KB backends
+@pytest.fixture(scope="session")
+def pg_server():
+    """A real PostgreSQL (tests/pg.py), started once per session on a free port."""
+    from tests.pg import PGServer, find_bin
+
+    if find_bin("initdb") is None or find_bin("pg_ctl") is None:
+        pytest.skip("PostgreSQL's initdb/pg_ctl are not installed (`make system-deps` "
+                    "installs Debian's postgresql)")
+    server = PGServer()
+    try:
+        yield server.start()
+    finally:
+        server.remove()
+
+
 @pytest.fixture
-def kb_home(tmp_path):
-    """A home with a three-entry KB and nothing else (no index, no model)."""
+def kb_backend():
+    """Which database kb_home / kb_target use; tests that run on both override it
+    with ``@pytest.mark.parametrize("kb_backend", KB_BACKENDS)``."""
+    return "sqlite"
+
+
+KB_BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture
+def kb_target(request, tmp_path, kb_backend):
+    """What KBStore opens: a SQLite file under tmp_path, or the URL of a fresh
+    PostgreSQL database."""
+    if kb_backend == "postgresql":
+        server = request.getfixturevalue("pg_server")
+        url = server.new_database()
+        request.addfinalizer(lambda: server.drop_database(url))
+        return url
+    return tmp_path / "kb.sqlite3"
+
+
+@pytest.fixture
+def kb_home(tmp_path, kb_target):
+    """A home with a three-entry KB and nothing else (no index, no model). On
+    PostgreSQL the home's hotline.toml names the database (kb_url)."""
     from kb import KBStore
 
-    with KBStore(tmp_path / "kb.sqlite3") as store:
+    if not isinstance(kb_target, Path):
+        (tmp_path / "hotline.toml").write_text(f'kb_url = "{kb_target}"\n', encoding="utf-8")
+    with KBStore(kb_target) as store:
         for row in KB_ROWS:
             store.add(row)
     return tmp_path

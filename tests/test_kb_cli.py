@@ -9,16 +9,28 @@ import pytest
 
 from hotline.cli.main import main
 from kb import KBStore
+from tests.conftest import KB_BACKENDS
 
 ROOT = Path(__file__).resolve().parents[1]
+# The commands that read and write the KB run on SQLite and on a real PostgreSQL.
+both_backends = pytest.mark.parametrize("kb_backend", KB_BACKENDS)
 
 
 @pytest.fixture
-def home(tmp_path, monkeypatch):
+def home(tmp_path, monkeypatch, kb_backend, request):
     home = tmp_path / "home"
     monkeypatch.setenv("HOTLINE_HOME", str(home))
     monkeypatch.chdir(tmp_path)    # a stray ./var would appear here
+    if kb_backend == "postgresql":
+        server = request.getfixturevalue("pg_server")
+        url = server.new_database()
+        request.addfinalizer(lambda: server.drop_database(url))
+        monkeypatch.setenv("HOTLINE_KB_URL", url)
     return home
+
+
+def kb_of(home) -> KBStore:
+    return KBStore(os.environ.get("HOTLINE_KB_URL") or home / "kb.sqlite3")
 
 
 def run(capsys, *argv):
@@ -41,6 +53,7 @@ def test_cli_honours_hotline_home_in_a_real_process(tmp_path):
     assert (home / "kb.sqlite3").is_file() and not (cwd / "var").exists()
 
 
+@both_backends
 def test_add_get_update_conflict_retire_history(home, capsys):
     code, out, _ = run(capsys, "add", "--id", "k1", "--question", "公积金怎么提取", "--answer", "带身份证",
                        "--similar", "提取公积金|公积金提取", "--category", "住房", "--category", "公积金",
@@ -64,6 +77,7 @@ def test_add_get_update_conflict_retire_history(home, capsys):
     assert code == 2 and "no entry with id 'nope'" in err
 
 
+@both_backends
 def test_import_export_roundtrip_and_rejections(home, capsys, tmp_path):
     src = tmp_path / "in.csv"
     src.write_text("id,question,answer,department\n1,问题一,答一,市人社局|市医保局\n2,问题二,答二,\n"
@@ -90,6 +104,7 @@ def test_import_export_roundtrip_and_rejections(home, capsys, tmp_path):
     assert [line.split("\t")[1] for line in out.splitlines()] == ["add", "add"]
 
 
+@both_backends
 def test_taxonomy_from_demo_dir_is_applied(home, capsys):
     from kb.taxonomy import Department, save_departments
     save_departments(home / "demo" / "departments.json", [Department("市人社局", aliases=("人社局",))])
@@ -100,7 +115,7 @@ def test_taxonomy_from_demo_dir_is_applied(home, capsys):
     code, out, _ = run(capsys, "add", "--id", "u", "--question", "q", "--answer", "a",
                        "--department", "人社局", "--json")
     assert json.loads(out)["department"] == ["市人社局"]
-    assert KBStore(home / "kb.sqlite3").count() == 2
+    assert kb_of(home).count() == 2
 
 
 def test_import_refuses_an_xlsx_zip_bomb_with_one_line(home, capsys, tmp_path):
@@ -143,3 +158,14 @@ def test_rejected_import_prints_at_most_20_problems(home, capsys, tmp_path):
     report = (tmp_path / "all.csv").read_text(encoding="utf-8-sig").splitlines()
     assert len(report) == 151 and report[-1].startswith("151,r149,question,")
     assert json.loads(run(capsys, "stats", "--json")[1])["total"] == 0
+
+
+@both_backends
+def test_migrate_creates_then_reports_up_to_date(home, capsys):
+    from kb.migrate import latest
+
+    dialect = "postgresql" if os.environ.get("HOTLINE_KB_URL") else "sqlite"
+    code, out, _ = run(capsys, "migrate")
+    assert code == 0 and f"schema version none -> {latest(dialect)}" in out
+    code, out, _ = run(capsys, "migrate")
+    assert code == 0 and f"schema version {latest(dialect)}, up to date" in out

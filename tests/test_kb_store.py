@@ -9,6 +9,7 @@ from kb import Entry, KBStore, applies_to_region, is_valid_at
 from kb.errors import (EntryExists, EntryNotFound, ImportRejected, RevisionConflict,
                        ValidationError)
 from kb.taxonomy import Department, Taxonomy, load_taxonomy, save_departments
+from tests.conftest import KB_BACKENDS
 
 
 def entry(i=1, **kw):
@@ -18,9 +19,15 @@ def entry(i=1, **kw):
     return Entry(**base)
 
 
+@pytest.fixture(params=KB_BACKENDS)
+def kb_backend(request):
+    """Every store test here runs on SQLite and on a real PostgreSQL."""
+    return request.param
+
+
 @pytest.fixture
-def store(tmp_path):
-    with KBStore(tmp_path / "kb.sqlite3") as s:
+def store(kb_target):
+    with KBStore(kb_target) as s:
         yield s
 
 
@@ -115,14 +122,14 @@ def test_draft_may_lack_answer_and_unknown_fields_are_rejected(store):
         store.add({"id": "d2", "question": "q", "answer": "a", "depatment": ["x"]})
 
 
-def test_taxonomy_rejects_unknown_department_and_resolves_alias(tmp_path):
+def test_taxonomy_rejects_unknown_department_and_resolves_alias(tmp_path, kb_target):
     path = tmp_path / "departments.json"
     save_departments(path, [Department("市人社局", "社保", ("社保",), 10, ("人社局",)),
                             {"name": "市公安局", "responsibilities": "户籍", "keywords": ["户口"],
                              "reply_days": 5, "aliases": []}])
     tax = load_taxonomy(path)
     assert tax.names == ["市人社局", "市公安局"] and tax["人社局"].reply_days == 10
-    with KBStore(tmp_path / "kb.sqlite3", taxonomy=path) as s:
+    with KBStore(kb_target, taxonomy=path) as s:
         assert s.add(entry(department=["人社局", "市公安局"])).department == ["市人社局", "市公安局"]
         with pytest.raises(ValidationError, match=r"'市交通局' is not in the department taxonomy"):
             s.add(entry(2, department=["市交通局"]))
@@ -158,8 +165,8 @@ def test_add_update_retire_and_conflict_writes_nothing(store):
         store.update(e1.id, {"revision": 9}, base_revision=3)
 
 
-def test_conflict_between_two_processes_views(tmp_path):
-    a, b = KBStore(tmp_path / "kb.sqlite3"), KBStore(tmp_path / "kb.sqlite3")
+def test_conflict_between_two_processes_views(kb_target):
+    a, b = KBStore(kb_target), KBStore(kb_target)
     a.add(entry())
     seen_by_a, seen_by_b = a.get("e001"), b.get("e001")
     a.update("e001", {"answer": "A"}, seen_by_a.revision)
@@ -209,7 +216,7 @@ def test_validity_and_region_filtering(store):
 
 
 # ------------------------------------------------------------------ change log
-def test_change_log_is_monotonic_and_incremental(store, tmp_path):
+def test_change_log_is_monotonic_and_incremental(store, kb_target):
     assert store.last_seq() == 0 and store.changes_since(0) == []
     store.add(entry(1))
     store.add(entry(2))
@@ -224,12 +231,12 @@ def test_change_log_is_monotonic_and_incremental(store, tmp_path):
     seqs = [c.seq for c in store.changes_since(0)]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs) == store.last_seq()
     assert [c.seq for c in store.changes_since(0, limit=2)] == seqs[:2]
-    with KBStore(tmp_path / "kb.sqlite3") as reopened:   # persisted
+    with KBStore(kb_target) as reopened:   # persisted
         assert reopened.last_seq() == seqs[-1]
 
 
-def test_reader_never_sees_an_uncommitted_import(tmp_path):
-    writer, reader = KBStore(tmp_path / "kb.sqlite3"), KBStore(tmp_path / "kb.sqlite3")
+def test_reader_never_sees_an_uncommitted_import(kb_target):
+    writer, reader = KBStore(kb_target), KBStore(kb_target)
     writer.add(entry(0))
     seen = []
 
@@ -237,7 +244,7 @@ def test_reader_never_sees_an_uncommitted_import(tmp_path):
         if phase == "write":   # inside the import's transaction
             seen.append((reader.last_seq(), reader.count(), len(reader.changes_since(0))))
             # a process opening the KB now must not wait for the writer
-            with KBStore(tmp_path / "kb.sqlite3", timeout=0.1) as late:
+            with KBStore(kb_target, timeout=0.1) as late:
                 seen.append((late.last_seq(), late.count(), len(late.changes_since(0))))
 
     rows = [entry(i).to_dict() for i in range(1, 4501)]
@@ -299,10 +306,10 @@ def test_import_preserves_revision_metadata_for_new_entries(store):
     assert json.loads(json.dumps(e.to_dict())) == e.to_dict()
 
 
-def test_a_writer_blocked_too_long_gets_kb_busy(tmp_path):
+def test_a_writer_blocked_too_long_gets_kb_busy(kb_target):
     from foundation.errors import NotReady
     from kb.errors import KBBusy
-    writer, other = KBStore(tmp_path / "kb.sqlite3"), KBStore(tmp_path / "kb.sqlite3", timeout=0.2)
+    writer, other = KBStore(kb_target), KBStore(kb_target, timeout=0.2)
     caught = []
 
     def progress(phase, n, total):
@@ -314,3 +321,104 @@ def test_a_writer_blocked_too_long_gets_kb_busy(tmp_path):
     writer.import_rows([entry(1).to_dict()], progress=progress)
     assert caught and isinstance(caught[0], NotReady)
     assert other.add(entry(999)).revision == 1   # free again after the commit
+
+
+# ------------------------------------------------------------------ migrations
+def test_a_database_newer_than_the_code_is_refused(kb_target):
+    from kb.errors import KBError
+    from kb.migrate import latest
+
+    with KBStore(kb_target) as s:
+        s.add(entry(1))
+        with s._write() as con:
+            con.execute("UPDATE meta SET value='99' WHERE key='schema_version'")
+        code = latest(s.db.dialect)
+    with pytest.raises(KBError, match=f"schema version 99, newer than this software's version {code}"):
+        KBStore(kb_target)
+
+
+def test_a_kb_file_written_before_migrations_opens_unchanged(tmp_path):
+    """Schema version 1 as the store wrote it before numbered migrations existed."""
+    import sqlite3
+
+    from kb.migrate import MIGRATIONS, migrate, statements
+
+    path = tmp_path / "kb.sqlite3"
+    con = sqlite3.connect(path)
+    for stmt in statements(MIGRATIONS / "sqlite" / "0001_initial.sql"):
+        con.execute(stmt)
+    con.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+    con.execute("INSERT INTO entries VALUES ('e001', 1, 'published', '', NULL, NULL, ?)",
+                (json.dumps(entry(1, revision=1).to_dict(), ensure_ascii=False),))
+    con.commit()
+    tables = con.execute("SELECT sql FROM sqlite_master ORDER BY name").fetchall()
+    con.close()
+    with KBStore(path) as s:
+        assert s.get("e001").answer == "答案1" and migrate(s.db) == (1, 1)
+    con = sqlite3.connect(path)
+    assert con.execute("SELECT sql FROM sqlite_master ORDER BY name").fetchall() == tables
+
+
+# ------------------------------------------------------------------ concurrency (replicas)
+def test_concurrent_updates_from_one_base_exactly_one_wins(kb_target):
+    """Four writers (separate stores: separate connections, as replicas have)
+    update one entry from the same base revision at once."""
+    import threading
+
+    stores = [KBStore(kb_target) for _ in range(4)]
+    stores[0].add(entry(1))
+    barrier, results = threading.Barrier(4), []
+
+    def edit(i):
+        barrier.wait()
+        try:
+            stores[i].update("e001", {"answer": f"A{i}"}, base_revision=1, by=f"w{i}")
+            results.append("ok")
+        except RevisionConflict:
+            results.append("409")
+
+    threads = [threading.Thread(target=edit, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == ["409", "409", "409", "ok"]
+    history = stores[1].history("e001")
+    assert [r.revision for r in history] == [1, 2]
+    assert history[-1].entry.answer == stores[2].get("e001").answer
+
+
+def test_a_follower_never_skips_a_change_committed_late(kb_target):
+    """Writers in threads, a follower reading ``seq > last`` as the index does:
+    every change is seen exactly once, in order (PostgreSQL: the write lock
+    keeps a smaller seq from committing after a larger one is visible)."""
+    import threading
+
+    writers = [KBStore(kb_target) for _ in range(3)]
+    follower = KBStore(kb_target)
+    seen, done = [], threading.Event()
+
+    def write(w, store):
+        for i in range(40):
+            store.add(entry(1000 * (w + 1) + i))
+
+    def follow():
+        last = 0
+        while True:
+            finished = done.is_set()
+            for change in follower.changes_since(last):
+                seen.append(change.seq)
+                last = change.seq
+            if finished:
+                return
+
+    reader = threading.Thread(target=follow)
+    reader.start()
+    threads = [threading.Thread(target=write, args=(w, s)) for w, s in enumerate(writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    done.set()
+    reader.join()
+    assert seen == [c.seq for c in follower.changes_since(0)] and len(seen) == 120

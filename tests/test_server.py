@@ -9,11 +9,15 @@ from pathlib import Path
 import pytest
 
 from server import create_app
-from tests.conftest import KEYS, PHONE, auth, make_settings, problem
+from tests.conftest import KB_BACKENDS, KEYS, PHONE, auth, make_settings, problem
+
+# The KB API and feedback tests run on SQLite and on a real PostgreSQL (kb_url).
+both_backends = pytest.mark.parametrize("kb_backend", KB_BACKENDS)
 
 
 
 # ---------------------------------------------------------------- operations
+@both_backends
 def test_healthz_readyz_and_request_id(kb_client):
     r = kb_client.get("/healthz", headers={"X-Request-ID": "abc-123"})
     assert r.status_code == 200 and r.get_json() == {"status": "ok"}
@@ -255,6 +259,7 @@ def test_413_chunked_body_over_the_limit_under_gunicorn(kb_home):
         _check_chunked_limit(port)
 
 
+@both_backends
 def test_404_405(kb_client):
     problem(kb_client.get("/v2/analyze"), 404, "route_not_found")
     problem(kb_client.get("/v1/kb/entries/nope", headers=auth("agent")), 404, "kb_entry_not_found")
@@ -265,6 +270,7 @@ def test_404_405(kb_client):
     assert "POST" in r.headers["Allow"]
 
 
+@both_backends
 def test_list_query_parameters(kb_client):
     r = kb_client.get("/v1/kb/entries?limit=2&offset=1", headers=auth("agent"))
     body = r.get_json()
@@ -277,6 +283,7 @@ def test_list_query_parameters(kb_client):
 
 
 # ---------------------------------------------------------------- KB CRUD
+@both_backends
 def test_kb_create_get_patch_delete_history_with_if_match(kb_client):
     editor = auth("editor")
     entry = {"id": "kb-100", "question": "垃圾分类怎么投放", "answer": "按四分类投放。",
@@ -320,6 +327,7 @@ def test_kb_create_get_patch_delete_history_with_if_match(kb_client):
     assert hist["items"][1]["entry"]["answer"] == patch["answer"]
 
 
+@both_backends
 @pytest.mark.parametrize("ident, shown", [
     ("a/b", "'/'"), ("a?b", "'?'"), ("a#b", "'#'"), ("a%2Fb", "'%'"), ("a\\b", "'\\\\'"),
     ("a b", "whitespace"), ("a\u200bb", "invisible"), ("a\tb", "whitespace"), ("..", "'..'"),
@@ -334,6 +342,7 @@ def test_entry_ids_that_break_urls_are_refused(kb_client, ident, shown):
     assert kb_client.get("/v1/kb/entries?limit=500", headers=auth("editor")).get_json()["total"] == 3
 
 
+@both_backends
 def test_chinese_entry_id_roundtrips_through_its_location(kb_client):
     editor = auth("editor")
     r = kb_client.post("/v1/kb/entries", headers=editor,
@@ -358,6 +367,7 @@ def test_published_id_pattern_is_the_kb_rule(kb_client):
 
 
 # ---------------------------------------------------------------- feedback and logs
+@both_backends
 def test_feedback_stored_masked_and_exportable(kb_app, tmp_path):
     client = kb_app.test_client()
     r = client.post("/v1/feedback", headers=auth("agent"), json={
@@ -395,6 +405,7 @@ def test_feedback_csv_export_neutralises_formula_cells(tmp_path):
     assert sorted(unescape_cell(r[1]) for r in rows) == sorted(texts)   # the KB reader's rule undoes it
 
 
+@both_backends
 def test_feedback_side_fields_are_stored_masked(kb_app, tmp_path):
     """Every field the client sends is free text to the store: none is written raw."""
     client = kb_app.test_client()

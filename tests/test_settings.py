@@ -142,3 +142,23 @@ def test_pace_sleeps_in_proportion_to_the_work_only_inside_a_paced_load(monkeypa
         assert len(slept) == 2
     finally:
         gc.unfreeze()
+
+
+def test_kb_url_default_is_the_sqlite_file_under_home_and_others_are_checked(tmp_path):
+    s = Settings.load(env={"HOTLINE_HOME": str(tmp_path)})
+    assert s.kb_is_sqlite and s.kb_path == tmp_path / "kb.sqlite3"
+    assert s.kb_database_url == f"sqlite:///{tmp_path / 'kb.sqlite3'}"
+    s = Settings.load(env={"HOTLINE_KB_URL": f"sqlite:///{tmp_path / 'other.db'}"})
+    assert s.kb_is_sqlite and s.kb_path == tmp_path / "other.db"
+    s = Settings.load(env={"HOTLINE_KB_URL": "postgresql://kb@db:5432/hotline"})
+    assert not s.kb_is_sqlite and s.kb_database_url == "postgresql://kb@db:5432/hotline"
+    with pytest.raises(ConfigError, match="kb_url='mysql://kb@db/hotline' is not supported; "
+                                          "expected sqlite:///PATH or postgresql://"):
+        Settings.load(env={"HOTLINE_KB_URL": "mysql://kb@db/hotline"})
+
+
+def test_database_urls_are_shown_without_password():
+    from foundation.db import redact
+
+    assert redact("postgresql://kb:s3cret@db:5432/hotline") == "postgresql://kb:***@db:5432/hotline"
+    assert redact("postgresql://kb@db/hotline") == "postgresql://kb@db/hotline"

@@ -49,15 +49,15 @@ def _csv_column(path: Path, *cols: str) -> list[str]:
 
 def kb_texts(settings) -> list[str]:
     """Questions and similar questions of the KB, if one exists (built by `hotline kb demo`)."""
-    if not Path(settings.kb_path).is_file():
-        return []
-    try:
-        from kb import KBStore
+    from kb import KBStore, kb_exists, kb_target
 
-        store = KBStore(settings.kb_path)
+    try:
+        if not kb_exists(settings):
+            return []
+        store = KBStore(kb_target(settings))
         return [t for e in store.iter_entries() for t in [e.question, *e.similar_questions] if t]
     except Exception as exc:  # the KB is a bonus, never a reason to fail the build
-        log.warning("could not read KB texts from %s: %s", settings.kb_path, exc)
+        log.warning("could not read KB texts from %s: %s", kb_target(settings), exc)
         return []
 
 

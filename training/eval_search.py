@@ -79,16 +79,16 @@ def demo_task(settings, max_entries: int = 0):
     """The demo query set against the published KB. ``max_entries`` > 0 keeps
     every queried entry plus a deterministic sample of the others (a smaller,
     quicker, easier KB: say so when reporting it)."""
-    from kb import KBStore
+    from kb import KBStore, kb_exists, kb_target
 
     qpath = Path(settings.demo_dir) / "search_queries.jsonl"
-    if not qpath.is_file() or not Path(settings.kb_path).is_file():
+    if not qpath.is_file() or not kb_exists(settings):
         return None, None
     with open(qpath, encoding="utf-8") as fh:
         items = [json.loads(line) for line in fh if line.strip()]
     queries = [(it["query"], {it["id"]} if isinstance(it["id"], str) else set(it["id"]))
                for it in items]
-    entries = list(KBStore(settings.kb_path).iter_entries(status="published"))
+    entries = list(KBStore(kb_target(settings)).iter_entries(status="published"))
     if max_entries and len(entries) > max_entries:
         wanted = set().union(*(rel for _, rel in queries))
         others = sorted((e for e in entries if e.id not in wanted),

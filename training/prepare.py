@@ -48,7 +48,7 @@ def ensure_kb(settings, demo: bool) -> int:
         _done("demo KB", t0, entries=n)
     elif n == 0:
         log.warning("prepare: the KB at %s is empty; import entries or run with --prepare "
-                    "for the demo KB", settings.kb_path)
+                    "for the demo KB", store.location)
     return n
 
 

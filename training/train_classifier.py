@@ -257,16 +257,26 @@ def _blend(head, prep, labels, encoder: str, settings, weights, is_weak, target_
 
 
 def feedback_rows(settings, head: str) -> list[dict]:
-    """Agent corrections (final labels) as extra training rows, if any were recorded."""
-    path = settings.home / "feedback.sqlite3"
-    if not path.is_file():
-        return []
-    import sqlite3
+    """Agent corrections (final labels) as extra training rows, if any were recorded
+    (HOME/feedback.sqlite3, or the feedback table of a PostgreSQL KB)."""
+    from kb.db import open_db
 
+    if settings.kb_is_sqlite:
+        target = settings.home / "feedback.sqlite3"
+        if not target.is_file():
+            return []
+    else:
+        target = settings.kb_database_url
     col = {"type": "final_type", "department": "final_department"}[head]
-    with sqlite3.connect(path) as conn:
-        got = conn.execute(f"SELECT text, {col} FROM feedback WHERE {col} IS NOT NULL "
-                           f"AND {col} != ''").fetchall()
+    db = open_db(target)
+    try:
+        with db.read() as conn:
+            if not db.has_table(conn, "feedback"):
+                return []
+            got = conn.execute(f"SELECT text, {col} FROM feedback WHERE {col} IS NOT NULL "
+                               f"AND {col} != ''").fetchall()
+    finally:
+        db.close()
     return [{"title": "", "detail": t, head: lab} for t, lab in got]
 
 

@@ -22,10 +22,11 @@ def register(sub) -> None:
 def run_build(args, settings) -> int:
     from index.embedders import get_embedder
     from index.search import build_index
-    from kb import open_store
+    from kb import kb_exists, kb_target, open_store
 
-    if not settings.kb_path.is_file():
-        print(f"error: no KB at {settings.kb_path}; import one with `hotline kb import` "
+    if not kb_exists(settings):
+        where = settings.kb_path if settings.kb_is_sqlite else "the KB database"
+        print(f"error: no KB at {where}; import one with `hotline kb import` "
               f"or `hotline kb demo`")
         return 2
     from training.embedders import ensure
@@ -70,10 +71,10 @@ def run_status(args, settings) -> int:
         except HotlineError as exc:
             out["problem"] = str(exc)
             code = 1
-    if settings.kb_path.is_file() and out.get("kb_seq") is not None:
-        from kb import KBStore
+    from kb import KBStore, kb_exists, kb_target
 
-        out["kb_last_seq"] = KBStore(settings.kb_path).last_seq()
+    if out.get("kb_seq") is not None and kb_exists(settings):
+        out["kb_last_seq"] = KBStore(kb_target(settings)).last_seq()
         out["pending_changes"] = out["kb_last_seq"] - out["kb_seq"]
     if args.json:
         print(json.dumps(out, ensure_ascii=False, indent=2))

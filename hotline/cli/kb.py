@@ -102,6 +102,7 @@ def register(sub) -> None:
     x = kb.add_parser("stats", help="counts")
     x.add_argument("--json", action="store_true")
 
+    kb.add_parser("migrate", help="create or upgrade the KB's schema (also done when the KB is opened)")
     kb.add_parser("demo", help="build the deterministic ~23,000-entry demo KB, taxonomy and work orders")
     p.set_defaults(func=run)
 
@@ -186,6 +187,8 @@ def _dispatch(args, settings) -> int:
     cmd = args.kb_command
     if cmd == "demo":
         return _demo(settings)
+    if cmd == "migrate":
+        return _migrate(settings)
     store = _open(args, settings)
     if cmd == "import":
         return _import(args, settings, store)
@@ -232,6 +235,23 @@ def _dispatch(args, settings) -> int:
         else:
             for key, value in stats.items():
                 print(f"{key:<12} {value}")
+    return 0
+
+
+def _migrate(settings) -> int:
+    from kb import kb_target
+    from kb.db import open_db
+    from kb.migrate import migrate
+
+    db = open_db(kb_target(settings))
+    try:
+        before, after = migrate(db)
+    finally:
+        db.close()
+    if before == after:
+        print(f"KB {db.location}: schema version {after}, up to date")
+    else:
+        print(f"KB {db.location}: schema version {before or 'none'} -> {after}")
     return 0
 
 

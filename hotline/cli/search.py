@@ -48,10 +48,11 @@ def run(args, settings) -> int:
         print("error: give either a query or --queries FILE", file=sys.stderr)
         return 2
     svc = SearchService(settings)
-    if not args.no_sync and settings.kb_path.is_file():
-        from kb import KBStore
+    if not args.no_sync:
+        from kb import KBStore, kb_exists, kb_target
 
-        svc.sync(KBStore(settings.kb_path))
+        if kb_exists(settings):
+            svc.sync(KBStore(kb_target(settings)))
     filters = SearchFilters(region=args.region, department=args.department,
                             category=args.category, now=args.now)
     queries = _read_queries(args.queries) if args.queries else [args.query]

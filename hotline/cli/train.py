@@ -35,7 +35,8 @@ def register(sub) -> None:
     p.add_argument("--demo", action="store_true",
                    help="train both heads on HOME/demo/work_orders.csv and make them current")
     p.add_argument("--include-feedback", action="store_true",
-                   help="with --demo: add agents' corrections from HOME/feedback.sqlite3")
+                   help="with --demo: add agents' corrections from HOME/feedback.sqlite3 "
+                        "(the KB database's feedback table when kb_url is PostgreSQL)")
     p.set_defaults(func=run)
 
 

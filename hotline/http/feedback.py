@@ -1,6 +1,8 @@
 """Agent feedback: the final type / department / chosen answer for a request.
 
-Stored in SQLite at ``settings.home/feedback.sqlite3``. Every field the client
+Stored in SQLite at ``settings.home/feedback.sqlite3``, or, when the KB is on
+PostgreSQL (``kb_url``), in a ``feedback`` table of the KB's database, so every
+replica writes to one place (kb.db gives the connection either way). Every field the client
 sends (text, comment, and the side fields: request id, region, channel, predicted
 and final labels, answer id) is free text to the store and is masked with
 ``index.text.mask_field`` before it is written (:data:`CLIENT_COLUMNS`), so the
@@ -14,8 +16,6 @@ from __future__ import annotations
 
 import csv
 import json
-import sqlite3
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -48,22 +48,25 @@ CLIENT_COLUMNS = tuple(c for c in COLUMNS if c not in ("id", "created_at", "key_
 
 
 class FeedbackStore:
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        with self._conn() as conn:
-            conn.execute("PRAGMA journal_mode=WAL")
+    def __init__(self, path: "Path | str"):
+        """``path``: a SQLite file, or a ``postgresql://`` URL (the KB's database)."""
+        from kb.db import open_db   # like export(): hotline/ reaches kb/ lazily
+
+        self.db = open_db(path, timeout=10)
+        self.path = self.db.path
+        # The table is created where it is missing (it is the feedback store's
+        # own, not part of the KB schema and its migrations). Under the KB's write
+        # lock: PostgreSQL's CREATE TABLE IF NOT EXISTS can still fail when two
+        # workers run it at the same moment.
+        with self.db.write(lock=True) as conn:
             conn.execute(_SCHEMA)
 
-    def _conn(self) -> sqlite3.Connection:
-        # One connection per thread: sqlite3 connections are not shared across threads.
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=10)
-            conn.row_factory = sqlite3.Row
-            self._local.conn = conn
-        return conn
+    @classmethod
+    def for_settings(cls, settings) -> "FeedbackStore":
+        """home/feedback.sqlite3 with the embedded KB; the KB's database otherwise."""
+        if settings.kb_is_sqlite:
+            return cls(settings.home / "feedback.sqlite3")
+        return cls(settings.kb_database_url)
 
     def add(self, item: dict, key_id: str | None = None) -> dict:
         sent = {
@@ -81,17 +84,21 @@ class FeedbackStore:
         row = {"id": uuid.uuid4().hex,
                "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                **{c: mask_field(sent[c]) for c in CLIENT_COLUMNS}, "key_id": key_id}
-        with self._conn() as conn:
+        with self.db.write(lock=False) as conn:
             conn.execute(f"INSERT INTO feedback ({','.join(COLUMNS)}) "
                          f"VALUES ({','.join('?' * len(COLUMNS))})", [row[c] for c in COLUMNS])
         return row
 
     def count(self) -> int:
-        return self._conn().execute("SELECT COUNT(*) FROM feedback").fetchone()[0]
+        with self.db.read() as conn:
+            return conn.execute("SELECT COUNT(*) FROM feedback").fetchone()[0]
 
     def rows(self) -> Iterator[dict]:
-        for r in self._conn().execute("SELECT * FROM feedback ORDER BY created_at, id"):
-            yield dict(r)
+        with self.db.read() as conn:
+            cur = conn.execute(f"SELECT {','.join(COLUMNS)} FROM feedback ORDER BY created_at, id")
+            rows = cur.fetchall()
+        for r in rows:
+            yield dict(zip(COLUMNS, r))
 
     def export(self, path: Path) -> int:
         """Training rows (title,detail,type,department) as CSV, or every column as

@@ -22,7 +22,7 @@ def open_store(settings):
 
     # Opening creates an empty KB on a fresh home, so editors can start adding entries.
     store = kb.open_store(settings)
-    return store, str(settings.kb_path.name)
+    return store, str(settings.kb_path.name) if settings.kb_is_sqlite else store.location
 
 
 def load_search(settings):
@@ -76,7 +76,14 @@ def _stamp(path, inode_only: bool = False) -> str:
 
 
 def probe_store(settings) -> str:
-    # The file itself, not its contents: writes go through the open store.
+    # The file itself, not its contents: writes go through the open store and
+    # reach the index through the change log. A database server has no file: its
+    # identity is the URL (a changed kb_url means another KB); its contents are
+    # followed through the change log like the file's.
+    if not settings.kb_is_sqlite:
+        from foundation.db import redact
+
+        return redact(settings.kb_database_url)
     return _stamp(settings.kb_path, inode_only=True)
 
 
@@ -104,9 +111,12 @@ PROBES: dict[str, Callable] = {
 
 
 def missing(settings) -> list[str]:
-    """What ``training.prepare.ensure_all`` would build (cheap: file checks only)."""
+    """What ``training.prepare.ensure_all`` would build (cheap: file checks, and
+    one query when the KB is on a database server)."""
+    from kb import kb_exists
+
     out = []
-    if not settings.kb_path.is_file():
+    if not kb_exists(settings):
         out.append("kb")
     current = resolve_current(settings.index_root)
     if current is None or not current.is_dir():

@@ -10,7 +10,10 @@ One mechanism follows everything that can change under a running server
   embedder re-exported, the taxonomy edited, the KB file replaced) are loaded
   beside the serving ones, paced, and swapped in with one assignment;
 * KB changes made by anyone (another worker, another replica, a CLI import)
-  are applied to the loaded index from the KB change log.
+  are applied to the loaded index from the KB change log. The log is polled
+  more often (every ``SYNC_SECONDS``, one ``seq > n`` range read) than the
+  artifacts are probed, so a write through one replica is searchable on the
+  others well within a second.
 
 Requests never do this work: they read ``engine.snapshot`` and go on. A write
 through this process applies its own change at once (:meth:`sync_index`), so
@@ -35,6 +38,8 @@ from hotline.runtime.snapshot import ATTRIBUTE, COMPONENTS, Snapshot
 from index.text import Normalizer
 
 log = logging.getLogger(__name__)
+# How often the follower reads the KB change log between full follow steps.
+SYNC_SECONDS = 0.25
 
 
 class Engine:
@@ -74,15 +79,21 @@ class Engine:
         if self.follow_seconds <= 0:
             return
         ref, interval = weakref.ref(self), self.follow_seconds
+        tick = min(interval, SYNC_SECONDS)
 
         def follow():
+            next_full = time.monotonic() + interval
             while True:
-                time.sleep(interval)
+                time.sleep(tick)
                 engine = ref()           # gone with its app: stop
                 if engine is None:
                     return
                 try:
-                    engine.follow_once()
+                    if time.monotonic() >= next_full:
+                        next_full = time.monotonic() + interval
+                        engine.follow_once()
+                    else:
+                        engine.sync_index()
                 except Exception:        # the follower must outlive one bad step
                     log.exception("following artifacts and the KB failed")
                 del engine

@@ -31,7 +31,7 @@ def work_orders_csv(rows) -> str:
 
 def build_demo(settings, seed: int = 0, scale: float = 1.0, progress: bool = True) -> dict:
     """Generate and install the demo; returns a summary of counts and seconds."""
-    from kb import KBStore
+    from kb import KBStore, kb_target
     from kb.taxonomy import TAXONOMY_FILE, load_taxonomy, save_departments
 
     t0 = time.perf_counter()
@@ -60,8 +60,9 @@ def build_demo(settings, seed: int = 0, scale: float = 1.0, progress: bool = Tru
         if bar is not None and phase == "write":
             bar.update(n)
 
-    Path(settings.kb_path).parent.mkdir(parents=True, exist_ok=True)
-    store = KBStore(settings.kb_path, taxonomy=load_taxonomy(tax_path))
+    if settings.kb_is_sqlite:
+        Path(settings.kb_path).parent.mkdir(parents=True, exist_ok=True)
+    store = KBStore(kb_target(settings), taxonomy=load_taxonomy(tax_path))
     try:
         report = store.import_rows(kb.entries, mode="replace", by="demo", progress=_progress)
     finally:
@@ -71,7 +72,7 @@ def build_demo(settings, seed: int = 0, scale: float = 1.0, progress: bool = Tru
     published = sum(1 for e in kb.entries if e["status"] == "published")
     return {"entries": len(kb.entries), "published": published, "departments": len(taxonomy()),
             "work_orders": len(orders), "queries": len(queries), "seed": seed, "scale": scale,
-            "demo_dir": str(demo_dir), "kb_path": str(settings.kb_path),
+            "demo_dir": str(demo_dir), "kb_path": store.location,
             "generate_seconds": round(t_gen, 2), "import": {"added": report.added, "updated": report.updated,
                                                              "unchanged": report.unchanged, "deleted": report.deleted},
             "seconds": round(time.perf_counter() - t0, 2)}

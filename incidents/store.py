@@ -96,7 +96,9 @@ def make_engine(url: str) -> sa.Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
         return engine
-    return sa.create_engine(url, pool_pre_ping=True)
+    from foundation.db import create_engine_for
+
+    return create_engine_for(url)   # postgresql:// → psycopg 3, pool_pre_ping
 
 
 class IncidentStore:

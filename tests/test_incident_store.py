@@ -1,11 +1,10 @@
 """The incident store (incidents/store.py) over SQLAlchemy Core, and the online
 index that follows its change feed (incidents/online.py).
 
-Runs on SQLite files; ``HOTLINE_TEST_PG_URL`` (a PostgreSQL URL of an empty
-database) runs the same tests on PostgreSQL too."""
+Runs on SQLite files and on a fresh database of the session's real PostgreSQL
+(tests/pg.py)."""
 from __future__ import annotations
 
-import os
 
 import pytest
 
@@ -20,22 +19,15 @@ WATER_3 = "幸福小区东门这边也停水了，请问什么时候恢复供水
 LIFT = "幸福小区3栋电梯坏了，老人被困在里面"
 
 
-def _urls():
-    yield "sqlite"
-    if os.environ.get("HOTLINE_TEST_PG_URL"):
-        yield "pg"
-
-
-@pytest.fixture(params=list(_urls()))
+@pytest.fixture(params=["sqlite", "pg"])
 def url(request, tmp_path):
+    """The store on a SQLite file and on a fresh database of the session's real
+    PostgreSQL (tests/pg.py; skipped only where initdb is not installed)."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'incidents.sqlite3'}"
-    import sqlalchemy as sa
-
-    pg = os.environ["HOTLINE_TEST_PG_URL"]
-    engine = sa.create_engine(pg)
-    metadata.drop_all(engine)
-    engine.dispose()
+    server = request.getfixturevalue("pg_server")
+    pg = server.new_database()
+    request.addfinalizer(lambda: server.drop_database(pg))
     return pg
 
 

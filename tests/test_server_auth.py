@@ -3,7 +3,6 @@ for editors only, and the rate limit charged by work (KB-only home, no models)."
 from __future__ import annotations
 
 import logging
-import os
 
 import pytest
 
@@ -65,12 +64,7 @@ class FakeClock:
         return self.t
 
 
-# A PostgreSQL to run the shared store's tests on too (e.g. postgresql://postgres@
-# 127.0.0.1:5439/postgres); its hotline_ratelimit table is emptied by each test.
-PG_URL = os.environ.get("HOTLINE_TEST_PG_URL")
-
-
-@pytest.fixture(params=["memory", "shared"] + (["shared-pg"] if PG_URL else []))
+@pytest.fixture(params=["memory", "shared", "shared-pg"])
 def new_limiter(request, tmp_path):
     """Both stores (rate_limit_store): ``new_limiter(per_minute, clock, **memory_options)``;
     the shared one over a SQLite file, as `hotline serve` runs it by default."""
@@ -82,11 +76,13 @@ def new_limiter(request, tmp_path):
     def new(per_minute, clock, **kwargs):
         if request.param == "memory":
             return RateLimiter(per_minute, clock=clock, **kwargs)
-        url = PG_URL if request.param == "shared-pg" else f"sqlite:///{tmp_path}/rl.sqlite3"
+        if request.param == "shared-pg":   # a fresh database of the session's PostgreSQL
+            server = request.getfixturevalue("pg_server")
+            url = server.new_database()
+            request.addfinalizer(lambda: server.drop_database(url))
+        else:
+            url = f"sqlite:///{tmp_path}/rl.sqlite3"
         made.append(SharedRateLimiter(per_minute, url, clock=clock))
-        if request.param == "shared-pg":
-            with made[-1].engine.connect() as conn:
-                conn.exec_driver_sql("DELETE FROM hotline_ratelimit")
         return made[-1]
 
     yield new
@@ -150,17 +146,14 @@ def test_rate_limit_cost_debt_and_retry_after(new_limiter):
         limiter.hit("k")
 
 
-@pytest.fixture(params=["sqlite"] + (["pg"] if PG_URL else []))
+@pytest.fixture(params=["sqlite", "pg"])
 def shared_url(request, tmp_path):
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path}/rl.sqlite3"
-    from hotline.http.ratelimit_shared import open_engine
-
-    engine = open_engine(PG_URL)
-    with engine.connect() as conn:
-        conn.exec_driver_sql("DELETE FROM hotline_ratelimit")
-    engine.dispose()
-    return PG_URL
+    server = request.getfixturevalue("pg_server")
+    url = server.new_database()
+    request.addfinalizer(lambda: server.drop_database(url))
+    return url
 
 
 def test_shared_buckets_are_one_limit_for_every_process(tmp_path, shared_url):

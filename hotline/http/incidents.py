@@ -31,8 +31,13 @@ REFRESH_S = 0.25
 
 
 def store_url(settings) -> str:
-    """Where the incident store lives: the home's SQLite file. The one function to
-    switch when the KB database URL (``kb_url``) carries the incident tables too."""
+    """Where the incident store lives: the KB's database when that is a shared
+    PostgreSQL (``kb_url``: every replica sees the same incidents), else the
+    home's own SQLite file beside the KB's."""
+    from foundation.db import is_postgres
+
+    if is_postgres(settings.kb_database_url):
+        return settings.kb_database_url
     return f"sqlite:///{settings.home / 'incidents.sqlite3'}"
 
 

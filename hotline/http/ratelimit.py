@@ -72,7 +72,8 @@ def refuse(per_minute: int, rate: float, tokens: float, need: float):
 
 def make_limiter(settings):
     """The limiter the settings ask for: ``rate_limit_store`` ``shared`` (a table in
-    ``rate_limit_url``, default ``sqlite:///HOME/run/ratelimit.sqlite3``) or
+    ``rate_limit_url``, default the KB's PostgreSQL when ``kb_url`` names one, else
+    ``sqlite:///HOME/run/ratelimit.sqlite3``) or
     ``memory`` (per process)."""
     store = settings.rate_limit_store.strip().lower()
     if store == "memory" or settings.rate_limit_per_minute <= 0:
@@ -82,7 +83,12 @@ def make_limiter(settings):
                           f"valid; expected 'shared' or 'memory'")
     from hotline.http.ratelimit_shared import SharedRateLimiter
 
-    url = settings.rate_limit_url.strip() or f"sqlite:///{settings.run_dir / 'ratelimit.sqlite3'}"
+    from foundation.db import is_postgres
+
+    # Replicas over one PostgreSQL KB share their buckets there too, unless told otherwise.
+    url = settings.rate_limit_url.strip() or (
+        settings.kb_database_url if is_postgres(settings.kb_database_url)
+        else f"sqlite:///{settings.run_dir / 'ratelimit.sqlite3'}")
     return SharedRateLimiter(settings.rate_limit_per_minute, url)
 
 

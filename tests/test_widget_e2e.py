@@ -199,6 +199,9 @@ def test_typing_shows_department_answers_and_highlights(page, server):
     assert answers.count() == len(body["answers"]) >= 3
     first = body["answers"][0]
     assert WATER_DEPT in first["department"]
+    # a rank, never the fused score as a percentage (it read 119 %)
+    metas = [answers.nth(i).locator(".meta").first.inner_text() for i in range(answers.count())]
+    assert all(f"第 {i + 1} 位" in m and "%" not in m for i, m in enumerate(metas)), metas
     marks = page.locator("#answers mark").all_inner_texts()
     assert "停水" in marks, marks
     words = set(first["highlights"]["question"]) | set(first["highlights"]["answer"])

@@ -103,8 +103,10 @@
     const q = node("div", "q");
     q.id = "answer-q-" + i;
     q.appendChild(highlight(a.question || "", hl.question));
+    // A plain rank, not the fused score: that sum of cosine and lexical terms is no
+    // probability and printed as a percentage it read 119 %.
     const meta = node("div", "meta", [a.id, (a.department || []).join("、"), a.region || "全市",
-      "相关度 " + pct(a.score)].filter(Boolean).join(" · "));
+      "第 " + (i + 1) + " 位"].filter(Boolean).join(" · "));
     const body = node("div", "a collapsed");
     body.id = "answer-" + i;
     body.appendChild(highlight(a.answer || "", hl.answer));

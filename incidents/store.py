@@ -268,6 +268,19 @@ class IncidentStore:
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
 
+    def orders_since(self, since_h: float) -> list[dict]:
+        """Every order at or after ``since_h`` (time, region, department, type,
+        problem classes, incident; no text): what the dashboard's aggregates
+        (``incidents.stats``) are counted from."""
+        q = (sa.select(orders.c.id, orders.c.incident_id, orders.c.time_h, orders.c.region,
+                       orders.c.department, orders.c.type, orders.c.classes)
+             .where(orders.c.time_h >= since_h).order_by(orders.c.time_h))
+        with self.engine.connect() as conn:
+            rows = [dict(r._mapping) for r in conn.execute(q)]
+        for r in rows:
+            r["classes"] = json.loads(r["classes"]) if r["classes"] else []
+        return rows
+
     def marks_of(self, incident_ids: Iterable[int] | None = None) -> list[dict]:
         q = sa.select(marks)
         if incident_ids is not None:

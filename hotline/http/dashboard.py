@@ -1,0 +1,53 @@
+"""The read-only endpoints behind the analysts' dashboard (docs/dashboard.md):
+incident aggregates (``GET /v1/incidents/stats``) and the reclassification change
+reports of the home (``GET /v1/reports/changes``, ``/v1/reports/changes/{id}``).
+
+Analysts see what the incident list shows, so every view needs the incident
+list's role (:data:`DASHBOARD_ROLE`). The counting is ``incidents.stats`` (pure);
+the report files are read by ``hotline.change_reports`` (ids only, no paths).
+"""
+from __future__ import annotations
+
+from flask import jsonify, request
+
+from foundation.errors import InvalidInput
+from hotline import change_reports
+from hotline.http.errors import WrongType
+from hotline.http.incidents import _int
+from incidents import stats as incident_stats
+
+DASHBOARD_ROLE = "agent"   # the role GET /v1/incidents needs
+MAX_DAYS = 31
+MAX_OPEN = 100_000         # open incidents counted per district (far beyond a real day)
+
+
+def register(api, desks, settings) -> None:
+    @api("/v1/incidents/stats", ["GET"], DASHBOARD_ROLE)
+    def incident_stats_view():
+        days = _int(request.args.get("days"), "days", 7, 1, MAX_DAYS)
+        tz = request.args.get("tz")
+        tz_minutes = 480 if tz is None else _signed(tz, "tz", -720, 840)
+        desk = desks()
+        now_h = desk.clock()
+        orders = desk.store.orders_since(now_h - 2 * days * 24)
+        open_rows = desk.store.incidents("open", now_h=now_h, limit=MAX_OPEN)
+        return jsonify(incident_stats.summary(orders, open_rows, now_h, days, tz_minutes))
+
+    @api("/v1/reports/changes", ["GET"], DASHBOARD_ROLE)
+    def change_report_list():
+        return jsonify({"items": change_reports.list_reports(settings.home)})
+
+    @api("/v1/reports/changes/<report_id>", ["GET"], DASHBOARD_ROLE)
+    def change_report(report_id):
+        return jsonify(change_reports.load_report(settings.home, report_id))
+
+
+def _signed(raw: str, name: str, lo: int, hi: int) -> int:
+    text = raw.strip()
+    if not text.lstrip("-+").isdigit() or len(text) > 6:
+        raise WrongType(f"query parameter {name}={raw[:40]!r} is not an integer "
+                        "(minutes east of UTC, e.g. 480)")
+    value = int(text)
+    if not lo <= value <= hi:
+        raise InvalidInput(f"query parameter {name}={value} is out of range [{lo}, {hi}]")
+    return value

@@ -78,10 +78,12 @@
         "aria-label": `事件 ${inc.id}，${inc.size} 位来电，查看来电`,
         "aria-selected": String(state.selected === inc.id) },
         node("td", { class: "size" + (inc.size > 2 ? " hot" : ""), text: String(inc.size) }),
-        node("td", { class: "when", text: `${when(inc.first_seen)} / ${when(inc.last_seen)}` }),
-        node("td", { class: "region", text: inc.region || "—" }),
-        node("td", { class: "dept", text: inc.department || "—" }),
-        node("td", { class: "note", text: inc.note || (inc.examples[0] && inc.examples[0].text) || "" }));
+        node("td", { class: "when", "data-label": "首次 / 最近", text: `${when(inc.first_seen)} / ${when(inc.last_seen)}` }),
+        node("td", { class: "region", "data-label": "区域", text: inc.region || "—" }),
+        node("td", { class: "dept", "data-label": "承办部门", text: inc.department || "—" }),
+        inc.note ? node("td", { class: "note", "data-label": "最新备注", text: inc.note })
+          : node("td", { class: "note example", "data-label": "最新来电",   // no note yet
+            text: (inc.examples[0] && inc.examples[0].text) || "—" }));
       tr.addEventListener("click", () => showDetail(inc.id));
       tr.addEventListener("keydown", (e) => { if (e.key === "Enter") showDetail(inc.id); });
       return tr;
@@ -124,7 +126,8 @@
     el.districts.replaceChildren(...rows.map((r, i) => {
       const busiest = i === 0 && r.open_reports > 0;
       return node("li", { class: busiest ? "busiest" : "", "data-region": r.region || "" },
-        node("span", { class: "name", text: (r.region || "未填区域") + (busiest ? " 🔥" : "") }),
+        node("span", { class: "name" }, r.region || "未填区域",
+          busiest ? node("span", { class: "badge", text: "最多" }) : null),
         node("span", { class: "bars", "aria-hidden": "true" },
           node("span", { class: "bar-open", style: `width:${(100 * r.open_reports / max).toFixed(1)}%` }),
           node("span", { class: "bar-all", style: `width:${(100 * r.reports / max).toFixed(1)}%` })),
@@ -211,7 +214,7 @@
       failed(err);
       if (err.status === 401) return;
     }
-    state.timer = setTimeout(refresh, REFRESH_MS);
+    if (!el.app.hidden) state.timer = setTimeout(refresh, REFRESH_MS);   // not after sign-out
   }
 
   // ------------------------------------------------------------------ session

@@ -155,3 +155,24 @@ def test_dashboard_page_is_served_offline(kb_client):
         assert "https://" not in text and "@import" not in text and "@font-face" not in text
     assert "https://" not in page and "http://" not in page
     assert kb_client.get("/dashboard/../server.py").status_code == 404
+
+
+def test_answers_match_the_openapi_document(recorded, kb_home):
+    """The stats and change-report answers validate against their published schemas."""
+    import jsonschema
+
+    _change_report(kb_home / "reports" / "r1", [("水务", "城管"), ("城管", "城管")])
+    doc = recorded.get("/openapi.json").get_json()
+
+    def check(path, name):
+        body = recorded.get(path, headers=auth("agent")).get_json()
+        schema = {**doc["components"]["schemas"][name],
+                  "components": doc["components"]}
+        jsonschema.validate(body, schema, cls=jsonschema.Draft202012Validator)
+
+    check("/v1/incidents/stats", "IncidentStats")
+    check("/v1/reports/changes", "ChangeReportList")
+    check("/v1/reports/changes/r1", "ChangeReport")
+    ops = doc["paths"]
+    assert ops["/v1/incidents/stats"]["get"]["description"].startswith("Requires role `agent`")
+    assert {"401", "403"} <= set(ops["/v1/reports/changes/{report_id}"]["get"]["responses"])

@@ -8,6 +8,8 @@ the report files are read by ``hotline.change_reports`` (ids only, no paths).
 """
 from __future__ import annotations
 
+import re
+
 from flask import jsonify, request
 
 from foundation.errors import InvalidInput
@@ -44,7 +46,7 @@ def register(api, desks, settings) -> None:
 
 def _signed(raw: str, name: str, lo: int, hi: int) -> int:
     text = raw.strip()
-    if not text.lstrip("-+").isdigit() or len(text) > 6:
+    if not re.fullmatch(r"[+-]?[0-9]{1,5}", text):
         raise WrongType(f"query parameter {name}={raw[:40]!r} is not an integer "
                         "(minutes east of UTC, e.g. 480)")
     value = int(text)

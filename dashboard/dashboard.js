@@ -80,7 +80,7 @@
     el.openRows.replaceChildren(...items.map((inc) => {
       const tr = node("tr", { tabindex: "0", "data-id": String(inc.id),
         "aria-label": `事件 ${inc.id}，${inc.size} 位来电，查看来电`,
-        "aria-selected": String(state.selected === inc.id) },
+        "aria-current": String(state.selected === inc.id) },
         node("td", { class: "size" + (inc.size > 2 ? " hot" : ""), text: String(inc.size) }),
         node("td", { class: "when", "data-label": "首次 / 最近", text: `${when(inc.first_seen)} / ${when(inc.last_seen)}` }),
         node("td", { class: "region", "data-label": "区域", text: inc.region || "—" }),
@@ -97,7 +97,7 @@
 
   async function showDetail(id) {
     state.selected = id;
-    for (const tr of el.openRows.children) tr.setAttribute("aria-selected", String(tr.dataset.id === String(id)));
+    for (const tr of el.openRows.children) tr.setAttribute("aria-current", String(tr.dataset.id === String(id)));
     try {
       const inc = await call("GET", `/v1/incidents/${id}`);
       el.detailTitle.textContent = `事件 #${inc.id}：${inc.size} 位来电`;

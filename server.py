@@ -25,6 +25,7 @@ from hotline import service
 from hotline.responses import jsonable
 from hotline.runtime import Engine
 from hotline.http import accesslog
+from hotline.http import dashboard as dashboard_views
 from hotline.http import incidents as incident_views
 from hotline.http import openapi, validation
 from foundation import timing
@@ -38,6 +39,7 @@ from foundation.settings import Settings
 
 log = logging.getLogger("hotline.server")
 WIDGET_DIR = Path(__file__).resolve().parent / "widget"
+DASHBOARD_DIR = Path(__file__).resolve().parent / "dashboard"
 DRAFT_ROLE = "editor"                 # drafts (unpublished answers) are editors' work
 SIGN_IN_FAILURES_PER_MINUTE = 20      # per client address, at a full bucket
 
@@ -48,7 +50,8 @@ def _settings(config) -> Settings:
 
 
 def create_app(config: Settings | Mapping[str, Any] | None = None, *,
-               engine: Engine | None = None, widget_dir: Path | None = None) -> Flask:
+               engine: Engine | None = None, widget_dir: Path | None = None,
+               dashboard_dir: Path | None = None) -> Flask:
     """``config``: a Settings, or a dict of setting overrides (env and TOML still
     apply beneath them). ``engine`` injects a prepared engine (tests, embedding
     hosts); by default one is loaded from ``settings.home``."""
@@ -74,6 +77,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, *,
                for name, schema in openapi.request_schemas(settings).items()}
     doc = openapi.build(settings)
     widget_dir = Path(widget_dir or WIDGET_DIR)
+    dashboard_dir = Path(dashboard_dir or DASHBOARD_DIR)
     app.extensions["hotline"] = {"settings": settings, "engine": engine, "keyring": keyring,
                                  "demo_key": demo_key, "metrics": metrics, "feedback": feedback,
                                  "sessions": sessions, "limiter": limiter,
@@ -276,6 +280,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, *,
         return jsonify({"id": entry_id, "items": jsonable(items)})
 
     # ------------------------------------------------------------ incidents (hotline/http/incidents.py)
+    dashboard_views.register(api, desks, settings)   # before /v1/incidents/<int:id>
     incident_views.register(api, body, by, engine, desks)
 
     # ------------------------------------------------------------ widget session
@@ -379,12 +384,22 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, *,
     def widget_asset(name):
         return _widget_file(widget_dir, name)
 
+    @app.get("/dashboard")
+    @app.get("/dashboard/")
+    def dashboard_page():
+        # Like the widget: the page grants nothing, the data needs a session or key.
+        return _widget_file(dashboard_dir, "index.html", "dashboard")
+
+    @app.get("/dashboard/<path:name>")
+    def dashboard_asset(name):
+        return _widget_file(dashboard_dir, name, "dashboard")
+
     return app
 
 
-def _widget_file(directory: Path, name: str) -> Response:
+def _widget_file(directory: Path, name: str, what: str = "widget") -> Response:
     if not (directory / "index.html").is_file():
-        raise NotFound(f"the widget is not installed (no {directory}/index.html)")
+        raise NotFound(f"the {what} is not installed (no {directory}/index.html)")
     resp = send_from_directory(directory, name, max_age=0)
     resp.headers["X-Content-Type-Options"] = "nosniff"
     return resp

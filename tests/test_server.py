@@ -87,10 +87,13 @@ def test_openapi_document_and_docs_page(kb_client):
     assert expected <= have
     # every Flask route is documented (except the HTML pages)
     app_rules = {r.rule.replace("<entry_id>", "{entry_id}")
-                 .replace("<int:incident_id>", "{incident_id}") for r in
+                 .replace("<int:incident_id>", "{incident_id}")
+                 .replace("<report_id>", "{report_id}") for r in
                  kb_client.application.url_map.iter_rules()}
     undocumented = app_rules - set(doc["paths"]) - {"/docs", "/widget", "/widget/",
-                                                      "/widget/<path:name>", "/static/<path:filename>"}
+                                                      "/widget/<path:name>", "/static/<path:filename>",
+                                                      "/dashboard", "/dashboard/",
+                                                      "/dashboard/<path:name>"}
     assert not undocumented
     assert doc["components"]["schemas"]["AnalyzeRequest"]["properties"]["text"]["maxLength"] == 2000
     page = kb_client.get("/docs")

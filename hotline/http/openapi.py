@@ -248,6 +248,7 @@ def response_schemas() -> dict[str, dict]:
             "confidence": NUM, "new_incident": _ref("Incident")}),
         "IncidentAudit": _obj(["id", "items"], {"id": {"type": "integer"}, "items": {
             "type": "array", "items": {"type": "object"}}}),
+        **_dashboard_schemas(),
         "SearchResponse": _obj(["request_id", "query", "hits", "took_ms"], {
             "request_id": S, "query": S, "hits": {"type": "array", "items": _ref("Hit")},
             "took_ms": NUM}),
@@ -278,6 +279,48 @@ def response_schemas() -> dict[str, dict]:
                            "properties": {**status["properties"], "changed": STRS,
                                           "reloaded": STRS}},
         "Health": _obj(["status"], {"status": {"type": "string", "enum": ["ok"]}}),
+    }
+
+
+def _dashboard_schemas() -> dict:
+    """The dashboard's read-only answers (docs/dashboard.md)."""
+    INT = {"type": "integer"}
+    NULL_NUM = {"type": ["number", "null"]}
+    rising = {"type": "array", "items": _obj(["key", "this", "last", "delta", "growth_pct"], {
+        "key": S, "this": INT, "last": INT, "delta": INT, "growth_pct": NULL_NUM,
+        "label": {**S, "description": "problem classes: a word for the class (停水, 电梯...)"}})}
+    listed = {"id": {**S, "description": "the report directory's name under HOME/reports/"},
+              "written_at": {**S, "format": "date-time"}, "column": NULLABLE_S,
+              "head": NULLABLE_S, "rows_compared": INT, "changed": INT,
+              "changed_pct": NULL_NUM, "agreement": NULL_NUM}
+    rows = {"type": "array", "items": {"type": "object"}}
+    return {
+        "IncidentStats": _obj(["days", "tz_minutes", "totals", "per_hour", "per_day",
+                               "districts", "rising"], {
+            "days": INT, "tz_minutes": INT,
+            "totals": _obj(["reports", "reports_previous", "open_incidents", "open_reports"], {
+                "reports": INT, "reports_previous": INT, "open_incidents": INT,
+                "open_reports": INT}),
+            "per_hour": {"type": "array", "items": _obj(["start", "reports"], {
+                "start": {**S, "description": "hour start, ISO 8601 in the tz offset"},
+                "reports": INT})},
+            "per_day": {"type": "array", "items": _obj(["day", "reports"], {
+                "day": {**S, "format": "date"}, "reports": INT})},
+            "districts": {"type": "array", "items": _obj(
+                ["region", "open_incidents", "open_reports", "multi_report", "reports"], {
+                    "region": NULLABLE_S, "open_incidents": INT, "open_reports": INT,
+                    "multi_report": INT, "reports": INT})},
+            "rising": _obj(["department", "problem"], {"department": rising,
+                                                       "problem": rising})}),
+        "ChangeReportList": _obj(["items"], {"items": {
+            "type": "array", "items": _obj(list(listed), listed)}}),
+        "ChangeReport": _obj([*listed, "transitions", "transitions_total", "shifts",
+                              "changes_by_predicted_department", "most_confident_changes"], {
+            **listed, "rows_without_old_label": {"type": ["integer", "null"]},
+            "transitions": {"type": "array", "items": _obj(["old", "new", "rows"], {
+                "old": S, "new": S, "rows": INT})},
+            "transitions_total": INT, "shifts": rows,
+            "changes_by_predicted_department": rows, "most_confident_changes": rows}),
     }
 
 
@@ -328,6 +371,22 @@ def _operations():
          {200: "IncidentChange"}, [incident_id], [404]),
         ("get", "/v1/incidents/{incident_id}/audit", "Who changed the incident, when, how",
          "editor", None, {200: "IncidentAudit"}, [incident_id], [404]),
+        ("get", "/v1/incidents/stats", "The dashboard's aggregates: reports per hour and per "
+         "day, open incidents and reports by district, departments and problems rising "
+         "period over period", "agent", None, {200: "IncidentStats"}, [
+             {"name": "days", "in": "query", "required": False,
+              "schema": {"type": "integer", "minimum": 1, "maximum": 31, "default": 7}},
+             {"name": "tz", "in": "query", "required": False,
+              "description": "minutes east of UTC for day boundaries (480: China)",
+              "schema": {"type": "integer", "minimum": -720, "maximum": 840,
+                         "default": 480}}], [400]),
+        ("get", "/v1/reports/changes", "Reclassification change reports under the home's "
+         "reports folder, newest first", "agent", None, {200: "ChangeReportList"}, [], []),
+        ("get", "/v1/reports/changes/{report_id}", "One change report's summary (by id, "
+         "never a path)", "agent", None, {200: "ChangeReport"},
+         [{"name": "report_id", "in": "path", "required": True,
+           "schema": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$"}}],
+         [400, 404]),
     ]
     return [
         ("post", "/v1/analyze", "Analyze a request: type, department, deadline, answers "

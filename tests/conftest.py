@@ -63,6 +63,15 @@ def pg_server():
 
 
 @pytest.fixture
+def pg_url(request):
+    """The URL of a fresh, empty database on the session's PostgreSQL, dropped after the test."""
+    server = request.getfixturevalue("pg_server")
+    url = server.new_database()
+    request.addfinalizer(lambda: server.drop_database(url))
+    return url
+
+
+@pytest.fixture
 def kb_backend():
     """Which database kb_home / kb_target use; tests that run on both override it
     with ``@pytest.mark.parametrize("kb_backend", KB_BACKENDS)``."""
@@ -77,10 +86,7 @@ def kb_target(request, tmp_path, kb_backend):
     """What KBStore opens: a SQLite file under tmp_path, or the URL of a fresh
     PostgreSQL database."""
     if kb_backend == "postgresql":
-        server = request.getfixturevalue("pg_server")
-        url = server.new_database()
-        request.addfinalizer(lambda: server.drop_database(url))
-        return url
+        return request.getfixturevalue("pg_url")
     return tmp_path / "kb.sqlite3"
 
 

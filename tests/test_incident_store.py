@@ -25,10 +25,7 @@ def url(request, tmp_path):
     PostgreSQL (tests/pg.py; skipped only where initdb is not installed)."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'incidents.sqlite3'}"
-    server = request.getfixturevalue("pg_server")
-    pg = server.new_database()
-    request.addfinalizer(lambda: server.drop_database(pg))
-    return pg
+    return request.getfixturevalue("pg_url")
 
 
 def desk_at(url, hours=NOW):

@@ -76,12 +76,8 @@ def new_limiter(request, tmp_path):
     def new(per_minute, clock, **kwargs):
         if request.param == "memory":
             return RateLimiter(per_minute, clock=clock, **kwargs)
-        if request.param == "shared-pg":   # a fresh database of the session's PostgreSQL
-            server = request.getfixturevalue("pg_server")
-            url = server.new_database()
-            request.addfinalizer(lambda: server.drop_database(url))
-        else:
-            url = f"sqlite:///{tmp_path}/rl.sqlite3"
+        url = (request.getfixturevalue("pg_url") if request.param == "shared-pg"
+               else f"sqlite:///{tmp_path}/rl.sqlite3")
         made.append(SharedRateLimiter(per_minute, url, clock=clock))
         return made[-1]
 
@@ -150,10 +146,7 @@ def test_rate_limit_cost_debt_and_retry_after(new_limiter):
 def shared_url(request, tmp_path):
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path}/rl.sqlite3"
-    server = request.getfixturevalue("pg_server")
-    url = server.new_database()
-    request.addfinalizer(lambda: server.drop_database(url))
-    return url
+    return request.getfixturevalue("pg_url")
 
 
 def test_shared_buckets_are_one_limit_for_every_process(tmp_path, shared_url):

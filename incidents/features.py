@@ -75,12 +75,14 @@ def pair_features(r: Prepared, inc: Incident, window_hours: float) -> list[float
     long for a power cut, ordinary for a week of square dancing)."""
     place_exact = 1.0 if r.keys & inc.keys else 0.0
     place_sim = place_exact
-    if not place_exact and r.places and inc.places:
-        place_sim = max(place_similarity(a, b) for a in r.places for b in inc.places)
-    both = 1.0 if (r.places and inc.places) else 0.0
-    one = 1.0 if (bool(r.places) != bool(inc.places)) else 0.0
-    t_cent = inc.centroid_cosine(r.topic)
-    t_max = max((cosine(r.topic, t) for t in inc.recent), default=0.0)
+    rp, ip = r.places, inc.places
+    if not place_exact and rp and ip:
+        place_sim = max([place_similarity(a, b) for a in rp for b in ip])
+    both = 1.0 if (rp and ip) else 0.0
+    one = 1.0 if (bool(rp) != bool(ip)) else 0.0
+    topic = r.topic
+    t_cent = inc.centroid_cosine(topic)
+    t_max = max([cosine(topic, t) for t in inc.recent], default=0.0)
     # Shares of the incident's reports (that name a class at all) naming the
     # report's class / family: a big incident collects stray classes (公交站 in
     # a burst-main call) that should not attract every bus complaint.

@@ -13,8 +13,9 @@ incidents), and the threshold (grid search for the best B-cubed F1).
 """
 from __future__ import annotations
 
+import heapq
 import math
-from collections import Counter
+from operator import itemgetter, mul
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
@@ -57,38 +58,49 @@ class _Stream:
         self.index: dict[tuple[str, str], list[Incident]] = {}
         self.incidents: list[Incident] = []
 
-    def candidates(self, r: Prepared) -> list[Incident]:
+    def candidates(self, r: Prepared, keys=None) -> list[Incident]:
+        """The open incidents sharing most blocking keys with ``r`` (``keys``:
+        ``_block_keys(r)``, when the caller has it), most first; ties in order
+        of first hit (as ``Counter.most_common``)."""
         # counted per profile object, not per id: an online index may hold a stale
         # profile of a rebuilt incident under the same id
-        hits: Counter = Counter()
+        hits: dict = {}
+        get = hits.get
         oldest = r.time - self.reach
-        for key, weight in _block_keys(r):
-            bucket = self.index.get((r.region, key))
+        index, region = self.index, r.region
+        for key, weight in (_block_keys(r) if keys is None else keys):
+            bucket = index.get((region, key))
             if not bucket:
                 continue
             if bucket[0].last_time < oldest:  # time only moves on: prune for good
                 bucket[:] = [inc for inc in bucket if inc.last_time >= oldest]
             for inc in bucket:
                 if inc.last_time >= oldest:
-                    hits[inc] += weight
-        return [inc for inc, _ in hits.most_common(self.max_candidates)]
+                    hits[inc] = get(inc, 0) + weight
+        # what Counter.most_common does, without its per-key overhead
+        top = heapq.nlargest(self.max_candidates, hits.items(), key=itemgetter(1))
+        return [inc for inc, _ in top]
 
-    def open(self, r: Prepared, index: int, id_: int | None = None) -> Incident:
+    def open(self, r: Prepared, index: int, id_: int | None = None, keys=None) -> Incident:
         """A new incident of ``r``; numbered in order unless ``id_`` is given (the
         online index uses the store's incident ids)."""
         inc = Incident(len(self.incidents) if id_ is None else id_, r, index)
         if id_ is None:   # numbering; a long-lived online index keeps no list of all
             self.incidents.append(inc)
-        self._index(inc, r)
+        self._index(inc, r, keys)
         return inc
 
-    def join(self, inc: Incident, r: Prepared, index: int) -> None:
+    def join(self, inc: Incident, r: Prepared, index: int, keys=None) -> None:
         inc.add(r, index)
-        self._index(inc, r)
+        self._index(inc, r, keys)
 
-    def _index(self, inc: Incident, r: Prepared) -> None:
-        for key, _ in _block_keys(r):
-            bucket = self.index.setdefault((r.region, key), [])
+    def _index(self, inc: Incident, r: Prepared, keys=None) -> None:
+        index, region = self.index, r.region
+        for key, _ in (_block_keys(r) if keys is None else keys):
+            bucket = index.get((region, key))
+            if bucket is None:
+                index[(region, key)] = [inc]
+                continue
             if inc in bucket:
                 bucket.remove(inc)  # keep buckets ordered by last report
             bucket.append(inc)
@@ -161,11 +173,12 @@ class IncidentLinker:
                 raise InvalidInput(f"report {i} is out of time order: link_stream needs "
                                    "reports sorted by time")
             last = r.time
-            best, _ = self.best(r, stream.candidates(r), (w, windows, default, thr))
+            keys = _block_keys(r)
+            best, _ = self.best(r, stream.candidates(r, keys), (w, windows, default, thr))
             if best is None:
-                best = stream.open(r, i)
+                best = stream.open(r, i, keys=keys)
             else:
-                stream.join(best, r, i)
+                stream.join(best, r, i, keys=keys)
             if progress is not None:
                 progress.update(1)
             yield i, best.id
@@ -178,16 +191,20 @@ class IncidentLinker:
         a closed incident). ``params``: ``_params()``, computed once by the caller."""
         w, windows, default, thr = params or self._params()
         best, best_p, below = None, thr, 0.0
+        # _window(r, inc) is the max over the union of classes: max of the
+        # report's part and the incident's part (the same value, found faster)
+        mine = max((windows.get(c, default) for c in r.classes), default=None)
         for inc in candidates:
             if skip is not None and skip(inc):
                 continue
             # the window counts from the incident's first report: a problem
             # that comes back after it is a new incident
-            window = self._window(windows, default, r, inc)
+            theirs = max((windows.get(c, default) for c in inc.classes), default=mine)
+            window = default if theirs is None else theirs if mine is None else max(mine, theirs)
             if r.time - inc.first_time > window:
                 continue
             x = pair_features(r, inc, window)
-            p = _sigmoid(sum(a * b for a, b in zip(w, x)))
+            p = _sigmoid(sum(map(mul, w, x)))   # the same sum, in the same order
             if p >= best_p:
                 best, best_p = inc, p
             else:

@@ -14,6 +14,8 @@ name different buildings of one estate.
 """
 from __future__ import annotations
 
+import bisect
+import functools
 import re
 from dataclasses import dataclass
 
@@ -103,22 +105,29 @@ _CLAUSE_END = re.compile(r"[,.;!?，。；！？、\s]")
 def _clause_spans(text: str) -> list[tuple[int, int, str]]:
     """Token spans of only the clauses that hold a place suffix: segmenting
     them, not the whole report, is most of the speed of `hotline incidents`."""
-    from index.text import get_tokenizer
-
-    tok = get_tokenizer()
     spans, done = [], -1
+    ends = None
     for m in _SUFFIX_RE.finditer(text):
         if m.start() < done:
             continue
-        a = m.start()
-        while a > 0 and not _CLAUSE_END.match(text[a - 1]):
-            a -= 1
-        b = _CLAUSE_END.search(text, m.end())
-        b = b.start() if b else len(text)
-        clause = text[a:b]
-        spans += [(a + s, a + e, t) for s, e, t in _token_spans(tok.cut(clause), clause)]
+        if ends is None:   # clause boundaries, found once per text
+            ends = [e.start() for e in _CLAUSE_END.finditer(text)]
+        k = bisect.bisect_left(ends, m.start())
+        a = ends[k - 1] + 1 if k else 0
+        k = bisect.bisect_left(ends, m.end(), k)
+        b = ends[k] if k < len(ends) else len(text)
+        spans += [(a + s, a + e, t) for s, e, t in _clause_tokens(text[a:b])]
         done = b
     return spans
+
+
+@functools.lru_cache(maxsize=16384)
+def _clause_tokens(clause: str) -> tuple[tuple[int, int, str], ...]:
+    """A clause's token spans. Cached: callers repeat clauses (幸福小区停水了)
+    across reports, and jieba is most of the cost of preparing one."""
+    from index.text import get_tokenizer
+
+    return tuple(_token_spans(get_tokenizer().cut(clause), clause))
 
 
 def _core_before(text: str, spans, start: int, stop=_STOP) -> tuple[str, int]:

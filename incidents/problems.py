@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
 
 # class -> (family, words). Words are matched as substrings of normalised text.
 LEXICON: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -97,17 +96,23 @@ def topic_text(text: str, place_spans=()) -> str:
 def topic_vector(topic: str) -> dict[str, float]:
     """Character unigrams (minus stop characters) and bigrams within each run,
     L2-normalised. Bigrams carry the meaning; unigrams let 锈色 meet 锈水."""
-    grams: Counter = Counter()
+    # a dict with get(): Counter's += with less overhead, the same values and
+    # the same key order (which blocking and the incident sums follow)
+    grams: dict[str, float] = {}
+    get, stop = grams.get, _STOP_CHARS
     for run in topic.split():
+        last = len(run) - 1
         for i, ch in enumerate(run):
-            if ch not in _STOP_CHARS:
-                grams[ch] += 0.5
-            if i + 1 < len(run):
-                grams[run[i:i + 2]] += 1.0
+            if ch not in stop:
+                grams[ch] = get(ch, 0) + 0.5
+            if i < last:
+                g = run[i:i + 2]
+                grams[g] = get(g, 0) + 1.0
     norm = math.sqrt(sum(v * v for v in grams.values())) or 1.0
     return {g: v / norm for g, v in grams.items()}
 
 
 def cosine(a: dict[str, float], b: dict[str, float]) -> float:
     # the shared n-grams are few: intersect the key views (in C), then sum
-    return sum(a[g] * b[g] for g in a.keys() & b.keys())
+    # (a list, not a generator: the same sum in the same order, made faster)
+    return sum([a[g] * b[g] for g in a.keys() & b.keys()])

@@ -76,20 +76,33 @@ class Prepared:
     topic: dict[str, float]
 
 
-def prepare(report: Report, normalizer=None, tokenizer=None) -> Prepared:
-    """Normalise once (index.text.normalize), segment once, then extract."""
-    if normalizer is None:
-        from index.text import Normalizer
+Analysis = tuple  # (places, keys, classes, families, topic): what a text alone gives
 
-        normalizer = _normalizer()
-    text = normalizer(report.text or "")
+
+def analyse(text: str, normalizer=None, tokenizer=None) -> Analysis:
+    """The time- and region-free part of preparing a report, from its raw text:
+    equal texts give equal analyses, so a batch analyses each distinct text once
+    (and in worker processes: `hotline incidents --workers`)."""
+    text = (_normalizer() if normalizer is None else normalizer)(text or "")
     # segmentation (index.text's jieba) runs on the clauses around place suffixes only
     places = tuple(extract_places(text, tokenizer.cut(text) if tokenizer else None))
     topic = topic_text(text, [(p.start, p.end) for p in places])
     classes = problem_classes(text)  # the whole text: 公交站 is a place and a problem
+    return (places, frozenset(p.key for p in places), classes, families(classes),
+            topic_vector(topic))
+
+
+def prepared_from(report: Report, analysis: Analysis) -> Prepared:
+    """``report`` with its text's analysis. Reports of one text share the analysis's
+    objects; nothing downstream mutates them (Incident copies into its own sums)."""
+    places, keys, classes, fams, topic = analysis
     return Prepared(time=report.time, region=(report.region or "").strip(), places=places,
-                    keys=frozenset(p.key for p in places), classes=classes,
-                    families=families(classes), topic=topic_vector(topic))
+                    keys=keys, classes=classes, families=fams, topic=topic)
+
+
+def prepare(report: Report, normalizer=None, tokenizer=None) -> Prepared:
+    """Normalise once (index.text.normalize), segment once, then extract."""
+    return prepared_from(report, analyse(report.text, normalizer, tokenizer))
 
 
 _NORMALIZER = None

@@ -36,34 +36,54 @@ def _column(columns, name: str, flag: str) -> int:
     return columns.index(name)
 
 
-def _prepare_chunk(reports):
-    from incidents.reports import prepare
+_CHUNK = 500   # distinct texts per task sent to a worker
 
-    return [prepare(r) for r in reports]
+
+def _analyse_chunk(texts):
+    from incidents.reports import analyse
+
+    return [analyse(t) for t in texts]
 
 
 def _prepared_in_time_order(reports, order, workers: int):
-    """(index, prepared report) in time order. With ``workers`` > 1, processes
-    (forked after the tokenizer is loaded, so they share it) prepare chunks in
-    time order while the caller links the chunks already back."""
-    from incidents.reports import prepare
+    """(index, prepared report) in time order. Each distinct text is analysed once
+    (exports repeat texts: 已处理, a copied complaint), and kept only until its last
+    report. With ``workers`` > 1, processes (forked after the tokenizer is loaded,
+    so they share it) analyse the distinct texts in chunks, in order of first use,
+    while the caller links the reports whose texts are already back."""
+    from incidents.reports import analyse, prepared_from
 
-    chunk = 500
-    if workers <= 1 or len(order) < 4 * chunk:
-        for i in order:
-            yield i, prepare(reports[i])
+    last: dict[str, int] = {}
+    for pos, i in enumerate(order):
+        last[reports[i].text] = pos
+    texts = list(last)   # a dict keeps first insertion: texts in order of first use
+    done: dict[str, tuple] = {}
+    if workers <= 1 or len(texts) < 4 * _CHUNK:
+        for pos, i in enumerate(order):
+            t = reports[i].text
+            a = done.get(t)
+            if a is None:
+                a = done[t] = analyse(t)
+            if last[t] == pos:
+                del done[t]
+            yield i, prepared_from(reports[i], a)
         return
     import multiprocessing
 
     from index.text import get_tokenizer
 
     get_tokenizer()
-    _prepare_chunk(reports[:1])   # every lazy table loaded before the fork
-    parts = [order[k:k + chunk] for k in range(0, len(order), chunk)]
+    _analyse_chunk(texts[:1])   # every lazy table loaded before the fork
+    parts = [texts[k:k + _CHUNK] for k in range(0, len(texts), _CHUNK)]
     with multiprocessing.get_context("fork").Pool(workers) as pool:
-        done = pool.imap(_prepare_chunk, ([reports[i] for i in part] for part in parts))
-        for part, prepared in zip(parts, done):
-            yield from zip(part, prepared)
+        results = zip(parts, pool.imap(_analyse_chunk, parts))
+        for pos, i in enumerate(order):
+            t = reports[i].text
+            while t not in done:   # texts come back in order of first use
+                part, analyses = next(results)
+                done.update(zip(part, analyses))
+            a = done.pop(t) if last[t] == pos else done[t]
+            yield i, prepared_from(reports[i], a)
 
 
 def link_file(input: Path, out: Path, text_col: str, time_col: str, region_col: str | None,

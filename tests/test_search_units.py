@@ -178,3 +178,15 @@ def test_dense_rescore_variants_keep_raw_cosine_and_demote_a_hub():
     assert np.allclose(out["raw"], qv @ kb.T)
     assert out["raw"].argmax() == 0
     assert out["csls k=5 b=0.3"].argmax() == 5
+
+
+def test_fusion_defaults_follow_the_encoder():
+    """Lexical terms add to a cosine: e5's cosines cluster high, so its index starts
+    from its own tuned weights; other encoders (and st:<dir>) keep the defaults."""
+    from index.search.fusion import EMBEDDER_WEIGHTS, FusionWeights
+
+    assert FusionWeights.for_embedder("use") == FusionWeights()
+    assert FusionWeights.for_embedder("st:/models/x") == FusionWeights()
+    e5 = FusionWeights.for_embedder("e5")
+    assert e5 != FusionWeights()
+    assert all(getattr(e5, k) == v for k, v in EMBEDDER_WEIGHTS["e5"].items())

@@ -101,7 +101,7 @@ def evaluate(entries, queries, styles, embedder, tokenizer, progress: bool = Fal
     from index.search.build import build_state
     from training.eval_search import PreparedQueries
 
-    weights = FusionWeights()      # what `hotline search` uses: the production defaults
+    weights = FusionWeights.for_embedder(embedder.name)   # what `hotline index build` uses
     t0 = time.perf_counter()
     state = build_state(entries, embedder, tokenizer, weights=weights, progress=progress)
     build_s = time.perf_counter() - t0

@@ -33,7 +33,7 @@ MODES = ("dense", "lexical", "fused")
 KB_SAMPLE_SEED = 20261126
 GRID = {
     "overlap": (0.0, 0.05, 0.1, 0.2),
-    "chars": (0.0, 0.1, 0.2, 0.3, 0.4),
+    "chars": (0.0, 0.05, 0.1, 0.2, 0.3, 0.4),
     "bm25": (0.0, 0.05, 0.1),
 }
 RARE_GRID = {"rare": (0.0, 0.05, 0.1, 0.2), "rare_gate": (0.7, 0.8, 0.9, 1.01)}
@@ -187,7 +187,7 @@ def run(settings, *, tune: bool = True, limit: int | None = None, progress: bool
     ensure(settings.embedder, settings)
     embedder = get_embedder(settings.embedder, settings)
     tokenizer = get_tokenizer()
-    weights = FusionWeights()
+    weights = FusionWeights.for_embedder(embedder.name)   # as `hotline index build` starts
     report = {"embedder": embedder.name, "embedder_identity": embedder.identity,
               "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "tasks": []}
     tuned = weights

@@ -52,7 +52,8 @@ def build_state(entries, embedder, tokenizer, *, dense_kind: str = "auto",
     p = prepare(entries, embedder, tokenizer, include_answers, progress=progress,
                 with_rows=lexical_side)
     dense = DenseIndex(embedder.dim, dense_kind, expected_rows=len(p.rows))
-    state = IndexState(embedder.dim, dense, lexical, weights or FusionWeights(), include_answers)
+    state = IndexState(embedder.dim, dense, lexical, weights or FusionWeights.for_embedder(embedder.name),
+                       include_answers)
     state.char_rows = chars
     t = time.perf_counter()
     state.apply(p, prefitted=True)

@@ -21,6 +21,8 @@ would get from a second machine. Writes go to bench/results/replicas.json and a
 JSON + Markdown report under HOME/reports/.
 
 Options: --scale 0.05 --writes 20 --seconds 10 --concurrency 2 --workers 1 --threads 2
+         --driver auto|wrk|python (wrk when installed: it costs the shared cores far
+         less than the Python client threads, which run in this one process)
 """
 from __future__ import annotations
 
@@ -37,7 +39,7 @@ import threading
 import time
 from pathlib import Path
 
-from bench.bench_load import _free_port, drive, query_mix
+from bench.bench_load import _free_port, drive, drive_wrk, query_mix
 from bench.common import median, percentile, save
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -124,14 +126,18 @@ def prepare_home(settings, home: Path, kb_url: str, scale: float) -> dict:
             "index_build_seconds": round(time.perf_counter() - t1, 1)}
 
 
-def load_together(replicas, payloads, key, seconds, concurrency) -> list[dict]:
+def load_together(replicas, payloads, key, seconds, concurrency, driver="python") -> list[dict]:
     """The same load on every replica at once; one result per replica."""
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
     results: list = [None] * len(replicas)
 
     def one(i):
-        results[i] = drive(replicas[i].port, "/v1/search", payloads, headers, seconds,
-                           10**9, concurrency)
+        if driver == "wrk":
+            results[i] = drive_wrk(replicas[i].port, "/v1/search", payloads, headers, seconds,
+                                   concurrency)
+        else:
+            results[i] = drive(replicas[i].port, "/v1/search", payloads, headers, seconds,
+                               10**9, concurrency)
 
     threads = [threading.Thread(target=one, args=(i,)) for i in range(len(replicas))]
     for t in threads:
@@ -174,7 +180,7 @@ def markdown(figures: dict) -> str:
              f"{figures['load_average_before']}. KB: demo at scale {figures['kb']['scale']} "
              f"({figures['kb']['entries']} entries) in PostgreSQL {figures['postgresql']}; "
              f"`{figures['endpoint']}`, {figures['workers']} worker × {figures['threads']} threads "
-             f"per replica, {figures['concurrency']} client connections per replica, "
+             f"per replica, {figures['concurrency']} client connections per replica ({figures['driver']}), "
              f"{figures['seconds']} s.", "",
              "| setup | replica | requests/s | p50 ms | p99 ms | errors |", "|---|---|---|---|---|---|",
              f"| 1 replica | A | {s['rps']} | {s['p50_ms']} | {s['p99_ms']} | {s['errors']} |"]
@@ -197,7 +203,15 @@ def main(settings, argv=None) -> int:
     p.add_argument("--concurrency", type=int, default=2, help="client connections per replica")
     p.add_argument("--workers", type=int, default=1, help="gunicorn workers per replica")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--driver", choices=["auto", "wrk", "python"], default="auto",
+                   help="load generator: wrk if installed (auto), else Python threads")
     args = p.parse_args(argv or [])
+    driver = args.driver
+    if driver == "auto":
+        driver = "wrk" if shutil.which("wrk") else "python"
+    elif driver == "wrk" and not shutil.which("wrk"):
+        print("wrk is not installed (apt-get install wrk, or `make bench-deps`)", file=sys.stderr)
+        return 2
     if find_bin("initdb") is None or find_bin("pg_ctl") is None:
         print("PostgreSQL's initdb/pg_ctl are not installed (`make system-deps` installs "
               "Debian's postgresql)", file=sys.stderr)
@@ -225,12 +239,14 @@ def main(settings, argv=None) -> int:
         replicas.append(Replica(home, env, args.workers, args.threads))
         replicas[0].wait_search(keys["agent"])
         load_together(replicas, payloads, keys["agent"], 2, args.concurrency)   # warm-up
-        single = load_together(replicas, payloads, keys["agent"], args.seconds, args.concurrency)[0]
+        single = load_together(replicas, payloads, keys["agent"], args.seconds, args.concurrency,
+                               driver)[0]
 
         replicas.append(Replica(home, env, args.workers, args.threads))
         replicas[1].wait_search(keys["agent"])
         load_together(replicas[1:], payloads, keys["agent"], 2, args.concurrency)
-        pair = load_together(replicas, payloads, keys["agent"], args.seconds, args.concurrency)
+        pair = load_together(replicas, payloads, keys["agent"], args.seconds, args.concurrency,
+                             driver)
         delays = write_visible(replicas[0], replicas[1], keys["editor"], keys["agent"], args.writes)
         version = pg._run(find_bin("postgres"), "--version").stdout.split()[2]
     finally:
@@ -239,7 +255,7 @@ def main(settings, argv=None) -> int:
         pg.remove()
         shutil.rmtree(work, ignore_errors=True)
     figures = {
-        "endpoint": "/v1/search", "postgresql": version, "kb": kb,
+        "endpoint": "/v1/search", "driver": driver, "postgresql": version, "kb": kb,
         "workers": args.workers, "threads": args.threads, "concurrency": args.concurrency,
         "seconds": args.seconds, "load_average_before": load_before,
         "single": single,

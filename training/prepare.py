@@ -13,6 +13,7 @@ artifacts up.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 import time
@@ -87,9 +88,38 @@ def ensure_models(settings) -> bool:
     return True
 
 
+@contextlib.contextmanager
+def home_lock(settings):
+    """One builder per home at a time: ``HOME/run/prepare.lock`` (flock). Several
+    ``hotline serve`` over one home (replicas on two ports) each start this
+    module; without the lock each trained its own model at once (measured: two
+    ~2-minute trainings side by side on 2 cores, both published). The second
+    waits, then finds the artifacts there and does nothing. flock holds between
+    processes of one machine (and on NFS v4 / most cluster file systems)."""
+    import fcntl
+
+    path = settings.run_dir / "prepare.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info("prepare: another process is building for this home; waiting for it")
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def ensure_all(settings, demo: bool = False) -> dict:
     """Build what is missing; returns what was done. Steps that fail are logged
-    and the later steps still run where they can."""
+    and the later steps still run where they can. Holds :func:`home_lock`."""
+    with home_lock(settings):
+        return _ensure_all(settings, demo)
+
+
+def _ensure_all(settings, demo: bool) -> dict:
     report: dict = {}
     for name, fn in (("kb", lambda: ensure_kb(settings, demo)),
                      ("index", lambda: ensure_index(settings)),

@@ -1,0 +1,1 @@
+"""Tools for development, tests and benchmarks on one machine (not used by serving)."""

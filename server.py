@@ -164,9 +164,23 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, *,
         result["incident"] = incident_views.match(desks, result)   # records nothing
         return took({"request_id": g.request_id, **result})
 
-    @api("/v1/search", ["POST"], "agent")
+    def search_args() -> dict:
+        """GET /v1/search?query=…&k=…: the POST body's fields from the URL (a link or a
+        curl one-liner), checked by the same schema."""
+        with timing.phase("parse"):
+            data = {name: request.args[name] for name in ("query", "region", "department",
+                                                          "category", "now") if name in request.args}
+            if "k" in request.args:
+                raw = request.args["k"]
+                data["k"] = int(raw) if raw.strip().lstrip("-").isdigit() else raw  # schema names a bad k
+            schemas["SearchRequest"].check(data)
+        g.log_text = data.get("query")
+        charge(body_cost(data))
+        return data
+
+    @api("/v1/search", ["GET", "POST"], "agent")
     def search():
-        data = body("SearchRequest")
+        data = body("SearchRequest") if request.method == "POST" else search_args()
         snap = engine.snapshot
         query = service.checked_text(snap, data["query"])
         hits = service.search(snap, query, data.get("k", 5), data.get("region"),

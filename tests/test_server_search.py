@@ -31,6 +31,20 @@ def test_search_returns_ranked_hits_with_highlights(client):
     assert body["hits"][0]["score"] >= body["hits"][-1]["score"]
 
 
+def test_get_search_is_the_post_search(client):
+    """GET /v1/search?query=… answers exactly as the POST body would, and a bad
+    parameter is a 400 naming it."""
+    q = {"query": "小区路灯不亮了找谁", "k": 3}
+    post = client.post("/v1/search", headers=auth("agent"), json=q).get_json()
+    get = client.get("/v1/search", headers=auth("agent"), query_string=q)
+    assert get.status_code == 200, get.get_data(as_text=True)
+    assert [h["id"] for h in get.get_json()["hits"]] == [h["id"] for h in post["hits"]]
+    bad = client.get("/v1/search", headers=auth("agent"), query_string={"query": "路灯", "k": "many"})
+    assert bad.status_code == 400 and "k" in bad.get_data(as_text=True)
+    assert client.get("/v1/search", headers=auth("agent")).status_code == 400   # no query
+    assert client.get("/v1/search", query_string=q).status_code == 401
+
+
 def test_search_filters_and_traditional_input(client):
     r = client.post("/v1/search", headers=auth("agent"),
                     json={"query": "居住證怎麼辦理", "k": 5, "department": "市公安局"})

@@ -393,6 +393,16 @@ def _operations():
          "(the widget's one call)", "agent", "AnalyzeRequest", {200: "AnalyzeResponse"}, [], body + [503]),
         ("post", "/v1/search", "Search the knowledge base", "agent", "SearchRequest",
          {200: "SearchResponse"}, [], body + [503]),
+        ("get", "/v1/search", "Search the knowledge base (the POST body's fields as query "
+         "parameters)", "agent", None, {200: "SearchResponse"}, [
+             {"name": "query", "in": "query", "required": True,
+              "schema": {"type": "string", "minLength": 1}},
+             {"name": "k", "in": "query", "required": False,
+              "schema": {"type": "integer", "minimum": 1, "maximum": 50, "default": 5}},
+             *({"name": n, "in": "query", "required": False, "schema": {"type": "string", "maxLength": 200}}
+               for n in ("region", "department", "category")),
+             {"name": "now", "in": "query", "required": False,
+              "schema": {"type": "string", "format": "date"}}], [400, 503]),
         ("post", "/v1/classify", "Classify one request", "agent", "ClassifyRequest",
          {200: "ClassifyResponse"}, [], body + [503]),
         ("post", "/v1/classify/batch", "Classify up to the batch limit of requests", "agent",

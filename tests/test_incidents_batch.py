@@ -1,6 +1,6 @@
 """`hotline incidents` keeps its output while it gets faster: the incident ids on
-the project's dev and test sets are pinned (as the implementation before the
-speed-up wrote them), and the worker pool gives the single process's output."""
+the project's dev and test sets are pinned, the output does not depend on the
+hash seed, and the worker pool gives the single process's output."""
 from __future__ import annotations
 
 import csv

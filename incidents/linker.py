@@ -43,8 +43,12 @@ def _sigmoid(z: float) -> float:
 def _block_keys(r: Prepared) -> list[tuple[str, int]]:
     """(key, weight): a shared place counts for more than a shared class or bigram,
     so that among many open incidents of one problem in a busy district (a day of
-    停水 calls) the ones at the report's place are among the scored few."""
-    keys = [("p:" + k, _PLACE_WEIGHT) for k in r.keys] + [("c:" + c, 1) for c in r.classes]
+    停水 calls) the ones at the report's place are among the scored few.
+    Places and classes are sets: sorted, so that the order candidates are first
+    hit in (which breaks ties in ``_Stream.candidates``) does not follow
+    PYTHONHASHSEED; the topic's bigrams keep the text's order."""
+    keys = [("p:" + k, _PLACE_WEIGHT) for k in sorted(r.keys)]
+    keys += [("c:" + c, 1) for c in sorted(r.classes)]
     keys += [("t:" + g, 1) for g in r.topic if len(g) == 2]
     return keys
 

@@ -113,6 +113,8 @@ def topic_vector(topic: str) -> dict[str, float]:
 
 
 def cosine(a: dict[str, float], b: dict[str, float]) -> float:
-    # the shared n-grams are few: intersect the key views (in C), then sum
-    # (a list, not a generator: the same sum in the same order, made faster)
-    return sum([a[g] * b[g] for g in a.keys() & b.keys()])
+    # the shared n-grams are few: intersect the key views (in C), then sum with
+    # fsum, which rounds the exact sum once: a set's order follows PYTHONHASHSEED,
+    # and sum() in another order differs in the last bits, which can flip a linking
+    # decision (fsum costs about what sum() does here; sorting the keys cost more)
+    return math.fsum([a[g] * b[g] for g in a.keys() & b.keys()])

@@ -34,6 +34,29 @@ def create_engine_for(url: str, **kwargs):
     return sqlalchemy.create_engine(url, **kwargs)
 
 
+def sqlite_wal(con, timeout: float = 30.0) -> None:
+    """Put a SQLite connection's database in WAL mode, waiting out other processes.
+
+    Switching a new file to WAL takes an exclusive lock, and SQLite answers
+    "database is locked" at once instead of calling the busy handler when another
+    connection holds one: two server workers opening a fresh file at the same
+    moment made one of them fail to boot. So retry until ``timeout``."""
+    import sqlite3
+    import time
+
+    deadline = time.monotonic() + timeout
+    delay = 0.01
+    while True:
+        try:
+            con.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
+
 def redact(url: str) -> str:
     """The URL without its password, for messages, logs and /readyz."""
     parts = urlsplit(str(url))

@@ -21,6 +21,7 @@ from typing import Any, Iterable
 
 import sqlalchemy as sa
 
+from foundation.db import sqlite_wal
 from foundation.errors import Conflict, InvalidInput, NotFound
 
 metadata = sa.MetaData()
@@ -91,8 +92,8 @@ def make_engine(url: str) -> sa.Engine:
 
         @sa.event.listens_for(engine, "connect")
         def _pragmas(conn, _record):
+            sqlite_wal(conn)   # waits out another worker switching the fresh file
             cur = conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
         return engine

@@ -31,7 +31,7 @@ import threading
 from pathlib import Path
 from typing import Iterator
 
-from foundation.db import create_engine_for, is_postgres, redact
+from foundation.db import create_engine_for, is_postgres, redact, sqlite_wal
 from kb.errors import KBBusy, KBError
 
 # Any constant works; this one spells "hotlinKB". Other users of the database
@@ -57,9 +57,9 @@ class SQLiteDB:
         if con is None or self._local.pid != os.getpid():
             con = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None,
                                   check_same_thread=False)
-            con.execute("PRAGMA journal_mode=WAL")
-            con.execute("PRAGMA synchronous=NORMAL")
             con.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
+            sqlite_wal(con, self.timeout)
+            con.execute("PRAGMA synchronous=NORMAL")
             self._local.con, self._local.pid = con, os.getpid()
             self._all.append(con)
         return con

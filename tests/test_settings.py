@@ -162,3 +162,31 @@ def test_database_urls_are_shown_without_password():
 
     assert redact("postgresql://kb:s3cret@db:5432/hotline") == "postgresql://kb:***@db:5432/hotline"
     assert redact("postgresql://kb@db/hotline") == "postgresql://kb@db/hotline"
+
+
+def test_sqlite_wal_waits_out_another_connection_switching(tmp_path):
+    """Two server workers opening a fresh SQLite file at once: switching it to WAL
+    needs an exclusive lock and SQLite answers "database is locked" at once (no busy
+    handler), which made a worker fail to boot. sqlite_wal waits it out."""
+    import sqlite3
+    import threading
+    import time
+
+    from foundation.db import sqlite_wal
+
+    path = tmp_path / "fresh.sqlite3"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN EXCLUSIVE")          # what the other worker's switch holds
+    other = sqlite3.connect(path, timeout=0.05, isolation_level=None)
+    try:
+        other.execute("PRAGMA journal_mode=WAL")
+        pytest.fail("expected SQLite to refuse the switch while another connection holds the lock")
+    except sqlite3.OperationalError as exc:
+        assert "locked" in str(exc)
+    threading.Timer(0.3, lambda: holder.execute("COMMIT")).start()
+    t0 = time.monotonic()
+    sqlite_wal(other, timeout=5)
+    assert time.monotonic() - t0 >= 0.25
+    assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    holder.close()
+    other.close()

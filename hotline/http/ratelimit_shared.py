@@ -33,6 +33,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from foundation.db import sqlite_wal
 from foundation.errors import ConfigError
 from hotline.http.ratelimit import refuse
 
@@ -80,10 +81,11 @@ def _for_driver(sql: str, paramstyle: str) -> str:
 
 def _sqlite_pragmas(dbapi_conn, _record):
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA busy_timeout=5000")   # first: switching to WAL may wait too
-    # WAL: workers check while others write; NORMAL: a power cut may lose the
-    # last few charges, which only refills some buckets early.
-    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=5000")
+    # WAL: workers check while others write (sqlite_wal waits out another worker
+    # switching the fresh file); NORMAL: a power cut may lose the last few
+    # charges, which only refills some buckets early.
+    sqlite_wal(dbapi_conn, 5.0)
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
 

@@ -56,7 +56,7 @@ def _datasets(pair_sets, prompt: str):
 
 
 def fine_tune(settings, out_dir: Path, *, epochs: int = 1, batch_size: int = 32, lr: float = 3e-5,
-              cap: int = 4000, max_seq_length: int = 64, seed: int = 0, resume: bool = False,
+              cap: int = 4000, max_seq_length: int = 48, seed: int = 0, resume: bool = False,
               sources=("sts", "ncp", "demo"), demo_scale: float = 1.0, work_dir: Path | None = None,
               progress: bool = True) -> dict:
     """Fine-tune and publish the ``e5-hotline`` artifact into ``out_dir``; returns its manifest."""

@@ -37,7 +37,7 @@ import threading
 import time
 from pathlib import Path
 
-from bench.common import percentile, save
+from bench.common import add_driver_arg, percentile, resolve_driver, save
 
 
 def republish(root: Path) -> tuple[str, str] | None:
@@ -211,16 +211,10 @@ def main(settings, argv=None) -> int:
     p.add_argument("--reload", choices=["index", "model", "none"], default="index",
                    help="what is published again before the mid-run reload")
     p.add_argument("--no-reload", action="store_true", help="same as --reload none")
-    p.add_argument("--driver", choices=["auto", "wrk", "python"], default="auto",
-                   help="load generator: wrk if installed (auto), else Python threads")
+    add_driver_arg(p)
     args = p.parse_args(argv or [])
-    import shutil
-
-    driver = args.driver
-    if driver == "auto":
-        driver = "wrk" if shutil.which("wrk") else "python"
-    elif driver == "wrk" and not shutil.which("wrk"):
-        print("wrk is not installed (apt-get install wrk, or `make bench-deps`)", file=sys.stderr)
+    driver = resolve_driver(args.driver)
+    if driver is None:
         return 2
 
     def run(path_, payloads_, headers_, seconds, during=None):

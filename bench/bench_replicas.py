@@ -40,7 +40,7 @@ import time
 from pathlib import Path
 
 from bench.bench_load import _free_port, drive, drive_wrk, query_mix
-from bench.common import median, percentile, save
+from bench.common import add_driver_arg, median, percentile, resolve_driver, save
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -203,14 +203,10 @@ def main(settings, argv=None) -> int:
     p.add_argument("--concurrency", type=int, default=2, help="client connections per replica")
     p.add_argument("--workers", type=int, default=1, help="gunicorn workers per replica")
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--driver", choices=["auto", "wrk", "python"], default="auto",
-                   help="load generator: wrk if installed (auto), else Python threads")
+    add_driver_arg(p)
     args = p.parse_args(argv or [])
-    driver = args.driver
-    if driver == "auto":
-        driver = "wrk" if shutil.which("wrk") else "python"
-    elif driver == "wrk" and not shutil.which("wrk"):
-        print("wrk is not installed (apt-get install wrk, or `make bench-deps`)", file=sys.stderr)
+    driver = resolve_driver(args.driver)
+    if driver is None:
         return 2
     if find_bin("initdb") is None or find_bin("pg_ctl") is None:
         print("PostgreSQL's initdb/pg_ctl are not installed (`make system-deps` installs "

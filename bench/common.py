@@ -48,3 +48,22 @@ def save(name: str, figures: dict) -> Path:
     path.write_text(json.dumps(figures, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(figures, ensure_ascii=False, indent=2))
     return path
+
+
+def add_driver_arg(parser) -> None:
+    parser.add_argument("--driver", choices=["auto", "wrk", "python"], default="auto",
+                        help="load generator: wrk if installed (auto), else Python threads")
+
+
+def resolve_driver(requested: str) -> str | None:
+    """The load generator to use; None (after saying why) when wrk was asked for and
+    is not installed."""
+    import shutil
+    import sys
+
+    if requested == "auto":
+        return "wrk" if shutil.which("wrk") else "python"
+    if requested == "wrk" and not shutil.which("wrk"):
+        print("wrk is not installed (apt-get install wrk, or `make bench-deps`)", file=sys.stderr)
+        return None
+    return requested

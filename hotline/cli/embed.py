@@ -9,7 +9,7 @@ def register(sub) -> None:
     p = sub.add_parser("embed", help="embed one text per line into a float32 .npy matrix")
     p.add_argument("--in", dest="inp", required=True, help="UTF-8 text file, one text per line ('-' = stdin)")
     p.add_argument("--out", required=True, help="output .npy path")
-    p.add_argument("--model", help="embedder name: use, static, e5, st:<dir> (default: settings.embedder)")
+    p.add_argument("--model", help="embedder name: use, static, e5, e5-hotline, st:<dir> (default: settings.embedder)")
     p.add_argument("--kind", choices=("query", "doc"), default="query")
     p.add_argument("--batch", type=int, default=2048, help="texts per embed() call")
     p.set_defaults(func=run)

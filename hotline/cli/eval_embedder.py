@@ -7,7 +7,7 @@ Writes JSON + Markdown to HOME/reports/embedder-<name>.{json,md} and prints the 
 def register(sub) -> None:
     p = sub.add_parser("embedder", help="evaluate an embedder on sts_zh (STS-B, LCQMC, BQ, "
                        "AFQMC, PAWS-X, ATEC) beside a TF-IDF char n-gram baseline")
-    p.add_argument("--model", help="embedder name: use, static, e5, st:<dir> (default: settings.embedder)")
+    p.add_argument("--model", help="embedder name: use, static, e5, e5-hotline, st:<dir> (default: settings.embedder)")
     p.add_argument("--max-pairs", type=int, default=4000,
                    help="pairs sampled per set (seeded; 0 = all; LCQMC is always whole)")
     p.add_argument("--sets", help="comma-separated subset, e.g. LCQMC,STS-B")

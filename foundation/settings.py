@@ -36,6 +36,10 @@ class Settings:
     # The department list (departments.json format: docs/kb.md); None = the demo's
     # HOME/demo/departments.json.
     taxonomy_path: Path | None = None
+    # Where index, model and embedder builds are published (index/, models/,
+    # embedders/); None = the home. Replicas on several machines point it at one
+    # shared directory, so a build published once is loaded by all of them.
+    artifacts_dir: Path | None = None
     # The KB database: "" (the default) is sqlite:///HOME/kb.sqlite3, today's file;
     # sqlite:///PATH another file; postgresql://user@host:port/db a shared server
     # (several replicas over one KB). ``kb_database_url`` is the resolved URL.
@@ -97,20 +101,21 @@ class Settings:
         return self.home / "kb.sqlite3"
 
     @property
-    def artifacts_dir(self) -> Path:
-        return self.home / "artifacts"
+    def artifacts_root(self) -> Path:
+        """``artifacts_dir`` resolved: the home unless set."""
+        return Path(self.artifacts_dir) if self.artifacts_dir else self.home
 
     @property
     def index_root(self) -> Path:
-        return self.home / "index"
+        return self.artifacts_root / "index"
 
     @property
     def models_root(self) -> Path:
-        return self.home / "models"
+        return self.artifacts_root / "models"
 
     @property
     def embedders_root(self) -> Path:
-        return self.home / "embedders"
+        return self.artifacts_root / "embedders"
 
     @property
     def run_dir(self) -> Path:

@@ -190,3 +190,17 @@ def test_sqlite_wal_waits_out_another_connection_switching(tmp_path):
     assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     holder.close()
     other.close()
+
+
+def test_artifacts_dir_moves_every_published_build(tmp_path):
+    """Replicas on several machines share one artifact location: index, models and
+    embedders follow artifacts_dir; the KB, runs and logs stay in the home."""
+    from foundation.settings import Settings
+
+    home, shared = tmp_path / "home", tmp_path / "shared"
+    s = Settings.load({"home": home}, env={})
+    assert s.index_root == home / "index" and s.embedders_root == home / "embedders"
+    s = Settings.load({"home": home}, env={"HOTLINE_ARTIFACTS_DIR": str(shared)})
+    assert (s.index_root, s.models_root, s.embedders_root) == (
+        shared / "index", shared / "models", shared / "embedders")
+    assert s.kb_path == home / "kb.sqlite3" and s.run_dir == home / "run"

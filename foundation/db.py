@@ -34,6 +34,12 @@ def create_engine_for(url: str, **kwargs):
     return sqlalchemy.create_engine(url, **kwargs)
 
 
+def shared_or_local(kb_url: str, local_file) -> str:
+    """Where a store that replicas must share lives: the KB's database when that is
+    a PostgreSQL (every replica reaches it), else a SQLite file of this home."""
+    return str(kb_url) if is_postgres(kb_url) else f"sqlite:///{local_file}"
+
+
 def sqlite_wal(con, timeout: float = 30.0) -> None:
     """Put a SQLite connection's database in WAL mode, waiting out other processes.
 

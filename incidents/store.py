@@ -315,13 +315,17 @@ class IncidentStore:
 
     # ------------------------------------------------------------------ helpers
     @staticmethod
-    def _incident(conn, incident_id: int) -> dict:
-        if not 0 < incident_id <= MAX_ID:
-            raise NotFound(f"no incident {incident_id}")
-        row = conn.execute(sa.select(incidents).where(incidents.c.id == incident_id)).first()
+    def _row(conn, table: sa.Table, what: str, row_id: int) -> dict:
+        """One row by id, or NotFound (ids outside the column's range included)."""
+        if not 0 < row_id <= MAX_ID:
+            raise NotFound(f"no {what} {row_id}")
+        row = conn.execute(sa.select(table).where(table.c.id == row_id)).first()
         if row is None:
-            raise NotFound(f"no incident {incident_id}")
+            raise NotFound(f"no {what} {row_id}")
         return dict(row._mapping)
+
+    def _incident(self, conn, incident_id: int) -> dict:
+        return self._row(conn, incidents, "incident", incident_id)
 
     def _open_incident(self, conn, incident_id: int) -> dict:
         row = self._incident(conn, incident_id)
@@ -331,14 +335,8 @@ class IncidentStore:
                                + "; link to an open incident")
         return row
 
-    @staticmethod
-    def _order(conn, order_id: int) -> dict:
-        if not 0 < order_id <= MAX_ID:
-            raise NotFound(f"no order {order_id}")
-        row = conn.execute(sa.select(orders).where(orders.c.id == order_id)).first()
-        if row is None:
-            raise NotFound(f"no order {order_id}")
-        return dict(row._mapping)
+    def _order(self, conn, order_id: int) -> dict:
+        return self._row(conn, orders, "order", order_id)
 
     def _refresh(self, conn, incident_id: int) -> None:
         """Size, first/last seen and the closing time from the incident's orders."""

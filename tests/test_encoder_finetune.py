@@ -10,7 +10,7 @@ import pytest
 
 from foundation.settings import Settings
 from training import paraphrase
-from training.encoder_data import _is_sts_dev, demo_pairs, sts_dev_pairs, sts_pairs, training_pairs
+from training.encoder_data import is_sts_dev, demo_pairs, sts_dev_pairs, sts_pairs, training_pairs
 from training.encoder_finetune import NAME, select_for_home
 from training.eval_embedder import read_pairs, trained_files
 
@@ -58,7 +58,7 @@ def test_eval_scores_a_trained_set_on_its_held_out_fifth_only(tmp_path):
     assert trained_files(Fake()) == {"BQ_valid"}
     held = read_pairs(tmp_path / "sts_zh" / "BQ_valid.csv", dev_only=True)
     assert len(held) == len(sts_dev_pairs(tmp_path, "BQ_valid")) < 200
-    assert all(_is_sts_dev({"sentence1": a, "sentence2": b}) for a, b, _ in held)
+    assert all(is_sts_dev({"sentence1": a, "sentence2": b}) for a, b, _ in held)
 
 
 def test_own_recipe_needs_no_shared_data(tmp_path):

@@ -16,24 +16,11 @@ import pytest
 from hotline.batch import BatchError
 from hotline.batch.engines import make_engine
 from hotline.batch.predict import ModelSpec
-from tests.test_reclassify import kill_mid_run, numbered, read_csv, run, write_csv
+# home and orders: the demo home and its work orders, the same fixtures as the local engine's tests
+from tests.test_reclassify import home, kill_mid_run, numbered, orders, read_csv, run, write_csv  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
 COLS = ["id", "title", "detail", "department"]
-
-
-@pytest.fixture(scope="module")
-def home(served_home):
-    return served_home
-
-
-@pytest.fixture(scope="module")
-def orders(home):
-    from tests.test_reclassify import make_settings
-    import csv
-
-    with open(make_settings(home).demo_dir / "work_orders.csv", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
 
 
 @pytest.fixture(scope="module")

@@ -47,7 +47,8 @@ def _read_csv(path: Path) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
-def _is_sts_dev(row: dict) -> bool:
+def is_sts_dev(row: dict) -> bool:
+    """Whether an sts_zh pair is in the held-out fifth (never trained on)."""
     key = f"{row['sentence1']}\t{row['sentence2']}"
     return zlib.crc32(key.encode("utf-8")) % STS_DEV_SHARE == 0
 
@@ -61,7 +62,7 @@ def sts_pairs(shared: Path, cap: int, seed: int) -> list[PairSet]:
             continue
         rows = _read_csv(path)
         if name != STSB_TRAIN:
-            rows = [r for r in rows if not _is_sts_dev(r)]
+            rows = [r for r in rows if not is_sts_dev(r)]
         scale = 5.0 if name == STSB_TRAIN else 1.0
         pairs = [{"sentence1": r["sentence1"], "sentence2": r["sentence2"],
                   "score": float(r["label"]) / scale} for r in rows]
@@ -74,7 +75,7 @@ def sts_pairs(shared: Path, cap: int, seed: int) -> list[PairSet]:
 def sts_dev_pairs(shared: Path, name: str) -> list[dict]:
     """The dev fifth of one sts_zh validation set (never trained on)."""
     rows = _read_csv(Path(shared) / "sts_zh" / f"{name}.csv")
-    return [r for r in rows if _is_sts_dev(r)] if name in STS_TRAIN_SETS else rows
+    return [r for r in rows if is_sts_dev(r)] if name in STS_TRAIN_SETS else rows
 
 
 def ncp_pairs(shared: Path, cap: int, seed: int, with_answers: bool = False) -> list[PairSet]:
@@ -104,7 +105,7 @@ def ncp_pairs(shared: Path, cap: int, seed: int, with_answers: bool = False) -> 
                 if negative:
                     row["negative"] = negative
                 rewrites.append(row)
-        if r.get("answer"):
+        if with_answers and r.get("answer"):
             answers.append({"anchor": r["question"], "positive": r["answer"][:200]})
     random.Random(f"{seed}:ncp").shuffle(rewrites)
     random.Random(f"{seed}:ncp-a").shuffle(answers)

@@ -172,6 +172,7 @@ def select_for_home(settings, name: str = NAME) -> tuple[Path, str | None]:
     """Make ``name`` the home's embedder: set ``embedder`` in HOME/hotline.toml
     (the home's own settings file, created if missing; other keys kept). Returns
     the file and a warning when another source of settings overrides it."""
+    import os
     import re
 
     path = Path(settings.home) / "hotline.toml"
@@ -186,8 +187,6 @@ def select_for_home(settings, name: str = NAME) -> tuple[Path, str | None]:
     tmp = path.with_suffix(".toml.tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
-    import os
-
     warning = None
     if os.environ.get("HOTLINE_EMBEDDER"):
         warning = f"HOTLINE_EMBEDDER={os.environ['HOTLINE_EMBEDDER']} overrides {path}"

@@ -31,12 +31,12 @@ def read_pairs(path: Path, max_pairs: int = 0, seed: int = 0,
                dev_only: bool = False) -> list[tuple[str, str, float]]:
     """``dev_only``: keep only the pairs the encoder fine-tuning leaves out
     (``training.encoder_data``), for a model that trained on the rest of the file."""
-    from training.encoder_data import _is_sts_dev
+    from training.encoder_data import is_sts_dev
 
     with open(path, encoding="utf-8", newline="") as fh:
         rows = [(r["sentence1"], r["sentence2"], float(r["label"])) for r in csv.DictReader(fh)
                 if r.get("sentence1") and r.get("sentence2") and r.get("label") not in (None, "")
-                and (not dev_only or _is_sts_dev(r))]
+                and (not dev_only or is_sts_dev(r))]
     if max_pairs and len(rows) > max_pairs:
         rows = random.Random(seed).sample(rows, max_pairs)
     return rows

@@ -20,6 +20,11 @@ def register(sub) -> None:
 
 
 def run_build(args, settings) -> int:
+    return build(settings, dense=args.dense, with_answers=args.with_answers)
+
+
+def build(settings, dense: str = "auto", with_answers: bool = False) -> int:
+    """`hotline index build` (also run by `hotline train --encoder` after a new encoder)."""
     from index.embedders import get_embedder
     from index.search import build_index
     from kb import kb_exists, kb_target, open_store
@@ -36,8 +41,8 @@ def run_build(args, settings) -> int:
     # numpy fallback embeds the 23k-entry demo KB ~5x slower.
     ensure(settings.embedder, settings)
     embedder = get_embedder(settings.embedder, settings)
-    path = build_index(store, embedder, settings, dense_kind=args.dense,
-                       include_answers=args.with_answers, progress=True)
+    path = build_index(store, embedder, settings, dense_kind=dense,
+                       include_answers=with_answers, progress=True)
     from foundation.artifacts import read_manifest
 
     m = read_manifest(path)

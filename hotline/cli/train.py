@@ -113,11 +113,8 @@ def run_encoder(args, settings) -> int:
     from foundation.artifacts import resolve_current
 
     if resolve_current(settings.index_root) is not None:
-        from types import SimpleNamespace
-
-        from hotline.cli.index import run_build
+        from hotline.cli.index import build
 
         print(f"rebuilding the search index with {NAME} (the current one was built with another encoder)")
-        return run_build(SimpleNamespace(dense="auto", with_answers=False),
-                         settings.replace(embedder=NAME))
+        return build(settings.replace(embedder=NAME))
     return 0

@@ -34,11 +34,9 @@ def store_url(settings) -> str:
     """Where the incident store lives: the KB's database when that is a shared
     PostgreSQL (``kb_url``: every replica sees the same incidents), else the
     home's own SQLite file beside the KB's."""
-    from foundation.db import is_postgres
+    from foundation.db import shared_or_local
 
-    if is_postgres(settings.kb_database_url):
-        return settings.kb_database_url
-    return f"sqlite:///{settings.home / 'incidents.sqlite3'}"
+    return shared_or_local(settings.kb_database_url, settings.home / "incidents.sqlite3")
 
 
 class Desks:

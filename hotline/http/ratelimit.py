@@ -83,12 +83,11 @@ def make_limiter(settings):
                           f"valid; expected 'shared' or 'memory'")
     from hotline.http.ratelimit_shared import SharedRateLimiter
 
-    from foundation.db import is_postgres
+    from foundation.db import shared_or_local
 
     # Replicas over one PostgreSQL KB share their buckets there too, unless told otherwise.
-    url = settings.rate_limit_url.strip() or (
-        settings.kb_database_url if is_postgres(settings.kb_database_url)
-        else f"sqlite:///{settings.run_dir / 'ratelimit.sqlite3'}")
+    url = settings.rate_limit_url.strip() or shared_or_local(
+        settings.kb_database_url, settings.run_dir / "ratelimit.sqlite3")
     return SharedRateLimiter(settings.rate_limit_per_minute, url)
 
 

@@ -13,8 +13,16 @@ A rule match is dropped (and reported under ``suppressed`` with the cue) when:
 * a rule's ``also`` words are all absent from the text (no heating is 紧急 only
   when an elderly person or a baby is mentioned).
 
+It is also dropped when a worry word stands right before it ("担心会着火": a
+risk, not an event), when 过 follows it ("煤气泄漏过": experience, not now),
+"咋办" after it in its clause asks about a
+what-if ("倒了砸着人咋办"), and an ``also`` word only counts when it is not negated ("家里没有老人").
+
 A present-tense cue in the match's clause ("现在", "正在", "又") overrides the
-past, hypothetical and resolved cues, never a negation. The level is the
+past and hypothetical cues and a resolution later in the sentence, never a
+negation, nor a resolution in the match's own clause ("刚才煤气味已经没了").
+An ``urgent_now`` cue anywhere in the sentence ("快来人", "越来越大") also
+overrides past and hypothetical: a chaser on an emergency that is still on. The level is the
 highest level among the matches kept; each reason carries the words that
 triggered it and their span in the text the rules saw.
 """
@@ -33,6 +41,9 @@ _SENTENCE = re.compile(r"[。！？!?；;\n]")
 _CLAUSE = re.compile(r"[。！？!?；;\n，,：:]")
 _RULE_KEYS = {"name", "level", "keywords", "patterns", "also", "unless"}
 NEGATION_WINDOW = 4   # characters allowed between a negation and the match
+WORRY_WINDOW = 1      # "担心会着火" yes, "担心人出事晕倒" (a guess about now) no
+# Experiential 过 right after a match: "泄漏过", not "闻到煤气味过来".
+_EXPERIENTIAL = re.compile("过(?![来去])")
 
 
 class UrgencyRuleError(DispatchConfigError):
@@ -106,8 +117,9 @@ def _rule(spec: Any, i: int) -> _Rule:
 class UrgencyRules:
     """``rules``: the centre's rule tables (a rule named like a shipped one
     replaces it); ``defaults=False`` drops the shipped rules; ``cues``
-    replaces whole cue lists (``negation``, ``not_negation``, ``past``,
-    ``hypothetical``, ``resolved``, ``present``). ``context=False`` is the
+    replaces whole cue lists (``negation``, ``not_negation``, ``worry``,
+    ``future``, ``consult_after``, ``past``, ``hypothetical``, ``resolved``, ``present``,
+    ``urgent_now``). ``context=False`` is the
     keyword-only baseline: every match counts."""
 
     def __init__(self, rules: list | None = None, defaults: bool = True,
@@ -156,19 +168,43 @@ class UrgencyRules:
         m = pattern.search(text) if pattern is not None else None
         return m.group(0) if m else None
 
-    def _negated(self, before: str) -> str | None:
-        """A negation ending at most NEGATION_WINDOW characters before the match."""
+    def _negated(self, before: str, cue: str = "negation",
+                 window: int = NEGATION_WINDOW) -> str | None:
+        """A ``cue`` word ending at most ``window`` characters before the match."""
         guard = self.cues.get("not_negation")
         if guard is not None:  # blank question forms, keeping offsets
             before = guard.sub(lambda m: "□" * len(m.group(0)), before)
-        neg = self.cues.get("negation")
+        neg = self.cues.get(cue)
         if neg is None:
             return None
-        tail = before[-(NEGATION_WINDOW + 3):]
+        tail = before[-(window + 4):]
         for m in neg.finditer(tail):
-            if len(tail) - m.end() <= NEGATION_WINDOW:
+            if len(tail) - m.end() <= window:
                 return m.group(0)
         return None
+
+    def _worry(self, before: str) -> str | None:
+        """A worry word right before the match ("怕着火"), or earlier in the
+        clause when a future modal leads into the match ("担心电动车充电会着火")."""
+        near = self._negated(before, "worry", WORRY_WINDOW)
+        if near:
+            return near
+        future = self.cues.get("future")
+        worry = self.cues.get("worry")
+        if future is None or worry is None:
+            return None
+        m = future.search(before[-3:])
+        if m and m.end() == len(before[-3:]) and worry.search(before):
+            return worry.search(before).group(0)
+        return None
+
+    def _also_present(self, rule: _Rule, text: str) -> bool:
+        """An ``also`` word that is not negated in its clause ("没有老人小孩")."""
+        for m in rule.also.finditer(text):
+            c0, _ = _bounds(_CLAUSE, text, m.start())
+            if not self._negated(text[c0:m.start()]):
+                return True
+        return False
 
     def _why_not(self, rule: _Rule, text: str, start: int, end: int) -> str | None:
         clause = _bounds(_CLAUSE, text, start)
@@ -177,20 +213,34 @@ class UrgencyRules:
             m = rule.unless.search(text, s0, s1)
             if m:
                 return f"unless:{m.group(0)}"
-        if rule.also is not None and not rule.also.search(text):
-            return "also:absent"
+        if rule.also is not None:
+            if not (rule.also.search(text) if not self.context else self._also_present(rule, text)):
+                return "also:absent"
         if not self.context:
             return None
         neg = self._negated(text[clause[0]:start])
         if neg:
             return f"negation:{neg}"
+        worry = self._worry(text[clause[0]:start])
+        if worry:
+            return f"worry:{worry}"
+        cue = self._cue("resolved", text[end:clause[1]])
+        if cue:
+            return f"resolved:{cue}"
+        sentence = text[s0:s1]
         if self._cue("present", text[clause[0]:clause[1]]):
             return None
-        sentence = text[s0:s1]
-        for name in ("past", "hypothetical"):
-            cue = self._cue(name, sentence)
-            if cue:
-                return f"{name}:{cue}"
+        if _EXPERIENTIAL.match(text, end):
+            return "past:过"
+        cue = self._cue("consult_after", text[end:clause[1]])
+        if cue:
+            return f"hypothetical:{cue}"
+        # 尽快来人处理 is a polite request, not 快来人.
+        if not self._cue("urgent_now", sentence.replace("尽快", "□□")):
+            for name in ("past", "hypothetical"):
+                cue = self._cue(name, sentence)
+                if cue:
+                    return f"{name}:{cue}"
         cue = self._cue("resolved", text[end:s1])
         return f"resolved:{cue}" if cue else None
 

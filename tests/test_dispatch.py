@@ -135,10 +135,23 @@ def test_extensions_stop_at_three_and_misroute_returns_in_one_day(rules):
 URGENT = ["我家厨房煤气味很重，快派人来", "电梯困人了，里面有老人", "路面塌陷了，有车掉进去",
           "楼道里电动车充电冒烟了", "独居老人家里没暖气，老人八十多了", "电线掉下来了还在打火花",
           "孩子放学到现在没回家，联系不上", "地下车库进水了，淹到膝盖", "有人摔倒流血了",
-          "燃氣洩漏了，快來人"]
+          "燃氣洩漏了，快來人",
+          # Rules added with the fresh test set (docs/dispatch.md, urgency).
+          "闻到很大煤气味", "施工把燃气管道挖断了，气在往外喷", "meiqi xielou le 快来人",
+          "宝宝才三个月，暖气从昨天就不热了", "一家人烧炉子取暖，都头晕恶心",
+          "有人从脚手架上掉下来了", "路口有个人被车撞了，流了好多血", "邻居老人叫不醒",
+          "楼上水管裂了，水从天花板往下灌", "粪水从地漏往外冒，满屋都是",
+          "树倒了压着一辆车，车里好像有人", "上次报了煤气泄漏没人来，味道越来越大，快来人",
+          "我爸喝了农药", "楼道里有个人拿着刀"]
 NOT_URGENT = ["上次煤气泄漏的事想问问进度", "咨询一下燃气泄漏了应该打什么电话",
               "燃气费怎么交", "没有煤气味，就是燃气灶打不着火", "工厂烟囱天天冒黑烟",
-              "如果电梯困人物业多久要到场", "之前路边电线掉下来的事已经处理好了"]
+              "如果电梯困人物业多久要到场", "之前路边电线掉下来的事已经处理好了",
+              "前几天煤气泄漏的事，我想跟进一下工单", "我朋友家煤气泄漏过，想约人上门检查",
+              "刚才煤气味已经没了，燃气公司修好了", "我还以为是煤气味，原来是垃圾桶臭",
+              "孩子学校要交防溺水承诺书", "担心电动车在楼道充电会着火",
+              "暖气不热，但家里没有老人小孩，不着急", "燃气灶的火苗是黄色的，正常吗",
+              "请问被狗咬了去哪里打疫苗", "电视上看到有人被困电梯，我们的电梯能换吗",
+              "差点被车撞了，这个路口要装红绿灯", "消防车开进小区太吵了"]
 
 
 @pytest.fixture(scope="module")
@@ -172,6 +185,18 @@ def test_reasons_and_suppressions_name_the_words(urgency):
     # The keyword baseline keeps every match: the hard negative becomes urgent.
     assert UrgencyRules(context=False).assess("上次煤气泄漏的事想问问进度").level == "紧急"
     assert urgency("小区暖气不热").level == "较急"
+    # A resolution in the match's own clause beats a present cue there.
+    res = UrgencyRules().assess("刚才煤气味已经没了")
+    assert res.level == "一般" and res.suppressed[0]["by"] == "resolved:已经没了"
+    # 过 right after the match is experience; 过来 is not.
+    assert UrgencyRules().assess("我家煤气泄漏过").suppressed[0]["by"] == "past:过"
+    assert UrgencyRules().assess("闻到煤气味过来看看").level == "紧急"
+    # A negated also-word does not count, in context mode only.
+    assert urgency("暖气停了，家里没有老人").level == "较急"
+    assert UrgencyRules(context=False).assess("暖气停了，家里没有老人").level == "紧急"
+    # A strong present cue anywhere in the sentence overrides a follow-up cue.
+    res = UrgencyRules().assess("之前报过电梯困人，人还在里面")
+    assert res.level == "紧急" and res.reasons[0]["rule"] == "trapped"
 
 
 def test_centre_rules_and_their_validation():
@@ -232,8 +257,10 @@ def test_eval_urgency_command(tmp_path, capsys):
     data = tmp_path / "u.csv"
     data.write_text("id,text,urgent\nu1,电梯困人了,紧急\nu2,上次电梯困人的事想问进度,一般\n"
                     "u3,煤气味很重,紧急\nu4,燃气费怎么交,一般\n", encoding="utf-8")
-    assert main(["--home", str(tmp_path), "eval", "urgency", "--data", str(data)]) == 0
+    assert main(["--home", str(tmp_path), "eval", "urgency", "--data", str(data),
+                 "--errors"]) == 0
     out = capsys.readouterr().out
+    assert "urgency u set:" in out and "gold=" not in out  # no errors to list
     rules = [line.split() for line in out.splitlines() if line.startswith("rules")]
     base = [line.split() for line in out.splitlines() if line.startswith("keyword_baseline")]
     # all: recall 1.0 for both; the baseline also flags the past incident (precision 2/3).
@@ -242,6 +269,34 @@ def test_eval_urgency_command(tmp_path, capsys):
     bad.write_text("id,text,urgent\nu1,x,很急\n", encoding="utf-8")
     assert main(["--home", str(tmp_path), "eval", "urgency", "--data", str(bad)]) == 2
     assert "很急" in capsys.readouterr().err
+
+
+def test_eval_urgency_reports_tuning_and_test_sets(tmp_path, capsys, monkeypatch):
+    """By default both project sets are scored; errors are listed for the
+    tuning set only, never the test set."""
+    import dispatch.evaluate as ev
+    from hotline.cli.main import main
+
+    tuning, test = tmp_path / "urgency_dev.csv", tmp_path / "urgency_test.csv"
+    tuning.write_text("id,text,urgent\nu1,电梯困人了,紧急\nu2,燃气费怎么交,较急\n", encoding="utf-8")
+    test.write_text("id,text,urgent\nt1,闻到很大煤气味,紧急\nt2,燃气费太贵,紧急\n", encoding="utf-8")
+    monkeypatch.setattr(ev, "TUNING_DATA", tuning)
+    monkeypatch.setattr(ev, "TEST_DATA", test)
+    assert main(["--home", str(tmp_path), "eval", "urgency", "--errors"]) == 0
+    out = capsys.readouterr().out
+    rows = {tuple(line.split()[:2]): line.split() for line in out.splitlines()
+            if line.startswith(("rules", "keyword_baseline"))}
+    assert set(rows) == {(s, p) for s in ("rules", "keyword_baseline") for p in ("tuning", "test")}
+    assert rows["rules", "test"][4:6] == ["0.500", "1.000"] and rows["rules", "test"][-1] == "-"
+    # u2 (较急 predicted 一般) is no urgent error; t2 is one, but on the test set.
+    assert [line.split("\t")[:2] for line in out.splitlines() if "\tgold=" in line] == []
+    assert main(["--home", str(tmp_path), "eval", "urgency", "--data", str(tuning),
+                 "--data", str(test), "--errors"]) == 0
+    assert "gold=" not in capsys.readouterr().out
+    tuning.write_text("id,text,urgent\nu1,燃气费太贵,紧急\n", encoding="utf-8")
+    assert main(["--home", str(tmp_path), "eval", "urgency", "--errors"]) == 0
+    errors = [line.split("\t")[:2] for line in capsys.readouterr().out.splitlines() if "\tgold=" in line]
+    assert errors == [["tuning", "u1"]]
 
 
 def test_bad_rules_stop_the_engine_start(tmp_path):

@@ -1,25 +1,34 @@
 """`hotline eval urgency`: urgent (紧急) recall and precision of the urgency
-rules (settings' [dispatch.urgency], else the shipped ones) on the tuning and
-held-out halves of a labelled set, beside a keyword-only baseline."""
+rules (settings' [dispatch.urgency], else the shipped ones) beside a
+keyword-only baseline from the same run, on the tuning set
+(training/data/urgency_dev.csv) and the test set written before the rules
+were read (training/data/urgency_test.csv), or on the files given."""
 from pathlib import Path
 
 
 def register(sub) -> None:
     p = sub.add_parser("urgency", help="urgent recall/precision of the urgency rules vs keywords")
-    p.add_argument("--data", type=Path,
-                   help="CSV with id,text,urgent (default training/data/urgency_dev.csv)")
+    p.add_argument("--data", type=Path, action="append",
+                   help="CSV with id,text,urgent; may be repeated (default: "
+                        "training/data/urgency_dev.csv as tuning, urgency_test.csv as test)")
     p.add_argument("--errors", action="store_true",
-                   help="also list the rules' urgent errors on the tuning half")
+                   help="also list the rules' urgent errors (never on the test set: it is "
+                        "not for tuning)")
     p.set_defaults(func=run)
 
 
 def run(args, settings) -> int:
-    from dispatch.evaluate import DEFAULT_DATA, evaluate, read_set, to_text
+    from dispatch.errors import DispatchError
+    from dispatch.evaluate import TEST_DATA, TUNING_DATA, evaluate, read_set, role, to_text
 
-    data = args.data or DEFAULT_DATA
-    report = evaluate(read_set(data), (settings.dispatch or {}).get("urgency"))
-    print(to_text(report, data))
+    paths = {role(p): p for p in (args.data or [TUNING_DATA, TEST_DATA])}
+    if len(paths) != len(args.data or paths):
+        raise DispatchError(f"--data {[str(p) for p in args.data]}: two files with the same "
+                            f"name; give each set once")
+    report = evaluate({part: read_set(p) for part, p in paths.items()},
+                      (settings.dispatch or {}).get("urgency"))
+    print(to_text(report, paths))
     if args.errors:
         for e in report["errors"]:
-            print(f"{e['id']}\tgold={e['gold']}\tpred={e['pred']}\t{e['text']}")
+            print(f"{e['set']}\t{e['id']}\tgold={e['gold']}\tpred={e['pred']}\t{e['text']}")
     return 0

@@ -51,6 +51,14 @@ class Snapshot:
         return getattr(self, ATTRIBUTE[name])
 
     @functools.cached_property
+    def mentions(self) -> dict[str, tuple[str, ...]]:
+        """Per department, the words that name it in a call (dispatch.codepts),
+        built once per snapshot rather than per request (~0.4 ms each)."""
+        from dispatch.codepts import mention_patterns
+
+        return mention_patterns([{"name": n, **(d or {})} for n, d in self.taxonomy.items()])
+
+    @functools.cached_property
     def regions(self) -> list[str]:
         """The published entries' regions, read once per snapshot (a frozen
         dataclass still lets cached_property fill its __dict__)."""

@@ -12,6 +12,7 @@ HTTP API and the batch CLI refuse such text before it gets here."""
 from __future__ import annotations
 
 import json
+import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,10 +25,13 @@ from classifier.encoder_head import BlendedHead, is_blended
 from classifier.errors import BadModel, ModelNotTrained
 from classifier.features import TextFeatures
 from classifier.head import TextHead
+from classifier.list_updates import ListUpdates
 from classifier.neighbors import CaseIndex
 from foundation.artifacts import read_manifest, write_manifest
 from foundation.timing import phase
 from index.text import has_content
+
+log = logging.getLogger(__name__)
 
 HEAD_KIND, HEAD_FORMAT = "classifier_head", 1
 BUNDLE_KIND, BUNDLE_FORMAT = "classifier_bundle", 1
@@ -56,14 +60,23 @@ class Prediction:
 class ClassifierBundle:
     def __init__(self, heads: dict, cases: CaseIndex | None = None,
                  departments: list[dict] | None = None, identity: str = "",
-                 cold_start: ColdStartRouter | None = None):
+                 cold_start: ColdStartRouter | None = None,
+                 trained_departments: list[dict] | None = None):
+        """``departments``: the list in force; ``trained_departments``: the list
+        the department head was trained with, when it differs (see
+        ``classifier.list_updates``)."""
         self.heads = heads
         self.cases = cases
         self.departments = {d["name"]: d for d in (departments or [])}
         self.identity = identity
         self.cold_start = None
+        self.list_updates = None
         if "department" not in heads and departments:
             self.cold_start = cold_start or ColdStartRouter(list(departments)).fit()
+        elif departments and trained_departments is not None and ListUpdates.needed(
+                heads["department"].labels_, trained_departments, departments):
+            self.list_updates = ListUpdates(heads["department"].labels_, trained_departments,
+                                            departments).fit()
         if not heads and self.cold_start is None:
             raise ModelNotTrained("the bundle has no trained head and no taxonomy to route by")
 
@@ -73,6 +86,8 @@ class ClassifierBundle:
 
     @property
     def department_labels(self) -> list[str]:
+        if self.list_updates is not None:
+            return list(self.list_updates.labels_)
         if "department" in self.heads:
             return list(self.heads["department"].labels_)
         return list(self.cold_start.labels_) if self.cold_start else []
@@ -88,6 +103,10 @@ class ClassifierBundle:
             h = self.heads["department"]
             p = h.predict_proba(prep)
             out["department"] = (h.labels_, p, h.needs_review(p))
+            if self.list_updates is not None:
+                *out["department"], out["department_notes"] = self.list_updates.apply(
+                    prep, p, out["department"][2])
+                out["department"] = tuple(out["department"])
         elif self.cold_start is not None:
             p = self.cold_start.predict_proba(prep)
             out["department"] = (self.cold_start.labels_, p, self.cold_start.needs_review(p))
@@ -173,6 +192,7 @@ class ClassifierBundle:
         # is doubted; the review flag is the router's own (its margin).
         t_labels, t_p, t_rev = scores.get("type", (None, None, np.full(n, self.cold_start is None)))
         d_labels, d_p, d_rev = scores.get("department", (None, None, np.ones(n, bool)))
+        notes = scores.get("department_notes") or [None] * n
         preds = []
         for i in range(n):
             reasons = []
@@ -192,6 +212,8 @@ class ClassifierBundle:
                 top3, dept, dconf = [], None, 0.0
             if d_rev[i]:
                 reasons.append("department")
+                if notes[i]:
+                    reasons.append(notes[i])   # routed by the list in force, not the head
             info = self.departments.get(dept) or {}
             preds.append(Prediction(
                 type=ttype, type_conf=tconf, type_probs=tprobs, department=dept,
@@ -259,8 +281,10 @@ def load_departments_file(path: Path) -> list[dict]:
 
 
 def load_bundle(model_dir, taxonomy=None, settings=None) -> ClassifierBundle:
-    """Load every head present in ``model_dir``. ``taxonomy``: a departments.json
-    path overriding the bundle's own copy. ``settings`` (default: from the
+    """Load every head present in ``model_dir``. ``taxonomy``: the department
+    list in force (a departments.json path), overriding the bundle's own copy;
+    where a trained department head exists, the differences from that copy
+    route at once (``classifier.list_updates``). ``settings`` (default: from the
     environment) locate the embedder a blended head needs."""
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
@@ -275,11 +299,20 @@ def load_bundle(model_dir, taxonomy=None, settings=None) -> ClassifierBundle:
         if is_blended(d):
             heads[name] = _load_blend(d, heads[name], settings)
         ident.append(f"{name}:{m.get('data_hash', '?')}")
-    departments = None
-    tax = Path(taxonomy) if taxonomy else model_dir / TAXONOMY_FILE
+    departments = trained = None
+    own = model_dir / TAXONOMY_FILE
+    # A router-only bundle keeps its own list: its fitted router belongs to it.
+    tax = Path(taxonomy) if taxonomy and "department" in heads else own
     cold_start = None
     if tax.is_file():
         departments = load_departments_file(tax)
+        if "department" in heads and tax != own:
+            trained = load_departments_file(own) if own.is_file() else []
+            if not ListUpdates.related(heads["department"].labels_, departments):
+                # Another centre's list (a demo home serving a gov model): keep the model's own.
+                log.warning("department list %s names few of the model's departments; "
+                            "routing by the model's own list", tax)
+                departments, trained = trained or None, None
         if "department" not in heads and (model_dir / COLDSTART_DIR).is_dir():
             cold_start = ColdStartRouter.load(model_dir / COLDSTART_DIR, departments)
     cases = None
@@ -288,7 +321,7 @@ def load_bundle(model_dir, taxonomy=None, settings=None) -> ClassifierBundle:
     elif "type" in heads:
         cases = CaseIndex.load(model_dir / "type")
     return ClassifierBundle(heads, cases, departments, identity=" ".join(ident),
-                            cold_start=cold_start)
+                            cold_start=cold_start, trained_departments=trained)
 
 
 def _load_blend(directory: Path, text_head: TextHead, settings) -> BlendedHead:

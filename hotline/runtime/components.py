@@ -45,7 +45,11 @@ def load_classifier(settings):
     directory = resolve_current(settings.models_root)
     if directory is None or not directory.is_dir():
         raise NotReady(f"no model published under {settings.models_root}; run `hotline train`")
-    return load_bundle(directory, settings=settings), _manifest_version(directory)
+    # The home's department list is the list in force: edits to it route at once
+    # on top of the trained head (classifier.list_updates), no retraining.
+    taxonomy = settings.taxonomy_file if settings.taxonomy_file.is_file() else None
+    return (load_bundle(directory, taxonomy=taxonomy, settings=settings),
+            _manifest_version(directory))
 
 
 def load_taxonomy(settings):
@@ -96,8 +100,10 @@ def probe_search(settings) -> str:
 
 
 def probe_classifier(settings) -> str:
+    # The department list is part of the classifier (list_updates): an edit reloads it.
     current = resolve_current(settings.models_root)
-    return _stamp(current / "manifest.json") if current else "none"
+    return ((_stamp(current / "manifest.json") if current else "none") + "|"
+            + _stamp(settings.taxonomy_file))
 
 
 def probe_taxonomy(settings) -> str:

@@ -272,15 +272,18 @@ def test_eval_urgency_command(tmp_path, capsys):
 
 
 def test_eval_urgency_reports_tuning_and_test_sets(tmp_path, capsys, monkeypatch):
-    """By default both project sets are scored; errors are listed for the
-    tuning set only, never the test set."""
+    """By default the project sets are scored, the tuning files pooled into one
+    set; errors are listed for the tuning set only, never the test set."""
     import dispatch.evaluate as ev
     from hotline.cli.main import main
 
-    tuning, test = tmp_path / "urgency_dev.csv", tmp_path / "urgency_test.csv"
+    tuning, tuning2 = tmp_path / "urgency_dev.csv", tmp_path / "urgency_test.csv"
+    test = tmp_path / "urgency_test2.csv"
     tuning.write_text("id,text,urgent\nu1,电梯困人了,紧急\nu2,燃气费怎么交,较急\n", encoding="utf-8")
+    # A 紧急/一般 file: its rows count for recall and precision, not the 3-level accuracy.
+    tuning2.write_text("id,text,urgent\nv1,楼道里冒黑烟了,紧急\nv2,停水了,一般\n", encoding="utf-8")
     test.write_text("id,text,urgent\nt1,闻到很大煤气味,紧急\nt2,燃气费太贵,紧急\n", encoding="utf-8")
-    monkeypatch.setattr(ev, "TUNING_DATA", tuning)
+    monkeypatch.setattr(ev, "TUNING_DATA", (tuning, tuning2))
     monkeypatch.setattr(ev, "TEST_DATA", test)
     assert main(["--home", str(tmp_path), "eval", "urgency", "--errors"]) == 0
     out = capsys.readouterr().out
@@ -288,6 +291,10 @@ def test_eval_urgency_reports_tuning_and_test_sets(tmp_path, capsys, monkeypatch
             if line.startswith(("rules", "keyword_baseline"))}
     assert set(rows) == {(s, p) for s in ("rules", "keyword_baseline") for p in ("tuning", "test")}
     assert rows["rules", "test"][4:6] == ["0.500", "1.000"] and rows["rules", "test"][-1] == "-"
+    # Pooled: 4 calls, 2 urgent, both found; 3-level accuracy over urgency_dev.csv's 2 rows
+    # only (u2 较急 read as 一般: 0.5), not v2 (停水 is 较急, labelled 一般 in a 2-level file).
+    assert rows["rules", "tuning"][2:6] == ["4", "2", "1.000", "1.000"]
+    assert rows["rules", "tuning"][-1] == "0.500"
     # u2 (较急 predicted 一般) is no urgent error; t2 is one, but on the test set.
     assert [line.split("\t")[:2] for line in out.splitlines() if "\tgold=" in line] == []
     assert main(["--home", str(tmp_path), "eval", "urgency", "--data", str(tuning),
@@ -297,6 +304,10 @@ def test_eval_urgency_reports_tuning_and_test_sets(tmp_path, capsys, monkeypatch
     assert main(["--home", str(tmp_path), "eval", "urgency", "--errors"]) == 0
     errors = [line.split("\t")[:2] for line in capsys.readouterr().out.splitlines() if "\tgold=" in line]
     assert errors == [["tuning", "u1"]]
+    # The same file twice would count its rows twice.
+    assert main(["--home", str(tmp_path), "eval", "urgency", "--data", str(tuning),
+                 "--data", str(tuning)]) == 2
+    assert "given twice" in capsys.readouterr().err
 
 
 def test_bad_rules_stop_the_engine_start(tmp_path):

@@ -9,9 +9,17 @@ A rule match is dropped (and reported under ``suppressed`` with the cue) when:
 * its sentence refers to a past incident or follows one up ("上次煤气泄漏的事想
   问问进度"), asks about procedure or is hypothetical ("咨询一下燃气泄漏了应该打
   什么电话"), or says after the match that the danger is over ("已经修好");
-* a rule's ``unless`` word is in its sentence ("烟囱冒烟" is pollution, not fire);
+* a rule's ``unless`` word is in its sentence ("烟囱冒烟" is pollution, not fire),
+  ``not_unless`` words excepted ("抽油烟机着火了" is a fire);
 * a rule's ``also`` words are all absent from the text (no heating is 紧急 only
   when an elderly person or a baby is mentioned).
+
+A question opener (``question``: 请问, 问一下…) drops a match in its own clause,
+and one elsewhere in the sentence unless the match is stated as happening
+("请问这个怎么处理，学生上吐下泻了"); ``consult_after`` words (怎么办, 的话, 应该找…)
+drop a match only when it is not stated ("车库进水的话" yes, "着火了怎么办" no).
+A past, hypothetical or question cue right after a negation does not count
+("不是开玩笑，真的着火了").
 
 It is also dropped when a worry word stands right before it ("担心会着火": a
 risk, not an event), when 过 follows it ("煤气泄漏过": experience, not now),
@@ -136,8 +144,8 @@ class UrgencyRules:
     """``rules``: the centre's rule tables (a rule named like a shipped one
     replaces it); ``defaults=False`` drops the shipped rules; ``cues``
     replaces whole cue lists (``negation``, ``not_negation``, ``worry``,
-    ``future``, ``consult_after``, ``past``, ``hypothetical``, ``resolved``, ``present``,
-    ``urgent_now``). ``context=False`` is the
+    ``future``, ``consult_after``, ``past``, ``hypothetical``, ``question``, ``resolved``,
+    ``present``, ``urgent_now``, ``not_unless``). ``context=False`` is the
     keyword-only baseline: every match counts."""
 
     def __init__(self, rules: list | None = None, defaults: bool = True,

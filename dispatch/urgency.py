@@ -9,9 +9,17 @@ A rule match is dropped (and reported under ``suppressed`` with the cue) when:
 * its sentence refers to a past incident or follows one up ("上次煤气泄漏的事想
   问问进度"), asks about procedure or is hypothetical ("咨询一下燃气泄漏了应该打
   什么电话"), or says after the match that the danger is over ("已经修好");
-* a rule's ``unless`` word is in its sentence ("烟囱冒烟" is pollution, not fire);
+* a rule's ``unless`` word is in its sentence ("烟囱冒烟" is pollution, not fire),
+  ``not_unless`` words excepted ("抽油烟机着火了" is a fire);
 * a rule's ``also`` words are all absent from the text (no heating is 紧急 only
   when an elderly person or a baby is mentioned).
+
+A question opener (``question``: 请问, 问一下…) drops a match in its own clause,
+and one elsewhere in the sentence unless the match is stated as happening
+("请问这个怎么处理，学生上吐下泻了"); ``consult_after`` words (怎么办, 的话, 应该找…)
+drop a match only when it is not stated ("车库进水的话" yes, "着火了怎么办" no).
+A past, hypothetical or question cue right after a negation does not count
+("不是开玩笑，真的着火了").
 
 It is also dropped when a worry word stands right before it ("担心会着火": a
 risk, not an event), when 过 follows it ("煤气泄漏过": experience, not now),
@@ -29,6 +37,7 @@ triggered it and their span in the text the rules saw.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -44,6 +53,9 @@ NEGATION_WINDOW = 4   # characters allowed between a negation and the match
 WORRY_WINDOW = 1      # "担心会着火" yes, "担心人出事晕倒" (a guess about now) no
 # Experiential 过 right after a match: "泄漏过", not "闻到煤气味过来".
 _EXPERIENTIAL = re.compile("过(?![来去])")
+# A match stated as happening: 了 / 起来 right after it, 已经 / 正在 before it.
+_STATED = re.compile("[^,，。!?！？;；]{0,2}(了|起来|着呢)")
+_ONGOING = re.compile("已经|正在|在往|一直")
 
 
 class UrgencyRuleError(DispatchConfigError):
@@ -61,6 +73,20 @@ class UrgencyResult:
                 "suppressed": list(self.suppressed)}
 
 
+# The rules see NFKC text, where ，！？；： became ASCII: a class written "[^，。！？]"
+# (stay inside the clause) must exclude those too, or it runs across clauses.
+_FULLWIDTH = {c: unicodedata.normalize("NFKC", c) for c in "，！？；：（）"}
+_NEGATED_CLASS = re.compile(r"\[\^((?:\\.|[^\]\\])*)\]")
+
+
+def _ascii_too(pattern: str) -> str:
+    def widen(m: re.Match) -> str:
+        body = m.group(1)
+        extra = "".join(re.escape(a) for f, a in _FULLWIDTH.items() if f in body and a not in body)
+        return f"[^{body}{extra}]"
+    return _NEGATED_CLASS.sub(widen, pattern)
+
+
 def _alternation(where: str, words: Any, patterns: Any = ()) -> re.Pattern | None:
     parts = []
     for key, values, escape in (("keywords", words, True), ("patterns", patterns, False)):
@@ -75,7 +101,7 @@ def _alternation(where: str, words: Any, patterns: Any = ()) -> re.Pattern | Non
                 except re.error as exc:
                     raise UrgencyRuleError(f"{where}: pattern {v!r} is not a valid regular "
                                            f"expression: {exc}") from None
-            parts.append(re.escape(v.lower()) if escape else f"(?:{v})")
+            parts.append(re.escape(v.lower()) if escape else f"(?:{_ascii_too(v)})")
     # Longest keyword first so the reason shows the whole phrase.
     parts.sort(key=len, reverse=True)
     return re.compile("|".join(parts)) if parts else None
@@ -118,8 +144,8 @@ class UrgencyRules:
     """``rules``: the centre's rule tables (a rule named like a shipped one
     replaces it); ``defaults=False`` drops the shipped rules; ``cues``
     replaces whole cue lists (``negation``, ``not_negation``, ``worry``,
-    ``future``, ``consult_after``, ``past``, ``hypothetical``, ``resolved``, ``present``,
-    ``urgent_now``). ``context=False`` is the
+    ``future``, ``consult_after``, ``past``, ``hypothetical``, ``question``, ``resolved``,
+    ``present``, ``urgent_now``, ``not_unless``). ``context=False`` is the
     keyword-only baseline: every match counts."""
 
     def __init__(self, rules: list | None = None, defaults: bool = True,
@@ -168,6 +194,15 @@ class UrgencyRules:
         m = pattern.search(text) if pattern is not None else None
         return m.group(0) if m else None
 
+    def _live_cue(self, name: str, text: str) -> str | None:
+        """A ``name`` cue not itself negated ("不是开玩笑", "不是演练": the
+        speaker rules the past or the hypothetical out)."""
+        pattern = self.cues.get(name)
+        for m in (pattern.finditer(text) if pattern is not None else ()):
+            if not self._negated(text[:m.start()], window=0):
+                return m.group(0)
+        return None
+
     def _negated(self, before: str, cue: str = "negation",
                  window: int = NEGATION_WINDOW) -> str | None:
         """A ``cue`` word ending at most ``window`` characters before the match."""
@@ -210,7 +245,10 @@ class UrgencyRules:
         clause = _bounds(_CLAUSE, text, start)
         s0, s1 = _bounds(_SENTENCE, text, start)
         if rule.unless is not None:
-            m = rule.unless.search(text, s0, s1)
+            # "抽油烟机着火了" is a fire although 油烟 is an unless word.
+            guard = self.cues.get("not_unless")
+            masked = guard.sub(lambda g: "□" * len(g.group(0)), text) if guard else text
+            m = rule.unless.search(masked, s0, s1)
             if m:
                 return f"unless:{m.group(0)}"
         if rule.also is not None:
@@ -232,15 +270,25 @@ class UrgencyRules:
             return None
         if _EXPERIENTIAL.match(text, end):
             return "past:过"
-        cue = self._cue("consult_after", text[end:clause[1]])
-        if cue:
-            return f"hypothetical:{cue}"
         # 尽快来人处理 is a polite request, not 快来人.
         if not self._cue("urgent_now", sentence.replace("尽快", "□□")):
+            # "进水的话…", "闻到煤气味应该找谁": a what-if; "着火了怎么办" states it.
+            cue = self._cue("consult_after", text[end:clause[1]])
+            if cue and not _STATED.match(text, end):
+                return f"hypothetical:{cue}"
             for name in ("past", "hypothetical"):
-                cue = self._cue(name, sentence)
+                cue = self._live_cue(name, sentence)
                 if cue:
                     return f"{name}:{cue}"
+            # A question opener holds its own clause; elsewhere in the sentence
+            # it yields to a hazard stated as happening ("请问这个怎么处理，学生
+            # 上吐下泻了"), not to one only named ("问一下，闻到煤气味应该做什么").
+            cue = self._live_cue("question", text[clause[0]:clause[1]])
+            if cue is None and not _STATED.match(text, end) \
+                    and not _ONGOING.search(text, clause[0], start):
+                cue = self._live_cue("question", sentence)
+            if cue:
+                return f"hypothetical:{cue}"
         cue = self._cue("resolved", text[end:s1])
         return f"resolved:{cue}" if cue else None
 

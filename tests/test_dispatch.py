@@ -142,7 +142,17 @@ URGENT = ["我家厨房煤气味很重，快派人来", "电梯困人了，里�
           "有人从脚手架上掉下来了", "路口有个人被车撞了，流了好多血", "邻居老人叫不醒",
           "楼上水管裂了，水从天花板往下灌", "粪水从地漏往外冒，满屋都是",
           "树倒了压着一辆车，车里好像有人", "上次报了煤气泄漏没人来，味道越来越大，快来人",
-          "我爸喝了农药", "楼道里有个人拿着刀"]
+          "我爸喝了农药", "楼道里有个人拿着刀",
+          # Hazards named since the second test set (issue 24: a car off a bridge, fuel
+          # by smokers, a chemical smell with symptoms, a tree on a house or a wire).
+          "桥上有辆车撞破护栏，一半悬在外面", "有辆车漏油，油流了一地，旁边还有人抽烟",
+          "化工厂那边飘过来刺鼻的气味，好多人眼睛疼", "大风把大树刮得快倒了，斜靠在居民楼上",
+          "路边大树枝断了一半挂在电线上，底下是公交站", "冷库氨气泄漏了",
+          "一条大狗在小区里追着咬人", "井盖没了，放学的孩子都从这走", "停电了，我妈在家用呼吸机",
+          "我家锅着了，火扑不灭，窜到抽油烟机上了", "dianti停了 里面有人 快派人",
+          # A question that also states a present hazard.
+          "请问燃气泄漏打什么电话，我家现在就有很大的味道", "不是开玩笑，真的着火了，在二楼",
+          "我家厨房着火了怎么办", "请问这个怎么处理，食堂好几个学生吃完饭上吐下泻了"]
 NOT_URGENT = ["上次煤气泄漏的事想问问进度", "咨询一下燃气泄漏了应该打什么电话",
               "燃气费怎么交", "没有煤气味，就是燃气灶打不着火", "工厂烟囱天天冒黑烟",
               "如果电梯困人物业多久要到场", "之前路边电线掉下来的事已经处理好了",
@@ -151,7 +161,12 @@ NOT_URGENT = ["上次煤气泄漏的事想问问进度", "咨询一下燃气泄�
               "孩子学校要交防溺水承诺书", "担心电动车在楼道充电会着火",
               "暖气不热，但家里没有老人小孩，不着急", "燃气灶的火苗是黄色的，正常吗",
               "请问被狗咬了去哪里打疫苗", "电视上看到有人被困电梯，我们的电梯能换吗",
-              "差点被车撞了，这个路口要装红绿灯", "消防车开进小区太吵了"]
+              "差点被车撞了，这个路口要装红绿灯", "消防车开进小区太吵了",
+              "暴雨天地下车库进水的话物业要承担什么责任", "你们这里可以报燃气泄漏吗",
+              "昨天那个路面塌陷已经围起来了，施工的人在修", "问一下，家里闻到煤气味应该先做什么",
+              "我家楼道没有燃气味，是隔壁楼的人说闻到了，燃气公司已经去过了",
+              "消防通道天天停满了车，真着火了消防车进不来", "楼下烧烤店油烟太大，熏得好几个人咳嗽",
+              "小区里那棵树有点歪，找人看看"]
 
 
 @pytest.fixture(scope="module")
@@ -197,6 +212,32 @@ def test_reasons_and_suppressions_name_the_words(urgency):
     # A strong present cue anywhere in the sentence overrides a follow-up cue.
     res = UrgencyRules().assess("之前报过电梯困人，人还在里面")
     assert res.level == "紧急" and res.reasons[0]["rule"] == "trapped"
+
+
+def test_clauses_questions_and_unless_guards():
+    from dispatch.urgency import _ascii_too
+
+    # The rules see NFKC text (，→ ,): a clause-bound class must stop at the ASCII comma.
+    assert _ascii_too("闻到[^，。！？]{0,4}x") == "闻到[^，。！？,!\\?]{0,4}x"
+    res = UrgencyRules().assess("楼道没有燃气味,是隔壁的人说闻到了,燃气公司已经去过了")
+    assert res.level == "一般" and not res.reasons
+    # A question opener holds its own clause, and a later clause only when the
+    # hazard there is named, not stated as happening.
+    assert UrgencyRules().assess("请问一下,楼道里的纸箱子烧起来了").level == "紧急"
+    res = UrgencyRules().assess("问一下,家里要是闻到煤气味")
+    assert res.level == "一般" and res.suppressed[0]["by"] == "hypothetical:要是"
+    res = UrgencyRules().assess("我想问问,楼道冒烟")
+    assert res.level == "一般" and res.suppressed[0]["by"] == "hypothetical:问问"
+    # A negated cue does not count: "不是演练" rules the drill out.
+    assert UrgencyRules().assess("不是演练,楼里着火了").level == "紧急"
+    assert UrgencyRules().assess("消防演练,楼里着火了").level == "一般"
+    # 油烟 excuses a fire, 抽油烟机 does not; a centre can empty the guard.
+    assert UrgencyRules().assess("油烟机着火了").level == "紧急"
+    assert UrgencyRules().assess("楼下饭店油烟冒烟").level == "一般"
+    assert UrgencyRules(cues={"not_unless": []}).assess("油烟机着火了").level == "一般"
+    # A what-if after the match stays one unless the hazard is stated (了).
+    assert UrgencyRules().assess("车库进水的话谁负责").level == "一般"
+    assert UrgencyRules().assess("车库进水了怎么办").level == "紧急"
 
 
 def test_centre_rules_and_their_validation():
@@ -272,15 +313,18 @@ def test_eval_urgency_command(tmp_path, capsys):
 
 
 def test_eval_urgency_reports_tuning_and_test_sets(tmp_path, capsys, monkeypatch):
-    """By default both project sets are scored; errors are listed for the
-    tuning set only, never the test set."""
+    """By default the project sets are scored, the tuning files pooled into one
+    set; errors are listed for the tuning set only, never the test set."""
     import dispatch.evaluate as ev
     from hotline.cli.main import main
 
-    tuning, test = tmp_path / "urgency_dev.csv", tmp_path / "urgency_test.csv"
+    tuning, tuning2 = tmp_path / "urgency_dev.csv", tmp_path / "urgency_test.csv"
+    test = tmp_path / "urgency_test2.csv"
     tuning.write_text("id,text,urgent\nu1,电梯困人了,紧急\nu2,燃气费怎么交,较急\n", encoding="utf-8")
+    # A 紧急/一般 file: its rows count for recall and precision, not the 3-level accuracy.
+    tuning2.write_text("id,text,urgent\nv1,楼道里冒黑烟了,紧急\nv2,停水了,一般\n", encoding="utf-8")
     test.write_text("id,text,urgent\nt1,闻到很大煤气味,紧急\nt2,燃气费太贵,紧急\n", encoding="utf-8")
-    monkeypatch.setattr(ev, "TUNING_DATA", tuning)
+    monkeypatch.setattr(ev, "TUNING_DATA", (tuning, tuning2))
     monkeypatch.setattr(ev, "TEST_DATA", test)
     assert main(["--home", str(tmp_path), "eval", "urgency", "--errors"]) == 0
     out = capsys.readouterr().out
@@ -288,6 +332,10 @@ def test_eval_urgency_reports_tuning_and_test_sets(tmp_path, capsys, monkeypatch
             if line.startswith(("rules", "keyword_baseline"))}
     assert set(rows) == {(s, p) for s in ("rules", "keyword_baseline") for p in ("tuning", "test")}
     assert rows["rules", "test"][4:6] == ["0.500", "1.000"] and rows["rules", "test"][-1] == "-"
+    # Pooled: 4 calls, 2 urgent, both found; 3-level accuracy over urgency_dev.csv's 2 rows
+    # only (u2 较急 read as 一般: 0.5), not v2 (停水 is 较急, labelled 一般 in a 2-level file).
+    assert rows["rules", "tuning"][2:6] == ["4", "2", "1.000", "1.000"]
+    assert rows["rules", "tuning"][-1] == "0.500"
     # u2 (较急 predicted 一般) is no urgent error; t2 is one, but on the test set.
     assert [line.split("\t")[:2] for line in out.splitlines() if "\tgold=" in line] == []
     assert main(["--home", str(tmp_path), "eval", "urgency", "--data", str(tuning),
@@ -297,6 +345,10 @@ def test_eval_urgency_reports_tuning_and_test_sets(tmp_path, capsys, monkeypatch
     assert main(["--home", str(tmp_path), "eval", "urgency", "--errors"]) == 0
     errors = [line.split("\t")[:2] for line in capsys.readouterr().out.splitlines() if "\tgold=" in line]
     assert errors == [["tuning", "u1"]]
+    # The same file twice would count its rows twice.
+    assert main(["--home", str(tmp_path), "eval", "urgency", "--data", str(tuning),
+                 "--data", str(tuning)]) == 2
+    assert "given twice" in capsys.readouterr().err
 
 
 def test_bad_rules_stop_the_engine_start(tmp_path):

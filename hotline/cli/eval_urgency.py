@@ -1,8 +1,9 @@
 """`hotline eval urgency`: urgent (紧急) recall and precision of the urgency
 rules (settings' [dispatch.urgency], else the shipped ones) beside a
 keyword-only baseline from the same run, on the tuning set
-(training/data/urgency_dev.csv) and the test set written before the rules
-were read (training/data/urgency_test.csv), or on the files given."""
+(training/data/urgency_dev.csv + urgency_test.csv, pooled) and the test set
+written before the rules were read (training/data/urgency_test2.csv), or on
+the files given."""
 from pathlib import Path
 
 
@@ -10,7 +11,7 @@ def register(sub) -> None:
     p = sub.add_parser("urgency", help="urgent recall/precision of the urgency rules vs keywords")
     p.add_argument("--data", type=Path, action="append",
                    help="CSV with id,text,urgent; may be repeated (default: "
-                        "training/data/urgency_dev.csv as tuning, urgency_test.csv as test)")
+                        "urgency_dev.csv + urgency_test.csv as tuning, urgency_test2.csv as test)")
     p.add_argument("--errors", action="store_true",
                    help="also list the rules' urgent errors (never on the test set: it is "
                         "not for tuning)")
@@ -18,15 +19,10 @@ def register(sub) -> None:
 
 
 def run(args, settings) -> int:
-    from dispatch.errors import DispatchError
-    from dispatch.evaluate import TEST_DATA, TUNING_DATA, evaluate, read_set, role, to_text
+    from dispatch.evaluate import TEST_DATA, TUNING_DATA, evaluate, read_sets, to_text
 
-    paths = {role(p): p for p in (args.data or [TUNING_DATA, TEST_DATA])}
-    if len(paths) != len(args.data or paths):
-        raise DispatchError(f"--data {[str(p) for p in args.data]}: two files with the same "
-                            f"name; give each set once")
-    report = evaluate({part: read_set(p) for part, p in paths.items()},
-                      (settings.dispatch or {}).get("urgency"))
+    sets, paths = read_sets(args.data or [*TUNING_DATA, TEST_DATA])
+    report = evaluate(sets, (settings.dispatch or {}).get("urgency"))
     print(to_text(report, paths))
     if args.errors:
         for e in report["errors"]:

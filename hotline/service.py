@@ -56,7 +56,7 @@ def _lead_and_co(snap: Snapshot, predictions: list, checked: list[str]) -> list[
     scored by the classifier's department head (or cold-start router); the
     whole text's scores are the prediction's top 3. A classifier without
     ``department_scores`` gives the lead alone."""
-    from dispatch.codepts import assign, mention_patterns
+    from dispatch.codepts import assign, keyword_patterns, mention_patterns
 
     whole = [{d["label"]: float(d["prob"]) for d in (jsonable(getattr(p, "department_top3", []))
                                                         or [])} for p in predictions]
@@ -65,8 +65,10 @@ def _lead_and_co(snap: Snapshot, predictions: list, checked: list[str]) -> list[
         return [{"lead": ({"name": p.department, "confidence": round(float(p.department_conf), 4)}
                           if getattr(p, "department", None) else None), "co": []}
                 for p in predictions]
-    mentions = mention_patterns([{"name": n, **(d or {})} for n, d in snap.taxonomy.items()])
-    return [d.to_dict() for d in assign(checked, score, whole=whole, mentions=mentions)]
+    listed = [{"name": n, **(d or {})} for n, d in snap.taxonomy.items()]
+    return [d.to_dict() for d in assign(checked, score, whole=whole,
+                                        mentions=mention_patterns(listed),
+                                        keywords=keyword_patterns(listed))]
 
 
 def _prediction(snap: Snapshot, p: Any, text: str, departments: dict | None = None) -> dict:

@@ -60,15 +60,15 @@ class CoRules:
 
     # An issue (clauses from one opener to the next) is confidently about its top
     # department at or above these: opened by a connective / a new sentence.
-    connective: float = 0.35
-    sentence: float = 0.35
+    connective: float = 0.4
+    sentence: float = 0.4
     # ... or at or above this when the issue also names that department or
     # carries one of its keywords (the scorer and the list agree); None: never.
     evidence: float | None = 0.1
     # A comma clause that is not the first of its issue adds its top department
     # at or above this when it names the department or carries one of its
     # keywords and reports no BACKGROUND; None: a comma clause never adds one.
-    comma: float | None = 0.3
+    comma: float | None = 0.4
     # A department named in an issue ("卫健委也请查查") scores at least this there.
     mention: float = 0.7
     # The lead: the first issue at or above this decides it (else the whole text);

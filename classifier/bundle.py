@@ -41,6 +41,13 @@ NO_CONTENT_COLUMNS = ("", 0.0, "", 0.0, True, "[]")
 TAXONOMY_FILE = "taxonomy.json"
 # A router fitted on a run's input (hotline/batch/departments.py), beside the taxonomy.
 COLDSTART_DIR = "coldstart"
+# department_scores (what dispatch.codepts scores a request's issue clauses with):
+# the share of the cold-start router mixed into a trained head's probabilities.
+# Chosen on training/data/compound/dev.csv only (docs/dispatch.md, "Lead and
+# co-handling departments"): a head trained on whole work orders spreads its mass
+# over a short clause ("另外他们还在小区空地上私搭了个棚子"); the router's similarity
+# to names, keywords and written examples does not depend on the text's length.
+ISSUE_ROUTER_WEIGHT = 0.5
 
 
 @dataclass
@@ -79,6 +86,7 @@ class ClassifierBundle:
                                             departments).fit()
         if not heads and self.cold_start is None:
             raise ModelNotTrained("the bundle has no trained head and no taxonomy to route by")
+        self._issue_router: ColdStartRouter | None = None   # fitted on first use
 
     @property
     def type_labels(self) -> list[str]:
@@ -159,10 +167,14 @@ class ClassifierBundle:
             rows[i] = NO_CONTENT_COLUMNS
         return rows
 
-    def department_scores(self, texts: list[str], k: int = 5) -> list[dict]:
+    def department_scores(self, texts: list[str], k: int = 5,
+                          router_weight: float = ISSUE_ROUTER_WEIGHT) -> list[dict]:
         """Per text, its ``k`` likeliest departments and their probabilities (the
         department head, else the cold-start router): what dispatch.codepts scores
-        issue clauses with. A text without content scores nothing."""
+        issue clauses with. With a head and a department list, ``router_weight``
+        of the cold-start router (list alone, no examples of the input) is mixed
+        in by name (ISSUE_ROUTER_WEIGHT; 0: the head alone, as the prediction's
+        top 3). A text without content scores nothing."""
         texts = list(texts)
         if not texts:
             return []
@@ -171,11 +183,27 @@ class ClassifierBundle:
         if got is None:
             return [{} for _ in texts]
         labels, p, _ = got
-        order = np.argsort(-p, axis=1)[:, :k]
+        if router_weight > 0 and "department" in self.heads and self.departments:
+            labels, p = self._with_router(prep, list(labels), p, router_weight)
+        order = np.argsort(-p, axis=1, kind="stable")[:, :k]
         out = [{labels[j]: float(p[i, j]) for j in row} for i, row in enumerate(order.tolist())]
         for i in _no_content(prep.full):
             out[i] = {}
         return out
+
+    def _with_router(self, prep: TextFeatures, labels: list, p: np.ndarray, w: float):
+        """(labels, (1-w)·head + w·router) over the head's labels, then the list's
+        departments the head never saw (the router's share alone)."""
+        if self._issue_router is None:   # ~0.1-0.3 s; a race fits it twice, harmlessly
+            self._issue_router = ColdStartRouter(list(self.departments.values())).fit()
+        router = self._issue_router
+        extra = [n for n in router.labels_ if n not in set(labels)]
+        names = labels + extra
+        at = {n: i for i, n in enumerate(names)}
+        mixed = np.zeros((p.shape[0], len(names)))
+        mixed[:, :len(labels)] = (1 - w) * p
+        mixed[:, [at[n] for n in router.labels_]] += w * router.predict_proba(prep)
+        return names, mixed
 
     def predict(self, texts: list[str], evidence: bool = True) -> list[Prediction]:
         if isinstance(texts, str):

@@ -10,11 +10,13 @@ text and every clause, and decides:
   ("主要是…", "关键是…"), else of the first issue clause the scorer is sure of,
   else the whole text's department (the rule of training/data/compound/README.md);
 * **co**: departments other than the lead that some clause is confidently about.
-  A clause counts as a separate issue only where the caller opened it
-  (a connective such as 还有 / 另外 / 顺便 or a new sentence); a plain comma
-  clause is usually detail of the same issue ("物业也不管") and must clear a
-  higher bar. Thresholds were fitted on the dev half only (docs/dispatch.md);
-  a wrongly added co-handler costs a department work, so precision comes first.
+  A clause counts as a separate issue where the caller opened it (a connective
+  such as 还有 / 另外 / 顺便 or a new sentence). A plain comma clause is usually
+  detail of the same issue ("物业也不管"), so it adds a co-handler only when the
+  scorer and the department list agree on it (the clause names the department
+  or carries one of its keywords) and it reports no background (BACKGROUND).
+  Thresholds were fitted on the dev half only (docs/dispatch.md); a wrongly
+  added co-handler costs a department work, so precision comes first.
 
 Text in: the normalised text (index.text); spans index it.
 """
@@ -33,6 +35,9 @@ MAIN_CUES = ("主要是", "最主要的是", "最主要是", "最要紧的是", 
              "最重要的是")
 _SENTENCE_END = "。！？!?；;\n"
 _COMMA = "，,、：:"
+# A comma clause with one of these reports what happened or what someone said
+# ("派出所说要房产证", "城管也不来管", "我报过警"): background, never a co-handler by itself.
+BACKGROUND = ("说", "不管", "不理", "推给", "推到", "没人管", "打过", "报过", "找过", "找了")
 _LEAD_IN = re.compile(r"^(?:喂|哎|那个|就是|对|嗯|然后|你好|您好)+[，,、 ]*")
 
 # "connective": opened by a connective or a main cue; "sentence": first clause of a
@@ -55,13 +60,15 @@ class CoRules:
 
     # An issue (clauses from one opener to the next) is confidently about its top
     # department at or above these: opened by a connective / a new sentence.
-    connective: float = 0.5
-    sentence: float = 0.5
-    # A single comma clause inside an issue must clear this on its own; None: a
-    # comma clause never adds a co-handler by itself (on dev every threshold tried,
-    # 0.8 and 0.9, and counting departments it names, lowered precision more than
-    # it raised recall).
-    comma: float | None = None
+    connective: float = 0.4
+    sentence: float = 0.4
+    # ... or at or above this when the issue also names that department or
+    # carries one of its keywords (the scorer and the list agree); None: never.
+    evidence: float | None = 0.1
+    # A comma clause that is not the first of its issue adds its top department
+    # at or above this when it names the department or carries one of its
+    # keywords and reports no BACKGROUND; None: a comma clause never adds one.
+    comma: float | None = 0.4
     # A department named in an issue ("卫健委也请查查") scores at least this there.
     mention: float = 0.7
     # The lead: the first issue at or above this decides it (else the whole text);
@@ -184,6 +191,12 @@ def mention_patterns(departments: Sequence[Mapping]) -> dict[str, tuple[str, ...
     return out
 
 
+def keyword_patterns(departments: Sequence[Mapping]) -> dict[str, tuple[str, ...]]:
+    """Per department, its keywords in the list (what the evidence rules look for
+    beside the names of :func:`mention_patterns`)."""
+    return {d["name"]: tuple(k for k in (d.get("keywords") or []) if k) for d in departments}
+
+
 def _mentioned(text: str, mentions: Mapping[str, Sequence[str]] | None) -> list[str]:
     if not mentions:
         return []
@@ -195,6 +208,10 @@ def _top(scores: Scores) -> tuple[str | None, float]:
         return None, 0.0
     name = max(scores, key=scores.get)
     return name, float(scores[name])
+
+
+def _evidence(text: str, mentions, keywords) -> set[str]:
+    return set(_mentioned(text, mentions)) | set(_mentioned(text, keywords))
 
 
 def _with_mentions(scores: Scores, text: str, mentions, floor: float) -> Scores:
@@ -210,16 +227,18 @@ def _with_mentions(scores: Scores, text: str, mentions, floor: float) -> Scores:
 def decide(whole: Scores, clauses: Sequence[Clause], issue_scores: Sequence[Scores],
            clause_scores: Sequence[Scores], rules: CoRules = CoRules(),
            mentions: Mapping[str, Sequence[str]] | None = None,
-           text: str | None = None) -> Departments:
+           text: str | None = None,
+           keywords: Mapping[str, Sequence[str]] | None = None) -> Departments:
     """Lead and co-handlers from the department scores of the whole text, of each
-    issue (``issues(clauses)`` order) and of each clause."""
+    issue (``issues(clauses)`` order) and of each clause ({} for a clause not
+    scored). ``mentions`` / ``keywords``: :func:`mention_patterns` /
+    :func:`keyword_patterns` of the department list, or None."""
     w_name, w_conf = _top(whole)
     groups = issues(clauses)
     joined = [(text[clauses[g[0]].start:clauses[g[-1]].end] if text is not None
                else "".join(clauses[i].text for i in g)) for g in groups]
     i_tops = [_top(_with_mentions(s, t, mentions, rules.mention))
               for s, t in zip(issue_scores, joined)]
-    c_tops = [_top(s) for s in clause_scores] if rules.comma is not None else []
     detail = [{"text": t, "start": clauses[g[0]].start, "end": clauses[g[-1]].end,
                "kind": clauses[g[0]].kind, "department": n, "confidence": round(p, 4)}
               for g, t, (n, p) in zip(groups, joined, i_tops)]
@@ -234,47 +253,71 @@ def decide(whole: Scores, clauses: Sequence[Clause], issue_scores: Sequence[Scor
         lead, lead_conf = i_tops[0]
     co: dict[str, float] = {}
     if len(groups) > 1:
-        for g, (n, p) in zip(groups, i_tops):
-            if n is not None and n != lead and p >= rules.threshold(clauses[g[0]].kind):
+        for g, t, (n, p) in zip(groups, joined, i_tops):
+            if n is None or n == lead:
+                continue
+            if p >= rules.threshold(clauses[g[0]].kind) or (
+                    rules.evidence is not None and p >= rules.evidence
+                    and n in _evidence(t, mentions, keywords)):
                 co[n] = max(co.get(n, 0.0), p)
-    if len(clauses) > 1:
-        for n, p in c_tops:
-            if n is not None and n != lead and p >= rules.comma:
-                co[n] = max(co.get(n, 0.0), p)
-    ranked = sorted(co.items(), key=lambda kv: -kv[1])[:rules.max_co]
+    if rules.comma is not None and clause_scores:
+        for g, (issue_top, _) in zip(groups, i_tops):
+            for j in g[1:]:
+                c = clauses[j]
+                n, p = _top(_with_mentions(clause_scores[j], c.text, mentions, rules.mention))
+                if (n is not None and n not in (lead, issue_top) and p >= rules.comma
+                        and _comma_candidate(c.text, mentions, keywords)
+                        and n in _evidence(c.text, mentions, keywords)):
+                    co[n] = max(co.get(n, 0.0), p)
+    ranked = sorted(co.items(), key=lambda kv: (-kv[1], kv[0]))[:rules.max_co]
     return Departments({"name": lead, "confidence": round(float(lead_conf), 4)},
                        [{"name": n, "confidence": round(p, 4)} for n, p in ranked], detail)
 
 
+def _comma_candidate(text: str, mentions, keywords) -> bool:
+    """A comma clause worth scoring: it names a department or carries a keyword,
+    and reports no background."""
+    return not any(w in text for w in BACKGROUND) and bool(_evidence(text, mentions, keywords))
+
+
 def assign(texts: Sequence[str], score: Callable[[list[str]], list[Scores]],
            rules: CoRules = CoRules(), whole: Sequence[Scores] | None = None,
-           mentions: Mapping[str, Sequence[str]] | None = None) -> list[Departments]:
+           mentions: Mapping[str, Sequence[str]] | None = None,
+           keywords: Mapping[str, Sequence[str]] | None = None) -> list[Departments]:
     """Lead and co-handlers of each text. ``score`` maps texts to department
-    scores; it is called once, for the issues and clauses of texts with more than
-    one clause, and for the whole texts unless ``whole`` gives their scores
-    already (the classifier's top 3 of the same text). ``mentions``:
-    :func:`mention_patterns` of the department list, or None."""
+    scores; it is called once, for the issues of texts with more than one clause
+    (one issue too: it decides the lead) and their comma clauses that could add a
+    co-handler, and for the whole texts unless ``whole`` gives their scores
+    already (the classifier's top 3 of the same text). ``mentions`` /
+    ``keywords``: :func:`mention_patterns` / :func:`keyword_patterns` of the
+    department list, or None."""
     plans = []
     batch = [] if whole is not None else list(texts)
     for t in texts:
         cl = split_clauses(t, rules.min_chars)
         if len(cl) < 2 or (rules.comma is None and len(issues(cl)) < 2):
-            plans.append((cl, [], None, None))
+            plans.append((cl, None, None))
             continue
         groups = issues(cl)
         it = [t[cl[g[0]].start:cl[g[-1]].end] for g in groups]
-        plans.append((cl, groups, len(batch), len(it)))
-        batch += it + ([c.text for c in cl] if rules.comma is not None else [])
+        wanted = ([j for g in groups for j in g[1:]
+                   if _comma_candidate(cl[j].text, mentions, keywords)]
+                  if rules.comma is not None else [])
+        plans.append((cl, len(batch), wanted))
+        batch += it + [cl[j].text for j in wanted]
     scores = score(batch) if batch else []
     if whole is None:
         whole = scores[:len(texts)]
     out = []
-    for t, w, (cl, groups, at, n) in zip(texts, whole, plans):
+    for t, w, (cl, at, wanted) in zip(texts, whole, plans):
         if at is None:
-            out.append(decide(w, cl, [w] * len(issues(cl)), [], rules, mentions, t))
+            out.append(decide(w, cl, [w] * len(issues(cl)), [], rules, mentions, t, keywords))
             continue
-        clause_scores = scores[at + n:at + n + len(cl)] if rules.comma is not None else []
-        out.append(decide(w, cl, scores[at:at + n], clause_scores, rules, mentions, t))
+        n = len(issues(cl))
+        clause_scores: list[Scores] = [{} for _ in cl]
+        for k, j in enumerate(wanted):
+            clause_scores[j] = scores[at + n + k]
+        out.append(decide(w, cl, scores[at:at + n], clause_scores, rules, mentions, t, keywords))
     return out
 
 

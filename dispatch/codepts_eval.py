@@ -66,19 +66,23 @@ def to_text(reports: dict) -> str:
     return "\n".join(lines)
 
 
-def evaluate(sets: dict, score, departments: Sequence[dict], rules=None) -> dict:
+def evaluate(sets: dict, score, departments: Sequence[dict], rules=None, whole=None) -> dict:
     """{(split, "model"|"keywords"): metrics()} for each ``{split: rows}``; the model is
     dispatch.codepts.assign over ``score`` (texts -> department scores) with the
-    list's mentions, the baseline keyword rules alone over the same list."""
-    from dispatch.codepts import CoRules, assign, keyword_baseline, mention_patterns
+    list's mentions and keywords, the baseline keyword rules alone over the same
+    list. ``whole``: texts -> the whole texts' scores as the served path has them
+    (the prediction's top 3); default ``score``'s."""
+    from dispatch.codepts import (CoRules, assign, keyword_baseline, keyword_patterns,
+                                  mention_patterns)
     from index.text import Normalizer
 
     norm = Normalizer()
-    mentions = mention_patterns(departments)
+    mentions, keywords = mention_patterns(departments), keyword_patterns(departments)
     out = {}
     for split, rows in sets.items():
         texts = [norm(r["text"]) for r in rows]
-        out[(split, "model")] = metrics(rows, assign(texts, score, rules or CoRules(),
-                                                    mentions=mentions))
+        out[(split, "model")] = metrics(rows, assign(
+            texts, score, rules or CoRules(), whole=whole(texts) if whole else None,
+            mentions=mentions, keywords=keywords))
         out[(split, "keywords")] = metrics(rows, [keyword_baseline(t, departments) for t in texts])
     return out

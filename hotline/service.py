@@ -65,7 +65,8 @@ def _lead_and_co(snap: Snapshot, predictions: list, checked: list[str]) -> list[
         return [{"lead": ({"name": p.department, "confidence": round(float(p.department_conf), 4)}
                           if getattr(p, "department", None) else None), "co": []}
                 for p in predictions]
-    return [d.to_dict() for d in assign(checked, score, whole=whole, mentions=snap.mentions)]
+    return [d.to_dict() for d in assign(checked, score, whole=whole, mentions=snap.mentions,
+                                        keywords=snap.department_keywords)]
 
 
 def _prediction(snap: Snapshot, p: Any, text: str, departments: dict | None = None) -> dict:

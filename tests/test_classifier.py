@@ -73,6 +73,31 @@ def test_bundle_predicts_both_heads_with_evidence(model):
     assert "type" in ev["similar_cases"][0]
 
 
+def test_department_scores_mix_in_the_router_for_issue_clauses(model):
+    """What dispatch.codepts scores clauses with: the head's probabilities with
+    ISSUE_ROUTER_WEIGHT of the cold-start router mixed in by name; 0 gives the
+    head alone (the prediction's top 3)."""
+    from classifier.bundle import ISSUE_ROUTER_WEIGHT
+
+    bundle = load_bundle(model)
+    text = "另外公积金提取"
+    [head] = bundle.department_scores([text], k=10, router_weight=0)
+    [p] = bundle.predict([text])
+    assert [max(head, key=head.get)] == [p.department]
+    assert head[p.department] == pytest.approx(p.department_conf, abs=1e-4)
+    router = bundle._issue_router
+    assert router is None                       # fitted only when mixed in
+    [mixed] = bundle.department_scores([text], k=10)
+    assert 0 < ISSUE_ROUTER_WEIGHT < 1 and bundle._issue_router is not None
+    r = dict(zip(bundle._issue_router.labels_,
+                 bundle._issue_router.predict_proba(TextFeatures([text]))[0]))
+    for name, v in mixed.items():
+        assert v == pytest.approx((1 - ISSUE_ROUTER_WEIGHT) * head.get(name, 0)
+                                  + ISSUE_ROUTER_WEIGHT * r[name], abs=1e-6)
+    assert sum(mixed.values()) == pytest.approx(1.0, abs=1e-3)   # 10 departments, k=10
+    assert bundle.department_scores(["！！"]) == [{}]
+
+
 def test_batch_path_matches_single_path(model):
     bundle = load_bundle(model)
     texts = ["请问居住证怎么办理\n需要哪些材料", "投诉噪音扰民\n楼下工地半夜施工", "公交线路咨询"]

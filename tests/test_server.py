@@ -387,7 +387,8 @@ def test_feedback_stored_masked_and_exportable(kb_app, tmp_path):
     out = tmp_path / "fb.csv"
     assert store.export(out) == 1
     lines = out.read_text(encoding="utf-8").splitlines()
-    assert lines[0] == "title,detail,type,department" and "fault,市城管局" in lines[1]
+    assert lines[0] == "title,detail,type,department,lead_department,co_departments"
+    assert "fault,市城管局" in lines[1]
 
 
 def test_feedback_csv_export_neutralises_formula_cells(tmp_path):
@@ -437,6 +438,88 @@ def test_feedback_side_fields_are_stored_masked(kb_app, tmp_path):
     assert (row["request_id"], row["region"], row["final_type"], row["final_department"],
             row["chosen_answer_id"], row["predicted_department"]) == (
         "req-42", "临江区", "fault", "市城管局", "kb-002", None)
+
+
+@both_backends
+def test_feedback_round_trips_lead_and_co_departments(kb_app, tmp_path):
+    """The agent's lead (department) and co-handlers, beside the suggested ones,
+    are stored, read back as lists and exported; bad lists are a clear 400."""
+    import csv
+
+    client = kb_app.test_client()
+    lamp, health, water = "海州市城市管理综合执法局", "海州市卫生健康委员会", "海州市水务集团有限公司"
+    r = client.post("/v1/feedback", headers=auth("agent"), json={
+        "text": "楼下油烟很大，另外孩子一直咳嗽想让卫生部门看看", "type": "complaint",
+        "department": lamp, "co_departments": [health, water],
+        "predicted_lead_department": lamp, "predicted_co_departments": [health]})
+    assert r.status_code == 201, r.get_data(as_text=True)
+    # the agent removed every co-handler; and a client that sends none
+    none_kept = client.post("/v1/feedback", headers=auth("agent"), json={
+        "text": "停水了", "type": "fault", "department": water, "co_departments": [],
+        "predicted_co_departments": [lamp]}).get_json()["id"]
+    not_sent = client.post("/v1/feedback", headers=auth("agent"), json={
+        "text": "路灯坏了", "type": "fault", "department": lamp}).get_json()["id"]
+    store = kb_app.extensions["hotline"]["feedback"]
+    rows = {x["id"]: x for x in store.rows()}
+    row = rows[r.get_json()["id"]]
+    assert (row["final_department"], row["final_co_departments"]) == (lamp, [health, water])
+    assert (row["predicted_lead_department"], row["predicted_co_departments"]) == (lamp, [health])
+    assert rows[none_kept]["final_co_departments"] == []
+    assert rows[none_kept]["predicted_co_departments"] == [lamp]
+    assert rows[not_sent]["final_co_departments"] is None
+    assert rows[not_sent]["predicted_lead_department"] is None
+
+    out = tmp_path / "fb.csv"
+    assert store.export(out) == 3
+    with open(out, encoding="utf-8", newline="") as fh:
+        exported = {d["detail"]: d for d in csv.DictReader(fh)}
+    assert exported["楼下油烟很大，另外孩子一直咳嗽想让卫生部门看看"]["lead_department"] == lamp
+    assert exported["楼下油烟很大，另外孩子一直咳嗽想让卫生部门看看"]["co_departments"] == \
+        f"{health};{water}"
+    assert (exported["停水了"]["lead_department"], exported["停水了"]["co_departments"]) == (water, "")
+    assert (exported["路灯坏了"]["lead_department"], exported["路灯坏了"]["co_departments"]) == ("", "")
+    jl = tmp_path / "fb.jsonl"
+    assert store.export(jl) == 3
+    assert [health, water] in [json.loads(line)["final_co_departments"]
+                               for line in jl.read_text(encoding="utf-8").splitlines()]
+
+    before = store.count()
+    for bad, code, said in (
+            ({"co_departments": health}, "wrong_type", "co_departments must be array, got string"),
+            ({"co_departments": [health, 3]}, "wrong_type",
+             "co_departments[1] must be string, got number 3"),
+            ({"co_departments": [""]}, "empty_text", "co_departments[0] is empty"),
+            ({"co_departments": ["a;b"]}, "invalid_input", "contains ';' (U+003B)"),
+            ({"co_departments": [health, health]}, "invalid_input", f"lists {health!r} more than once"),
+            ({"predicted_co_departments": {"name": lamp}}, "wrong_type", "must be array, got object"),
+            ({"co_departments": [lamp]}, "invalid_input", f"contains {lamp!r}, the lead department")):
+        body = problem(client.post("/v1/feedback", headers=auth("agent"), json={
+            "text": "油烟", "department": lamp, **bad}), 400, code)
+        assert said in body["detail"], (bad, body["detail"])
+    assert store.count() == before
+
+
+@both_backends
+def test_feedback_store_adds_the_lead_and_co_columns_to_an_older_table(kb_target):
+    """A feedback table written before lead/co were stored (feedback.sqlite3, or the
+    PostgreSQL KB's table) keeps its rows and gains the columns when the store opens it."""
+    from hotline.http.feedback import ADDED, COLUMNS, FeedbackStore
+    from kb.db import open_db
+
+    old = [c for c in COLUMNS if c not in ADDED]
+    db = open_db(kb_target)
+    with db.write(lock=False) as con:
+        con.execute(f"CREATE TABLE feedback ({', '.join(c + ' TEXT' for c in old)})")
+        con.execute(f"INSERT INTO feedback ({','.join(old)}) VALUES ({','.join('?' * len(old))})",
+                    ["old1", "2026-01-01T00:00:00Z", None, "路灯坏了", *[None] * (len(old) - 4)])
+    db.close()
+    store = FeedbackStore(kb_target)
+    store.add({"text": "油烟", "department": "城管", "co_departments": ["卫健委"]})
+    rows = {r["id"]: r for r in store.rows()}
+    assert rows["old1"]["text"] == "路灯坏了" and rows["old1"]["final_co_departments"] is None
+    assert [r["final_co_departments"] for r in rows.values() if r["id"] != "old1"] == [["卫健委"]]
+    store.db.close()
+    FeedbackStore(kb_target).db.close()   # opening again adds nothing (no duplicate column)
 
 
 def test_access_log_is_json_with_masked_text(kb_client, caplog):

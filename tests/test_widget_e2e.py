@@ -233,9 +233,14 @@ def test_correct_department_and_accept_stores_feedback(page, server):
     before = server.feedback.count()
     body = type_text(page, LAMP)
     predicted = body["department"]["label"]
-    # Street lamps are the city management bureau's; if the model already says
-    # so, the agent re-routes to its second choice instead.
-    target = LAMP_DEPT if predicted != LAMP_DEPT else body["department"]["top3"][1]["label"]
+    # 承办部门 suggests the lead (docs/dispatch.md: its issue scores mix the
+    # department list in, so it may differ from the head's department). Street
+    # lamps are the city management bureau's; if that is already suggested, the
+    # agent re-routes to another of the model's choices instead.
+    suggested = (body["departments"]["lead"] or {}).get("name") or predicted
+    assert page.input_value("#department") == suggested
+    target = LAMP_DEPT if suggested != LAMP_DEPT else next(
+        d["label"] for d in body["department"]["top3"] if d["label"] != suggested)
 
     # An unknown department is refused in place; nothing is posted.
     page.fill("#department", "不存在的部门")
@@ -523,18 +528,26 @@ def test_compound_call_shows_lead_and_co_and_the_agent_edits_them(page, server):
     assert "已改主办" in page.inner_text("#lead-conf")
 
     # The agent keeps typing: re-analysis keeps their edits.
-    type_text(page, "，天天熏得不行")
+    later = type_text(page, "，天天熏得不行")
     settle(page)
     assert page.input_value("#lead") == LAMP_DEPT and co_chips(page) == [HEALTH_DEPT]
     assert page.evaluate("document.documentElement.scrollWidth") <= WIDTH
     shot(page, "dispatch")
 
-    # Accepting says which co-handlers went with the order.
+    # Accepting says which co-handlers went with the order, and stores the agent's
+    # lead and co-handlers beside the suggested ones.
     with page.expect_response(lambda r: r.url.endswith("/v1/feedback")) as resp:
         page.click("#accept")
     assert resp.value.status == 201
     page.wait_for_function("() => document.querySelector('#saved').textContent.includes('协办')")
     assert HEALTH_DEPT in page.inner_text("#saved")
+    [row] = [r for r in server.feedback.rows() if r["id"] == resp.value.json()["id"]]
+    assert row["final_department"] == LAMP_DEPT and row["final_co_departments"] == [HEALTH_DEPT]
+    sent = json.loads(resp.value.request.post_data)
+    assert sent["co_departments"] == [HEALTH_DEPT] and sent["department"] == LAMP_DEPT
+    # the suggestion on screen when the agent accepted
+    assert row["predicted_lead_department"] == later["departments"]["lead"]["name"]
+    assert row["predicted_co_departments"] == [c["name"] for c in later["departments"]["co"]]
 
 
 def test_single_issue_call_has_no_co_handler(page, server):

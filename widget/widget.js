@@ -370,6 +370,14 @@
       department,
       answer_id: chosenAnswer,
     };
+    // Lead (主办) = the department above; the co-handlers (协办) the agent kept or
+    // added, beside the suggested ones, so corrections of both are stored.
+    const suggested = current.departments;
+    if (suggested) {
+      body.predicted_lead_department = (suggested.lead && suggested.lead.name) || null;
+      body.predicted_co_departments = (suggested.co || []).map((c) => c.name);
+      body.co_departments = window.HotlineDispatch.value().co.filter((c) => c !== department);
+    }
     if (current.region) body.region = current.region;
     if (channel) body.channel = channel;
     el.accept.disabled = true;
@@ -379,7 +387,7 @@
       const fixed = [];
       if (body.type !== body.predicted_type) fixed.push("类型");
       if (body.department !== suggestedDept(current)) fixed.push("部门");
-      const co = window.HotlineDispatch.value().co;
+      const co = body.co_departments || [];
       el.saved.textContent = (fixed.length ? "✓ 已保存（已更正" + fixed.join("、") + "）" : "✓ 已保存")
         + (co.length ? " · 协办：" + co.join("、") : "");
     } catch (err) {

@@ -46,12 +46,12 @@ class Predictor:
         self._columns = getattr(bundle, "predict_columns", None) or (
             lambda texts: [tuple(to_columns(p)) for p in predict(texts)])
         self._dept_scores = getattr(bundle, "department_scores", None)
-        self._mentions = None
+        self._mentions = self._keywords = None
         if self._dept_scores is not None:
-            from dispatch.codepts import mention_patterns
+            from dispatch.codepts import keyword_patterns, mention_patterns
 
-            self._mentions = mention_patterns(list((getattr(bundle, "departments", None)
-                                                    or {}).values()))
+            listed = list((getattr(bundle, "departments", None) or {}).values())
+            self._mentions, self._keywords = mention_patterns(listed), keyword_patterns(listed)
 
     def info(self) -> dict:
         b = self.bundle
@@ -94,7 +94,7 @@ class Predictor:
             whole = [{d["label"]: float(d["prob"]) for d in json.loads(rows[i][5] or "[]")}
                      for i in ok]
             split = dict(zip(ok, assign([norm[i] for i in ok], self._dept_scores, whole=whole,
-                                        mentions=self._mentions)))
+                                        mentions=self._mentions, keywords=self._keywords)))
         out = list(rows)
         for i in ok:
             d = split.get(i)

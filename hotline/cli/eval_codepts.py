@@ -39,7 +39,10 @@ def run(args, settings) -> int:
         model_dir = resolve_model(settings, args.model_dir)
         bundle = load_bundle(model_dir)
     departments = list(bundle.departments.values())
-    report = evaluate(sets, bundle.department_scores, departments)
+    # The whole text's scores as /v1/analyze and reclassify have them: the
+    # prediction's top 3 (the head alone), so the eval runs the served code path.
+    report = evaluate(sets, bundle.department_scores, departments,
+                      whole=lambda texts: bundle.department_scores(texts, k=3, router_weight=0))
     if args.json:
         print(json.dumps({f"{s}/{m}": {k: v for k, v in r.items() if k != "errors"}
                           for (s, m), r in report.items()}, ensure_ascii=False, indent=2))

@@ -25,6 +25,11 @@ def request_schemas(settings) -> dict[str, dict]:
     short = {"type": "string", "maxLength": 200}
     nshort = {"type": ["string", "null"], "maxLength": 200}
     date = {"type": "string", "format": "date"}
+    # Department names of a list stored ";"-joined (hotline/http/feedback.py).
+    names = {"type": "array", "maxItems": 10, "uniqueItems": True,
+             "items": {"type": "string", "minLength": 1, "maxLength": 200,
+                       "pattern": "^[^;]+$",
+                       "description": "a department name; ';' is not allowed in it"}}
     entry_fields = {
         "question": {"type": "string", "minLength": 1, "maxLength": 32000},
         "similar_questions": {**STRS, "maxItems": 200},
@@ -110,8 +115,16 @@ def request_schemas(settings) -> dict[str, dict]:
             "properties": {
                 "text": text, "request_id": short, "region": short, "channel": short,
                 "predicted_type": nshort, "predicted_department": nshort,
+                "predicted_lead_department": {**nshort, "description":
+                                              "the suggested lead (departments.lead.name)"},
+                "predicted_co_departments": {**names, "description":
+                                             "the suggested co-handlers (departments.co names)"},
                 "type": {**nshort, "description": "the agent's final request type"},
-                "department": {**nshort, "description": "the agent's final department"},
+                "department": {**nshort, "description": "the agent's final department: the "
+                                                        "lead (主办) the order goes to"},
+                "co_departments": {**names, "description":
+                                   "the agent's final co-handling departments (协办), not the "
+                                   "lead; [] when the agent removed them all"},
                 "answer_id": {**nshort, "description": "the KB entry the agent used"},
                 "comment": {"type": ["string", "null"], "maxLength": 2000},
             },
@@ -427,7 +440,7 @@ def _operations():
          {200: "Session"}, [], []),
         ("delete", "/v1/session", "Sign out: clear the session cookie", None, None, {204: None},
          [], []),
-        ("post", "/v1/feedback", "Record the agent's final type/department/answer", "agent",
+        ("post", "/v1/feedback", "Record the agent's final type/department (lead and co-handlers)/answer", "agent",
          "FeedbackRequest", {201: "FeedbackResponse"}, [], body),
         ("get", "/v1/models", "Loaded model, index and KB versions", "admin", None,
          {200: "Status"}, [], []),

@@ -167,6 +167,15 @@ def _exception(error) -> InvalidInput:
         return InvalidInput(f"{where} has {len(value)} items; at least {limit} required")
     if rule == "maxItems":
         return InvalidInput(f"{where} has {len(value)} items; the limit is {limit}")
+    if rule == "uniqueItems":
+        seen, dup = set(), None
+        for v in value:
+            key = json.dumps(v, sort_keys=True)
+            if key in seen:
+                dup = v
+                break
+            seen.add(key)
+        return InvalidInput(f"{where} lists {dup!r} more than once")
     if rule == "required":
         missing = next(n for n in limit if n not in value)
         return InvalidInput(f"{where} is missing the required field {missing!r}")

@@ -56,7 +56,18 @@ class Snapshot:
         built once per snapshot rather than per request (~0.4 ms each)."""
         from dispatch.codepts import mention_patterns
 
-        return mention_patterns([{"name": n, **(d or {})} for n, d in self.taxonomy.items()])
+        return mention_patterns(self._listed)
+
+    @functools.cached_property
+    def department_keywords(self) -> dict[str, tuple[str, ...]]:
+        """Per department, its keywords in the list (dispatch.codepts evidence)."""
+        from dispatch.codepts import keyword_patterns
+
+        return keyword_patterns(self._listed)
+
+    @property
+    def _listed(self) -> list[dict]:
+        return [{"name": n, **(d or {})} for n, d in self.taxonomy.items()]
 
     @functools.cached_property
     def regions(self) -> list[str]:

@@ -73,3 +73,46 @@ def test_unrelated_list_is_ignored(model, tmp_path):
     [p] = bundle.predict(["小区路灯坏了\n路灯不亮三天了"])
     assert p.department == "市城管局"
     assert p.reply_days == 5        # the model's own list still gives the fields
+
+
+def test_served_and_batch_routes_follow_the_home_list(model, tmp_path):
+    """HTTP and `hotline reclassify` with the home's current model route by the home's
+    list, and an edit to it reaches the running engine without a restart."""
+    import csv
+    import shutil
+
+    from hotline.cli.main import main
+    from hotline.runtime import Engine
+    from server import create_app
+    from tests.conftest import auth, make_settings
+
+    home = tmp_path / "home"
+    (home / "models").mkdir(parents=True)
+    shutil.copytree(model, home / "models" / "v1")
+    (home / "models" / "current").write_text("v1", encoding="utf-8")
+    listed = tmp_path / "departments.json"
+    listed.write_text(json.dumps(DEPARTMENTS, ensure_ascii=False), encoding="utf-8")
+    settings = make_settings(home, taxonomy_path=listed)
+    engine = Engine(settings, follow_seconds=0)
+    client = create_app(settings, engine=engine).test_client()
+
+    def served() -> str:
+        r = client.post("/v1/classify", headers=auth("agent"), json={"text": TREE_CALL})
+        assert r.status_code == 200, r.get_data(as_text=True)
+        return r.get_json()["department"]["label"]
+
+    assert served() != NEW["name"]
+    listed.write_text(json.dumps(DEPARTMENTS + [NEW], ensure_ascii=False), encoding="utf-8")
+    assert "classifier" in engine.follow_once()["reloaded"]
+    assert served() == NEW["name"]
+
+    src, out = tmp_path / "in.csv", tmp_path / "out.csv"
+    title, detail = TREE_CALL.split("\n")
+    with open(src, "w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerows([["title", "detail"], [title, detail]])
+    (home / "hotline.toml").write_text(f'taxonomy_path = "{listed}"\n', encoding="utf-8")
+    assert main(["--home", str(home), "reclassify", str(src), "--text-cols", "title,detail",
+                 "--out", str(out), "--no-progress"]) == 0
+    with open(out, encoding="utf-8", newline="") as fh:
+        [row] = list(csv.DictReader(fh))
+    assert row["pred_department"] == NEW["name"]

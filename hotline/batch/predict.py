@@ -27,6 +27,9 @@ class ModelSpec:
     home: str | None = None
     threads: int = 0
     loader: str = "classifier:load_bundle"
+    # The department list in force (the home's, for the home's current model), as
+    # the server routes with it (classifier.list_updates); None: the model's own.
+    taxonomy: str | None = None
     # The settings' [dispatch.urgency] table (centre rules), None for the shipped ones.
     urgency: dict | None = None
 
@@ -124,7 +127,8 @@ def load_predictor(spec: ModelSpec) -> Predictor:
         os.environ["HOTLINE_HOME"] = spec.home
     module_name, func = spec.loader.split(":")
     module = importlib.import_module(module_name)
-    bundle = getattr(module, func)(spec.model_dir)
+    bundle = getattr(module, func)(spec.model_dir,
+                                   **({"taxonomy": spec.taxonomy} if spec.taxonomy else {}))
     to_columns = getattr(module, "prediction_columns", None) or default_columns
     return Predictor(bundle, to_columns, spec.urgency)
 

@@ -21,7 +21,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from foundation.artifacts import resolve_current, write_json_atomic
+from foundation.artifacts import file_hash, resolve_current, write_json_atomic
 from hotline.batch import departments as departments_bundle
 from hotline.batch.compare import ChangeTracker
 from hotline.batch.errors import MissingColumn, ModelUnavailable, ResumeMismatch
@@ -102,6 +102,15 @@ def resolve_model(settings, model_dir: Path | None) -> Path:
         raise ModelUnavailable(
             f"no current model under {root}; train one (`hotline train --demo`) or pass --model DIR")
     return Path(target).resolve()
+
+
+def _list_in_force(settings, opts) -> Path | None:
+    """The home's department list when the run uses the home's current model:
+    the server routes that model with it (classifier.list_updates), and one
+    order must get one answer. An explicit ``--model`` keeps its own list."""
+    if opts.model_dir is None and opts.loader == Options.loader and settings.taxonomy_file.is_file():
+        return settings.taxonomy_file
+    return None
 
 
 def _optional_model(settings, model_dir: Path | None) -> Path | None:
@@ -236,6 +245,9 @@ def reclassify(settings, opts: Options) -> Summary:
     else:
         model_dir = resolve_model(settings, opts.model_dir)
         model_identity = _model_identity(model_dir)
+        taxonomy = _list_in_force(settings, opts)
+        if taxonomy:
+            model_identity += f" list:{file_hash(taxonomy)}"
     urgency = _urgency_table(settings)
 
     reader = open_reader(inp, encoding=opts.encoding, sheet=opts.sheet)
@@ -331,8 +343,10 @@ def _run(settings, opts, reader, state, identity, model_dir, out, out_format, er
     text_idx = [cols.index(c) for c in opts.text_cols]
     compare_idx = cols.index(opts.compare_col) if opts.compare_col else None
     threads = 1 if opts.workers > 1 else 0
+    taxonomy = None if opts.departments else _list_in_force(settings, opts)
     spec = ModelSpec(str(model_dir), home=str(settings.home), threads=threads,
-                     loader=opts.loader, urgency=_urgency_table(settings))
+                     loader=opts.loader, urgency=_urgency_table(settings),
+                     taxonomy=str(taxonomy) if taxonomy else None)
     # Workers fork here, before the progress bar starts its thread.
     pool = make_engine(opts.engine, spec, max(1, opts.workers), opts.ray_address)
     try:

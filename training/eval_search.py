@@ -170,6 +170,9 @@ def evaluate_task(name, entries, queries, embedder, tokenizer, weights, tune_gri
         label = split or "all"
         out["results"][label] = {mode: prep.metrics(mode, split, tuned) for mode in MODES}
         out["results"][label]["fused_default_weights"] = prep.metrics("fused", split, weights)
+        # the same ranking without the aspect feature: its before/after in one run
+        out["results"][label]["fused_no_aspect"] = prep.metrics(
+            "fused", split, replace(tuned, aspect=0.0))
     out["weights"] = tuned.to_dict()
     return out, tuned
 

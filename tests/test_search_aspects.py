@@ -143,6 +143,30 @@ def test_zero_weight_reproduces_the_old_scores_exactly(state, query):
 
 def test_features_are_zero_for_a_query_without_aspects(state):
     _, feats, _ = _ranking(state, "社保卡", state.weights)
-    assert not feats[:, 6:].any()
-    _, feats, _ = _ranking(state, "社保卡丢了要带什么证件", state.weights)
-    assert feats[:, 6].max() == 1.0 and feats[:, 7].any()
+    assert not feats[:, 6].any()
+    rows, feats, _ = _ranking(state, "社保卡丢了要带什么证件", state.weights)   # reissue, materials
+    mismatch = {state.entries[state.row_entry[r]].id: f for r, f in zip(rows, feats[:, 6])}
+    assert mismatch["sbk-swap-mat"] == 0.0           # asks exactly that
+    assert mismatch["sbk-apply-mat"] == 0.5          # 申领: misses reissue, has apply
+    assert mismatch["sbk-apply-how"] == 1.0          # misses both, asks something else
+
+
+def test_built_masks_are_saved_and_an_index_without_them_computes_them(state, tmp_path):
+    from index.search.build import ENTRY_ASPECTS, load_state, save_state
+
+    emb = _embedder()
+    lex = get_aspects()
+    expected = [lex.mask(normalize(q)) for q in QUESTIONS.values()]
+    assert state._entry_aspects.tolist() == expected          # from prepare(), not lazily
+    save_state(state, tmp_path, embedder=emb.name, embedder_identity=emb.identity)
+    loaded, manifest = load_state(tmp_path, emb)
+    assert manifest["aspect_lexicon"] == lex.identity
+    assert loaded._entry_aspects.tolist() == expected
+    # an index saved before the masks were (or with other cues): computed on first sight
+    (tmp_path / ENTRY_ASPECTS).unlink()
+    lazy, _ = load_state(tmp_path, emb)
+    assert not (lazy._entry_aspects >= 0).any()
+    for query in QUERIES:
+        assert _ranking(lazy, query, lazy.weights)[2] == _ranking(loaded, query, loaded.weights)[2]
+    assert lazy._entry_aspects[lazy._entry_aspects >= 0].tolist() == \
+        [m for m, known in zip(expected, lazy._entry_aspects >= 0) if known]

@@ -15,12 +15,14 @@ on the other half):
 * ``rare``     — exact matches of rare query terms (codes, numbers, names,
   district and street names), applied only when dense is not confident
   (best cosine below ``rare_gate``) — the case the lexical side exists for;
-* ``aspect``   — agreement of what the query asks about (补办 vs 申领, 多久 vs
-  在哪办: ``index.text.aspects``) with the aspects of the row's *entry
-  question*: the share of the query's aspects the entry has, minus
-  ``aspect_conflict`` when the entry asks about an aspect the query does not.
-  Chosen on the demo queries' dev half, where the service words of the query
-  drew the wrong question about the right service to rank 1 (docs/search.md).
+* ``aspect``   — a penalty for a row whose *entry question* asks about
+  something else than the query (补办 vs 申领, 多久 vs 在哪办:
+  ``index.text.aspects``): the entry has an aspect the query has not, scaled
+  by the share of the query's aspects it misses (0 for a query without
+  aspects). Chosen on the demo queries' dev half, where the service words drew
+  the wrong question about the right service to rank 1; a bonus for agreeing
+  aspects was tried and cost the NCP task (it lifts an entry about another
+  place that shares the aspect word): docs/search.md.
 """
 from __future__ import annotations
 
@@ -29,8 +31,8 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
-# dense, overlap, chars, bm25 raw, bm25 relative, rare share, aspect agreement, aspect conflict
-N_FEATURES = 8
+# dense, overlap, chars, bm25 raw, bm25 relative, rare share, aspect mismatch
+N_FEATURES = 7
 _CODELIKE = re.compile(r"[0-9a-z]")
 _CHARS = re.compile(r"[\w\u4e00-\u9fff]")
 
@@ -44,8 +46,7 @@ class FusionWeights:
     rare: float = 0.1
     rare_gate: float = 0.85
     rare_idf: float = 6.0          # a term is rare when its IDF is at least this
-    aspect: float = 0.15           # 0 ranks exactly as before the aspect feature
-    aspect_conflict: float = 0.5
+    aspect: float = 0.2            # 0 ranks exactly as before the aspect feature
     answer_weight: float = 0.85    # answer rows count less than questions
     dense_candidates: int = 40
     lexical_candidates: int = 20
@@ -107,11 +108,11 @@ class QueryTerms:
 def fused_scores(w: FusionWeights, feats: np.ndarray) -> np.ndarray:
     """Row scores from the feature matrix built by ``IndexState.candidates``
     (columns: dense, overlap, chars, bm25 raw, bm25 relative, rare share,
-    aspect agreement, aspect conflict)."""
+    aspect mismatch)."""
     score = feats[:, 0] + w.overlap * feats[:, 1] + w.chars * feats[:, 2] + w.bm25 * feats[:, 4]
     if len(feats) and feats[:, 0].max() < w.rare_gate:
         score = score + w.rare * feats[:, 5]
     # skipped at 0, so a zero weight gives the scores of before the feature bit for bit
     if w.aspect and feats.shape[1] >= N_FEATURES:
-        score = score + w.aspect * (feats[:, 6] - w.aspect_conflict * feats[:, 7])
+        score = score - w.aspect * feats[:, 6]
     return score

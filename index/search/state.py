@@ -47,9 +47,10 @@ class PreparedEntries:
     ``grams``: the rows' character grams when computed ahead (``with_grams``),
     so the apply step, which holds the searches' lock, only appends."""
 
-    def __init__(self, entries, rows, vectors, terms, grams=None):
+    def __init__(self, entries, rows, vectors, terms, grams=None, aspects=None):
         self.entries, self.rows, self.vectors, self.terms = entries, rows, vectors, terms
         self.grams = grams
+        self.aspects = aspects    # the entries' question aspect masks, or None: computed lazily
 
     def with_grams(self) -> "PreparedEntries":
         self.grams = [char_grams(r[2]) for r in self.rows]
@@ -81,8 +82,16 @@ def prepare(entries, embedder, tokenizer, include_answers: bool, batch_size: int
             with_rows(texts, terms)
         return terms
 
+    def entry_aspects():
+        # ~22 us an entry (normalising and the cue scan): here, beside the embedding,
+        # so neither a search nor the apply step under the searches' lock pays it.
+        lex = get_aspects()
+        return np.fromiter((lex.mask(normalize(e.question)) for e in entries), np.int64,
+                           len(entries))
+
     with ThreadPoolExecutor(1, thread_name_prefix="prepare-terms") as pool:
         terms_job = pool.submit(segment) if len(texts) > batch_size else None
+        aspects_job = pool.submit(entry_aspects) if len(texts) > batch_size else None
         for s in range(0, len(order), batch_size):
             idx = order[s:s + batch_size]
             vecs[idx] = embedder.embed([texts[i] for i in idx], kind="doc")
@@ -91,7 +100,8 @@ def prepare(entries, embedder, tokenizer, include_answers: bool, batch_size: int
         if bar:
             bar.close()
         terms = terms_job.result() if terms_job else segment()
-    return PreparedEntries(list(entries), rows, vecs, terms)
+        aspects = aspects_job.result() if aspects_job else entry_aspects()
+    return PreparedEntries(list(entries), rows, vecs, terms, aspects=aspects)
 
 
 class IndexState:
@@ -117,9 +127,10 @@ class IndexState:
         self._sums = None
         self._prepared_text: dict[int, tuple[str, str]] = {}
         self.aspects = get_aspects()
-        # Aspect masks of entry questions, by entry position (-1: not computed yet).
-        # Filled lazily from the question row's text: positions are never reused,
-        # so nothing is invalidated, and no entry is parsed for it.
+        # Aspect masks of entry questions, by entry position (-1: not computed yet):
+        # from prepare() or the saved index; otherwise filled lazily from the
+        # question row's text (no entry is parsed for it). Positions are never
+        # reused, so nothing is invalidated.
         self._entry_aspects = np.zeros(0, np.int64)
         self._question_row = None
 
@@ -140,6 +151,12 @@ class IndexState:
         first_row = len(self.row_text)
         base_entry = len(self.entries)
         self.entries.extend(p.entries)
+        known = self._entry_aspects
+        if len(known) < base_entry:   # a loaded index without stored masks: lazy for those
+            known = np.concatenate([known, np.full(base_entry - len(known), -1, np.int64)])
+        self._entry_aspects = np.concatenate(
+            [known[:base_entry], p.aspects if p.aspects is not None
+             else np.full(len(p.entries), -1, np.int64)])
         for i, e in enumerate(p.entries):
             self.entry_pos[e.id] = base_entry + i
         self.cols.extend(p.entries)
@@ -251,10 +268,10 @@ class IndexState:
                    filters: SearchFilters | None = None, mode: str = "fused"):
         """Candidate rows and their evidence: (QueryTerms, rows, features) where
         features is a float array [n, N_FEATURES]: dense, overlap, chars, bm25 (raw),
-        bm25 relative to the best row, rare-term share, aspect agreement (share of
-        the query's aspects the row's entry question has), aspect conflict (1 when
-        that question has an aspect the query has not; both 0 for a query without
-        aspects). ``None`` when nothing passes."""
+        bm25 relative to the best row, rare-term share, aspect mismatch (the row's
+        entry question has an aspect the query has not, times the share of the
+        query's aspects it misses; 0 for a query without aspects). ``None`` when
+        nothing passes."""
         w = self.weights
         mask = self.row_mask(filters)
         if mask is not None and not mask.any():
@@ -325,9 +342,8 @@ class IndexState:
         q_aspects = self.aspects.mask(qtext)
         if q_aspects:
             masks = self.entry_aspects(self.row_entry[rows])
-            n_q = int(np.bitwise_count(np.int64(q_aspects)))
-            feats[:, 6] = np.bitwise_count(masks & q_aspects) / n_q
-            feats[:, 7] = (masks & ~np.int64(q_aspects)) != 0
+            missed = np.bitwise_count(~masks & q_aspects) / int(np.bitwise_count(np.int64(q_aspects)))
+            feats[:, 6] = ((masks & ~np.int64(q_aspects)) != 0) * missed
         return qt, rows, feats
 
     def rank(self, rows: np.ndarray, feats: np.ndarray, k: int, mode: str = "fused",

@@ -14,7 +14,9 @@ rankings, in one run, on
 
 Queries are split in two halves by a hash of their text. Fusion weights are
 tuned on the LCQMC *dev* half (grid search over R@1 then MRR) and every figure
-is reported on both halves; the *test* half is the honest one.
+is reported on both halves; the *test* half is the honest one. Every task
+also reports ``fused_no_aspect``: the same fused ranking with the aspect
+feature's weight at 0 (the ranking before it), for a before/after in one run.
 """
 from __future__ import annotations
 

@@ -24,6 +24,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -115,6 +116,12 @@ def evaluate(entries, queries, styles, embedder, tokenizer, progress: bool = Fal
                 _, rows, feats = found
                 ids = [state.entries[e].id for e, _, _ in state.rank(rows, feats, K, mode, weights)]
             ranked[mode].append(ids)
+    # the fused ranking without the aspect feature: its before/after in one run
+    no_aspect = replace(weights, aspect=0.0)
+    ranked["fused_no_aspect"] = [
+        [] if found is None else
+        [state.entries[e].id for e, _, _ in state.rank(found[1], found[2], K, "fused", no_aspect)]
+        for found in prep.found["fused"]]
     ranked["tfidf"] = tfidf_ranked(entries, queries)
     per_mode = {mode: _score(ids, queries, styles) for mode, ids in ranked.items()}
     results = {subset: {mode: per_mode[mode][subset] for mode in per_mode}

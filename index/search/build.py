@@ -35,6 +35,10 @@ FORMAT_VERSION = 1
 CHARS_DIR = "chars"   # the rows' character grams (RowSparse), so loads need not recompute them
 TERMS_DIR = "terms"   # the rows' distinct term ids (RowSparse over the lexical vocabulary)
 ENTRY_COLUMNS = "entry_columns.json"   # ids and filter columns, so loads parse no entry
+# The entries' question aspect masks, valid for the lexicon named in the manifest
+# (``aspect_lexicon``); an index without them, or built with other cues, computes
+# them lazily (an optional file: no format change).
+ENTRY_ASPECTS = "entry_aspects.npy"
 KEEP_OLD = 1          # previous builds kept (another process may still serve one)
 
 
@@ -81,8 +85,10 @@ def save_state(state: IndexState, directory: Path, **manifest) -> dict:
     state.char_rows.save(d / CHARS_DIR)
     state.term_rows.save(d / TERMS_DIR, with_vocab=False)   # the lexical index saves its vocab
     (d / "fusion.json").write_text(json.dumps(state.weights.to_dict(), indent=2), encoding="utf-8")
+    np.save(d / ENTRY_ASPECTS, state.entry_aspects(np.array(sorted(state.entry_pos.values()),
+                                                            np.int64)), allow_pickle=False)
     return write_manifest(
-        d, KIND, FORMAT_VERSION,
+        d, KIND, FORMAT_VERSION, aspect_lexicon=state.aspects.identity,
         dense_kind=state.dense.kind, include_answers=state.include_answers,
         n_entries=state.n_entries, n_rows=len(state.row_text), dim=state.dim,
         kb_seq=state.seq,
@@ -141,6 +147,10 @@ def load_state(directory: Path, embedder) -> tuple[IndexState, dict]:
         state.char_rows = RowSparse.load(d / CHARS_DIR)
     else:  # saved before the character grams were: recompute them (~3 s for 111k rows)
         state.char_rows.add(char_grams(t) for t in row_text)
+    if (d / ENTRY_ASPECTS).is_file() and manifest.get("aspect_lexicon") == state.aspects.identity:
+        masks = np.load(d / ENTRY_ASPECTS, allow_pickle=False)
+        if len(masks) == len(entries):
+            state._entry_aspects = masks.astype(np.int64, copy=False)
     state.seq = int(manifest["kb_seq"])
     if dense.ntotal != len(row_text) or len(lexical.row_terms) != len(row_text):
         raise BuildFailed(f"index {d} is inconsistent: {len(row_text)} rows, "

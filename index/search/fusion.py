@@ -14,7 +14,15 @@ on the other half):
 * ``bm25``     — BM25 relative to the query's best row, a weak tie-breaker;
 * ``rare``     — exact matches of rare query terms (codes, numbers, names,
   district and street names), applied only when dense is not confident
-  (best cosine below ``rare_gate``) — the case the lexical side exists for.
+  (best cosine below ``rare_gate``) — the case the lexical side exists for;
+* ``aspect``   — a penalty for a row whose *entry question* asks about
+  something else than the query (补办 vs 申领, 多久 vs 在哪办:
+  ``index.text.aspects``): the entry has an aspect the query has not, scaled
+  by the share of the query's aspects it misses (0 for a query without
+  aspects). Chosen on the demo queries' dev half, where the service words drew
+  the wrong question about the right service to rank 1; a bonus for agreeing
+  aspects was tried and cost the NCP task (it lifts an entry about another
+  place that shares the aspect word): docs/search.md.
 """
 from __future__ import annotations
 
@@ -23,6 +31,8 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
+# dense, overlap, chars, bm25 raw, bm25 relative, rare share, aspect mismatch
+N_FEATURES = 7
 _CODELIKE = re.compile(r"[0-9a-z]")
 _CHARS = re.compile(r"[\w\u4e00-\u9fff]")
 
@@ -36,6 +46,7 @@ class FusionWeights:
     rare: float = 0.1
     rare_gate: float = 0.85
     rare_idf: float = 6.0          # a term is rare when its IDF is at least this
+    aspect: float = 0.2            # 0 ranks exactly as before the aspect feature
     answer_weight: float = 0.85    # answer rows count less than questions
     dense_candidates: int = 40
     lexical_candidates: int = 20
@@ -96,8 +107,12 @@ class QueryTerms:
 
 def fused_scores(w: FusionWeights, feats: np.ndarray) -> np.ndarray:
     """Row scores from the feature matrix built by ``IndexState.candidates``
-    (columns: dense, overlap, chars, bm25 raw, bm25 relative, rare share)."""
+    (columns: dense, overlap, chars, bm25 raw, bm25 relative, rare share,
+    aspect mismatch)."""
     score = feats[:, 0] + w.overlap * feats[:, 1] + w.chars * feats[:, 2] + w.bm25 * feats[:, 4]
     if len(feats) and feats[:, 0].max() < w.rare_gate:
         score = score + w.rare * feats[:, 5]
+    # skipped at 0, so a zero weight gives the scores of before the feature bit for bit
+    if w.aspect and feats.shape[1] >= N_FEATURES:
+        score = score - w.aspect * feats[:, 6]
     return score

@@ -15,12 +15,13 @@ from foundation.timing import phase
 from index.search.dense import DenseIndex
 from index.search.entrylist import EntryList
 from index.search.filters import EntryColumns
-from index.search.fusion import FusionWeights, QueryTerms, char_grams, fused_scores
+from index.search.fusion import N_FEATURES, FusionWeights, QueryTerms, char_grams, fused_scores
 from index.search.highlight import highlighter, prepare_text
 from index.search.lexical import LexicalIndex
 from index.search.rowsparse import RowSparse
 from index.search.types import Hit, SearchFilters
 from index.text import normalize
+from index.text.aspects import get_aspects
 
 ROW_KINDS = ("question", "similar", "answer")
 MODES = ("fused", "dense", "lexical")
@@ -46,9 +47,10 @@ class PreparedEntries:
     ``grams``: the rows' character grams when computed ahead (``with_grams``),
     so the apply step, which holds the searches' lock, only appends."""
 
-    def __init__(self, entries, rows, vectors, terms, grams=None):
+    def __init__(self, entries, rows, vectors, terms, grams=None, aspects=None):
         self.entries, self.rows, self.vectors, self.terms = entries, rows, vectors, terms
         self.grams = grams
+        self.aspects = aspects    # the entries' question aspect masks, or None: computed lazily
 
     def with_grams(self) -> "PreparedEntries":
         self.grams = [char_grams(r[2]) for r in self.rows]
@@ -80,8 +82,16 @@ def prepare(entries, embedder, tokenizer, include_answers: bool, batch_size: int
             with_rows(texts, terms)
         return terms
 
+    def entry_aspects():
+        # ~22 us an entry (normalising and the cue scan): here, beside the embedding,
+        # so neither a search nor the apply step under the searches' lock pays it.
+        lex = get_aspects()
+        return np.fromiter((lex.mask(normalize(e.question)) for e in entries), np.int64,
+                           len(entries))
+
     with ThreadPoolExecutor(1, thread_name_prefix="prepare-terms") as pool:
         terms_job = pool.submit(segment) if len(texts) > batch_size else None
+        aspects_job = pool.submit(entry_aspects) if len(texts) > batch_size else None
         for s in range(0, len(order), batch_size):
             idx = order[s:s + batch_size]
             vecs[idx] = embedder.embed([texts[i] for i in idx], kind="doc")
@@ -90,7 +100,8 @@ def prepare(entries, embedder, tokenizer, include_answers: bool, batch_size: int
         if bar:
             bar.close()
         terms = terms_job.result() if terms_job else segment()
-    return PreparedEntries(list(entries), rows, vecs, terms)
+        aspects = aspects_job.result() if aspects_job else entry_aspects()
+    return PreparedEntries(list(entries), rows, vecs, terms, aspects=aspects)
 
 
 class IndexState:
@@ -115,6 +126,13 @@ class IndexState:
         self.term_rows = RowSparse(vocab=lexical.vocab)
         self._sums = None
         self._prepared_text: dict[int, tuple[str, str]] = {}
+        self.aspects = get_aspects()
+        # Aspect masks of entry questions, by entry position (-1: not computed yet):
+        # from prepare() or the saved index; otherwise filled lazily from the
+        # question row's text (no entry is parsed for it). Positions are never
+        # reused, so nothing is invalidated.
+        self._entry_aspects = np.zeros(0, np.int64)
+        self._question_row = None
 
     # ------------------------------------------------------------ contents
     @property
@@ -133,6 +151,12 @@ class IndexState:
         first_row = len(self.row_text)
         base_entry = len(self.entries)
         self.entries.extend(p.entries)
+        known = self._entry_aspects
+        if len(known) < base_entry:   # a loaded index without stored masks: lazy for those
+            known = np.concatenate([known, np.full(base_entry - len(known), -1, np.int64)])
+        self._entry_aspects = np.concatenate(
+            [known[:base_entry], p.aspects if p.aspects is not None
+             else np.full(len(p.entries), -1, np.int64)])
         for i, e in enumerate(p.entries):
             self.entry_pos[e.id] = base_entry + i
         self.cols.extend(p.entries)
@@ -172,6 +196,7 @@ class IndexState:
         self._mask_cache.clear()
         self.cols.invalidate()
         self._sums = None
+        self._question_row = None
 
     def _row_sums(self):
         # (char grams per row, IDF mass per row), recomputed after each change.
@@ -179,10 +204,39 @@ class IndexState:
             self._sums = (self.char_rows.row_sums(), self.term_rows.row_sums(self.lexical.idf))
         return self._sums
 
+    def _question_rows(self) -> np.ndarray:
+        # entry position -> its question row (-1: none), recomputed after each change
+        q = self._question_row
+        if q is None or len(q) < len(self.entries):
+            q = np.full(len(self.entries), -1, np.int64)
+            rows = np.flatnonzero(self.row_kind == 0)
+            q[self.row_entry[rows]] = rows
+            self._question_row = q
+        return q
+
+    def entry_aspects(self, entries: np.ndarray) -> np.ndarray:
+        """Aspect masks (``index.text.aspects``) of these entries' questions."""
+        cache = self._entry_aspects
+        if len(cache) < len(self.entries):
+            grown = np.full(len(self.entries), -1, np.int64)
+            grown[:len(cache)] = cache
+            # Threads may grow it at once: each gets a complete array, the last one stays.
+            self._entry_aspects = cache = grown
+        out = cache[entries]
+        todo = out < 0
+        if todo.any():
+            qrows = self._question_rows()
+            for i in np.flatnonzero(todo).tolist():
+                e = int(entries[i])
+                r = int(qrows[e])
+                out[i] = cache[e] = self.aspects.mask(normalize(self.row_text[r])) if r >= 0 else 0
+        return out
+
     def warm(self) -> None:
         """Compute what the first search would (row sums, filter arrays), so a
         freshly loaded index does not make its first request pay ~10 ms."""
         self._row_sums()
+        self._question_rows()
         self.row_mask(None)
 
     def get(self, entry_id: str):
@@ -213,8 +267,11 @@ class IndexState:
     def candidates(self, qvec, qtext: str, terms: list[str], synonyms: dict, k: int,
                    filters: SearchFilters | None = None, mode: str = "fused"):
         """Candidate rows and their evidence: (QueryTerms, rows, features) where
-        features is a float array [n, 6]: dense, overlap, chars, bm25 (raw), bm25
-        relative to the best row, rare-term share. ``None`` when nothing passes."""
+        features is a float array [n, N_FEATURES]: dense, overlap, chars, bm25 (raw),
+        bm25 relative to the best row, rare-term share, aspect mismatch (the row's
+        entry question has an aspect the query has not, times the share of the
+        query's aspects it misses; 0 for a query without aspects). ``None`` when
+        nothing passes."""
         w = self.weights
         mask = self.row_mask(filters)
         if mask is not None and not mask.any():
@@ -242,12 +299,12 @@ class IndexState:
                         if 0 < n_lex < len(nz) else nz)
         if mode == "dense":
             rows = dense_rows
-            feats = np.zeros((len(rows), 6), np.float32)
+            feats = np.zeros((len(rows), N_FEATURES), np.float32)
             feats[:, 0] = dense_scores
             return qt, rows, feats
         if mode == "lexical":
             rows = lex_rows
-            feats = np.zeros((len(rows), 6), np.float32)
+            feats = np.zeros((len(rows), N_FEATURES), np.float32)
             if bm25 is not None:
                 feats[:, 3] = bm25[rows]
             return qt, rows, feats
@@ -257,7 +314,7 @@ class IndexState:
             vecs = self.dense.vectors(np.array(extra, np.int64))
             dense_of.update(zip(extra, (vecs @ np.asarray(qvec).ravel()).tolist()))
         rows = np.fromiter(dense_of.keys(), np.int64, len(dense_of))
-        feats = np.zeros((len(rows), 6), np.float32)
+        feats = np.zeros((len(rows), N_FEATURES), np.float32)
         feats[:, 0] = np.fromiter(dense_of.values(), np.float32, len(dense_of))
         if bm25 is not None:
             feats[:, 3] = bm25[rows]
@@ -282,6 +339,11 @@ class IndexState:
             n_rare = sum(qt.rare)
             if n_rare:
                 feats[:, 5] = np.minimum(self.term_rows.dot_rows(rows, rare_ind), n_rare) / n_rare
+        q_aspects = self.aspects.mask(qtext)
+        if q_aspects:
+            masks = self.entry_aspects(self.row_entry[rows])
+            missed = np.bitwise_count(~masks & q_aspects) / int(np.bitwise_count(np.int64(q_aspects)))
+            feats[:, 6] = ((masks & ~np.int64(q_aspects)) != 0) * missed
         return qt, rows, feats
 
     def rank(self, rows: np.ndarray, feats: np.ndarray, k: int, mode: str = "fused",

@@ -131,17 +131,14 @@ def test_modes_and_bad_input(service):
         service.search("路灯", k=3, mode="magic")
 
 
-def test_incremental_add_edit_retire_within_a_second(own_settings, own_service):
+def test_incremental_add_edit_retire(own_settings, own_service):
     from kb import KBStore
 
     with KBStore(own_settings.kb_path) as store:
         store.add({"id": "noise", "question": "晚上工地施工噪音扰民怎么投诉",
                    "answer": "夜间施工噪音可拨打12345投诉。", "department": ["市生态环境局"]})
-        t0 = time.perf_counter()
+        # How fast a sync is (target 1 s) is bench/bench_search.py's to measure, not a test's.
         own_service.sync(store)
-        # The target is 1 s (bench/bench_search.py measures it); the bound here is
-        # loose because the test machine is shared by many busy processes.
-        assert time.perf_counter() - t0 < 3.0
         assert own_service.search("半夜工地太吵了", k=1)[0].id == "noise"
 
         e = store.get("noise")

@@ -226,6 +226,20 @@ class IncidentLinker:
         _, windows, default, _ = self._params()
         return max((windows.get(c, default) for c in classes), default=None)
 
+    def with_windows(self, hours: dict[str, float] | None) -> "IncidentLinker":
+        """A copy whose windows are ``hours`` (``incidents.windows.window_hours``:
+        problem class -> hours, "default" for classes without their own and for
+        reports naming none) over the fitted ones; itself when ``hours`` is empty."""
+        if not hours:
+            return self
+        import copy
+
+        _, windows, default, _ = self._params()
+        linker = copy.copy(self)
+        linker.windows_ = {**windows, **{c: h for c, h in hours.items() if c != "default"}}
+        linker.window_ = hours.get("default", default)
+        return linker
+
     # -- fitting
     def fit(self, reports: Sequence[Report], gold: Sequence, prepared=None) -> "IncidentLinker":
         import numpy as np

@@ -32,14 +32,16 @@ def register(sub) -> None:
 def run(args, settings) -> int:
     from pathlib import Path
 
+    from foundation.errors import InvalidInput
     from hotline.batch.incidents import link_file
     from incidents.linker import IncidentLinker
-
-    from foundation.errors import InvalidInput
+    from incidents.windows import from_settings
 
     if args.workers < 1:
         raise InvalidInput(f"--workers {args.workers}: expected a positive integer")
+    # the home's [incidents.window_hours] over the fitted windows, as the server does
     linker = IncidentLinker.load(Path(args.params) if args.params else None)
+    linker = linker.with_windows(from_settings(settings))
     summary, rows = link_file(Path(args.input), Path(args.out), args.text_col, args.time_col,
                               args.region_col or None, linker=linker, encoding=args.encoding,
                               progress=not args.no_progress, workers=args.workers)

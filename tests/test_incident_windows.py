@@ -4,7 +4,6 @@ home's hotline.toml, used by /v1/analyze (through the server's desk) and by
 from __future__ import annotations
 
 import csv
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -51,10 +50,13 @@ def test_default_applies_to_classes_without_their_own(tmp_path):
     assert desk.linker.window_of({"water_outage"}) == 48.0      # fitted, kept
     assert desk.linker.window_of({"tree"}) == 12.0              # not fitted: the default
     assert desk.store.default_window_h == 12.0                  # closes_at follows
-    # the shipped linker is not changed by the copy
+    # a copy: the linker it came from keeps its windows
     from incidents.linker import IncidentLinker
 
-    assert IncidentLinker.load()._params()[2] == 168.0
+    fitted = IncidentLinker.load()
+    assert fitted.with_windows({}) is fitted
+    assert fitted.with_windows({"default": 12, "water_outage": 6}).window_of({"water_outage"}) == 6
+    assert fitted._params()[2] == 168.0 and fitted.window_of({"water_outage"}) == 48.0
 
 
 @pytest.mark.parametrize("hours, closes", [(None, 48), ({"water_outage": 24}, 24)])
@@ -174,4 +176,3 @@ def test_batch_names_the_bad_key(tmp_path):
                        cwd=ROOT, capture_output=True, text=True, env=_env())
     assert p.returncode != 0 and "noise = 'a week'" in p.stderr, p.stderr
     assert not (tmp_path / "o.csv").exists()
-    json.dumps(p.stderr)   # printable

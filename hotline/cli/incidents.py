@@ -23,7 +23,9 @@ def register(sub) -> None:
                    "fitted on training/data/incidents/dev.csv)")
     p.add_argument("--report", metavar="DIR", help="also write a summary (Markdown, JSON) to DIR")
     p.add_argument("--workers", type=int, default=2,
-                   help="processes that prepare the reports (default 2; linking is one pass)")
+                   help="worker processes (default 2): each links whole districts (incidents "
+                        "never span districts), or, when one district holds most rows, they "
+                        "prepare the reports while this process links")
     p.add_argument("--encoding", default="auto", help="CSV/JSONL encoding (default auto)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)

@@ -12,6 +12,8 @@
     signinError: $("signin-error"), signinSubmit: $("signin-submit"), signOut: $("sign-out"),
     status: $("status"), openRows: $("open-rows"), openCount: $("open-count"),
     openEmpty: $("open-empty"), openTable: $("open-table"), detail: $("detail"),
+    openFilter: $("open-filter"), openFilterName: $("open-filter-name"),
+    openFilterClear: $("open-filter-clear"),
     detailTitle: $("detail-title"), detailMeta: $("detail-meta"), detailOrders: $("detail-orders"),
     detailClose: $("detail-close"), districts: $("districts"), trend: $("trend"),
     totals: $("totals"), byDay: $("by-day"), byHour: $("by-hour"),
@@ -21,7 +23,9 @@
     changeSummary: $("change-summary"), changeMoves: $("change-moves"),
     changeShifts: $("change-shifts"),
   };
-  const state = { timer: null, stats: null, trendBy: "day", selected: null, reports: null, round: 0 };
+  // region: the district the open incidents are filtered to ("" = calls without one), null = all
+  const state = { timer: null, stats: null, trendBy: "day", selected: null, reports: null, round: 0,
+    region: null, openSeq: 0 };
 
   // ------------------------------------------------------------------ calls
   async function call(method, path, body) {
@@ -68,13 +72,22 @@
 
   // ------------------------------------------------------------------ open incidents
   async function refreshOpen() {
-    const data = await call("GET", "/v1/incidents?status=open&limit=500");
+    // the server filters (a district's incidents are all there even past 500 open in all);
+    // a slower answer for a filter the analyst has since changed is dropped
+    const seq = ++state.openSeq;
+    const region = state.region;
+    const data = await call("GET", "/v1/incidents?status=open&limit=500"
+      + (region === null ? "" : `&region=${encodeURIComponent(region)}`));
+    if (seq !== state.openSeq) return false;
     const items = data.items.slice().sort((a, b) => b.size - a.size
       || String(b.last_seen).localeCompare(String(a.last_seen)));
     const signature = items.map((i) => `${i.id}:${i.size}`).join(",");
     const changed = state.openSignature !== undefined && signature !== state.openSignature;
     state.openSignature = signature;
     el.openCount.textContent = `（${items.length} 起）`;
+    el.openFilter.hidden = region === null;
+    el.openFilterName.textContent = region === null ? "" : districtName(region);
+    el.openEmpty.textContent = region === null ? "暂无未结事件。" : "该区暂无未结事件。";
     el.openEmpty.hidden = items.length > 0;
     el.openTable.hidden = items.length === 0;
     el.openRows.replaceChildren(...items.map((inc) => {
@@ -126,19 +139,47 @@
       `未结事件 ${t.open_incidents} 起，涉及 ${t.open_reports} 条来电`;
   }
 
+  const districtName = (region) => region || "未填区域";
+
+  // Heat 0 (no open incident) to 4 (the district with most calls in open incidents): the
+  // tile's colour; counts in words on the tile, so the colour is never the only cue.
+  function heat(openReports, max) {
+    return openReports > 0 ? 1 + Math.min(3, Math.floor(4 * openReports / max)) : 0;
+  }
+
   function renderDistricts(rows) {
-    const max = Math.max(1, ...rows.map((r) => Math.max(r.open_reports, r.reports)));
+    const max = Math.max(1, ...rows.map((r) => r.open_reports));
     el.districts.replaceChildren(...rows.map((r, i) => {
+      const region = r.region || "";
       const busiest = i === 0 && r.open_reports > 0;
-      return node("li", { class: busiest ? "busiest" : "", "data-region": r.region || "" },
-        node("span", { class: "name" }, r.region || "未填区域",
+      const tile = node("button", { type: "button", class: "tile",
+        "aria-pressed": String(state.region === region),
+        "aria-label": `${districtName(r.region)}：未结事件 ${r.open_incidents} 起，` +
+          `${r.open_reports} 条来电；近 7 天 ${r.reports} 条。点击筛选未结事件` },
+        node("span", { class: "name" }, districtName(r.region),
           busiest ? node("span", { class: "badge", text: "最多" }) : null),
-        node("span", { class: "bars", "aria-hidden": "true" },
-          node("span", { class: "bar-open", style: `width:${(100 * r.open_reports / max).toFixed(1)}%` }),
-          node("span", { class: "bar-all", style: `width:${(100 * r.reports / max).toFixed(1)}%` })),
-        node("span", { class: "counts",
-          text: `未结事件 ${r.open_incidents} 起（${r.open_reports} 条来电，多人反映 ${r.multi_report} 起）· 近 7 天 ${r.reports} 条` }));
+        node("span", { class: "num" }, String(r.open_incidents),
+          node("span", { class: "unit", text: " 起未结" })),
+        node("span", { class: "counts" },   // phrases that wrap whole
+          node("span", { text: `${r.open_reports} 条来电` }), " · ",
+          node("span", { text: `多人反映 ${r.multi_report} 起` }), " · ",
+          node("span", { text: `近 7 天 ${r.reports} 条` })));
+      tile.addEventListener("click", () => filterRegion(state.region === region ? null : region));
+      return node("li", { class: `heat-${heat(r.open_reports, max)}` + (busiest ? " busiest" : ""),
+        "data-region": region, "data-heat": String(heat(r.open_reports, max)) }, tile);
     }));
+  }
+
+  async function filterRegion(region) {
+    state.region = region;
+    for (const li of el.districts.children) {
+      li.firstChild.setAttribute("aria-pressed", String(li.dataset.region === region));
+    }
+    try {
+      await refreshOpen();
+      // on a phone the list is above the grid: bring it back into view
+      if (region !== null) el.openFilter.scrollIntoView({ block: "nearest" });
+    } catch (err) { failed(err); }
   }
 
   function renderTrend() {
@@ -262,8 +303,10 @@
     state.reports = null;
     state.stats = null;
     state.round = 0;
+    state.region = null;
     showSignIn("");
   });
+  el.openFilterClear.addEventListener("click", () => filterRegion(null));
   el.detailClose.addEventListener("click", () => { el.detail.hidden = true; state.selected = null; });
   el.byDay.addEventListener("click", () => { state.trendBy = "day"; renderTrend(); });
   el.byHour.addEventListener("click", () => { state.trendBy = "hour"; renderTrend(); });

@@ -72,6 +72,9 @@ class Settings:
     # calendar additions): the dispatch package validates it, foundation only
     # carries it. Not settable from the environment.
     dispatch: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    # The TOML file's [incidents] table as read (window_hours per problem class):
+    # incidents.windows validates it. Not settable from the environment.
+    incidents: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
     config_file: Path | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
@@ -166,7 +169,7 @@ class Settings:
 
 _FIELDS = {f.name: f for f in fields(Settings)}
 # Settings that are whole TOML tables, kept as read (top level or under [hotline]).
-_TABLES = ("dispatch",)
+_TABLES = ("dispatch", "incidents")
 
 
 def _from_env(env: Mapping[str, str]) -> dict[str, Any]:

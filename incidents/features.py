@@ -87,8 +87,12 @@ def pair_features(r: Prepared, inc: Incident, window_hours: float) -> list[float
     # report's class / family: a big incident collects stray classes (公交站 in
     # a burst-main call) that should not attract every bus complaint.
     n = inc.reports_with
-    class_same = max((inc.classes[c] for c in r.classes), default=0) / n if n else 0.0
-    family_same = max((inc.families[f] for f in r.families), default=0) / n if n else 0.0
+    if n:   # .get, not Counter's [] (a missing key calls Counter.__missing__)
+        cget, fget = inc.classes.get, inc.families.get
+        class_same = max([cget(c, 0) for c in r.classes], default=0) / n
+        family_same = max([fget(f, 0) for f in r.families], default=0) / n
+    else:
+        class_same = family_same = 0.0
     conflict = 1.0 if (r.families and n and not family_same) else 0.0
     none = 0.0 if r.classes else 1.0
     gap_last = max(0.0, r.time - inc.last_time) / window_hours

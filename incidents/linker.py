@@ -59,7 +59,9 @@ class _Stream:
     def __init__(self, reach_hours: float, max_candidates: int):
         self.reach = reach_hours
         self.max_candidates = max_candidates
-        self.index: dict[tuple[str, str], list[Incident]] = {}
+        # region -> blocking key -> incidents: one lookup of the region per report,
+        # then plain string keys (a (region, key) tuple is built and hashed per key)
+        self.index: dict[str, dict[str, list[Incident]]] = {}
         self.incidents: list[Incident] = []
 
     def candidates(self, r: Prepared, keys=None) -> list[Incident]:
@@ -71,9 +73,11 @@ class _Stream:
         hits: dict = {}
         get = hits.get
         oldest = r.time - self.reach
-        index, region = self.index, r.region
+        index = self.index.get(r.region)
+        if index is None:
+            return []
         for key, weight in (_block_keys(r) if keys is None else keys):
-            bucket = index.get((region, key))
+            bucket = index.get(key)
             if not bucket:
                 continue
             if bucket[0].last_time < oldest:  # time only moves on: prune for good
@@ -99,15 +103,17 @@ class _Stream:
         self._index(inc, r, keys)
 
     def _index(self, inc: Incident, r: Prepared, keys=None) -> None:
-        index, region = self.index, r.region
+        index = self.index.get(r.region)
+        if index is None:
+            index = self.index[r.region] = {}
         for key, _ in (_block_keys(r) if keys is None else keys):
-            bucket = index.get((region, key))
+            bucket = index.get(key)
             if bucket is None:
-                index[(region, key)] = [inc]
-                continue
-            if inc in bucket:
-                bucket.remove(inc)  # keep buckets ordered by last report
-            bucket.append(inc)
+                index[key] = [inc]
+            elif not bucket or bucket[-1] is not inc:   # already last: nothing to move
+                if inc in bucket:
+                    bucket.remove(inc)  # keep buckets ordered by last report
+                bucket.append(inc)
 
 
 class IncidentLinker:
@@ -197,13 +203,14 @@ class IncidentLinker:
         best, best_p, below = None, thr, 0.0
         # _window(r, inc) is the max over the union of classes: max of the
         # report's part and the incident's part (the same value, found faster)
-        mine = max((windows.get(c, default) for c in r.classes), default=None)
+        wget = windows.get
+        mine = max([wget(c, default) for c in r.classes], default=None)
         for inc in candidates:
             if skip is not None and skip(inc):
                 continue
             # the window counts from the incident's first report: a problem
             # that comes back after it is a new incident
-            theirs = max((windows.get(c, default) for c in inc.classes), default=mine)
+            theirs = max([wget(c, default) for c in inc.classes], default=mine)
             window = default if theirs is None else theirs if mine is None else max(mine, theirs)
             if r.time - inc.first_time > window:
                 continue
@@ -225,6 +232,20 @@ class IncidentLinker:
         (the default window then applies)."""
         _, windows, default, _ = self._params()
         return max((windows.get(c, default) for c in classes), default=None)
+
+    def with_windows(self, hours: dict[str, float] | None) -> "IncidentLinker":
+        """A copy whose windows are ``hours`` (``incidents.windows.window_hours``:
+        problem class -> hours, "default" for classes without their own and for
+        reports naming none) over the fitted ones; itself when ``hours`` is empty."""
+        if not hours:
+            return self
+        import copy
+
+        _, windows, default, _ = self._params()
+        linker = copy.copy(self)
+        linker.windows_ = {**windows, **{c: h for c, h in hours.items() if c != "default"}}
+        linker.window_ = hours.get("default", default)
+        return linker
 
     # -- fitting
     def fit(self, reports: Sequence[Report], gold: Sequence, prepared=None) -> "IncidentLinker":

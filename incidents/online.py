@@ -210,8 +210,10 @@ class IncidentDesk:
 
     @classmethod
     def open(cls, url_or_engine, params_dir=None, clock=now_hours,
-             refresh_s: float = 0.0) -> "IncidentDesk":
-        linker = IncidentLinker.load(params_dir)
+             refresh_s: float = 0.0, window_hours: dict | None = None) -> "IncidentDesk":
+        """``window_hours``: the settings' windows over the fitted ones
+        (``incidents.windows``); the store's default window follows them."""
+        linker = IncidentLinker.load(params_dir).with_windows(window_hours)
         store = IncidentStore(url_or_engine, default_window_h=linker._params()[2])
         return cls(store, linker, clock, refresh_s)
 

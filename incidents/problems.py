@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+from operator import mul
 
 # class -> (family, words). Words are matched as substrings of normalised text.
 LEXICON: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -117,4 +118,6 @@ def cosine(a: dict[str, float], b: dict[str, float]) -> float:
     # fsum, which rounds the exact sum once: a set's order follows PYTHONHASHSEED,
     # and sum() in another order differs in the last bits, which can flip a linking
     # decision (fsum costs about what sum() does here; sorting the keys cost more)
-    return math.fsum([a[g] * b[g] for g in a.keys() & b.keys()])
+    # (the products in C: map over the one set twice pairs the same keys)
+    shared = a.keys() & b.keys()
+    return math.fsum(map(mul, map(a.__getitem__, shared), map(b.__getitem__, shared)))

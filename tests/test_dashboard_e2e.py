@@ -2,8 +2,8 @@
 widget test's browser fixture) against the real app on loopback, on a home with a
 small KB and nothing else (the incident endpoints need no model). Orders are
 recorded through POST /v1/incidents/orders; the page must show them in the open
-incident table and the district list. Screenshots at 1280 and 360 px go to the
-test's tmp dir; at 360 px nothing may scroll sideways.
+incident table and the district grid, whose tiles filter the table. Screenshots at 1280
+and 360 px go to the test's tmp dir; at 360 px nothing may scroll sideways.
 """
 from __future__ import annotations
 
@@ -109,12 +109,38 @@ def _check_content(pg, dash_server):
     districts = pg.locator("#districts li")
     assert districts.nth(0).get_attribute("data-region") == "海州区"
     assert "busiest" in districts.nth(0).get_attribute("class")
-    assert "未结事件 1 起（3 条来电" in districts.nth(0).inner_text()
+    first_tile = districts.nth(0).inner_text()
+    assert "1 起未结" in first_tile and "3 条来电" in first_tile and "最多" in first_tile
     assert districts.nth(1).get_attribute("data-region") == "连云区"
-    # bars are CSS widths relative to the busiest district
-    widths = pg.eval_on_selector_all("#districts .bar-open",
-                                     "els => els.map(e => parseFloat(e.style.width))")
-    assert widths == [100.0, 33.3]
+    assert "1 起未结" in districts.nth(1).inner_text()
+    assert "1 条来电" in districts.nth(1).inner_text()
+    # heat: calls in open incidents against the busiest district (3 of 3, 1 of 3), and
+    # the tiles are painted with it
+    assert [districts.nth(i).get_attribute("data-heat") for i in range(2)] == ["4", "2"]
+    colours = pg.eval_on_selector_all(
+        "#districts .tile", "els => els.map(e => getComputedStyle(e).backgroundColor)")
+    assert colours == ["rgb(185, 60, 10)", "rgb(250, 197, 151)"], colours
+
+
+def _check_filter(pg):
+    """A tile filters the open incidents to its district; the same tile, or 显示全部区域,
+    shows all again."""
+    tile = pg.locator("#districts li[data-region='连云区'] .tile")
+    with pg.expect_response(lambda r: "region=%E8%BF%9E%E4%BA%91%E5%8C%BA" in r.url):
+        tile.click()
+    pg.wait_for_function("() => document.querySelectorAll('#open-rows tr').length === 1")
+    assert pg.locator("#open-rows td.region").inner_text() == "连云区"
+    assert pg.is_visible("#open-filter") and pg.inner_text("#open-filter-name") == "连云区"
+    assert tile.get_attribute("aria-pressed") == "true"
+    assert pg.get_attribute("#districts li[data-region='海州区'] .tile", "aria-pressed") == "false"
+    tile.click()   # again: all districts
+    pg.wait_for_function("() => document.querySelectorAll('#open-rows tr').length === 2")
+    assert not pg.is_visible("#open-filter") and tile.get_attribute("aria-pressed") == "false"
+    pg.click("#districts li[data-region='海州区'] .tile")
+    pg.wait_for_function("() => document.querySelectorAll('#open-rows tr').length === 1"
+                         " && document.querySelector('#open-rows td.region').textContent === '海州区'")
+    pg.click("#open-filter-clear")
+    pg.wait_for_function("() => document.querySelectorAll('#open-rows tr').length === 2")
     assert pg.locator("#trend rect").count() == 7
     assert "4 条来电" in pg.inner_text("#totals")
     assert "reclass-2026-12" in pg.inner_text("#change-summary")
@@ -134,6 +160,7 @@ def test_dashboard_at_1280_and_360(browser, dash_server, tmp_path):  # noqa: F81
         pg.click("#by-hour")
         assert pg.locator("#trend rect").count() == 7 * 24
         pg.click("#by-day")
+        _check_filter(pg)
         pg.screenshot(path=str(tmp_path / "dashboard-1280.png"), full_page=True)
         assert pg.evaluate("document.documentElement.scrollWidth") <= 1280 + 1
         assert not pg.errors and not pg.outside, (pg.errors, pg.outside)
@@ -143,6 +170,13 @@ def test_dashboard_at_1280_and_360(browser, dash_server, tmp_path):  # noqa: F81
     ctx, pg = _open(browser, dash_server, 360)
     try:
         _check_content(pg, dash_server)
+        # the tiles wrap: two a row at 360 px, nothing sideways
+        tops = pg.eval_on_selector_all("#districts li",
+                                       "els => els.map(e => e.getBoundingClientRect().top)")
+        assert tops[0] == tops[1]
+        _check_filter(pg)
+        pg.click("#districts li[data-region='海州区'] .tile")   # filtered in the screenshot
+        pg.wait_for_function("() => document.querySelectorAll('#open-rows tr').length === 1")
         pg.locator("#open-rows tr").nth(0).click()
         pg.locator("#detail").wait_for(state="visible")
         assert pg.evaluate("document.documentElement.scrollWidth") <= 360 + 1

@@ -63,3 +63,47 @@ def test_worker_pool_gives_the_single_process_output(tmp_path):
     _run(inp, tmp_path / "two.csv", "--workers", "2")
     assert (tmp_path / "one.csv").read_bytes() == (tmp_path / "two.csv").read_bytes()
     assert len(set(_ids(tmp_path / "one.csv"))) < 2200   # some reports were linked
+
+
+def test_districts_linked_in_workers_give_the_single_process_output(tmp_path):
+    """Linking district by district in worker processes (many districts, none
+    holding most rows) and the one-stream pipeline (one district: --region-col '')
+    both give what one process gives, ids included."""
+    sys.path.insert(0, str(ROOT))
+    from bench.bench_incidents import make_rows, write_csv
+    from hotline.batch import incidents as batch
+
+    rows = make_rows(2600, unique=False)
+    inp = write_csv(rows, tmp_path / "in.csv")
+    assert len({r["region"] for r in rows}) > 10
+    for extra in ((), ("--region-col", "")):
+        _run(inp, tmp_path / "one.csv", "--workers", "1", *extra)
+        _run(inp, tmp_path / "two.csv", "--workers", "2", *extra)
+        assert (tmp_path / "one.csv").read_bytes() == (tmp_path / "two.csv").read_bytes()
+    # the split needs enough rows, two districts, and the biggest at most 60 % of
+    # the rows (else one worker would link most of the file while the other waits)
+    from incidents.reports import Report
+
+    def reports(regions):
+        return [Report(float(k), regions[k % len(regions)], "停水") for k in range(2000)]
+
+    order = list(range(2000))
+    assert batch._link_by_district(reports(["甲"]), order, None, 2, None) is None
+    assert batch._link_by_district(reports(["甲", "甲", "乙"]), order, None, 2, None) is None
+    assert batch._link_by_district(reports(["甲", "乙"]), order, None, 1, None) is None
+    assert batch._link_by_district(reports(["甲", "乙"])[:1000], order[:1000], None, 2,
+                                   None) is None
+    # and when it splits, the grouping is the one stream's
+    from incidents.linker import IncidentLinker
+
+    linker = IncidentLinker.load()
+    two = reports(["甲", "乙"])
+    split = batch._link_by_district(two, order, linker, 2, None)
+    assert split is not None
+
+    def canon(labels):
+        first: dict = {}
+        return [first.setdefault(label, len(first)) for label in labels]
+
+    assert canon(split) == canon(linker.link(two))
+    assert len(set(split)) > 2   # 停水 every hour: some windows close, incidents reopen

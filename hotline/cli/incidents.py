@@ -23,7 +23,9 @@ def register(sub) -> None:
                    "fitted on training/data/incidents/dev.csv)")
     p.add_argument("--report", metavar="DIR", help="also write a summary (Markdown, JSON) to DIR")
     p.add_argument("--workers", type=int, default=2,
-                   help="processes that prepare the reports (default 2; linking is one pass)")
+                   help="worker processes (default 2): each links whole districts (incidents "
+                        "never span districts), or, when one district holds most rows, they "
+                        "prepare the reports while this process links")
     p.add_argument("--encoding", default="auto", help="CSV/JSONL encoding (default auto)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -32,14 +34,16 @@ def register(sub) -> None:
 def run(args, settings) -> int:
     from pathlib import Path
 
+    from foundation.errors import InvalidInput
     from hotline.batch.incidents import link_file
     from incidents.linker import IncidentLinker
-
-    from foundation.errors import InvalidInput
+    from incidents.windows import from_settings
 
     if args.workers < 1:
         raise InvalidInput(f"--workers {args.workers}: expected a positive integer")
+    # the home's [incidents.window_hours] over the fitted windows, as the server does
     linker = IncidentLinker.load(Path(args.params) if args.params else None)
+    linker = linker.with_windows(from_settings(settings))
     summary, rows = link_file(Path(args.input), Path(args.out), args.text_col, args.time_col,
                               args.region_col or None, linker=linker, encoding=args.encoding,
                               progress=not args.no_progress, workers=args.workers)

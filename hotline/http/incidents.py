@@ -44,7 +44,12 @@ class Desks:
     in the background by :meth:`warm` (``hotline serve`` does, per worker)."""
 
     def __init__(self, settings):
+        from incidents.windows import from_settings
+
         self.settings = settings
+        # checked now: a bad [incidents.window_hours] stops the app from starting,
+        # not the first call that opens the desk (in a background thread)
+        self.window_hours = from_settings(settings)
         self._desk = None
         self._lock = threading.Lock()
         self._warming: threading.Thread | None = None
@@ -73,7 +78,8 @@ class Desks:
 
                     self.settings.home.mkdir(parents=True, exist_ok=True)
                     self._desk = IncidentDesk.open(store_url(self.settings),
-                                                   refresh_s=REFRESH_S)
+                                                   refresh_s=REFRESH_S,
+                                                   window_hours=self.window_hours)
         return self._desk
 
 

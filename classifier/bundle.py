@@ -101,9 +101,11 @@ class ClassifierBundle:
         return list(self.cold_start.labels_) if self.cold_start else []
 
     # ---------------------------------------------------------------- batch path
-    def _scores(self, prep: TextFeatures):
+    def _scores(self, prep: TextFeatures, type_head: bool = True):
+        """Per head: (labels, probabilities, review mask); ``type_head=False``
+        scores departments only (the lead/co issue clauses need no type)."""
         out = {}
-        if "type" in self.heads:
+        if type_head and "type" in self.heads:
             h = self.heads["type"]
             p = h.predict_proba(prep)
             out["type"] = (h.labels_, p, h.needs_review(p))
@@ -179,7 +181,7 @@ class ClassifierBundle:
         if not texts:
             return []
         prep = TextFeatures(texts)
-        got = self._scores(prep).get("department")
+        got = self._scores(prep, type_head=False).get("department")
         if got is None:
             return [{} for _ in texts]
         labels, p, _ = got
@@ -197,7 +199,8 @@ class ClassifierBundle:
         if self._issue_router is None:   # ~0.1-0.3 s; a race fits it twice, harmlessly
             self._issue_router = ColdStartRouter(list(self.departments.values())).fit()
         router = self._issue_router
-        extra = [n for n in router.labels_ if n not in set(labels)]
+        known = set(labels)
+        extra = [n for n in router.labels_ if n not in known]
         names = labels + extra
         at = {n: i for i, n in enumerate(names)}
         mixed = np.zeros((p.shape[0], len(names)))

@@ -94,6 +94,8 @@ def test_served_and_batch_routes_follow_the_home_list(model, tmp_path):
     listed.write_text(json.dumps(DEPARTMENTS, ensure_ascii=False), encoding="utf-8")
     settings = make_settings(home, taxonomy_path=listed)
     engine = Engine(settings, follow_seconds=0)
+    # Warmed at load: the lead/co issue scorer's router is fitted before any request.
+    assert engine.snapshot.classifier._issue_router is not None
     client = create_app(settings, engine=engine).test_client()
 
     def served() -> str:

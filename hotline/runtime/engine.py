@@ -280,6 +280,11 @@ def _warmed(snap: Snapshot) -> Snapshot:
                 snap.search.search(WARM_TEXT.replace("\n", " "), k=3)
             else:
                 snap.classifier.predict([WARM_TEXT])
+                # The lead/co issue scorer fits its router on first use (0.1-0.3 s):
+                # here, not in the first multi-issue request after a (re)load.
+                issue_scores = getattr(snap.classifier, "department_scores", None)
+                if issue_scores is not None:
+                    issue_scores(WARM_TEXT.split("\n"))
         except Exception:  # a component that cannot answer is reported by its requests
             log.exception("warming %s failed", name)
         else:

@@ -15,7 +15,7 @@ zero errors.
 
 Options: --seconds 20 --max-requests 20000 --concurrency 4 --workers 2
          --endpoint analyze|search --reload index|model|none --driver auto|wrk|python
-         --rate-limit shared|off
+         --rate-limit shared|off --worker-connections N
 (concurrency 4: at 300 req/s and ~10 ms a request about 3 requests are in
 flight; 8 measures mostly queueing in front of 2 cores.)
 (wrk, when installed, is the default driver: it costs the 2 shared cores far
@@ -208,6 +208,8 @@ def main(settings, argv=None) -> int:
     p.add_argument("--concurrency", type=int, default=4)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--worker-connections", type=int,
+                   help="passed to hotline serve (default there: --threads, no keep-alive)")
     p.add_argument("--endpoint", choices=["analyze", "search"], default="analyze")
     p.add_argument("--reload", choices=["index", "model", "none"], default="index",
                    help="what is published again before the mid-run reload")
@@ -237,6 +239,8 @@ def main(settings, argv=None) -> int:
     cmd = [sys.executable, "-m", "hotline.cli.main", "serve", "--production", "--no-build",
            "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers),
            "--threads", str(args.threads)]
+    if args.worker_connections:
+        cmd += ["--worker-connections", str(args.worker_connections)]
     if args.no_reload:
         args.reload = "none"
     published: list = []
@@ -283,6 +287,7 @@ def main(settings, argv=None) -> int:
     figures = {
         "endpoint": path, "driver": driver, "embedder": _embedder_info(settings), "workers": args.workers, "threads": args.threads,
         "rate_limit": args.rate_limit,
+        "worker_connections": args.worker_connections or args.threads,
         "concurrency": args.concurrency, "cpu_count": os.cpu_count(),
         "queries": "demo search_queries + work orders (60/40)",
         "load": load, "reload_mid_run": reload_info or None,

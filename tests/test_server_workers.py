@@ -104,3 +104,31 @@ def test_metrics_dir_is_fresh_and_clears_only_dead_servers_of_this_host(tmp_path
     left = sorted(p.name for p in root.iterdir())
     # pid 1 runs (another server, as far as we know); the other host is not ours to judge
     assert left == sorted([path.name, f"metrics-{host}-1", f"metrics-otherhost-{dead}"])
+
+
+def test_requests_spread_over_workers_instead_of_sticking_to_connections(kb_home):
+    """No connection outlives its request (worker_connections = threads), so two
+    clients that would keep their connections alive still reach both workers:
+    a kept-alive connection would pin each client to the worker that accepted it."""
+    import http.client
+
+    path, agent = "/v1/kb/entries", auth("agent")
+    with production_server(kb_home, workers=2, threads=1) as (proc, port):
+        [prom_dir] = (kb_home / "run" / "tmp").glob(f"metrics-*-{proc.pid}")
+
+        def client(_):
+            conn, closes = http.client.HTTPConnection("127.0.0.1", port, timeout=30), 0
+            for _ in range(40):
+                conn.request("GET", path, headers=agent)   # HTTP/1.1: asks for keep-alive
+                resp = conn.getresponse()
+                resp.read()
+                assert resp.status == 200
+                closes += resp.getheader("Connection", "").lower() == "close"
+            conn.close()
+            return closes
+
+        with ThreadPoolExecutor(2) as pool:
+            closes = list(pool.map(client, range(2)))
+        assert closes == [40, 40]
+        served = _per_worker(prom_dir, path)
+        assert len(served) == 2 and min(served.values()) >= 10, served

@@ -94,8 +94,13 @@ def test_served_and_batch_routes_follow_the_home_list(model, tmp_path):
     listed.write_text(json.dumps(DEPARTMENTS, ensure_ascii=False), encoding="utf-8")
     settings = make_settings(home, taxonomy_path=listed)
     engine = Engine(settings, follow_seconds=0)
-    # Warmed at load: the lead/co issue scorer's router is fitted before any request.
-    assert engine.snapshot.classifier._issue_router is not None
+    # Warmed at load: the lead/co issue scorer's router is fitted and the department
+    # word matchers compiled before any request.
+    from dispatch.codepts import _MATCHERS
+
+    snap = engine.snapshot
+    assert snap.classifier._issue_router is not None
+    assert id(snap.mentions) in _MATCHERS and id(snap.department_keywords) in _MATCHERS
     client = create_app(settings, engine=engine).test_client()
 
     def served() -> str:

@@ -197,7 +197,9 @@ class ClassifierBundle:
         """(labels, (1-w)·head + w·router) over the head's labels, then the list's
         departments the head never saw (the router's share alone)."""
         if self._issue_router is None:   # ~0.1-0.3 s; a race fits it twice, harmlessly
-            self._issue_router = ColdStartRouter(list(self.departments.values())).fit()
+            # The list in force's router when it has one: the same list, fitted once.
+            fitted = self.list_updates.router_ if self.list_updates is not None else None
+            self._issue_router = fitted or ColdStartRouter(list(self.departments.values())).fit()
         router = self._issue_router
         known = set(labels)
         extra = [n for n in router.labels_ if n not in known]

@@ -203,6 +203,14 @@ class ColdStartRouter:
         self.example_dept_ = np.asarray(owner, dtype=int)
         if not rows:
             return
+        # Per department with examples, its example columns padded to one width with
+        # the index of an extra -inf column: _example_scores gathers them in one go.
+        depts, counts = np.unique(self.example_dept_, return_counts=True)
+        table = np.full((len(depts), int(counts.max())), len(rows))
+        for row, j in enumerate(depts.tolist()):
+            members = np.flatnonzero(self.example_dept_ == j)
+            table[row, :len(members)] = members
+        self.example_groups_ = (depts, counts, table)
         ex = TextFeatures(rows)
         if idf is None:
             import scipy.sparse as sp
@@ -225,14 +233,8 @@ class ColdStartRouter:
         sims = np.asarray((self.example_idf_.transform(prep.counts) @ self.example_matrix_)
                           .todense())
         out = np.zeros((len(prep), len(self.labels_)))
-        depts, counts = np.unique(self.example_dept_, return_counts=True)
-        if not len(depts):
-            return out
-        width = int(counts.max())
-        table = np.full((len(depts), width), sims.shape[1])   # the padding column's index
-        for row, j in enumerate(depts.tolist()):
-            members = np.flatnonzero(self.example_dept_ == j)
-            table[row, :len(members)] = members
+        depts, counts, table = self.example_groups_
+        width = table.shape[1]
         padded = np.concatenate([sims, np.full((len(sims), 1), -np.inf)], axis=1)[:, table]
         k = min(self.k, width)
         best = -np.partition(-padded, k - 1, axis=2)[:, :, :k]

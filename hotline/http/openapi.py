@@ -9,14 +9,9 @@ import json
 from hotline.http.auth import ROLES
 from kb.entry import ID_PATTERN, ID_RULE, MAX_ID
 
-S = {"type": "string"}
-STRS = {"type": "array", "items": S}
-NULLABLE_S = {"type": ["string", "null"]}
-NUM = {"type": "number"}
-
-
-def _ref(name: str) -> dict:
-    return {"$ref": f"#/components/schemas/{name}"}
+from hotline.http.openapi_incidents import (incident_operations, incident_requests,
+                                             incident_responses)
+from hotline.http.schema_parts import NULLABLE_S, NUM, STRS, S, obj, ref
 
 
 def request_schemas(settings) -> dict[str, dict]:
@@ -44,35 +39,8 @@ def request_schemas(settings) -> dict[str, dict]:
         "status": {"type": "string", "enum": ["draft", "published", "retired"]},
         "source": short,
     }
-    order_id = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1,
-                "description": "a recorded order's id"}
-    order = {"text": text, "region": short, "type": nshort, "department": nshort,
-             "time": {"type": "string", "maxLength": 40, "description":
-                      "when the call came, ISO 8601 (an offset is honoured, a naive time "
-                      "is UTC); default now"},
-             "note": {"type": ["string", "null"], "maxLength": 2000,
-                      "description": "the agent's note, shown to the next agents"}}
     return {
-        "OrderRequest": {
-            "type": "object", "additionalProperties": False, "required": ["text"],
-            "properties": {**order, "new": {"type": "boolean", "description":
-                                            "open a new incident even if one matches"}}},
-        "LinkRequest": {
-            "type": "object", "additionalProperties": False, "minProperties": 1,
-            "properties": {"order_id": order_id, **order},
-            "description": "order_id (move a recorded order here) or text (record a new "
-                           "order in this incident)"},
-        "UnlinkRequest": {
-            "type": "object", "additionalProperties": False, "required": ["order_id"],
-            "properties": {"order_id": order_id}},
-        "NotSameRequest": {
-            "type": "object", "additionalProperties": False, "minProperties": 1,
-            "properties": {"order_id": order_id, "text": text},
-            "description": "the order, or the call's text, that is not this incident"},
-        "MergeRequest": {
-            "type": "object", "additionalProperties": False, "required": ["other"],
-            "properties": {"other": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1,
-                                     "description": "the incident merged into this one"}}},
+        **incident_requests(text, short, nshort),
         "AnalyzeRequest": {
             "type": "object", "additionalProperties": False, "required": ["text"],
             "properties": {"text": text, "region": short, "channel": short,
@@ -132,15 +100,10 @@ def request_schemas(settings) -> dict[str, dict]:
     }
 
 
-def _obj(required: list[str], props: dict, extra: bool = False) -> dict:
-    return {"type": "object", "required": required, "properties": props,
-            "additionalProperties": extra}
-
-
 def _departments_schema() -> dict:
     """Lead (主办) and co-handling (协办) departments (docs/dispatch.md)."""
-    named = _obj(["name", "confidence"], {"name": S, "confidence": NUM})
-    return {**_obj(["lead", "co"], {
+    named = obj(["name", "confidence"], {"name": S, "confidence": NUM})
+    return {**obj(["lead", "co"], {
         "lead": {"oneOf": [{"type": "null"}, named]},
         "co": {"type": "array", "items": named,
                "description": "departments of the request's other issues; empty for a "
@@ -150,26 +113,26 @@ def _departments_schema() -> dict:
 
 
 def response_schemas() -> dict[str, dict]:
-    label_prob = _obj(["label", "prob"], {"label": S, "prob": NUM}, extra=True)
-    hit = _obj(["id", "score", "question", "answer"], {
+    label_prob = obj(["label", "prob"], {"label": S, "prob": NUM}, extra=True)
+    hit = obj(["id", "score", "question", "answer"], {
         "id": S, "score": NUM, "question": S, "answer": S, "department": STRS,
         "highlights": {"type": "object", "additionalProperties": STRS},
         "matched": S}, extra=True)
-    reason = _obj(["rule", "level", "text", "start", "end"], {
+    reason = obj(["rule", "level", "text", "start", "end"], {
         "rule": S, "level": S, "text": S, "start": {"type": "integer"},
         "end": {"type": "integer"}, "by": S})
     classification = {
-        "type": _obj(["label", "confidence", "probs"], {
+        "type": obj(["label", "confidence", "probs"], {
             "label": NULLABLE_S, "confidence": NUM,
             "probs": {"type": "object", "additionalProperties": NUM}}),
-        "department": _obj(["label", "confidence", "top3"], {
+        "department": obj(["label", "confidence", "top3"], {
             "label": NULLABLE_S, "confidence": NUM,
             "top3": {"type": "array", "items": label_prob}}),
         "departments": _departments_schema(),
         "needs_review": {"type": "boolean"},
         "review_reasons": {"type": "array", "items": S,
                            "description": "which heads fell in the review zone (type, department)"},
-        "urgency": _obj(["level", "reasons", "suppressed"], {
+        "urgency": obj(["level", "reasons", "suppressed"], {
             "level": {"type": "string", "enum": ["紧急", "较急", "一般"]},
             "reasons": {"type": "array", "items": reason,
                         "description": "rule matches that set the level (spans in `text`)"},
@@ -181,7 +144,7 @@ def response_schemas() -> dict[str, dict]:
         "reply_deadline": {"type": ["string", "null"], "format": "date",
                            "description": "the date the deadline falls on (official working-day "
                                           "calendar: holidays and make-up working days)"},
-        "deadline": {"oneOf": [{"type": "null"}, _obj(
+        "deadline": {"oneOf": [{"type": "null"}, obj(
             ["due", "rule", "unit", "amount", "extensions"], {
                 "due": {**S, "description": "local date-time with offset, minutes"},
                 "rule": S, "unit": {"type": "string", "enum": ["minutes", "hours",
@@ -195,7 +158,7 @@ def response_schemas() -> dict[str, dict]:
                      "prediction (shape set by the classifier)"},
         "similar_cases": {"type": "array", "items": {"type": "object"}},
     }
-    entry = _obj(
+    entry = obj(
         ["id", "question", "similar_questions", "answer", "department", "category", "tags",
          "region", "valid_from", "valid_to", "status", "source", "revision", "updated_at",
          "updated_by"],
@@ -204,84 +167,48 @@ def response_schemas() -> dict[str, dict]:
          "valid_to": NULLABLE_S, "status": {"type": "string", "enum": ["draft", "published",
                                                                        "retired"]},
          "source": S, "revision": {"type": "integer"}, "updated_at": S, "updated_by": S})
-    order = _obj(["id", "time", "text", "type", "department", "region", "note", "by"], {
-        "id": {"type": "integer"}, "time": S, "text": {**S, "description": "masked"},
-        "type": NULLABLE_S, "department": NULLABLE_S, "region": NULLABLE_S,
-        "note": NULLABLE_S, "by": S})
-    incident_props = {
-        "id": {"type": "integer"},
-        "status": {"type": "string", "enum": ["open", "closed", "merged"],
-                   "description": "closed: closed by an editor or past its window"},
-        "size": {"type": "integer", "description": "orders (calls) in the incident"},
-        "region": NULLABLE_S, "first_seen": S, "last_seen": S,
-        "closes_at": {**S, "description": "first report + the window of its problem"},
-        "department": NULLABLE_S, "type": NULLABLE_S,
-        "merged_into": {"type": ["integer", "null"]},
-        "note": {**NULLABLE_S, "description": "the latest agent note"},
-        "last_order": {"oneOf": [{"type": "null"}, _ref("IncidentOrder")],
-                       "description": "the order linked last"},
-        "examples": {"type": "array", "items": _ref("IncidentOrder"),
-                     "description": "the newest orders (up to 3)"}}
-    incident = _obj(list(incident_props), incident_props)
-    match = _obj([*incident_props, "confidence"], {
-        **incident_props, "confidence": {**NUM, "description": "the linker's probability"}})
-    component = _obj(["loaded", "version", "problem"], {
+    component = obj(["loaded", "version", "problem"], {
         "loaded": {"type": "boolean"}, "version": NULLABLE_S, "problem": NULLABLE_S})
-    status = _obj(["ready", "loaded_at", "components"], {
+    status = obj(["ready", "loaded_at", "components"], {
         "ready": {"type": "boolean"}, "loaded_at": S,
         "components": {"type": "object", "additionalProperties": component}}, extra=True)
     return {
-        "Problem": _obj(["type", "title", "status", "detail", "code"], {
+        "Problem": obj(["type", "title", "status", "detail", "code"], {
             "type": S, "title": S, "status": {"type": "integer"}, "detail": S, "code": S,
             "request_id": S,
             "errors": {"type": "array", "items": {"type": "object"}}}, extra=True),
         "Hit": hit,
-        "Classification": _obj(list(classification), classification),
-        "AnalyzeResponse": _obj(
+        "Classification": obj(list(classification), classification),
+        "AnalyzeResponse": obj(
             ["request_id", "text", "region", "channel", *classification, "answers", "versions",
              "incident", "took_ms"],
             {"request_id": S, "text": S, "region": NULLABLE_S, "channel": NULLABLE_S,
-             **classification, "answers": {"type": "array", "items": _ref("Hit")},
+             **classification, "answers": {"type": "array", "items": ref("Hit")},
              "versions": {"type": "object", "additionalProperties": S}, "took_ms": NUM,
-             "incident": {"oneOf": [{"type": "null"}, _ref("IncidentMatch")],
+             "incident": {"oneOf": [{"type": "null"}, ref("IncidentMatch")],
                           "description": "the open incident this call reports (nothing "
                                          "is recorded); null when none"}}),
-        "IncidentOrder": order,
-        "Incident": incident,
-        "IncidentMatch": match,
-        "IncidentDetail": {**incident, "required": [*incident["required"], "orders"],
-                           "properties": {**incident_props, "orders": {
-                               "type": "array", "items": _ref("IncidentOrder")}}},
-        "IncidentList": _obj(["status", "offset", "limit", "items"], {
-            "status": S, "offset": {"type": "integer"}, "limit": {"type": "integer"},
-            "items": {"type": "array", "items": _ref("Incident")}}),
-        "IncidentChange": _obj(["incident"], {
-            "order_id": {"type": "integer"}, "incident": _ref("Incident"),
-            "linked": {"type": "boolean", "description": "joined a matching incident"},
-            "confidence": NUM, "new_incident": _ref("Incident")}),
-        "IncidentAudit": _obj(["id", "items"], {"id": {"type": "integer"}, "items": {
-            "type": "array", "items": {"type": "object"}}}),
-        **_dashboard_schemas(),
-        "SearchResponse": _obj(["request_id", "query", "hits", "took_ms"], {
-            "request_id": S, "query": S, "hits": {"type": "array", "items": _ref("Hit")},
+        **incident_responses(),
+        "SearchResponse": obj(["request_id", "query", "hits", "took_ms"], {
+            "request_id": S, "query": S, "hits": {"type": "array", "items": ref("Hit")},
             "took_ms": NUM}),
-        "ClassifyResponse": _obj(["request_id", "text", *classification], {
+        "ClassifyResponse": obj(["request_id", "text", *classification], {
             "request_id": S, "text": S, **classification}),
-        "ClassifyBatchResponse": _obj(["request_id", "items", "took_ms"], {
+        "ClassifyBatchResponse": obj(["request_id", "items", "took_ms"], {
             "request_id": S, "took_ms": NUM,
-            "items": {"type": "array", "items": _obj(["id", "text", *classification], {
+            "items": {"type": "array", "items": obj(["id", "text", *classification], {
                 "id": NULLABLE_S, "text": S, **classification})}}),
         "Entry": entry,
-        "EntryList": _obj(["total", "offset", "limit", "items"], {
+        "EntryList": obj(["total", "offset", "limit", "items"], {
             "total": {"type": "integer"}, "offset": {"type": "integer"},
-            "limit": {"type": "integer"}, "items": {"type": "array", "items": _ref("Entry")}}),
-        "EntryHistory": _obj(["id", "items"], {
+            "limit": {"type": "integer"}, "items": {"type": "array", "items": ref("Entry")}}),
+        "EntryHistory": obj(["id", "items"], {
             "id": S, "items": {"type": "array", "items": {"type": "object"}}}),
-        "Departments": _obj(["departments", "regions"], {
-            "departments": {"type": "array", "items": _obj(["name"], {"name": S}, extra=True)},
+        "Departments": obj(["departments", "regions"], {
+            "departments": {"type": "array", "items": obj(["name"], {"name": S}, extra=True)},
             "regions": STRS}),
-        "FeedbackResponse": _obj(["id", "created_at"], {"id": S, "created_at": S}),
-        "Session": _obj(["role", "key_id", "expires_at", "expires_in"], {
+        "FeedbackResponse": obj(["id", "created_at"], {"id": S, "created_at": S}),
+        "Session": obj(["role", "key_id", "expires_at", "expires_in"], {
             "role": {"type": "string", "enum": list(ROLES)},
             "key_id": {**S, "description": "digest prefix of the key (as in logs)"},
             "expires_at": {**NULLABLE_S, "format": "date-time",
@@ -291,49 +218,7 @@ def response_schemas() -> dict[str, dict]:
         "ReloadResponse": {**status, "required": ["changed", "reloaded", *status["required"]],
                            "properties": {**status["properties"], "changed": STRS,
                                           "reloaded": STRS}},
-        "Health": _obj(["status"], {"status": {"type": "string", "enum": ["ok"]}}),
-    }
-
-
-def _dashboard_schemas() -> dict:
-    """The dashboard's read-only answers (docs/dashboard.md)."""
-    INT = {"type": "integer"}
-    NULL_NUM = {"type": ["number", "null"]}
-    rising = {"type": "array", "items": _obj(["key", "this", "last", "delta", "growth_pct"], {
-        "key": S, "this": INT, "last": INT, "delta": INT, "growth_pct": NULL_NUM,
-        "label": {**S, "description": "problem classes: a word for the class (停水, 电梯...)"}})}
-    listed = {"id": {**S, "description": "the report directory's name under HOME/reports/"},
-              "written_at": {**S, "format": "date-time"}, "column": NULLABLE_S,
-              "head": NULLABLE_S, "rows_compared": INT, "changed": INT,
-              "changed_pct": NULL_NUM, "agreement": NULL_NUM}
-    rows = {"type": "array", "items": {"type": "object"}}
-    return {
-        "IncidentStats": _obj(["days", "tz_minutes", "totals", "per_hour", "per_day",
-                               "districts", "rising"], {
-            "days": INT, "tz_minutes": INT,
-            "totals": _obj(["reports", "reports_previous", "open_incidents", "open_reports"], {
-                "reports": INT, "reports_previous": INT, "open_incidents": INT,
-                "open_reports": INT}),
-            "per_hour": {"type": "array", "items": _obj(["start", "reports"], {
-                "start": {**S, "description": "hour start, ISO 8601 in the tz offset"},
-                "reports": INT})},
-            "per_day": {"type": "array", "items": _obj(["day", "reports"], {
-                "day": {**S, "format": "date"}, "reports": INT})},
-            "districts": {"type": "array", "items": _obj(
-                ["region", "open_incidents", "open_reports", "multi_report", "reports"], {
-                    "region": NULLABLE_S, "open_incidents": INT, "open_reports": INT,
-                    "multi_report": INT, "reports": INT})},
-            "rising": _obj(["department", "problem"], {"department": rising,
-                                                       "problem": rising})}),
-        "ChangeReportList": _obj(["items"], {"items": {
-            "type": "array", "items": _obj(list(listed), listed)}}),
-        "ChangeReport": _obj([*listed, "transitions", "transitions_total", "shifts",
-                              "changes_by_predicted_department", "most_confident_changes"], {
-            **listed, "rows_without_old_label": {"type": ["integer", "null"]},
-            "transitions": {"type": "array", "items": _obj(["old", "new", "rows"], {
-                "old": S, "new": S, "rows": INT})},
-            "transitions_total": INT, "shifts": rows,
-            "changes_by_predicted_department": rows, "most_confident_changes": rows}),
+        "Health": obj(["status"], {"status": {"type": "string", "enum": ["ok"]}}),
     }
 
 
@@ -353,54 +238,6 @@ def _operations():
          "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}},
     ]
     body = [400, 413, 415]
-    incident_id = {"name": "incident_id", "in": "path", "required": True,
-                   "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}}
-    incident_listing = [
-        {"name": "status", "in": "query", "required": False,
-         "schema": {"type": "string", "enum": ["open", "closed", "merged", "all"],
-                    "default": "open"}},
-        {"name": "region", "in": "query", "required": False, "schema": S},
-        listing[1], listing[2]]
-    incidents = [
-        ("get", "/v1/incidents", "List incidents (default: open ones, newest activity first)",
-         "agent", None, {200: "IncidentList"}, incident_listing, [400]),
-        ("post", "/v1/incidents/orders", "Record an order: it joins the open incident it "
-         "reports, else opens one", "agent", "OrderRequest", {201: "IncidentChange"}, [],
-         body + [503]),
-        ("get", "/v1/incidents/{incident_id}", "An incident and its orders", "agent", None,
-         {200: "IncidentDetail"}, [incident_id], [404]),
-        ("post", "/v1/incidents/{incident_id}/link", "Link an order to the incident (a "
-         "recorded one, or a new one from its text)", "agent", "LinkRequest",
-         {200: "IncidentChange"}, [incident_id], body + [404, 409]),
-        ("post", "/v1/incidents/{incident_id}/unlink", "Take an order out into an incident of "
-         "its own (remembered: not proposed again)", "agent", "UnlinkRequest",
-         {200: "IncidentChange"}, [incident_id], body + [404]),
-        ("post", "/v1/incidents/{incident_id}/not-same", "Mark an order or a call's text as "
-         "not this incident (never proposed for it again)", "agent", "NotSameRequest",
-         {200: "IncidentChange"}, [incident_id], body + [404]),
-        ("post", "/v1/incidents/{incident_id}/merge", "Merge another incident into this one",
-         "editor", "MergeRequest", {200: "IncidentChange"}, [incident_id], body + [404, 409]),
-        ("post", "/v1/incidents/{incident_id}/close", "Close the incident", "editor", None,
-         {200: "IncidentChange"}, [incident_id], [404]),
-        ("get", "/v1/incidents/{incident_id}/audit", "Who changed the incident, when, how",
-         "editor", None, {200: "IncidentAudit"}, [incident_id], [404]),
-        ("get", "/v1/incidents/stats", "The dashboard's aggregates: reports per hour and per "
-         "day, open incidents and reports by district, departments and problems rising "
-         "period over period", "agent", None, {200: "IncidentStats"}, [
-             {"name": "days", "in": "query", "required": False,
-              "schema": {"type": "integer", "minimum": 1, "maximum": 31, "default": 7}},
-             {"name": "tz", "in": "query", "required": False,
-              "description": "minutes east of UTC for day boundaries (480: China)",
-              "schema": {"type": "integer", "minimum": -720, "maximum": 840,
-                         "default": 480}}], [400]),
-        ("get", "/v1/reports/changes", "Reclassification change reports under the home's "
-         "reports folder, newest first", "agent", None, {200: "ChangeReportList"}, [], []),
-        ("get", "/v1/reports/changes/{report_id}", "One change report's summary (by id, "
-         "never a path)", "agent", None, {200: "ChangeReport"},
-         [{"name": "report_id", "in": "path", "required": True,
-           "schema": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$"}}],
-         [400, 404]),
-    ]
     return [
         ("post", "/v1/analyze", "Analyze a request: type, department, deadline, answers "
          "(the widget's one call)", "agent", "AnalyzeRequest", {200: "AnalyzeResponse"}, [], body + [503]),
@@ -449,7 +286,7 @@ def _operations():
         ("get", "/healthz", "Liveness", None, None, {200: "Health"}, [], []),
         ("get", "/readyz", "Readiness: KB, index and model loaded", None, None,
          {200: "Status", 503: "Status"}, [], []),
-    ] + incidents
+    ] + incident_operations(listing, body)
 
 
 _REASONS = {200: "OK", 201: "Created", 204: "No content", 400: "Bad request: empty, no content "
@@ -463,7 +300,7 @@ _REASONS = {200: "OK", 201: "Created", 204: "No content", 400: "Bad request: emp
 
 def build(settings) -> dict:
     schemas = {**request_schemas(settings), **response_schemas()}
-    problem = {"application/problem+json": {"schema": _ref("Problem")}}
+    problem = {"application/problem+json": {"schema": ref("Problem")}}
     paths: dict = {}
     for method, path, summary, role, req, oks, params, errors in _operations():
         op: dict = {"summary": summary, "operationId": f"{method}_{path.strip('/')}"
@@ -478,12 +315,12 @@ def build(settings) -> dict:
             op["security"] = []
         if req:
             op["requestBody"] = {"required": True,
-                                 "content": {"application/json": {"schema": _ref(req)}}}
+                                 "content": {"application/json": {"schema": ref(req)}}}
         for status, name in oks.items():
             op["responses"][str(status)] = {"description": _REASONS[status]}
             if name:
                 op["responses"][str(status)]["content"] = {
-                    "application/json": {"schema": _ref(name)}}
+                    "application/json": {"schema": ref(name)}}
         for status in errors:
             op["responses"].setdefault(str(status), {"description": _REASONS[status],
                                                      "content": problem})

@@ -390,6 +390,30 @@ URGENT_MORE = [
     "娃儿掉到河头去了",
     "俺家老人昏迷了",
     "电梯困住了，我是被关在里面的人",
+    # Third batch: context (a chaser, a question with a present hazard, a past case).
+    "刚才还好好的，现在我妈突然抽搐了",
+    "上次报过一次，现在电线又在打火了，快来人",
+    "请问一下，我家楼道全是烟，是不是着火了",
+    "不是演习，楼里真的全是烟",
+    "我不知道找谁，隔壁老人倒在地上不动了",
+    "老人脑梗又犯了，现在说不出话",
+    "孩子被门夹住手指了，血止不住",
+    "我媳妇羊水破了，车开不出小区",
+    "地铁里有个人突然倒地抽搐",
+    "我们村的堤坝出现管涌了",
+    "邻居家的狗把快递员咬了",
+    "一个小孩被卡在两栋楼中间的缝里了",
+    "有人把自己关在屋里，说要烧炭",
+    "我爸吃了半瓶安眠药，叫不醒",
+    "有个老太太在路中间坐着不动，车来车往的",
+    "工地脚手架上有人吊在半空",
+    "我家孩子头卡在防盗窗里了",
+    "屋里有一股很冲的烧焦味，插座在冒烟",
+    "那个人拿着汽油说要点火",
+    "有人在楼道里泼汽油",
+    "我看到河里漂着一个人",
+    "小孩子爬到窗户外面去了",
+    "冰面裂了，有人掉进冰窟窿了",
 ]
 
 NOT_URGENT_MORE = [
@@ -461,6 +485,25 @@ NOT_URGENT_MORE = [
     "消防栓被车挡住了",
     "小区充电桩着火的新闻看到了，我们这能装吗",
     "燃气报警器响了一下就停了，现在也没有味道",
+    # Third batch: context (a chaser, a question with a present hazard, a past case).
+    "上个月我家插座冒烟的事，电工说是插座老化，想问问补贴",
+    "电梯夹人的事故去年发生过，现在修好了吗",
+    "我想咨询一下老人走失了应该先报警还是找社区",
+    "孩子上次在学校被同学咬了，学校一直不处理",
+    "之前家里漏水泡坏了地板，物业说不管",
+    "请问羊水破了应该去哪个医院，我预产期下个月",
+    "楼道里那个烧焦味是邻居在炒辣椒，没事",
+    "有没有电线杆漏电的检测服务",
+    "想问蛇咬伤怎么预防，我们家在山边",
+    "新闻里说有人被困电梯，我们小区电梯也老了",
+    "老人经常说胸口疼，想带他去体检",
+    "我爸中风好几年了，申请护理补贴",
+    "孩子喜欢爬高，防盗窗怎么装",
+    "燃气报警器坏了，一直响，但是没有味道",
+    "去年冬天冰溜子砸坏了我的车，谁来赔",
+    "以前这里经常有人打架，现在好多了",
+    "他说工作累得不想活了，开玩笑的",
+    "物业把我家门砸了，要求赔偿",
 ]
 
 
@@ -485,3 +528,18 @@ def test_probe_urgent(urgency, text):
 @pytest.mark.parametrize("text", _cases({**NOT_URGENT, "more": NOT_URGENT_MORE}))
 def test_probe_not_urgent(urgency, text):
     assert urgency(text).level != "紧急", urgency(text)
+
+
+def test_worry_cues_see_question_forms():
+    """会不会 is a question form for negation (not blanked for worry): "会不会被淹"
+    is a risk; a hyperbole (得我都快) is not an event; a worry about a named
+    person holds only right before the match."""
+    r = UrgencyRules()
+    res = r.assess("下大雨会不会被淹")
+    assert res.level == "一般" and res.suppressed[0]["by"] == "worry:会不会"
+    assert r.assess("排队排得我都快晕倒了").level == "一般"
+    assert r.assess("我怕孩子被咬").level == "一般"
+    assert r.assess("担心人出事晕倒在家里,敲门没反应").level == "紧急"
+    # Lookalikes: a clearance sale, a job change, a card, a stove's small flame.
+    for text in ("跳楼价甩卖", "他要跳槽", "社保卡在哪里激活", "燃气灶火苗特别小"):
+        assert r.assess(text).level != "紧急", text

@@ -541,5 +541,7 @@ def test_worry_cues_see_question_forms():
     assert r.assess("我怕孩子被咬").level == "一般"
     assert r.assess("担心人出事晕倒在家里,敲门没反应").level == "紧急"
     # Lookalikes: a clearance sale, a job change, a card, a stove's small flame.
-    for text in ("跳楼价甩卖", "他要跳槽", "社保卡在哪里激活", "燃气灶火苗特别小"):
+    for text in ("跳楼价甩卖", "他要跳槽", "社保卡在哪里激活", "燃气灶火苗特别小", "我家猫要生了",
+                 "孩子的学籍卡在教育局", "孩子在学校丢了书包", "电表噼里啪啦地跳字",
+                 "我被这个态度气得说不出话", "有人在地里放火烧秸秆"):
         assert r.assess(text).level != "紧急", text

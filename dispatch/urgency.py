@@ -206,7 +206,7 @@ class UrgencyRules:
     def _negated(self, before: str, cue: str = "negation",
                  window: int = NEGATION_WINDOW) -> str | None:
         """A ``cue`` word ending at most ``window`` characters before the match."""
-        guard = self.cues.get("not_negation")
+        guard = self.cues.get("not_negation") if cue == "negation" else None
         if guard is not None:  # blank question forms, keeping offsets
             before = guard.sub(lambda m: "□" * len(m.group(0)), before)
         neg = self.cues.get(cue)

@@ -33,6 +33,11 @@ An ``urgent_now`` cue anywhere in the sentence ("快来人", "越来越大") als
 overrides past and hypothetical: a chaser on an emergency that is still on. The level is the
 highest level among the matches kept; each reason carries the words that
 triggered it and their span in the text the rules saw.
+
+Beside the rules, a learned signal (``dispatch.urgency_signal``, on by default,
+``learned = false`` turns it off) raises a call to 紧急 when it is at least
+``learned_threshold`` sure; its reasons carry ``rule = "learned"``, the
+n-grams that weighed most, and ``p``.
 """
 from __future__ import annotations
 
@@ -149,7 +154,8 @@ class UrgencyRules:
     keyword-only baseline: every match counts."""
 
     def __init__(self, rules: list | None = None, defaults: bool = True,
-                 cues: Mapping | None = None, context: bool = True):
+                 cues: Mapping | None = None, context: bool = True, signal=None,
+                 learned_threshold: float | None = None):
         specs = {r["name"]: r for r in urgency_defaults.RULES} if defaults else {}
         if rules is not None and not isinstance(rules, list):
             raise UrgencyRuleError(f"[dispatch.urgency] rules = {rules!r}: expected an array of "
@@ -172,21 +178,36 @@ class UrgencyRules:
             merged[key] = values
         self.cues = {k: _alternation(f"[dispatch.urgency.cues] {k}", v) for k, v in merged.items()}
         self.context = context
+        self.signal = signal
+        self.learned_threshold = (learned_threshold if learned_threshold is not None
+                                  else getattr(signal, "threshold", 1.0))
 
     @classmethod
     def from_mapping(cls, raw: Mapping | None, context: bool = True) -> "UrgencyRules":
+        """``context=False`` (the keyword baseline) also leaves the learned signal out."""
         raw = dict(raw or {})
-        unknown = set(raw) - {"rules", "defaults", "cues"}
+        keys = {"rules", "defaults", "cues", "learned", "learned_threshold"}
+        unknown = set(raw) - keys
         if unknown:
             raise UrgencyRuleError(f"[dispatch.urgency]: unknown key(s) {sorted(unknown)}; "
-                                   f"expected some of ['cues', 'defaults', 'rules']")
+                                   f"expected some of {sorted(keys)}")
+        learned = raw.get("learned", True)
+        if not isinstance(learned, bool):
+            raise UrgencyRuleError(f"[dispatch.urgency] learned = {learned!r}: expected true/false")
+        threshold = raw.get("learned_threshold")
+        if threshold is not None and (isinstance(threshold, bool)
+                                      or not isinstance(threshold, (int, float))
+                                      or not 0 < threshold < 1):
+            raise UrgencyRuleError(f"[dispatch.urgency] learned_threshold = {threshold!r}: "
+                                   f"expected a number between 0 and 1")
         defaults = raw.get("defaults", True)
         if not isinstance(defaults, bool):
             raise UrgencyRuleError(f"[dispatch.urgency] defaults = {defaults!r}: expected true/false")
         cues = raw.get("cues") or {}
         if not isinstance(cues, Mapping):
             raise UrgencyRuleError(f"[dispatch.urgency.cues] = {cues!r}: expected a table")
-        return cls(raw.get("rules"), defaults, cues, context)
+        signal = shipped_signal() if learned and context else None
+        return cls(raw.get("rules"), defaults, cues, context, signal, threshold)
 
     # ------------------------------------------------------------ assessing
     def _cue(self, name: str, text: str) -> str | None:
@@ -314,7 +335,40 @@ class UrgencyRules:
                 kept.append(r)
         reasons = kept
         level = reasons[0]["level"] if reasons else "一般"
+        if level != "紧急" and self.signal is not None:
+            learned = self._learned(text, low)
+            if learned:
+                level, reasons = "紧急", learned + reasons
         return UrgencyResult(level, reasons, sorted(suppressed, key=lambda r: r["start"]))
+
+    def _learned(self, text: str, low: str) -> list[dict]:
+        """The signal's reasons when it is sure enough: the spans of its
+        strongest n-grams, overlapping ones merged."""
+        p, grams = self.signal.score(low)
+        if p < self.learned_threshold:
+            return []
+        spans = sorted((i, i + len(g)) for g in grams if (i := low.find(g)) >= 0)
+        merged: list[list[int]] = []
+        for a, b in spans:
+            if merged and a <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], b)
+            else:
+                merged.append([a, b])
+        return [{"rule": "learned", "level": "紧急", "text": text[a:b], "start": a, "end": b,
+                 "p": round(p, 3)} for a, b in merged]
+
+
+_SIGNAL = None
+
+
+def shipped_signal():
+    """The learned signal shipped with the package, loaded once per process."""
+    global _SIGNAL
+    if _SIGNAL is None:
+        from dispatch.urgency_signal import UrgencySignal
+
+        _SIGNAL = UrgencySignal.load()
+    return _SIGNAL
 
 
 def _bounds(separators: re.Pattern, text: str, pos: int) -> tuple[int, int]:

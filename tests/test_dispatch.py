@@ -244,7 +244,7 @@ def test_centre_rules_and_their_validation():
     r = UrgencyRules.from_mapping({"rules": [{"name": "hornets", "level": "紧急",
                                                "keywords": ["马蜂窝"]}]})
     assert r.assess("阳台上有个马蜂窝，孩子被蛰了").level == "紧急"
-    only = UrgencyRules.from_mapping({"defaults": False, "rules": [
+    only = UrgencyRules.from_mapping({"defaults": False, "learned": False, "rules": [
         {"name": "x", "level": "较急", "patterns": ["停[水电]"]}]})
     assert only.assess("煤气味很重").level == "一般" and only.assess("停电了").level == "较急"
     for raw, needle in [
@@ -302,7 +302,7 @@ def test_eval_urgency_command(tmp_path, capsys):
                  "--errors"]) == 0
     out = capsys.readouterr().out
     assert "urgency u set:" in out and "gold=" not in out  # no errors to list
-    rules = [line.split() for line in out.splitlines() if line.startswith("rules")]
+    rules = [line.split() for line in out.splitlines() if line.startswith("rules ")]
     base = [line.split() for line in out.splitlines() if line.startswith("keyword_baseline")]
     # all: recall 1.0 for both; the baseline also flags the past incident (precision 2/3).
     assert rules[-1][4:6] == ["1.000", "1.000"] and base[-1][4:6] == ["1.000", "0.667"]
@@ -330,7 +330,8 @@ def test_eval_urgency_reports_tuning_and_test_sets(tmp_path, capsys, monkeypatch
     out = capsys.readouterr().out
     rows = {tuple(line.split()[:2]): line.split() for line in out.splitlines()
             if line.startswith(("rules", "keyword_baseline"))}
-    assert set(rows) == {(s, p) for s in ("rules", "keyword_baseline") for p in ("tuning", "test")}
+    assert set(rows) == {(s, p) for s in ("rules+learned", "rules", "keyword_baseline")
+                         for p in ("tuning", "test")}
     assert rows["rules", "test"][4:6] == ["0.500", "1.000"] and rows["rules", "test"][-1] == "-"
     # Pooled: 4 calls, 2 urgent, both found; 3-level accuracy over urgency_dev.csv's 2 rows
     # only (u2 较急 read as 一般: 0.5), not v2 (停水 is 较急, labelled 一般 in a 2-level file).

@@ -120,7 +120,8 @@ def response_schemas() -> dict[str, dict]:
         "matched": S}, extra=True)
     reason = obj(["rule", "level", "text", "start", "end"], {
         "rule": S, "level": S, "text": S, "start": {"type": "integer"},
-        "end": {"type": "integer"}, "by": S})
+        "end": {"type": "integer"}, "by": S,
+        "p": {**NUM, "description": "the learned signal's probability (rule `learned`)"}})
     classification = {
         "type": obj(["label", "confidence", "probs"], {
             "label": NULLABLE_S, "confidence": NUM,

@@ -43,7 +43,7 @@ class UrgencySignal:
     """``fit(texts, urgent)`` with normalised texts and booleans; ``score``
     gives the probability of 紧急 and the n-grams that weigh most for it."""
 
-    def __init__(self, threshold: float = 0.8, C: float = 10.0, min_df: int = 2,
+    def __init__(self, threshold: float = 0.7, C: float = 10.0, min_df: int = 2,
                  ngram_range: tuple[int, int] = (1, 3)):
         self.threshold = threshold
         self.C = C

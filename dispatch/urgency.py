@@ -344,9 +344,9 @@ class UrgencyRules:
     def _learned(self, text: str, low: str) -> list[dict]:
         """The signal's reasons when it is sure enough: the spans of its
         strongest n-grams, overlapping ones merged."""
-        p, grams = self.signal.score(low)
-        if p < self.learned_threshold:
+        if self.signal.probability(low) < self.learned_threshold:
             return []
+        p, grams = self.signal.score(low)
         spans = sorted((i, i + len(g)) for g in grams if (i := low.find(g)) >= 0)
         merged: list[list[int]] = []
         for a, b in spans:

@@ -563,4 +563,15 @@ def test_urgent_call_shows_urgent_with_its_reason(page, server):
     why = page.inner_text("#urgency-why")
     assert "煤气味" in why and "漏气" in why
     assert "urgent" in page.get_attribute("#urgency", "class")
+    assert "模型判断" not in why          # rules found it
     shot(page, "urgent")
+
+
+def test_learned_urgency_says_it_is_the_model(page, server):
+    """A hazard no rule names, raised by the learned signal: its words and a
+    note that the model judged it, with its probability."""
+    body = type_text(page, "孩子把一颗纽扣电池吞下去了")
+    learned = [r for r in body["urgency"]["reasons"] if r["rule"] == "learned"]
+    assert body["urgency"]["level"] == "紧急" and learned
+    why = page.inner_text("#urgency-why")
+    assert learned[0]["text"] in why and "模型判断" in why and "%" in why

@@ -35,8 +35,13 @@
     el.urgency.hidden = !u;
     el.urgency.className = "urgency " + (level === "紧急" ? "urgent" : level === "较急" ? "soon" : "normal");
     el.urgencyLevel.textContent = level;
-    const words = [...new Set(((u && u.reasons) || []).map((r) => r.text).filter(Boolean))];
-    el.urgencyWhy.textContent = words.length ? "原因：" + words.join("、") : "";
+    const reasons = (u && u.reasons) || [];
+    const words = [...new Set(reasons.map((r) => r.text).filter(Boolean))];
+    // The learned signal's words are what weighed most, not a rule's match: say so.
+    const learned = reasons.find((r) => r.rule === "learned");
+    el.urgencyWhy.textContent = words.length
+      ? "原因：" + words.join("、") + (learned ? "（模型判断，把握度 " + pct(learned.p) + "）" : "")
+      : "";
   }
 
   function renderLead() {

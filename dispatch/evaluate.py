@@ -8,9 +8,9 @@ Project sets (docs/dispatch.md): urgency_dev.csv, urgency_test.csv,
 urgency_test2.csv and urgency_probes.csv in training/data together are the
 tuning set (the rules were adjusted by looking at the errors of the first two
 and written with the probes; the learned signal trains on all four);
-training/data/urgency_test3.csv was written by someone who had read neither
-the rules nor any other set, and is scored, never tuned on, so its errors are
-not listed.
+training/data/urgency_test3.csv and urgency_test4.csv were each written by
+someone who had read neither the rules nor any other set; they are scored,
+never tuned on, so their errors are not listed.
 """
 from __future__ import annotations
 
@@ -22,9 +22,10 @@ from dispatch.errors import DispatchError
 from dispatch.urgency import LEVELS, UrgencyRules
 
 _DATA = Path(__file__).resolve().parents[1] / "training" / "data"
-# Every file here scores as one "tuning" set; TEST_DATA as "test".
+# Every file here scores as one "tuning" set; each TEST_DATA file as a test set of its own
+# ("test3", "test4": the file name without "urgency_"), whose errors are never listed.
 TUNING_DATA = tuple(_DATA / f"urgency_{name}.csv" for name in ("dev", "test", "test2", "probes"))
-TEST_DATA = _DATA / "urgency_test3.csv"
+TEST_DATA = (_DATA / "urgency_test3.csv", _DATA / "urgency_test4.csv")
 
 
 def read_set(path: Path) -> list[dict]:
@@ -43,11 +44,15 @@ def read_set(path: Path) -> list[dict]:
 
 
 def role(path: Path) -> str:
-    """``tuning`` / ``test`` for the project's sets, else the file's stem."""
+    """``tuning`` / ``testN`` for the project's sets, else the file's stem."""
     path = Path(path).resolve()
-    if path == Path(TEST_DATA).resolve():
-        return "test"
+    if path in {Path(p).resolve() for p in TEST_DATA}:
+        return path.stem.removeprefix("urgency_")
     return "tuning" if path in {Path(p).resolve() for p in TUNING_DATA} else path.stem
+
+
+def test_roles() -> set[str]:
+    return {role(p) for p in TEST_DATA}
 
 
 def read_sets(paths: list[Path]) -> tuple[dict[str, list[dict]], dict[str, list[Path]]]:
@@ -104,7 +109,7 @@ def evaluate(sets: Mapping[str, list[dict]], raw: Mapping | None = None) -> dict
             pred = [system.assess(t).level for t in texts]
             out["systems"][name][part] = score(gold, pred, [r.get("three_level", "较急" in gold)
                                                             for r in rows])
-            if name != "rules+learned" or part == "test":
+            if name != "rules+learned" or part in test_roles():
                 continue
             out["errors"] += [{"set": part, "id": r["id"], "gold": g, "pred": p, "text": r["text"]}
                               for r, g, p in zip(rows, gold, pred)

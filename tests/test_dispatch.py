@@ -325,14 +325,14 @@ def test_eval_urgency_reports_tuning_and_test_sets(tmp_path, capsys, monkeypatch
     tuning2.write_text("id,text,urgent\nv1,楼道里冒黑烟了,紧急\nv2,停水了,一般\n", encoding="utf-8")
     test.write_text("id,text,urgent\nt1,闻到很大煤气味,紧急\nt2,燃气费太贵,紧急\n", encoding="utf-8")
     monkeypatch.setattr(ev, "TUNING_DATA", (tuning, tuning2))
-    monkeypatch.setattr(ev, "TEST_DATA", test)
+    monkeypatch.setattr(ev, "TEST_DATA", (test,))
     assert main(["--home", str(tmp_path), "eval", "urgency", "--errors"]) == 0
     out = capsys.readouterr().out
     rows = {tuple(line.split()[:2]): line.split() for line in out.splitlines()
             if line.startswith(("rules", "keyword_baseline"))}
     assert set(rows) == {(s, p) for s in ("rules+learned", "rules", "keyword_baseline")
-                         for p in ("tuning", "test")}
-    assert rows["rules", "test"][4:6] == ["0.500", "1.000"] and rows["rules", "test"][-1] == "-"
+                         for p in ("tuning", "test2")}
+    assert rows["rules", "test2"][4:6] == ["0.500", "1.000"] and rows["rules", "test2"][-1] == "-"
     # Pooled: 4 calls, 2 urgent, both found; 3-level accuracy over urgency_dev.csv's 2 rows
     # only (u2 较急 read as 一般: 0.5), not v2 (停水 is 较急, labelled 一般 in a 2-level file).
     assert rows["rules", "tuning"][2:6] == ["4", "2", "1.000", "1.000"]

@@ -107,7 +107,7 @@ class ColdStartRouter:
     def __init__(self, departments: list[dict], examples: bool = True, example_weight: float = 0.7,
                  k: int = 3, topics_path: str | None = None, self_train: bool = True,
                  self_train_share: float = 0.5, self_train_weight: float = 0.5,
-                 min_topic_score: float = 0.075):
+                 min_topic_score: float = 0.065):
         self.departments = departments
         self.examples = examples
         self.example_weight = example_weight

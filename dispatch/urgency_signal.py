@@ -25,6 +25,10 @@ KIND = "urgency_signal"
 FORMAT_VERSION = 1
 SHIPPED = Path(__file__).parent / "data" / "urgency_signal"
 _WHITESPACE = re.compile(r"\s\s+")
+# Only the opening of a text is scored: the calls it learns from are at most ~140
+# characters, and on long letters it never reached the threshold while costing
+# ~0.8 ms a 400-character row in batch.
+MAX_CHARS = 300
 
 
 class UrgencySignalError(DispatchConfigError):
@@ -83,7 +87,7 @@ class UrgencySignal:
         """(the logit, each known n-gram's share of it before the length norm)."""
         weights = self._weights
         counts: dict[str, int] = {}
-        for g in char_ngrams(text, *self.ngram_range):
+        for g in char_ngrams(text[:MAX_CHARS], *self.ngram_range):
             if g in weights:
                 counts[g] = counts.get(g, 0) + 1
         norm2, dot, parts = 0.0, 0.0, {}

@@ -319,6 +319,27 @@ class UrgencyRules:
 
     def assess(self, text: str) -> UrgencyResult:
         """The level of ``text`` (best given normalised: simplified, NFKC)."""
+        found = self._by_rules(text)
+        if found.level != "紧急" and self.signal is not None:
+            p = self.signal.probability(text.lower())
+            if p >= self.learned_threshold:
+                return self._raised(found, text)
+        return found
+
+    def assess_many(self, texts: list[str]) -> list[UrgencyResult]:
+        """``assess`` of each text; the learned signal scores all the texts the
+        rules leave below 紧急 in one pass (the batch path)."""
+        out = [self._by_rules(t) for t in texts]
+        if self.signal is None:
+            return out
+        todo = [i for i, r in enumerate(out) if r.level != "紧急"]
+        p = self.signal.probabilities([texts[i].lower() for i in todo])
+        for i, pi in zip(todo, p.tolist()):
+            if pi >= self.learned_threshold:
+                out[i] = self._raised(out[i], texts[i])
+        return out
+
+    def _by_rules(self, text: str) -> UrgencyResult:
         low = text.lower()
         reasons, suppressed = [], []
         for rule, runnable in zip(self.rules, self._prefilter.runnable(low)):
@@ -339,19 +360,13 @@ class UrgencyRules:
         for r in reasons:
             if not any(k["start"] < r["end"] and r["start"] < k["end"] for k in kept):
                 kept.append(r)
-        reasons = kept
-        level = reasons[0]["level"] if reasons else "一般"
-        if level != "紧急" and self.signal is not None:
-            learned = self._learned(text, low)
-            if learned:
-                level, reasons = "紧急", learned + reasons
-        return UrgencyResult(level, reasons, sorted(suppressed, key=lambda r: r["start"]))
+        level = kept[0]["level"] if kept else "一般"
+        return UrgencyResult(level, kept, sorted(suppressed, key=lambda r: r["start"]))
 
-    def _learned(self, text: str, low: str) -> list[dict]:
-        """The signal's reasons when it is sure enough: the spans of its
-        strongest n-grams, overlapping ones merged."""
-        if self.signal.probability(low) < self.learned_threshold:
-            return []
+    def _raised(self, found: UrgencyResult, text: str) -> UrgencyResult:
+        """``found`` raised to 紧急 by the signal, its reasons first: the spans
+        of its strongest n-grams, overlapping ones merged."""
+        low = text.lower()
         p, grams = self.signal.score(low)
         spans = sorted((i, i + len(g)) for g in grams if (i := low.find(g)) >= 0)
         merged: list[list[int]] = []
@@ -360,8 +375,9 @@ class UrgencyRules:
                 merged[-1][1] = max(merged[-1][1], b)
             else:
                 merged.append([a, b])
-        return [{"rule": "learned", "level": "紧急", "text": text[a:b], "start": a, "end": b,
-                 "p": round(p, 3)} for a, b in merged]
+        learned = [{"rule": "learned", "level": "紧急", "text": text[a:b], "start": a, "end": b,
+                    "p": round(p, 3)} for a, b in merged]
+        return UrgencyResult("紧急", learned + found.reasons, found.suppressed)
 
 
 def _needed(pattern: str):

@@ -18,7 +18,7 @@ ALLOWED = {
     "dispatch": {"foundation", "index", "dispatch"},
     "classifier": {"foundation", "index", "kb", "classifier"},
     "incidents": {"foundation", "index", "incidents"},
-    "training": {"foundation", "index", "kb", "classifier", "incidents", "training"},
+    "training": {"foundation", "index", "kb", "classifier", "dispatch", "incidents", "training"},
     "hotline": {"foundation", "index", "kb", "classifier", "dispatch", "incidents", "hotline",
                 "training", "server"},
     "server": {"foundation", "index", "kb", "classifier", "dispatch", "hotline"},

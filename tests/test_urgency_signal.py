@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from dispatch import UrgencyRules, UrgencyRuleError
-from dispatch.urgency_signal import SHIPPED, UrgencySignal, UrgencySignalError, char_ngrams
+from dispatch.urgency_signal import SHIPPED, UrgencySignal, UrgencySignalError
 
 URGENT = ["煤气味好重头好晕", "有人掉进河里了快来", "老人摔倒了叫不醒", "楼道里全是烟", "电梯里困了人出不来",
           "孩子吞了电池在哭", "路上有个大坑车掉进去了有人受伤"]
@@ -16,33 +16,37 @@ CALM = ["燃气费怎么交", "上次电梯的事想问进度", "社保卡怎么
         "想问问公积金怎么提取", "小区停车位收费太贵", "孩子上学的户口问题"]
 
 
-def test_ngrams_match_scikit_learn():
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    text = "A  煤气\t味 很重"
-    analyzer = TfidfVectorizer(analyzer="char", ngram_range=(1, 3)).build_analyzer()
-    assert char_ngrams(text) == analyzer(text)
-
-
 def test_scores_equal_scikit_learn_and_round_trip(tmp_path):
-    from sklearn.feature_extraction.text import TfidfVectorizer
+    """The batch, one-text and saved signal give scikit-learn's probabilities
+    over the same design matrix (hashed counts -> tf-idf rows)."""
     from sklearn.linear_model import LogisticRegression
+
+    from dispatch.urgency_signal import _counts
 
     texts, y = URGENT + CALM, [True] * len(URGENT) + [False] * len(CALM)
     signal = UrgencySignal(min_df=1).fit(texts, y)
-    vec = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), min_df=1, sublinear_tf=True)
-    x = vec.fit_transform(texts)
-    model = LogisticRegression(C=10.0, class_weight="balanced", max_iter=5000).fit(x, y)
-    probe = ["家里煤气味很重，老人晕了", "想问一下燃气费", "zzz"]
-    expected = model.predict_proba(vec.transform(probe))[:, 1]
-    assert np.allclose(signal.proba(probe), expected, atol=1e-9)
+    model = LogisticRegression(C=10.0, class_weight="balanced", max_iter=5000)
+    model.fit(signal.design(_counts(texts)), y)
+    probe = ["家里煤气味很重，老人晕了", "想问一下燃气费", "zzz", ""]
+    expected = model.predict_proba(signal.design(_counts(probe)))[:, 1]
+    assert np.allclose(signal.probabilities(probe), expected, atol=1e-9)
+    assert np.allclose([signal.probability(t) for t in probe], expected, atol=1e-9)
+    # Rows are tf-idf of unit length, as scikit-learn's TfidfVectorizer gives.
+    rows = signal.design(_counts(texts)).toarray()
+    assert np.allclose(np.linalg.norm(rows, axis=1), 1.0)
     signal.save(tmp_path / "sig", sources={"x.csv": "abc"})
     back = UrgencySignal.load(tmp_path / "sig")
-    assert np.allclose(back.proba(probe), expected, atol=1e-9) and back.threshold == 0.7
+    assert np.allclose(back.probabilities(probe), expected, atol=1e-9) and back.threshold == 0.7
     p, grams = back.score(probe[0])
-    assert p > 0.5 and grams and all(g in probe[0] for g in grams)
+    assert abs(p - expected[0]) < 1e-9 and grams and all(g in probe[0] for g in grams)
     manifest = json.loads((tmp_path / "sig" / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["kind"] == "urgency_signal" and manifest["sources"] == {"x.csv": "abc"}
+
+
+def test_only_the_opening_is_scored():
+    signal = UrgencySignal(min_df=1).fit(URGENT + CALM, [True] * 7 + [False] * 8)
+    text = "燃气费怎么交" * 60          # 360 characters: past MAX_CHARS
+    assert signal.probability(text) == signal.probability(text + "煤气味好重头好晕" * 50)
 
 
 def test_fit_needs_both_classes():

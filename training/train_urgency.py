@@ -78,7 +78,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", type=Path, default=SHIPPED, help=f"where to write it (default {SHIPPED})")
     args = p.parse_args(argv)
     signal = train(args.out)
-    print(f"urgency signal: {len(signal.grams_)} n-grams, threshold {signal.threshold} -> {args.out}")
+    print(f"urgency signal: {len(signal.columns_)} n-gram columns, threshold {signal.threshold} -> {args.out}")
     return 0
 
 

@@ -99,11 +99,12 @@ class Predictor:
             split = dict(zip(ok, assign([norm[i] for i in ok], self._dept_scores, whole=whole,
                                         mentions=self._mentions, keywords=self._keywords)))
         out = list(rows)
+        urgency = dict(zip(ok, self._urgency.assess_many([norm[i] for i in ok])))
         for i in ok:
             d = split.get(i)
             lead = (d.lead or {}).get("name", "") if d is not None else rows[i][2]
             co = ";".join(d.co_names) if d is not None else ""
-            out[i] = rows[i] + (self._urgency.assess(norm[i]).level, lead or "", co)
+            out[i] = rows[i] + (urgency[i].level, lead or "", co)
         return out
 
 

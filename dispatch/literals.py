@@ -63,8 +63,12 @@ def _choices(items) -> list[frozenset[str]]:
 
 def required_sets(pattern: str) -> list[list[frozenset[str]]] | None:
     """Per alternative of ``pattern``, the sets of strings it needs one of each
-    (all of them); None when some alternative needs none (it must always run)."""
-    parsed = list(sre_parse.parse(pattern))
+    (all of them); None when some alternative needs none, or for a construct
+    this cannot read (it must always run)."""
+    try:
+        parsed = list(sre_parse.parse(pattern))
+    except Exception:  # re's parser is internal: never let it cost a rule
+        return None
     if len(parsed) == 1 and parsed[0][0] is _BRANCH:
         arms = [list(arm) for arm in parsed[0][1][1]]
     else:

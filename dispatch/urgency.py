@@ -49,6 +49,7 @@ from typing import Any, Mapping
 from dispatch import urgency_defaults
 from dispatch.errors import DispatchConfigError
 from dispatch.literals import Prefilter, required_sets
+from dispatch.urgency_signal import shipped_signal
 
 LEVELS = ("紧急", "较急", "一般")
 _RANK = {level: i for i, level in enumerate(reversed(LEVELS))}  # 一般 0 < 较急 1 < 紧急 2
@@ -173,7 +174,7 @@ class UrgencyRules:
         self.rules = list(built.values())
         # Which rules can match a text at all, from the strings each needs: the
         # rest are not run (a 400-character message: 1.5 -> 0.5 ms, same levels).
-        self._prefilter = Prefilter([_needed(r.match.pattern) for r in self.rules])
+        self._prefilter = Prefilter([required_sets(r.match.pattern) for r in self.rules])
         merged = dict(urgency_defaults.CUES)
         for key, values in (cues or {}).items():
             if key not in merged:
@@ -378,28 +379,6 @@ class UrgencyRules:
         learned = [{"rule": "learned", "level": "紧急", "text": text[a:b], "start": a, "end": b,
                     "p": round(p, 3)} for a, b in merged]
         return UrgencyResult("紧急", learned + found.reasons, found.suppressed)
-
-
-def _needed(pattern: str):
-    """``required_sets`` of a compiled rule, or None (always run) for a
-    construct it cannot read."""
-    try:
-        return required_sets(pattern)
-    except Exception:  # re's parser is internal: never let it cost a rule
-        return None
-
-
-_SIGNAL = None
-
-
-def shipped_signal():
-    """The learned signal shipped with the package, loaded once per process."""
-    global _SIGNAL
-    if _SIGNAL is None:
-        from dispatch.urgency_signal import UrgencySignal
-
-        _SIGNAL = UrgencySignal.load()
-    return _SIGNAL
 
 
 def _bounds(separators: re.Pattern, text: str, pos: int) -> tuple[int, int]:

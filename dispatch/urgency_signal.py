@@ -168,5 +168,16 @@ class UrgencySignal:
         return self
 
 
+_SHIPPED_SIGNAL: UrgencySignal | None = None
+
+
+def shipped_signal() -> UrgencySignal:
+    """The signal shipped with the package, loaded once per process."""
+    global _SHIPPED_SIGNAL
+    if _SHIPPED_SIGNAL is None:
+        _SHIPPED_SIGNAL = UrgencySignal.load()
+    return _SHIPPED_SIGNAL
+
+
 def _counts(texts: list[str]) -> sp.csr_matrix:
     return hash_counts([t[:MAX_CHARS] for t in texts])

@@ -147,7 +147,16 @@ def test_one_prediction_everywhere(served_home, tmp_path):
         cli = [key(x["pred_type"], float(x["pred_type_conf"]), x["pred_department"],
                    float(x["pred_department_conf"])) for x in csv.DictReader(fh)]
 
-    assert http_batch == api and cli == api and http_one == api[:40] and http_analyze == api[0]
+    # Labels exactly; confidences to the 4 decimals the outputs carry, give or take one
+    # rounding step: a worker's single-threaded ONNX session sums in another order than the
+    # server's, and on AVX2-only CPUs that moves e.g. 0.970049 to 0.970051 (0.97 vs 0.9701).
+    def same(got, want):
+        return len(got) == len(want) and all(
+            g[0] == w[0] and g[2] == w[2] and abs(g[1] - w[1]) <= 1.5e-4
+            and abs(g[3] - w[3]) <= 1.5e-4 for g, w in zip(got, want))
+
+    assert same(http_batch, api) and same(cli, api), (http_batch, cli, api)
+    assert same(http_one, api[:40]) and same([http_analyze], api[:1])
     # The title really is weighed apart: folding the newline changes some predictions.
     flat = [key(p.type, p.type_conf, p.department, p.department_conf)
             for p in bundle.predict([t.replace("\n", " ") for t in texts])]

@@ -79,15 +79,20 @@ class UrgencySignal:
     def design(self, counts: sp.csr_matrix) -> sp.csr_matrix:
         """Hashed counts -> the model's rows: known columns only, sublinear tf
         times idf, each row of unit length (scikit-learn's TfidfVectorizer)."""
-        pos = np.searchsorted(self.columns_, counts.indices)
-        pos[pos == len(self.columns_)] = 0
-        known = self.columns_[pos] == counts.indices if len(self.columns_) else pos < 0
+        pos, known = self._lookup(counts.indices)
         rows = np.repeat(np.arange(counts.shape[0]), np.diff(counts.indptr))[known]
         data = (1 + np.log(counts.data[known])) * self.idf_[pos[known]]
         x = sp.csr_matrix((data, (rows, pos[known])), shape=(counts.shape[0], len(self.columns_)))
         norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
         norms[norms == 0] = 1
         return sp.diags(1 / norms) @ x
+
+    def _lookup(self, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(position in ``columns_``, whether it is one) of each hashed column."""
+        pos = np.searchsorted(self.columns_, cols)
+        pos[pos == len(self.columns_)] = 0
+        known = self.columns_[pos] == cols if len(self.columns_) else pos < 0
+        return pos, known
 
     # ----------------------------------------------------------------- scoring
     def probabilities(self, texts: list[str]) -> np.ndarray:
@@ -98,11 +103,12 @@ class UrgencySignal:
 
     def probability(self, text: str) -> float:
         """One text, without a sparse matrix (the HTTP path: ~30 us)."""
-        cols, counts = np.unique(ngram_columns(text[:MAX_CHARS]).astype(np.int64),
-                                 return_counts=True)
-        pos = np.searchsorted(self.columns_, cols)
-        pos[pos == len(self.columns_)] = 0
-        known = self.columns_[pos] == cols
+        return self._probability(ngram_columns(text[:MAX_CHARS]).astype(np.int64))
+
+    def _probability(self, ngram_cols: np.ndarray) -> float:
+        """From the hashed column of each of a text's n-grams."""
+        cols, counts = np.unique(ngram_cols, return_counts=True)
+        pos, known = self._lookup(cols)
         pos = pos[known]
         v = (1 + np.log(counts[known])) * self.idf_[pos]
         norm = float(np.sqrt(v @ v)) or 1.0
@@ -116,9 +122,7 @@ class UrgencySignal:
         cols = ngram_columns(t).astype(np.int64)
         grams = [t[i:i + n] for n in range(NGRAM_RANGE[0], NGRAM_RANGE[1] + 1)
                  for i in range(len(t) - n + 1)]
-        pos = np.searchsorted(self.columns_, cols)
-        pos[pos == len(self.columns_)] = 0
-        known = self.columns_[pos] == cols
+        pos, known = self._lookup(cols)
         weight = np.where(known, self.coef_[pos] * self.idf_[pos], 0.0)
         best: dict[str, float] = {}
         for g, w in zip(grams, weight.tolist()):
@@ -126,7 +130,7 @@ class UrgencySignal:
                 best[g] = w
         order = sorted(best, key=lambda g: -best[g])
         shown = [g for g in order if len(g.strip()) > 1] or order
-        return self.probability(text), shown[:3]
+        return self._probability(cols), shown[:3]
 
     # ------------------------------------------------------------- persistence
     def save(self, directory: Path, sources: dict | None = None) -> None:

@@ -10,6 +10,9 @@ import pytest
 
 from foundation.settings import Settings
 
+# The widget's browser fixtures (home, server, Chromium), shared by its two test modules.
+pytest_plugins = ["tests.widget_support"]
+
 # ---------------------------------------------------------------- HTTP service
 KEYS = {"agent": "agent-key-0123456789", "editor": "editor-key-0123456789",
         "admin": "admin-key-0123456789"}

@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import KB_ROWS, KEYS, auth, make_settings
 from tests.test_dashboard import _change_report
-from tests.test_widget_e2e import CHROMIUM, browser  # noqa: F401 - the shared fixture
+from tests.widget_support import CHROMIUM  # its `browser` fixture is registered from conftest
 
 pytestmark = [
     pytest.mark.browser,

@@ -100,7 +100,7 @@ def tfidf_ranked(entries, queries) -> list[list[str]]:
 def evaluate(entries, queries, styles, embedder, tokenizer, progress: bool = False) -> dict:
     from index.search import FusionWeights
     from index.search.build import build_state
-    from training.eval_search import PreparedQueries
+    from training.eval_search import ABLATIONS, PreparedQueries
 
     weights = FusionWeights.for_embedder(embedder.name)   # what `hotline index build` uses
     t0 = time.perf_counter()
@@ -116,12 +116,13 @@ def evaluate(entries, queries, styles, embedder, tokenizer, progress: bool = Fal
                 _, rows, feats = found
                 ids = [state.entries[e].id for e, _, _ in state.rank(rows, feats, K, mode, weights)]
             ranked[mode].append(ids)
-    # the fused ranking without the aspect feature: its before/after in one run
-    no_aspect = replace(weights, aspect=0.0)
-    ranked["fused_no_aspect"] = [
-        [] if found is None else
-        [state.entries[e].id for e, _, _ in state.rank(found[1], found[2], K, "fused", no_aspect)]
-        for found in prep.found["fused"]]
+    # the fused ranking without the aspect / place feature: before/after in one run
+    for feature in ABLATIONS:
+        without = replace(weights, **{feature: 0.0})
+        ranked[f"fused_no_{feature}"] = [
+            [] if found is None else
+            [state.entries[e].id for e, _, _ in state.rank(found[1], found[2], K, "fused", without)]
+            for found in prep.found["fused"]]
     ranked["tfidf"] = tfidf_ranked(entries, queries)
     per_mode = {mode: _score(ids, queries, styles) for mode, ids in ranked.items()}
     results = {subset: {mode: per_mode[mode][subset] for mode in per_mode}

@@ -22,7 +22,10 @@ on the other half):
   aspects). Chosen on the demo queries' dev half, where the service words drew
   the wrong question about the right service to rank 1; a bonus for agreeing
   aspects was tried and cost the NCP task (it lifts an entry about another
-  place that shares the aspect word): docs/search.md.
+  place that shares the aspect word): docs/search.md;
+* ``place``    — a penalty for a row whose entry names places (in its question or
+  its ``region``) none of which agrees with a place the query names (陕西 vs 山西,
+  临江区 vs 东湖区: ``index.text.places``); a province agrees with its cities.
 """
 from __future__ import annotations
 
@@ -31,8 +34,9 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
-# dense, overlap, chars, bm25 raw, bm25 relative, rare share, aspect mismatch
-N_FEATURES = 7
+# dense, overlap, chars, bm25 raw, bm25 relative, rare share, aspect mismatch,
+# place conflict
+N_FEATURES = 8
 _CODELIKE = re.compile(r"[0-9a-z]")
 _CHARS = re.compile(r"[\w\u4e00-\u9fff]")
 
@@ -47,6 +51,10 @@ class FusionWeights:
     rare_gate: float = 0.85
     rare_idf: float = 6.0          # a term is rare when its IDF is at least this
     aspect: float = 0.2            # 0 ranks exactly as before the aspect feature
+    # An entry about another place is wrong whatever its words share: on the NCP
+    # dev rewrites R@1 rose alike for any weight 0.03-0.3 (e5), so the penalty
+    # takes the aspect's scale per encoder (docs/search.md).
+    place: float = 0.2             # 0 ranks exactly as before the place feature
     answer_weight: float = 0.85    # answer rows count less than questions
     dense_candidates: int = 40
     lexical_candidates: int = 20
@@ -73,12 +81,12 @@ class FusionWeights:
 # judge them.
 EMBEDDER_WEIGHTS: dict[str, dict] = {
     # LCQMC dev half, 2026-12-06: test-half fused R@1 0.785 vs 0.775 with the USE defaults
-    "e5": {"overlap": 0.0, "chars": 0.1, "bm25": 0.0, "aspect": 0.1},
+    "e5": {"overlap": 0.0, "chars": 0.1, "bm25": 0.0, "aspect": 0.1, "place": 0.1},
     # aspect 0.1 for the e5 family: on the demo dev half (3,000-entry KB) 0.1 and 0.2 tie at
     # R@1 0.911 (0.787 without), R@5 0.977 vs 0.969; NCP dev 0.869 either way (0.872
     # without). Not measured with e5-hotline, which inherits it.
     # the same tuning with the fine-tuned encoder (`hotline train --encoder`)
-    "e5-hotline": {"overlap": 0.0, "chars": 0.1, "bm25": 0.05, "aspect": 0.1},
+    "e5-hotline": {"overlap": 0.0, "chars": 0.1, "bm25": 0.05, "aspect": 0.1, "place": 0.1},
 }
 
 
@@ -111,11 +119,13 @@ class QueryTerms:
 def fused_scores(w: FusionWeights, feats: np.ndarray) -> np.ndarray:
     """Row scores from the feature matrix built by ``IndexState.candidates``
     (columns: dense, overlap, chars, bm25 raw, bm25 relative, rare share,
-    aspect mismatch)."""
+    aspect mismatch, place conflict)."""
     score = feats[:, 0] + w.overlap * feats[:, 1] + w.chars * feats[:, 2] + w.bm25 * feats[:, 4]
     if len(feats) and feats[:, 0].max() < w.rare_gate:
         score = score + w.rare * feats[:, 5]
     # skipped at 0, so a zero weight gives the scores of before the feature bit for bit
-    if w.aspect and feats.shape[1] >= N_FEATURES:
+    if w.aspect and feats.shape[1] > 6:
         score = score - w.aspect * feats[:, 6]
+    if w.place and feats.shape[1] > 7:
+        score = score - w.place * feats[:, 7]
     return score

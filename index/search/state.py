@@ -22,6 +22,7 @@ from index.search.rowsparse import RowSparse
 from index.search.types import Hit, SearchFilters
 from index.text import normalize
 from index.text.aspects import get_aspects
+from index.text.places import get_places
 
 ROW_KINDS = ("question", "similar", "answer")
 MODES = ("fused", "dense", "lexical")
@@ -133,6 +134,11 @@ class IndexState:
         # reused, so nothing is invalidated.
         self._entry_aspects = np.zeros(0, np.int64)
         self._question_row = None
+        # Places entry questions name (index.text.places): the gazetteer plus the
+        # entries' own region values; by entry position, filled lazily.
+        self.places = get_places()
+        self._regions: set[str] = set()
+        self._entry_places: dict[int, tuple[frozenset, frozenset]] = {}
 
     # ------------------------------------------------------------ contents
     @property
@@ -159,6 +165,11 @@ class IndexState:
              else np.full(len(p.entries), -1, np.int64)])
         for i, e in enumerate(p.entries):
             self.entry_pos[e.id] = base_entry + i
+        regions = {normalize(e.region) for e in p.entries if e.region} - self._regions
+        if regions:   # a new district: it is a place from now on, for every entry
+            self._regions |= regions
+            self.places = get_places().with_regions(self._regions)
+            self._entry_places = {}
         self.cols.extend(p.entries)
         self.entry_alive = np.concatenate([self.entry_alive, np.ones(len(p.entries), bool)])
         self.row_entry = np.concatenate(
@@ -232,6 +243,27 @@ class IndexState:
                 out[i] = cache[e] = self.aspects.mask(normalize(self.row_text[r])) if r >= 0 else 0
         return out
 
+    def place_conflicts(self, query_places: frozenset, entries: np.ndarray) -> np.ndarray:
+        """1.0 where the entry names places and none agrees with the query's
+        (``PlaceLexicon.conflicts``), else 0.0."""
+        lex, cache = self.places, self._entry_places
+        q_closure = lex.closure(query_places)
+        out = np.zeros(len(entries), np.float32)
+        qrows = None
+        for i, e in enumerate(entries.tolist()):
+            got = cache.get(e)
+            if got is None:
+                if qrows is None:
+                    qrows = self._question_rows()
+                r = int(qrows[e])
+                text = normalize(self.row_text[r]) if r >= 0 else ""
+                named = lex.places(text) | lex.places(normalize(self.entries[e].region or ""))
+                got = cache[e] = (named, lex.closure(named))
+            named, closure = got
+            if named and not (q_closure & named or query_places & closure):
+                out[i] = 1.0
+        return out
+
     def warm(self) -> None:
         """Compute what the first search would (row sums, filter arrays), so a
         freshly loaded index does not make its first request pay ~10 ms."""
@@ -270,8 +302,9 @@ class IndexState:
         features is a float array [n, N_FEATURES]: dense, overlap, chars, bm25 (raw),
         bm25 relative to the best row, rare-term share, aspect mismatch (the row's
         entry question has an aspect the query has not, times the share of the
-        query's aspects it misses; 0 for a query without aspects). ``None`` when
-        nothing passes."""
+        query's aspects it misses; 0 for a query without aspects), place conflict
+        (1 when the entry names places and none agrees with the query's; 0 for a
+        query that names none). ``None`` when nothing passes."""
         w = self.weights
         mask = self.row_mask(filters)
         if mask is not None and not mask.any():
@@ -344,6 +377,9 @@ class IndexState:
             masks = self.entry_aspects(self.row_entry[rows])
             missed = np.bitwise_count(~masks & q_aspects) / int(np.bitwise_count(np.int64(q_aspects)))
             feats[:, 6] = ((masks & ~np.int64(q_aspects)) != 0) * missed
+        q_places = self.places.places(qtext)
+        if q_places:
+            feats[:, 7] = self.place_conflicts(q_places, self.row_entry[rows])
         return qt, rows, feats
 
     def rank(self, rows: np.ndarray, feats: np.ndarray, k: int, mode: str = "fused",

@@ -155,3 +155,20 @@ def test_a_region_added_later_becomes_a_place(state):
     assert s.places.places("白鹭区暖气不热") == {"白鹭区"}
     ranked, conflict = _ranking(s, "白鹭区暖气不热")
     assert ranked[0] == "b" and conflict["a"] == 1.0
+
+
+def test_an_index_saved_before_the_feature_takes_the_encoder_default(state, tmp_path):
+    import json
+
+    from index.search.build import load_state, save_state
+    from index.search.fusion import FusionWeights
+
+    emb = _embedder()
+    save_state(state, tmp_path, embedder=emb.name, embedder_identity=emb.identity)
+    saved = json.loads((tmp_path / "fusion.json").read_text(encoding="utf-8"))
+    del saved["place"]
+    (tmp_path / "fusion.json").write_text(json.dumps(saved), encoding="utf-8")
+    loaded, _ = load_state(tmp_path, emb)
+    assert loaded.weights.place == FusionWeights.for_embedder(emb.name).place > 0
+    ranked, conflict = _ranking(loaded, "山西那边小微企业有啥扶持")
+    assert ranked[0] == "shanxi" and conflict == _ranking(state, "山西那边小微企业有啥扶持")[1]

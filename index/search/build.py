@@ -125,7 +125,9 @@ def load_state(directory: Path, embedder) -> tuple[IndexState, dict]:
     row_kind = np.load(d / "row_kind.npy", allow_pickle=False)
     row_text = json.loads((d / "row_text.json").read_text(encoding="utf-8"))
     pace()
-    weights = FusionWeights.from_dict(json.loads((d / "fusion.json").read_text(encoding="utf-8")))
+    # A weight saved before its feature existed takes the encoder family's default.
+    weights = FusionWeights.from_dict({**FusionWeights.for_embedder(embedder.name).to_dict(),
+                                       **json.loads((d / "fusion.json").read_text(encoding="utf-8"))})
     dense = DenseIndex.load(d, manifest["dim"], manifest["dense_kind"])
     pace()
     lexical = LexicalIndex.load(d)

@@ -134,6 +134,7 @@ def load_state(directory: Path, embedder) -> tuple[IndexState, dict]:
     pace()
     state = IndexState(manifest["dim"], dense, lexical, weights, manifest["include_answers"])
     state.entries, state.cols = entries, cols
+    state.add_regions(cols.region)
     state.entry_pos = {eid: i for i, eid in enumerate(ids)}
     pace()
     state.entry_alive = np.ones(len(entries), bool)

@@ -165,11 +165,7 @@ class IndexState:
              else np.full(len(p.entries), -1, np.int64)])
         for i, e in enumerate(p.entries):
             self.entry_pos[e.id] = base_entry + i
-        regions = {normalize(e.region) for e in p.entries if e.region} - self._regions
-        if regions:   # a new district: it is a place from now on, for every entry
-            self._regions |= regions
-            self.places = get_places().with_regions(self._regions)
-            self._entry_places = {}
+        self.add_regions(e.region for e in p.entries)
         self.cols.extend(p.entries)
         self.entry_alive = np.concatenate([self.entry_alive, np.ones(len(p.entries), bool)])
         self.row_entry = np.concatenate(
@@ -243,6 +239,14 @@ class IndexState:
                 out[i] = cache[e] = self.aspects.mask(normalize(self.row_text[r])) if r >= 0 else 0
         return out
 
+    def add_regions(self, regions) -> None:
+        """Entries' ``region`` values become places (a city KB's districts)."""
+        regions = {normalize(r) for r in regions if r} - self._regions
+        if regions:   # a new district: a place from now on, for every entry
+            self._regions |= regions
+            self.places = get_places().with_regions(self._regions)
+            self._entry_places = {}
+
     def place_conflicts(self, query_places: frozenset, entries: np.ndarray) -> np.ndarray:
         """1.0 where the entry names places and none agrees with the query's
         (``PlaceLexicon.conflicts``), else 0.0."""
@@ -257,7 +261,7 @@ class IndexState:
                     qrows = self._question_rows()
                 r = int(qrows[e])
                 text = normalize(self.row_text[r]) if r >= 0 else ""
-                named = lex.places(text) | lex.places(normalize(self.entries[e].region or ""))
+                named = lex.places(text) | lex.places(normalize(self.cols.region[e]))
                 got = cache[e] = (named, lex.closure(named))
             named, closure = got
             if named and not (q_closure & named or query_places & closure):

@@ -21,7 +21,7 @@ from classifier import calibration
 from classifier.cues import CUE_IDENTITY, N_FEATURES as N_CUES, cue_matrix
 from classifier.errors import BadModel, BadTrainingData
 from classifier.features import (FEATURE_IDENTITY, NGRAM_RANGE, Idf, TextFeatures,
-                                 ngram_columns)
+                                 ngram_columns, rows_dot)
 from index.text import mask_pii
 
 # Measured on the shared data (docs/classifier.md): LinearSVC wins on the
@@ -160,7 +160,8 @@ class TextHead:
     # ---------------------------------------------------------------- predicting
     def decision_function(self, texts) -> np.ndarray:
         # Block by block against slices of the coefficients: no hstack per request,
-        # and for one text a gather of coefficient rows instead of a scipy product.
+        # and for a request's few texts a gather of coefficient rows instead of a
+        # scipy product (features.rows_dot).
         prep = _prepare(texts)
         n = len(prep)
         out = np.zeros((n, len(self.labels_)), dtype=np.float64) + self.intercept_
@@ -168,14 +169,8 @@ class TextHead:
         for kind, value, scale, width in self._blocks(prep, self.idf_, self.title_idf_,
                                                       self.cue_stats_):
             coef = self.coef_t_[start:start + width]
-            if kind == "dense":
-                part = value @ coef
-            elif n == 1:
-                data, pos, _ = value
-                part = data @ coef[pos]
-            else:
-                part = sp.csr_matrix(value, shape=(n, width)) @ coef
-            out += np.asarray(part) * scale if scale != 1.0 else np.asarray(part)
+            part = value @ coef if kind == "dense" else rows_dot(value, coef, width)
+            out += part * scale if scale != 1.0 else part
             start += width
         return out
 

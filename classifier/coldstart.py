@@ -50,9 +50,15 @@ def _norm(s: str) -> str:
     return normalize(s).lower()
 
 
+@lru_cache(maxsize=8192)
+def _norm_keyword(keyword: str) -> str:
+    # A department's keywords are the same for every request: normalised once.
+    return _norm(keyword)
+
+
 def matched_keywords(text: str, department: dict) -> list[str]:
     norm = _norm(text)
-    return [k for k in department.get("keywords", []) or [] if k and _norm(k) in norm]
+    return [k for k in department.get("keywords", []) or [] if k and _norm_keyword(k) in norm]
 
 
 @lru_cache(maxsize=1)

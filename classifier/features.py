@@ -89,7 +89,10 @@ class TextFeatures:
         """Hashed n-gram counts of the title alone (the opening words when there
         is none), computed on first use: only heads with a title block pay."""
         if getattr(self, "_title_counts", None) is None:
-            self._title_counts = hash_counts([t for t, _ in self.cue_pairs()])
+            titles = [t for t, _ in self.cue_pairs()]
+            # Short texts without a title (most queries, a request's issue clauses)
+            # are their own opening words: the same counts, hashed once.
+            self._title_counts = self.counts if titles == self.full else hash_counts(titles)
         return self._title_counts
 
     def tfidf(self, idf: "Idf", title: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -320,8 +320,8 @@ class IndexState:
             feats[:, 3] = bm25[rows]
         feats[:, 4] = feats[:, 3] / bm25_max if bm25_max > 0 else 0.0
         char_sizes, idf_sums = self._row_sums()
-        q_chars = self.char_rows.ids(char_grams(qtext), grow=False)
-        n_qchars = len(char_grams(qtext))
+        q_grams = char_grams(qtext)
+        q_chars, n_qchars = self.char_rows.ids(q_grams, grow=False), len(q_grams)
         if n_qchars:
             inter = self.char_rows.dot_rows(rows, self.char_rows.indicator(q_chars))
             feats[:, 2] = 2 * inter / (n_qchars + char_sizes[rows])

@@ -227,12 +227,16 @@ class Idf:
             n = counts.shape[0]
             if "tf" not in cache:
                 cache["tf"] = np.log(counts.data) + 1.0
-                cache["rows"] = np.repeat(np.arange(n), np.diff(counts.indptr))
+                cache["rows"] = (None if n == 1 else
+                                 np.repeat(np.arange(n), np.diff(counts.indptr)))
             pos = self._lookup()[counts.indices]
             keep = np.flatnonzero(pos >= 0)
-            rows = cache["rows"][keep]
-            indptr = np.zeros(n + 1, dtype=np.int64)
-            np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
+            if n == 1:   # one request's text: every entry is row 0
+                rows, indptr = None, np.array([0, len(keep)], dtype=np.int64)
+            else:
+                rows = cache["rows"][keep]
+                indptr = np.zeros(n + 1, dtype=np.int64)
+                np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
             got = cache[self._columns_key()] = (pos[keep], rows, indptr, cache["tf"][keep])
         return got
 
@@ -244,6 +248,9 @@ class Idf:
         n = counts.shape[0]
         pos, rows, indptr, tf = self._known(counts)
         data = tf * self.idf_[pos]
+        if rows is None:   # one row (``_known``): the sum bincount would make, in order
+            sq = float(np.cumsum(data * data, dtype=np.float64)[-1]) if len(data) else 0.0
+            return (data / np.sqrt(sq or 1.0)).astype(np.float32), pos, indptr
         sq = np.bincount(rows, weights=data * data, minlength=n)
         sq[sq == 0] = 1.0
         data = (data / np.sqrt(sq)[rows]).astype(np.float32)

@@ -9,6 +9,7 @@ final model is then refitted on every row.
 """
 from __future__ import annotations
 
+import bisect
 import functools
 import json
 import re
@@ -204,8 +205,8 @@ class TextHead:
         to_words = _word_aligned(text)
         out: list[dict] = []
         seen: set[str] = set()
-        for i in candidates.tolist():
-            start, n = int(starts[i]), int(sizes[i])
+        for i, start, n in zip(candidates.tolist(), starts[candidates].tolist(),
+                               sizes[candidates].tolist()):
             if not _shown_term(text[start:start + n].lower()):
                 continue
             span = to_words(start, n)
@@ -320,8 +321,9 @@ def _evidence_grams(full_text: str) -> tuple[str, np.ndarray, np.ndarray, np.nda
 
 
 @functools.lru_cache(maxsize=32)
-def _word_edges(text: str) -> np.ndarray:
-    """Sorted word edges of ``text`` (cached: both heads ask for the same request)."""
+def _word_edges(text: str) -> tuple[list[int], frozenset[int]]:
+    """Word edges of ``text``, sorted and as a set (cached: both heads ask for the
+    same request; plain lists, as the evidence loop looks them up one at a time)."""
     from index.text import get_tokenizer
 
     bounds, edge = {0, len(text)}, 0
@@ -332,7 +334,7 @@ def _word_edges(text: str) -> np.ndarray:
             continue
         bounds.update((at, at + len(tok)))
         edge = at + len(tok)
-    return np.array(sorted(bounds))
+    return sorted(bounds), frozenset(bounds)
 
 
 def _word_aligned(text: str):
@@ -341,17 +343,16 @@ def _word_aligned(text: str):
     when it straddles a word edge (重影 from 严重影响, 下k from 楼下KTV): those
     are model features, not something to show an agent. jieba runs only here,
     on the single-request evidence path."""
-    edges = _word_edges(text)
-    bounds = set(edges.tolist())
+    edges, bounds = _word_edges(text)
 
     def span(start: int, n: int):
         end = start + n
         if start in bounds and end in bounds:
             return start, end
-        i = int(np.searchsorted(edges, start, side="right"))
+        i = bisect.bisect_right(edges, start)
         if i < len(edges) and edges[i] < end:
             return None  # a word edge strictly inside: straddles two words
-        lo, hi = int(edges[i - 1]), int(edges[min(i, len(edges) - 1)])
+        lo, hi = edges[i - 1], edges[min(i, len(edges) - 1)]
         return (lo, hi) if hi - lo <= MAX_TERM_CHARS else None
 
     return span

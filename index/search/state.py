@@ -292,10 +292,12 @@ class IndexState:
             # Partition only the allowed rows that share a term: a few hundred,
             # not 100k (masking the whole score array cost more than this).
             nz = (bm25 > 0).nonzero()[0]     # 3x faster than flatnonzero on floats
-            nz = nz[(self.row_alive if mask is None else mask)[nz]]
-            bm25_max = float(bm25[nz].max()) if len(nz) else 0.0
+            if mask is not None:             # None: every row is alive (row_mask)
+                nz = nz[mask[nz]]
+            found = bm25[nz]                 # ~17k of 111k rows for a demo query
+            bm25_max = float(found.max()) if len(nz) else 0.0
             n_lex = min(max(w.lexical_candidates, 2 * k), len(nz))
-            lex_rows = (nz[np.argpartition(-bm25[nz], n_lex - 1)[:n_lex]]
+            lex_rows = (nz[np.argpartition(-found, n_lex - 1)[:n_lex]]
                         if 0 < n_lex < len(nz) else nz)
         if mode == "dense":
             rows = dense_rows

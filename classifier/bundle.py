@@ -91,6 +91,7 @@ class ClassifierBundle:
         if not heads and self.cold_start is None:
             raise ModelNotTrained("the bundle has no trained head and no taxonomy to route by")
         self._issue_router: ColdStartRouter | None = None   # fitted on first use
+        self._router_layout = None   # (head labels, router, names, router columns): _with_router
 
     @property
     def type_labels(self) -> list[str]:
@@ -105,9 +106,10 @@ class ClassifierBundle:
         return list(self.cold_start.labels_) if self.cold_start else []
 
     # ---------------------------------------------------------------- batch path
-    def _scores(self, prep: TextFeatures, type_head: bool = True):
+    def _scores(self, prep: TextFeatures, type_head: bool = True, review: bool = True):
         """Per head: (labels, probabilities, review mask); ``type_head=False``
-        scores departments only (the lead/co issue clauses need no type)."""
+        scores departments only (the lead/co issue clauses need no type), and
+        ``review=False`` leaves a trained head's review mask out (None)."""
         out = {}
         if type_head and "type" in self.heads:
             h = self.heads["type"]
@@ -116,7 +118,8 @@ class ClassifierBundle:
         if "department" in self.heads:
             h = self.heads["department"]
             p = h.predict_proba(prep)
-            out["department"] = (h.labels_, p, h.needs_review(p))
+            out["department"] = (h.labels_, p, h.needs_review(p)
+                                 if review or self.list_updates is not None else None)
             if self.list_updates is not None:
                 *out["department"], out["department_notes"] = self.list_updates.apply(
                     prep, p, out["department"][2])
@@ -185,7 +188,7 @@ class ClassifierBundle:
         if not texts:
             return []
         prep = TextFeatures(texts)
-        got = self._scores(prep, type_head=False).get("department")
+        got = self._scores(prep, type_head=False, review=False).get("department")
         if got is None:
             return [{} for _ in texts]
         labels, p, _ = got
@@ -206,14 +209,19 @@ class ClassifierBundle:
             self._issue_router = fitted or ColdStartRouter(
                 list(self.departments.values()), example_weight=ISSUE_ROUTER_EXAMPLE_WEIGHT).fit()
         router = self._issue_router
-        known = set(labels)
-        extra = [n for n in router.labels_ if n not in known]
-        names = labels + extra
-        at = {n: i for i, n in enumerate(names)}
+        layout = self._router_layout
+        if layout is None or layout[0] != labels or layout[1] is not router:
+            known = set(labels)
+            names = labels + [n for n in router.labels_ if n not in known]
+            at = {n: i for i, n in enumerate(names)}
+            # Remembered per label list: a request's clauses ask with the same one.
+            layout = self._router_layout = (labels, router, names,
+                                            np.array([at[n] for n in router.labels_]))
+        _, _, names, columns = layout
         mixed = np.zeros((p.shape[0], len(names)))
         mixed[:, :len(labels)] = (1 - w) * p
-        mixed[:, [at[n] for n in router.labels_]] += w * router.predict_proba(prep)
-        return names, mixed
+        mixed[:, columns] += w * router.predict_proba(prep)
+        return list(names), mixed
 
     def predict(self, texts: list[str], evidence: bool = True) -> list[Prediction]:
         if isinstance(texts, str):

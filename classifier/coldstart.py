@@ -22,7 +22,7 @@ import numpy as np
 
 from classifier.calibration import softmax
 from classifier.errors import BadModel
-from classifier.features import Idf, TextFeatures
+from classifier.features import Idf, TextFeatures, rows_dot
 from index.text import normalize
 from index.text.wordmatch import WordMatcher
 
@@ -50,9 +50,15 @@ def _norm(s: str) -> str:
     return normalize(s).lower()
 
 
+@lru_cache(maxsize=8192)
+def _norm_keyword(keyword: str) -> str:
+    # A department's keywords are the same for every request: normalised once.
+    return _norm(keyword)
+
+
 def matched_keywords(text: str, department: dict) -> list[str]:
     norm = _norm(text)
-    return [k for k in department.get("keywords", []) or [] if k and _norm(k) in norm]
+    return [k for k in department.get("keywords", []) or [] if k and _norm_keyword(k) in norm]
 
 
 @lru_cache(maxsize=1)
@@ -137,6 +143,7 @@ class ColdStartRouter:
         prep = TextFeatures([department_text(d) for d in self.departments])
         self.idf_ = Idf(1).fit(prep.counts)
         self.matrix_ = self.idf_.transform(prep.counts)
+        self._columns_t = self.matrix_.T.tocsr()   # n-gram column -> departments (rows_dot)
         self.keywords_ = KeywordMatcher(self.departments)
         self.topic_departments_ = {}
 
@@ -219,7 +226,7 @@ class ColdStartRouter:
         self.example_matrix_ = self.example_idf_.transform(ex.counts).T.tocsr()
 
     def _list_scores(self, prep: TextFeatures) -> np.ndarray:
-        sims = np.asarray((self.idf_.transform(prep.counts) @ self.matrix_.T).todense())
+        sims = rows_dot(prep.tfidf(self.idf_), self._columns_t, self.idf_.width)
         bonus = self.keywords_.counts(prep.full, normalized=True)
         return sims + KEYWORD_BONUS * np.log1p(bonus)
 
@@ -230,8 +237,8 @@ class ColdStartRouter:
         """Per department, the mean of the request's ``k`` best cosines to its
         examples (0 for a department without any): one gather over a padded
         department × example table instead of a loop over departments."""
-        sims = np.asarray((self.example_idf_.transform(prep.counts) @ self.example_matrix_)
-                          .todense())
+        sims = rows_dot(prep.tfidf(self.example_idf_), self.example_matrix_,
+                        self.example_idf_.width)
         out = np.zeros((len(prep), len(self.labels_)))
         depts, counts, table = self.example_groups_
         width = table.shape[1]

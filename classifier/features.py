@@ -27,6 +27,11 @@ TITLE_FALLBACK = 30      # no title given: the opening words carry the ask
 FEATURE_IDENTITY = f"char{NGRAM_RANGE[0]}-{NGRAM_RANGE[1]}+mulhash{N_FEATURES}/v3"
 
 _normalizer = Normalizer()
+# Up to this many rows, a product of TF-IDF rows with a model's weights gathers
+# the weight rows each entry names in numpy (``rows_dot``): for a request's few
+# texts scipy's constructors and checks cost more than the arithmetic. A batch
+# keeps scipy's sparse product (the gather holds one weight row per entry).
+GATHER_ROWS = 64
 # Bucket -> column tables by column set, alive while a head holds one.
 _TABLES: "weakref.WeakValueDictionary[bytes, np.ndarray]" = weakref.WeakValueDictionary()
 
@@ -84,7 +89,10 @@ class TextFeatures:
         """Hashed n-gram counts of the title alone (the opening words when there
         is none), computed on first use: only heads with a title block pay."""
         if getattr(self, "_title_counts", None) is None:
-            self._title_counts = hash_counts([t for t, _ in self.cue_pairs()])
+            titles = [t for t, _ in self.cue_pairs()]
+            # Short texts without a title (most queries, a request's issue clauses)
+            # are their own opening words: the same counts, hashed once.
+            self._title_counts = self.counts if titles == self.full else hash_counts(titles)
         return self._title_counts
 
     def tfidf(self, idf: "Idf", title: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -125,6 +133,40 @@ def char_ngrams(text: str) -> list[str]:
     t = text.lower()
     return [t[i:i + n] for n in range(NGRAM_RANGE[0], NGRAM_RANGE[1] + 1)
             for i in range(len(t) - n + 1)]
+
+
+def rows_dot(parts: tuple[np.ndarray, np.ndarray, np.ndarray], weights, width: int) -> np.ndarray:
+    """``csr_matrix(parts, shape=(n, width)) @ weights`` as a dense array, for
+    ``Idf.parts`` rows and ``weights`` of ``width`` rows, dense or CSR (whose
+    rows are then gathered as index ranges and summed per output cell)."""
+    data, pos, indptr = parts
+    n = len(indptr) - 1
+    if n > GATHER_ROWS:
+        out = sp.csr_matrix(parts, shape=(n, width)) @ weights
+        return out.toarray() if sp.issparse(out) else np.asarray(out)
+    if not sp.issparse(weights):
+        if n == 1:
+            return (data @ weights[pos])[None, :]
+        out = np.zeros((n, weights.shape[1]), dtype=np.result_type(data, weights))
+        lens = np.diff(indptr)
+        full = lens > 0
+        if full.any():
+            out[full] = np.add.reduceat(data[:, None] * weights[pos], indptr[:-1][full], axis=0)
+        return out
+    k = weights.shape[1]
+    start = weights.indptr[pos]
+    lens = weights.indptr[pos + 1] - start
+    total = int(lens.sum())
+    if not total:
+        return np.zeros((n, k))
+    # Positions of every stored element of the gathered rows, row after row.
+    offsets = np.cumsum(lens) - lens
+    at = np.repeat(start - offsets, lens) + np.arange(total)
+    values = np.repeat(data, lens) * weights.data[at]
+    if n == 1:
+        return np.bincount(weights.indices[at], values, minlength=k)[None, :]
+    rows = np.repeat(np.repeat(np.arange(n), np.diff(indptr)), lens)
+    return np.bincount(rows * k + weights.indices[at], values, minlength=n * k).reshape(n, k)
 
 
 class Idf:
@@ -185,12 +227,16 @@ class Idf:
             n = counts.shape[0]
             if "tf" not in cache:
                 cache["tf"] = np.log(counts.data) + 1.0
-                cache["rows"] = np.repeat(np.arange(n), np.diff(counts.indptr))
+                cache["rows"] = (None if n == 1 else
+                                 np.repeat(np.arange(n), np.diff(counts.indptr)))
             pos = self._lookup()[counts.indices]
             keep = np.flatnonzero(pos >= 0)
-            rows = cache["rows"][keep]
-            indptr = np.zeros(n + 1, dtype=np.int64)
-            np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
+            if n == 1:   # one request's text: every entry is row 0
+                rows, indptr = None, np.array([0, len(keep)], dtype=np.int64)
+            else:
+                rows = cache["rows"][keep]
+                indptr = np.zeros(n + 1, dtype=np.int64)
+                np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
             got = cache[self._columns_key()] = (pos[keep], rows, indptr, cache["tf"][keep])
         return got
 
@@ -202,6 +248,9 @@ class Idf:
         n = counts.shape[0]
         pos, rows, indptr, tf = self._known(counts)
         data = tf * self.idf_[pos]
+        if rows is None:   # one row (``_known``): the sum bincount would make, in order
+            sq = float(np.cumsum(data * data, dtype=np.float64)[-1]) if len(data) else 0.0
+            return (data / np.sqrt(sq or 1.0)).astype(np.float32), pos, indptr
         sq = np.bincount(rows, weights=data * data, minlength=n)
         sq[sq == 0] = 1.0
         data = (data / np.sqrt(sq)[rows]).astype(np.float32)

@@ -9,6 +9,7 @@ final model is then refitted on every row.
 """
 from __future__ import annotations
 
+import bisect
 import functools
 import json
 import re
@@ -21,7 +22,7 @@ from classifier import calibration
 from classifier.cues import CUE_IDENTITY, N_FEATURES as N_CUES, cue_matrix
 from classifier.errors import BadModel, BadTrainingData
 from classifier.features import (FEATURE_IDENTITY, NGRAM_RANGE, Idf, TextFeatures,
-                                 ngram_columns)
+                                 ngram_columns, rows_dot)
 from index.text import mask_pii
 
 # Measured on the shared data (docs/classifier.md): LinearSVC wins on the
@@ -160,7 +161,8 @@ class TextHead:
     # ---------------------------------------------------------------- predicting
     def decision_function(self, texts) -> np.ndarray:
         # Block by block against slices of the coefficients: no hstack per request,
-        # and for one text a gather of coefficient rows instead of a scipy product.
+        # and for a request's few texts a gather of coefficient rows instead of a
+        # scipy product (features.rows_dot).
         prep = _prepare(texts)
         n = len(prep)
         out = np.zeros((n, len(self.labels_)), dtype=np.float64) + self.intercept_
@@ -168,14 +170,8 @@ class TextHead:
         for kind, value, scale, width in self._blocks(prep, self.idf_, self.title_idf_,
                                                       self.cue_stats_):
             coef = self.coef_t_[start:start + width]
-            if kind == "dense":
-                part = value @ coef
-            elif n == 1:
-                data, pos, _ = value
-                part = data @ coef[pos]
-            else:
-                part = sp.csr_matrix(value, shape=(n, width)) @ coef
-            out += np.asarray(part) * scale if scale != 1.0 else np.asarray(part)
+            part = value @ coef if kind == "dense" else rows_dot(value, coef, width)
+            out += part * scale if scale != 1.0 else part
             start += width
         return out
 
@@ -209,8 +205,8 @@ class TextHead:
         to_words = _word_aligned(text)
         out: list[dict] = []
         seen: set[str] = set()
-        for i in candidates.tolist():
-            start, n = int(starts[i]), int(sizes[i])
+        for i, start, n in zip(candidates.tolist(), starts[candidates].tolist(),
+                               sizes[candidates].tolist()):
             if not _shown_term(text[start:start + n].lower()):
                 continue
             span = to_words(start, n)
@@ -325,8 +321,9 @@ def _evidence_grams(full_text: str) -> tuple[str, np.ndarray, np.ndarray, np.nda
 
 
 @functools.lru_cache(maxsize=32)
-def _word_edges(text: str) -> np.ndarray:
-    """Sorted word edges of ``text`` (cached: both heads ask for the same request)."""
+def _word_edges(text: str) -> tuple[list[int], frozenset[int]]:
+    """Word edges of ``text``, sorted and as a set (cached: both heads ask for the
+    same request; plain lists, as the evidence loop looks them up one at a time)."""
     from index.text import get_tokenizer
 
     bounds, edge = {0, len(text)}, 0
@@ -337,7 +334,7 @@ def _word_edges(text: str) -> np.ndarray:
             continue
         bounds.update((at, at + len(tok)))
         edge = at + len(tok)
-    return np.array(sorted(bounds))
+    return sorted(bounds), frozenset(bounds)
 
 
 def _word_aligned(text: str):
@@ -346,17 +343,16 @@ def _word_aligned(text: str):
     when it straddles a word edge (重影 from 严重影响, 下k from 楼下KTV): those
     are model features, not something to show an agent. jieba runs only here,
     on the single-request evidence path."""
-    edges = _word_edges(text)
-    bounds = set(edges.tolist())
+    edges, bounds = _word_edges(text)
 
     def span(start: int, n: int):
         end = start + n
         if start in bounds and end in bounds:
             return start, end
-        i = int(np.searchsorted(edges, start, side="right"))
+        i = bisect.bisect_right(edges, start)
         if i < len(edges) and edges[i] < end:
             return None  # a word edge strictly inside: straddles two words
-        lo, hi = int(edges[i - 1]), int(edges[min(i, len(edges) - 1)])
+        lo, hi = edges[i - 1], edges[min(i, len(edges) - 1)]
         return (lo, hi) if hi - lo <= MAX_TERM_CHARS else None
 
     return span

@@ -13,8 +13,20 @@ def _dataclass_fields(cls: type) -> tuple[str, ...] | None:
     return tuple(f.name for f in dataclasses.fields(cls)) if dataclasses.is_dataclass(cls) else None
 
 
+_PLAIN = frozenset({str, bool, int, type(None)})
+
+
 def jsonable(obj: Any) -> Any:
     """Plain JSON values from dataclasses, numpy scalars/arrays, tuples and dates."""
+    # Exact built-in types first: a response holds ~170 values, and the ABC test
+    # (isinstance(obj, Mapping)) below cost more than the copying.
+    t = type(obj)
+    if t in _PLAIN:
+        return obj
+    if t is dict:
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if t is list or t is tuple:
+        return [jsonable(v) for v in obj]
     if obj is None or isinstance(obj, (str, bool, int)):
         return obj
     if isinstance(obj, float):

@@ -1,12 +1,17 @@
 """The batch fast paths compute exactly what the per-text paths compute:
-normaliser (Normalizer.many), title split, hashed n-gram counts."""
+normaliser (Normalizer.many), title split, hashed n-gram counts; and the
+small-batch gathers (``rows_dot``) what scipy's sparse products compute."""
 import collections
 import unicodedata
 
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
 from hypothesis import given, settings as hsettings, strategies as st
 
-from classifier.features import (N_FEATURES, char_ngrams, hash_counts, ngram_columns, split_title,
-                                 split_titles)
+from classifier.features import (GATHER_ROWS, N_FEATURES, Idf, TextFeatures, char_ngrams,
+                                 hash_counts, ngram_columns, rows_dot, split_title, split_titles)
 from index.text import Normalizer
 from index.text.nfkc import nfkc_many
 
@@ -72,6 +77,24 @@ def test_hash_counts_beyond_the_32_bit_key_batch():
         assert (x[d] != small[d % 3]).nnz == 0
     assert collections.Counter(x.getnnz(axis=1).tolist()) == collections.Counter(
         small.getnnz(axis=1).tolist() * 400)
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, GATHER_ROWS + 1])
+def test_rows_dot_equals_the_sparse_product(n):
+    texts = ["楼下烧烤店油烟很大", "", "！！", "请问公积金怎么提取\n需要哪些材料", "路灯坏了",
+             "噪音扰民"] * 12
+    idf = Idf(1).fit(hash_counts(["公积金提取 路灯 油烟 烧烤 材料", "噪音扰民 楼下"]))
+    parts = TextFeatures(texts[:n]).tfidf(idf)
+    x = sp.csr_matrix(parts, shape=(n, idf.width))
+    rng = np.random.default_rng(0)
+    dense = rng.standard_normal((idf.width, 5)).astype(np.float32)
+    sparse = sp.random(idf.width, 9, density=0.3, format="csr", random_state=1)
+    for weights, want in ((dense, x @ dense), (sparse, (x @ sparse).toarray())):
+        got = rows_dot(parts, weights, idf.width)
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    if n >= 3:   # texts without a known n-gram score nothing
+        assert not rows_dot(parts, dense, idf.width)[1:3].any()
 
 
 def test_predict_columns_equal_the_prediction_objects(served_home):

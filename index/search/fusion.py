@@ -103,10 +103,16 @@ class QueryTerms:
         self.groups: list[frozenset] = []
         self.weights: list[float] = []
         self.rare: list[bool] = []
+        unknown = None   # the weight of a term outside the vocabulary: the largest IDF
         for t in self.terms:
             members = [t, *synonyms.get(t, ())]
             ids = frozenset(vocab[m] for m in members if m in vocab)
-            w = float(max((idf[i] for i in ids), default=float(idf.max()) if len(idf) else 1.0))
+            if ids:
+                w = float(idf[list(ids)].max())
+            else:
+                if unknown is None:
+                    unknown = float(idf.max()) if len(idf) else 1.0
+                w = unknown
             self.groups.append(ids)
             self.weights.append(w)
             self.rare.append(bool(_CODELIKE.search(t)) and len(t) >= 2)

@@ -329,10 +329,12 @@ class IndexState:
             # Partition only the allowed rows that share a term: a few hundred,
             # not 100k (masking the whole score array cost more than this).
             nz = (bm25 > 0).nonzero()[0]     # 3x faster than flatnonzero on floats
-            nz = nz[(self.row_alive if mask is None else mask)[nz]]
-            bm25_max = float(bm25[nz].max()) if len(nz) else 0.0
+            if mask is not None:             # None: every row is alive (row_mask)
+                nz = nz[mask[nz]]
+            found = bm25[nz]                 # ~17k of 111k rows for a demo query
+            bm25_max = float(found.max()) if len(nz) else 0.0
             n_lex = min(max(w.lexical_candidates, 2 * k), len(nz))
-            lex_rows = (nz[np.argpartition(-bm25[nz], n_lex - 1)[:n_lex]]
+            lex_rows = (nz[np.argpartition(-found, n_lex - 1)[:n_lex]]
                         if 0 < n_lex < len(nz) else nz)
         if mode == "dense":
             rows = dense_rows
@@ -357,8 +359,8 @@ class IndexState:
             feats[:, 3] = bm25[rows]
         feats[:, 4] = feats[:, 3] / bm25_max if bm25_max > 0 else 0.0
         char_sizes, idf_sums = self._row_sums()
-        q_chars = self.char_rows.ids(char_grams(qtext), grow=False)
-        n_qchars = len(char_grams(qtext))
+        q_grams = char_grams(qtext)
+        q_chars, n_qchars = self.char_rows.ids(q_grams, grow=False), len(q_grams)
         if n_qchars:
             inter = self.char_rows.dot_rows(rows, self.char_rows.indicator(q_chars))
             feats[:, 2] = 2 * inter / (n_qchars + char_sizes[rows])

@@ -28,27 +28,40 @@ def _mix(h: np.ndarray) -> np.ndarray:
     return h & _MASK
 
 
-def _ngram_hashes(codes: np.ndarray):
+def _ngram_hashes(codes: np.ndarray, starts: bool = True):
     """(start positions, column) of every 1..3-gram of a code-point array in
-    which 0 separates documents; n-grams crossing a separator are dropped."""
+    which 0 separates documents; n-grams crossing a separator are dropped.
+    ``starts=False``: positions not wanted (None). One mixing pass over all n;
+    a text without separators skips the validity masks (one request's text)."""
     valid = codes != 0
-    starts, cols = [], []
+    separated = not valid.all()
     c = codes.astype(np.uint64)
-    for n in range(NGRAM_RANGE[0], NGRAM_RANGE[1] + 1):
+    positions, hashes = [], []
+    ok = valid
+    for n in range(1, NGRAM_RANGE[1] + 1):
         m = len(c) - n + 1
         if m <= 0:
+            break
+        if n > 1 and separated:
+            ok = ok[:m] & valid[n - 1:n - 1 + m]   # every character of the n-gram
+        if n < NGRAM_RANGE[0]:
             continue
-        ok = valid[:m].copy()
         h = c[:m] * _MULT[n][0]
         for k in range(1, n):
-            ok &= valid[k:k + m]
             h ^= c[k:k + m] * _MULT[n][k]
-        idx = np.nonzero(ok)[0]
-        starts.append(idx)
-        cols.append(_mix(h[idx] + np.uint64(n)))
-    if not starts:
-        return np.zeros(0, np.int64), np.zeros(0, np.uint64)
-    return np.concatenate(starts), np.concatenate(cols)
+        h += np.uint64(n)
+        if separated:
+            idx = np.nonzero(ok)[0]
+            h = h[idx]
+        elif starts:
+            idx = np.arange(m)
+        hashes.append(h)
+        if starts:
+            positions.append(idx)
+    if not hashes:
+        return (np.zeros(0, np.int64) if starts else None), np.zeros(0, np.uint64)
+    cols = _mix(np.concatenate(hashes) if len(hashes) > 1 else hashes[0])
+    return (np.concatenate(positions) if starts else None), cols
 
 
 def hash_counts(texts: list[str]) -> sp.csr_matrix:
@@ -58,6 +71,14 @@ def hash_counts(texts: list[str]) -> sp.csr_matrix:
     n_docs = len(texts)
     if not texts:
         return sp.csr_matrix((0, N_FEATURES), dtype=np.float32)
+    if n_docs == 1:   # one request's text: no separators, one sort of its columns
+        cols, counts = np.unique(ngram_columns(texts[0]), return_counts=True)
+        x = sp.csr_matrix((counts.astype(np.float32), cols.astype(np.int32),
+                           np.array([0, len(cols)], dtype=np.int32)),
+                          shape=(1, N_FEATURES), copy=False)
+        x.has_sorted_indices = True
+        x.has_canonical_format = True
+        return x
     joined = "\x00".join(t.lower().replace("\x00", " ") for t in texts) + "\x00"
     codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
     starts, cols = _ngram_hashes(codes)
@@ -89,4 +110,4 @@ def ngram_columns(text: str) -> np.ndarray:
     """The hashed column of every n-gram of ``text``, in ``char_ngrams`` order."""
     t = text.lower().replace("\x00", " ")
     codes = np.frombuffer(t.encode("utf-32-le"), dtype=np.uint32)
-    return _ngram_hashes(codes)[1]
+    return _ngram_hashes(codes, starts=False)[1]

@@ -99,6 +99,21 @@ def test_a_kb_adds_its_regions_as_places():
     assert get_places().with_regions(["北京"]) is get_places()      # nothing new
 
 
+def test_a_region_is_also_named_without_its_suffix():
+    lex = get_places().with_regions(["临江区", "东湖区", "荷塘镇", "红星街道", "高新区", "南区"])
+    assert lex.places("我们临江这里停水了") == {"临江区"}
+    assert lex.places("荷塘那边") == {"荷塘镇"} and lex.places("红星这边") == {"红星街道"}
+    assert lex.places("高新") == {"高新区"}
+    assert lex.places("南边") == frozenset()                        # 南区's stem is one character
+    # a stem two regions share names neither
+    both = get_places().with_regions(["东湖区", "东湖县"])
+    assert both.places("东湖那边") == frozenset() and both.places("东湖县") == {"东湖县"}
+    # a stem that is a gazetteer place keeps meaning that place
+    wuhan = get_places().with_regions(["武汉市"])
+    assert wuhan.places("武汉") == wuhan.places("武汉市江汉区") == {"武汉"}
+    assert not wuhan.conflicts(wuhan.places("武汉市"), wuhan.places("湖北省"))
+
+
 @pytest.mark.parametrize("line, message", [("湖南\t\tstate", "LEVEL one of"),
                                            ("沪\t\tprovince", "one-character"),
                                            ("no tabs", "NAME<TAB>PARENT<TAB>LEVEL")])

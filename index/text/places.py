@@ -24,12 +24,18 @@ GAZETTEER = Path(__file__).parent / "data" / "places.tsv"
 LEVELS = ("province", "city", "county", "region")
 
 
-class PlaceLexicon:
-    """``parents``: place -> the places it lies in."""
+# Administrative suffixes a caller drops: "我们青山这里" is 青山区, "西城那边" 西城区.
+REGION_SUFFIXES = ("街道", "区", "县", "市", "镇", "乡")
 
-    def __init__(self, parents: dict[str, set[str]]):
+
+class PlaceLexicon:
+    """``parents``: place -> the places it lies in; ``aliases``: a short name
+    -> the place it stands for (a KB region without its suffix)."""
+
+    def __init__(self, parents: dict[str, set[str]], aliases: dict[str, str] | None = None):
         self.parents = parents
-        names = sorted(parents, key=lambda s: (-len(s), s))
+        self.aliases = aliases or {}
+        names = sorted(set(parents) | set(self.aliases), key=lambda s: (-len(s), s))
         self._rx = re.compile("|".join(map(re.escape, names))) if names else None
         self.identity = hashlib.sha1("\n".join(names).encode("utf-8")).hexdigest()[:12]
 
@@ -60,17 +66,33 @@ class PlaceLexicon:
 
     def with_regions(self, regions) -> "PlaceLexicon":
         """This gazetteer plus ``regions`` (a KB's own region names, two
-        characters or more) as places of their own."""
-        new = {r.strip() for r in regions if r and len(r.strip()) >= 2} - set(self.parents)
+        characters or more) as places of their own, each also under its name
+        without the administrative suffix when that is two characters or more
+        and no other place's (临江区 is also 临江)."""
+        new = ({r.strip() for r in regions if r and len(r.strip()) >= 2}
+               - set(self.parents) - set(self.aliases))
         if not new:
             return self
-        return PlaceLexicon({**self.parents, **{r: set() for r in new}})
+        parents, aliases = dict(self.parents), dict(self.aliases)
+        stems: dict[str, set[str]] = {}
+        for r in sorted(new):
+            stem = _stem(r)
+            if stem in self.parents:     # 武汉市 is the gazetteer's 武汉
+                aliases[r] = stem
+                continue
+            parents[r] = set()
+            if stem:
+                stems.setdefault(stem, set()).add(r)
+        aliases.update({stem: next(iter(places)) for stem, places in stems.items()
+                        if len(places) == 1 and stem not in parents and stem not in aliases})
+        return PlaceLexicon(parents, aliases)
 
     def places(self, text: str) -> frozenset[str]:
         """The places (normalised) ``text`` names."""
         if self._rx is None or not text:
             return frozenset()
-        return frozenset(self._rx.findall(text))
+        aliases = self.aliases
+        return frozenset(aliases.get(m, m) for m in self._rx.findall(text))
 
     def closure(self, places) -> frozenset[str]:
         """``places`` and every place they lie in."""
@@ -90,6 +112,15 @@ class PlaceLexicon:
             return False
         return not (self.closure(query_places) & entry_places
                     or query_places & self.closure(entry_places))
+
+
+def _stem(region: str) -> str:
+    """``region`` without its administrative suffix, or "" when that leaves
+    fewer than two characters (南区) or there is none."""
+    for suffix in REGION_SUFFIXES:
+        if region.endswith(suffix):
+            return region[:-len(suffix)] if len(region) - len(suffix) >= 2 else ""
+    return ""
 
 
 @functools.lru_cache(maxsize=1)

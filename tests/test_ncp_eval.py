@@ -108,7 +108,8 @@ def test_eval_ncp_matches_the_external_protocol_on_a_tiny_kb(search_home, tmp_pa
     res = task["results"]
     assert set(res) == {"all", *STYLES}
     for subset in res.values():
-        assert set(subset) == {"fused", "fused_no_aspect", "fused_no_place", "dense", "lexical", "tfidf"}
+        assert set(subset) == {"fused", "fused_no_aspect", "fused_no_place",
+                               "fused_no_unasked_place", "dense", "lexical", "tfidf"}
         for m in subset.values():
             assert 0 <= m["R@1"] <= m["R@5"] <= 1 and m["R@1"] <= m["MRR@10"] <= 1
     assert res["all"]["fused"]["R@5"] >= 0.75        # a working pipeline finds most of them

@@ -40,18 +40,28 @@ def _embedder():
     return get_embedder(settings.embedder, settings)
 
 
-def _search(state, query, weights=None) -> tuple[dict[str, float], dict[str, float]]:
-    """({entry id: fused score} best first, {entry id: place conflict})."""
+def _candidates(state, query):
     from index.text import get_tokenizer
 
     tok = get_tokenizer()
     text = normalize(query)
     qvec = _embedder().embed([text], kind="query")[0]
     _, rows, feats = state.candidates(qvec, text, tok.terms(text), tok.synonyms, 7)
-    conflict = {state.entries[state.row_entry[r]].id: float(f) for r, f in zip(rows, feats[:, 7])}
+    return rows, feats
+
+
+def _column(state, query, col: int) -> dict[str, float]:
+    """{entry id: feature ``col``} of the query's candidate rows."""
+    rows, feats = _candidates(state, query)
+    return {state.entries[state.row_entry[r]].id: float(f) for r, f in zip(rows, feats[:, col])}
+
+
+def _search(state, query, weights=None) -> tuple[dict[str, float], dict[str, float]]:
+    """({entry id: fused score} best first, {entry id: place conflict})."""
+    rows, feats = _candidates(state, query)
     scores = {state.entries[e].id: s for e, s, _ in
               state.rank(rows, feats, 7, "fused", weights or state.weights)}
-    return scores, conflict
+    return scores, _column(state, query, 7)
 
 
 def _ranking(state, query, weights=None):
@@ -151,9 +161,23 @@ def test_a_district_told_only_by_the_region_column(state):
     assert scores["heat-linjiang"] - scores["heat-donghu"] == pytest.approx(state.weights.place)
 
 
-def test_a_query_naming_no_place_has_no_place_feature(state):
+def test_a_query_naming_no_place_prefers_the_entry_naming_none(state):
     _, conflict = _ranking(state, "小微企业有哪些扶持政策")
     assert set(conflict.values()) == {0.0}
+    unasked = _unasked(state, "小微企业有哪些扶持政策")
+    assert unasked["national"] == 0.0
+    assert unasked["shanxi"] == unasked["wuhan"] == unasked["heat-donghu"] == 1.0
+    assert state.weights.unasked_place > 0
+    scores, _ = _search(state, "小微企业有哪些扶持政策")
+    plain, _ = _search(state, "小微企业有哪些扶持政策", replace(state.weights, unasked_place=0.0))
+    assert plain["shanxi"] - scores["shanxi"] == pytest.approx(state.weights.unasked_place)
+    assert plain["national"] == scores["national"]
+    # a query that names a place never gets this column
+    assert set(_unasked(state, "山西那边小微企业有啥扶持").values()) == {0.0}
+
+
+def _unasked(state, query) -> dict[str, float]:
+    return _column(state, query, 8)
 
 
 def test_a_region_added_later_becomes_a_place(state):

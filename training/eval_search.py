@@ -15,7 +15,8 @@ rankings, in one run, on
 Queries are split in two halves by a hash of their text. Fusion weights are
 tuned on the LCQMC *dev* half (grid search over R@1 then MRR) and every figure
 is reported on both halves; the *test* half is the honest one. Every task
-also reports ``fused_no_aspect`` and ``fused_no_place``: the same fused ranking
+also reports ``fused_no_aspect``, ``fused_no_place`` and
+``fused_no_unasked_place``: the same fused ranking
 with that feature's weight at 0 (the ranking before it), for a before/after in
 one run.
 """
@@ -33,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 MODES = ("dense", "lexical", "fused")
-ABLATIONS = ("aspect", "place")   # fusion features reported switched off too
+ABLATIONS = ("aspect", "place", "unasked_place")   # fusion features reported switched off too
 KB_SAMPLE_SEED = 20261126
 GRID = {
     "overlap": (0.0, 0.05, 0.1, 0.2),

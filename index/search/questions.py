@@ -28,7 +28,8 @@ class QuestionFeatures:
         self._entry_places: dict[int, tuple[frozenset, frozenset]] = {}
 
     def question_columns(self, qtext: str, entries: np.ndarray, feats: np.ndarray) -> None:
-        """Fill the aspect mismatch (column 6) and place conflict (column 7) of
+        """Fill the aspect mismatch (column 6), place conflict (column 7) and
+        unasked place (column 8: the query names no place, the entry does) of
         candidate rows whose entries are ``entries``, for normalised ``qtext``."""
         q_aspects = self.aspects.mask(qtext)
         if q_aspects:
@@ -38,6 +39,8 @@ class QuestionFeatures:
         q_places = self.places.places(qtext)
         if q_places:
             feats[:, 7] = self.place_conflicts(q_places, entries)
+        else:
+            feats[:, 8] = [bool(named) for named, _ in self.entry_places(entries)]
 
     def entry_aspects(self, entries: np.ndarray) -> np.ndarray:
         """Aspect masks (``index.text.aspects``) of these entries' questions."""
@@ -65,14 +68,12 @@ class QuestionFeatures:
             self.places = get_places().with_regions(self._regions)
             self._entry_places = {}
 
-    def place_conflicts(self, query_places: frozenset, entries: np.ndarray) -> np.ndarray:
-        """1.0 where the entry names places and none agrees with the query's
-        (``PlaceLexicon.conflicts``), else 0.0."""
+    def entry_places(self, entries: np.ndarray) -> list[tuple[frozenset, frozenset]]:
+        """(places named, those and where they lie) of each entry: its question
+        and its ``region``, found on first sight and cached."""
         lex, cache = self.places, self._entry_places
-        q_closure = lex.closure(query_places)
-        out = np.zeros(len(entries), np.float32)
-        qrows = None
-        for i, e in enumerate(entries.tolist()):
+        out, qrows = [], None
+        for e in entries.tolist():
             got = cache.get(e)
             if got is None:
                 if qrows is None:
@@ -81,7 +82,12 @@ class QuestionFeatures:
                 text = normalize(self.row_text[r]) if r >= 0 else ""
                 named = lex.places(text) | lex.places(normalize(self.cols.region[e]))
                 got = cache[e] = (named, lex.closure(named))
-            named, closure = got
-            if named and not (q_closure & named or query_places & closure):
-                out[i] = 1.0
+            out.append(got)
         return out
+
+    def place_conflicts(self, query_places: frozenset, entries: np.ndarray) -> np.ndarray:
+        """1.0 where the entry names places and none agrees with the query's
+        (``PlaceLexicon.conflicts``), else 0.0."""
+        q_closure = self.places.closure(query_places)
+        return np.array([bool(named) and not (q_closure & named or query_places & closure)
+                         for named, closure in self.entry_places(entries)], np.float32)

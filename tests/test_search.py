@@ -169,14 +169,22 @@ def test_new_words_after_build_are_lexically_searchable(own_settings, own_servic
 def test_concurrent_search_and_sync(own_settings, own_service):
     from kb import KBStore
 
-    errors = []
+    errors, interpreter_races = [], []
 
     def searcher():
-        try:
-            for _ in range(20):
+        for _ in range(20):
+            try:
                 own_service.search("路灯坏了", k=3)
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
+            except SystemError as exc:  # pragma: no cover - reported below
+                # CPython 3.11.7's AST state is shared between threads: a traceback
+                # formatted in another thread (3.11 parses the source line for its
+                # carets) can make this one raise "AST constructor recursion depth
+                # mismatch" (python/cpython#106905, pytest-dev/pytest#10763). Seen
+                # once in CI; not a search error, so the call is simply counted.
+                is_race = "AST constructor recursion depth mismatch" in str(exc)
+                (interpreter_races if is_race else errors).append(exc)
+            except Exception as exc:  # pragma: no cover - reported below
+                errors.append(exc)
 
     threads = [threading.Thread(target=searcher) for _ in range(3)]
     for t in threads:
@@ -191,6 +199,7 @@ def test_concurrent_search_and_sync(own_settings, own_service):
     for t in threads:
         t.join()
     assert not errors
+    assert len(interpreter_races) <= 1, interpreter_races
     assert not {"c0", "c1", "c2"} & set(ids(own_service.search("测试问题路灯", k=10)))
 
 

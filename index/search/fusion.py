@@ -28,8 +28,8 @@ on the other half):
   临江区 vs 东湖区: ``index.text.places``); a province agrees with its cities;
 * ``unasked_place`` — a small penalty for a row whose entry names a place when
   the query names none: a caller who names no district asks the city-wide
-  question, and a district's entry answers a narrower one (申请护照得跑哪儿去 is
-  普通护照申领在哪里办理, not 白鹭区's). Chosen on the demo queries' dev half.
+  question, and a district's entry answers a narrower one. A nudge, not a rule:
+  chosen on the demo queries' dev half (docs/search.md).
 """
 from __future__ import annotations
 

@@ -56,9 +56,13 @@ class QuestionFeatures:
             qrows = self._question_rows()
             for i in np.flatnonzero(todo).tolist():
                 e = int(entries[i])
-                r = int(qrows[e])
-                out[i] = cache[e] = self.aspects.mask(normalize(self.row_text[r])) if r >= 0 else 0
+                out[i] = cache[e] = self.aspects.mask(self._question_text(qrows, e))
         return out
+
+    def _question_text(self, qrows: np.ndarray, e: int) -> str:
+        """Entry ``e``'s question, normalised ("" for an entry without one)."""
+        r = int(qrows[e])
+        return normalize(self.row_text[r]) if r >= 0 else ""
 
     def add_regions(self, regions) -> None:
         """Entries' ``region`` values become places (a city KB's districts)."""
@@ -78,9 +82,8 @@ class QuestionFeatures:
             if got is None:
                 if qrows is None:
                     qrows = self._question_rows()
-                r = int(qrows[e])
-                text = normalize(self.row_text[r]) if r >= 0 else ""
-                named = lex.places(text) | lex.places(normalize(self.cols.region[e]))
+                named = (lex.places(self._question_text(qrows, e))
+                         | lex.places(normalize(self.cols.region[e])))
                 got = cache[e] = (named, lex.closure(named))
             out.append(got)
         return out
@@ -88,6 +91,7 @@ class QuestionFeatures:
     def place_conflicts(self, query_places: frozenset, entries: np.ndarray) -> np.ndarray:
         """1.0 where the entry names places and none agrees with the query's
         (``PlaceLexicon.conflicts``), else 0.0."""
-        q_closure = self.places.closure(query_places)
-        return np.array([bool(named) and not (q_closure & named or query_places & closure)
+        lex = self.places
+        q_closure = lex.closure(query_places)
+        return np.array([lex.conflicts(query_places, named, q_closure, closure)
                          for named, closure in self.entry_places(entries)], np.float32)

@@ -251,7 +251,8 @@ class IndexState(QuestionFeatures):
         entry question has an aspect the query has not, times the share of the
         query's aspects it misses; 0 for a query without aspects), place conflict
         (1 when the entry names places and none agrees with the query's; 0 for a
-        query that names none). ``None`` when nothing passes."""
+        query that names none), unasked place (1 when the query names no place and
+        the entry does). ``None`` when nothing passes."""
         w = self.weights
         mask = self.row_mask(filters)
         if mask is not None and not mask.any():

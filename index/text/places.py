@@ -16,12 +16,11 @@ over the normalised (simplified) text: "上海南站" names 上海, not 海南.
 from __future__ import annotations
 
 import functools
-import hashlib
 import re
 from pathlib import Path
 
 GAZETTEER = Path(__file__).parent / "data" / "places.tsv"
-LEVELS = ("province", "city", "county", "region")
+LEVELS = ("province", "city", "county")
 
 
 # Administrative suffixes a caller drops: "我们青山这里" is 青山区, "西城那边" 西城区.
@@ -37,7 +36,6 @@ class PlaceLexicon:
         self.aliases = aliases or {}
         names = sorted(set(parents) | set(self.aliases), key=lambda s: (-len(s), s))
         self._rx = re.compile("|".join(map(re.escape, names))) if names else None
-        self.identity = hashlib.sha1("\n".join(names).encode("utf-8")).hexdigest()[:12]
 
     @classmethod
     def parse(cls, lines) -> "PlaceLexicon":
@@ -104,14 +102,20 @@ class PlaceLexicon:
                 todo.extend(self.parents.get(p, ()))
         return frozenset(out)
 
-    def conflicts(self, query_places: frozenset, entry_places: frozenset) -> bool:
+    def conflicts(self, query_places: frozenset, entry_places: frozenset,
+                  query_closure: frozenset | None = None,
+                  entry_closure: frozenset | None = None) -> bool:
         """True when both name places and none of the entry's is the query's,
         one it lies in, or one that lies in it (a province's policy answers a
-        question about one of its cities, and the other way round)."""
+        question about one of its cities, and the other way round). The
+        closures may be passed when the caller already has them."""
         if not query_places or not entry_places:
             return False
-        return not (self.closure(query_places) & entry_places
-                    or query_places & self.closure(entry_places))
+        if query_closure is None:
+            query_closure = self.closure(query_places)
+        if entry_closure is None:
+            entry_closure = self.closure(entry_places)
+        return not (query_closure & entry_places or query_places & entry_closure)
 
 
 def _stem(region: str) -> str:

@@ -211,3 +211,44 @@ def test_an_index_saved_before_the_feature_takes_the_encoder_default(state, tmp_
     assert loaded.weights.place == FusionWeights.for_embedder(emb.name).place > 0
     ranked, conflict = _ranking(loaded, "山西那边小微企业有啥扶持")
     assert ranked[0] == "shanxi" and conflict == _ranking(state, "山西那边小微企业有啥扶持")[1]
+
+
+def test_a_saved_index_keeps_its_entries_places(state, tmp_path):
+    import json
+
+    from index.search.build import ENTRY_PLACES, PLACE_SETS, load_state, save_state
+
+    import numpy as np
+
+    emb = _embedder()
+    (tmp_path / "kept").mkdir()
+    (tmp_path / "other").mkdir()
+    save_state(state, tmp_path / "kept", embedder=emb.name, embedder_identity=emb.identity)
+    loaded, _ = load_state(tmp_path / "kept", emb)
+    # Known on load: no entry is parsed for its places on the first search.
+    assert (loaded._entry_place_set >= 0).all() and len(loaded._entry_place_set) == 7
+    everyone = list(range(7))
+    assert loaded.entry_places(everyone) == state.entry_places(everyone)
+    assert loaded.entry_places([0])[0][0] == {"陕西"}
+    assert loaded.entry_places([6])[0][0] == {"临江区"}            # from the region column
+    # Found with another lexicon (another gazetteer, other regions): found again.
+    save_state(state, tmp_path / "other", embedder=emb.name, embedder_identity=emb.identity)
+    sets = json.loads((tmp_path / "other" / PLACE_SETS).read_text(encoding="utf-8"))
+    sets["lexicon"] = "places/0000000000000000"
+    sets["sets"] = [[]] * len(sets["sets"])
+    (tmp_path / "other" / PLACE_SETS).write_text(json.dumps(sets), encoding="utf-8")
+    other, _ = load_state(tmp_path / "other", emb)
+    assert (other._entry_place_set < 0).all()
+    assert other.entry_places(everyone) == state.entry_places(everyone)
+    assert _ranking(other, "山西那边小微企业有啥扶持") == _ranking(state, "山西那边小微企业有啥扶持")
+    # Numbers that name no saved set are refused, not indexed out of range.
+    assert not other.restore_places({"lexicon": loaded.places.identity, "sets": [[], ["陕西"]]},
+                                    np.full(7, 5))
+    assert (tmp_path / "kept" / ENTRY_PLACES).is_file()
+
+
+def test_the_lexicon_identity_follows_its_names():
+    base = get_places()
+    assert base.identity == PlaceLexicon.load().identity
+    assert base.with_regions(["临江区"]).identity not in (base.identity,
+                                                       base.with_regions(["东湖区"]).identity)

@@ -39,6 +39,10 @@ ENTRY_COLUMNS = "entry_columns.json"   # ids and filter columns, so loads parse 
 # (``aspect_lexicon``); an index without them, or built with other cues, computes
 # them lazily (an optional file: no format change).
 ENTRY_ASPECTS = "entry_aspects.npy"
+# The entries' place sets (``IndexState.saved_places``): each entry's set number,
+# and the distinct sets with the place lexicon they were found with; optional too.
+ENTRY_PLACES = "entry_places.npy"
+PLACE_SETS = "place_sets.json"
 KEEP_OLD = 1          # previous builds kept (another process may still serve one)
 
 
@@ -87,6 +91,9 @@ def save_state(state: IndexState, directory: Path, **manifest) -> dict:
     (d / "fusion.json").write_text(json.dumps(state.weights.to_dict(), indent=2), encoding="utf-8")
     np.save(d / ENTRY_ASPECTS, state.entry_aspects(np.array(sorted(state.entry_pos.values()),
                                                             np.int64)), allow_pickle=False)
+    place_sets, entry_places = state.saved_places()
+    np.save(d / ENTRY_PLACES, entry_places, allow_pickle=False)
+    (d / PLACE_SETS).write_text(json.dumps(place_sets, ensure_ascii=False), encoding="utf-8")
     return write_manifest(
         d, KIND, FORMAT_VERSION, aspect_lexicon=state.aspects.identity,
         dense_kind=state.dense.kind, include_answers=state.include_answers,
@@ -154,6 +161,10 @@ def load_state(directory: Path, embedder) -> tuple[IndexState, dict]:
         masks = np.load(d / ENTRY_ASPECTS, allow_pickle=False)
         if len(masks) == len(entries):
             state._entry_aspects = masks.astype(np.int64, copy=False)
+    if (d / ENTRY_PLACES).is_file() and (d / PLACE_SETS).is_file():
+        # Found with another gazetteer or other regions: computed lazily instead.
+        state.restore_places(json.loads((d / PLACE_SETS).read_text(encoding="utf-8")),
+                             np.load(d / ENTRY_PLACES, allow_pickle=False))
     state.seq = int(manifest["kb_seq"])
     if dense.ntotal != len(row_text) or len(lexical.row_terms) != len(row_text):
         raise BuildFailed(f"index {d} is inconsistent: {len(row_text)} rows, "

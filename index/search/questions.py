@@ -2,9 +2,12 @@
 the fusion features (``index.search.fusion``), with the per-entry caches they
 need. A mixin of ``IndexState``, which provides ``entries``, ``row_text``,
 ``cols`` (the entries' filter columns, ``region`` among them) and
-``_question_rows()``; nothing here is saved with an index except the aspect
-masks (``build.ENTRY_ASPECTS``)."""
+``_question_rows()``. An index build saves the entries' aspect masks and
+place sets (``build.ENTRY_ASPECTS``, ``build.ENTRY_PLACES``), so a loaded index
+finds neither again."""
 from __future__ import annotations
+
+import threading
 
 import numpy as np
 
@@ -22,10 +25,15 @@ class QuestionFeatures:
         # reused, so nothing is invalidated.
         self._entry_aspects = np.zeros(0, np.int64)
         # Places entry questions name (index.text.places): the gazetteer plus the
-        # entries' own region values; by entry position, filled lazily.
+        # entries' own region values. Entries share a few hundred distinct place
+        # sets: each is interned once (with its closure), and an entry holds the
+        # number of its set (-1: not found yet). From the saved index, or filled
+        # lazily (~17 us an entry on a slow core: a cold cache cost a search of
+        # the demo KB ~1 ms).
         self.places = get_places()
         self._regions: set[str] = set()
-        self._entry_places: dict[int, tuple[frozenset, frozenset]] = {}
+        self._place_lock = threading.Lock()   # interning appends to two arrays together
+        self._reset_entry_places()
 
     def question_columns(self, qtext: str, entries: np.ndarray, feats: np.ndarray) -> None:
         """Fill the aspect mismatch (column 6), place conflict (column 7) and
@@ -40,7 +48,8 @@ class QuestionFeatures:
         if q_places:
             feats[:, 7] = self.place_conflicts(q_places, entries)
         else:
-            feats[:, 8] = [bool(named) for named, _ in self.entry_places(entries)]
+            numbers = self.entry_place_sets(entries)   # may intern new sets: first
+            feats[:, 8] = self._place_named[numbers]
 
     def entry_aspects(self, entries: np.ndarray) -> np.ndarray:
         """Aspect masks (``index.text.aspects``) of these entries' questions."""
@@ -70,28 +79,84 @@ class QuestionFeatures:
         if regions:   # a new district: a place from now on, for every entry
             self._regions |= regions
             self.places = get_places().with_regions(self._regions)
-            self._entry_places = {}
+            self._reset_entry_places()
+
+    def _reset_entry_places(self) -> None:
+        self._entry_place_set = np.zeros(0, np.int32)
+        self._place_sets: list[tuple[frozenset, frozenset]] = []
+        self._place_set_ids: dict[frozenset, int] = {}
+        self._place_named = np.zeros(0, bool)     # by set number: names a place
+        self._intern_places(frozenset())          # set 0: no place
+
+    def _intern_places(self, named: frozenset) -> int:
+        i = self._place_set_ids.get(named)
+        if i is None:
+            with self._place_lock:
+                i = self._place_set_ids.get(named)
+                if i is None:
+                    self._place_sets.append((named, self.places.closure(named)))
+                    self._place_named = np.append(self._place_named, bool(named))
+                    i = self._place_set_ids[named] = len(self._place_sets) - 1
+        return i
+
+    def entry_place_sets(self, entries: np.ndarray) -> np.ndarray:
+        """The place-set number of each entry (its question and its ``region``),
+        found on first sight."""
+        cache = self._entry_place_set
+        if len(cache) < len(self.entries):
+            grown = np.full(len(self.entries), -1, np.int32)
+            grown[:len(cache)] = cache
+            self._entry_place_set = cache = grown   # threads: the last complete array stays
+        out = cache[entries]
+        todo = np.flatnonzero(out < 0)
+        if len(todo):
+            lex, qrows, regions = self.places, self._question_rows(), {}
+            for i in todo.tolist():
+                e = int(entries[i])
+                region = self.cols.region[e]
+                if region not in regions:
+                    regions[region] = lex.places(normalize(region))
+                named = lex.places(self._question_text(qrows, e)) | regions[region]
+                out[i] = cache[e] = self._intern_places(named)
+        return out
 
     def entry_places(self, entries: np.ndarray) -> list[tuple[frozenset, frozenset]]:
-        """(places named, those and where they lie) of each entry: its question
-        and its ``region``, found on first sight and cached."""
-        lex, cache = self.places, self._entry_places
-        out, qrows = [], None
-        for e in entries.tolist():
-            got = cache.get(e)
-            if got is None:
-                if qrows is None:
-                    qrows = self._question_rows()
-                named = (lex.places(self._question_text(qrows, e))
-                         | lex.places(normalize(self.cols.region[e])))
-                got = cache[e] = (named, lex.closure(named))
-            out.append(got)
-        return out
+        """(places named, those and where they lie) of each entry."""
+        sets = self._place_sets
+        return [sets[i] for i in self.entry_place_sets(entries).tolist()]
 
     def place_conflicts(self, query_places: frozenset, entries: np.ndarray) -> np.ndarray:
         """1.0 where the entry names places and none agrees with the query's
-        (``PlaceLexicon.conflicts``), else 0.0."""
-        lex = self.places
+        (``PlaceLexicon.conflicts``), else 0.0: decided once per distinct set."""
+        lex, sets = self.places, self._place_sets
         q_closure = lex.closure(query_places)
-        return np.array([lex.conflicts(query_places, named, q_closure, closure)
-                         for named, closure in self.entry_places(entries)], np.float32)
+        numbers = self.entry_place_sets(entries)
+        distinct, inverse = np.unique(numbers, return_inverse=True)
+        verdict = np.array([lex.conflicts(query_places, named, q_closure, closure)
+                            for named, closure in (sets[i] for i in distinct.tolist())],
+                           np.float32)
+        return verdict[inverse]
+
+    # ------------------------------------------------------------ persistence
+    def saved_places(self) -> tuple[dict, np.ndarray]:
+        """What an index build saves: the lexicon identity and the distinct place
+        sets (JSON), and every entry's set number (``.npy``)."""
+        numbers = self.entry_place_sets(np.arange(len(self.entries)))
+        return ({"lexicon": self.places.identity,
+                 "sets": [sorted(named) for named, _ in self._place_sets]}, numbers)
+
+    def restore_places(self, saved: dict, numbers: np.ndarray) -> bool:
+        """Take saved place sets when they were found with this lexicon (the
+        same gazetteer and regions); False (nothing taken) otherwise."""
+        if saved.get("lexicon") != self.places.identity or len(numbers) != len(self.entries):
+            return False
+        sets = [frozenset(s) for s in saved.get("sets") or [[]]]
+        if sets[0] or (len(numbers) and (int(numbers.min()) < 0
+                                         or int(numbers.max()) >= len(sets))):
+            return False   # set 0 is "no place"; every number names a saved set
+        self._reset_entry_places()
+        for named in sets[1:]:
+            self._intern_places(named)
+        remap = np.array([self._place_set_ids[named] for named in sets], np.int32)
+        self._entry_place_set = remap[numbers.astype(np.int64, copy=False)]
+        return True

@@ -16,6 +16,8 @@ over the normalised (simplified) text: "上海南站" names 上海, not 海南.
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import re
 from pathlib import Path
 
@@ -36,6 +38,15 @@ class PlaceLexicon:
         self.aliases = aliases or {}
         names = sorted(set(parents) | set(self.aliases), key=lambda s: (-len(s), s))
         self._rx = re.compile("|".join(map(re.escape, names))) if names else None
+
+    @functools.cached_property
+    def identity(self) -> str:
+        """A digest of every name, parent and alias: places found with one
+        lexicon are valid for another with the same identity (a saved index's
+        entry places)."""
+        body = json.dumps([sorted((n, sorted(p)) for n, p in self.parents.items()),
+                           sorted(self.aliases.items())], ensure_ascii=False)
+        return "places/" + hashlib.sha256(body.encode("utf-8")).hexdigest()[:16]
 
     @classmethod
     def parse(cls, lines) -> "PlaceLexicon":

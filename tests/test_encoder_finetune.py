@@ -87,6 +87,59 @@ def test_select_for_home_keeps_other_settings(tmp_path):
     assert Settings.load({"home": fresh}, env={}).embedder == NAME
 
 
+def test_the_home_serves_the_encoder_that_searches_the_dev_set_better():
+    from training.encoder_select import choose
+
+    tuned = {"R@1": 0.8594, "MRR@10": 0.9119, "queries": 320}
+    base = {"R@1": 0.8844, "MRR@10": 0.9237, "queries": 320}
+    serve, why = choose({NAME: tuned, "e5": base}, NAME, "e5")
+    assert serve == "e5" and "0.8594 vs 0.8844" in why and "below its base" in why
+    assert choose({NAME: base, "e5": tuned}, NAME, "e5")[0] == NAME
+    # R@1 tied: MRR@10 decides; a full tie keeps the fine-tuned model
+    assert choose({NAME: {**base, "MRR@10": 0.92}, "e5": base}, NAME, "e5")[0] == "e5"
+    assert choose({NAME: dict(base), "e5": base}, NAME, "e5")[0] == NAME
+
+
+def test_dev_scores_search_the_ncp_dev_set(tmp_path):
+    """A quick real run of the measurement the command takes (40 dev queries,
+    a KB of their entries and as many others, the default encoder)."""
+    from training.encoder_select import dev_available, dev_scores
+
+    settings = Settings.load({"home": tmp_path}, env={})
+    if not (settings.shared_data / "ncp_policy_qa" / "qa_train.csv").is_file():
+        pytest.skip(f"shared NCP data not at {settings.shared_data}")
+    assert dev_available(settings)
+    assert not dev_available(Settings.load({"shared_data": "/nowhere"}, env={}))
+    got = dev_scores(settings, ("use",), limit=40)["use"]
+    assert got["queries"] == 40 and 0.3 < got["R@1"] <= got["R@5"] <= 1.0
+
+
+def test_time_budget_ends_training_and_says_where():
+    from transformers import TrainerControl, TrainerState
+
+    from training.time_budget import TimeBudget
+
+    now = [100.0]
+    budget, state, control = TimeBudget(60, clock=lambda: now[0]), TrainerState(), TrainerControl()
+    state.max_steps = 10
+    for step in range(1, 11):
+        budget.on_step_begin(None, state, control)
+        now[0] += 25
+        state.global_step = step
+        budget.on_step_end(None, state, control)
+        if control.should_training_stop:
+            break
+    assert budget.stopped_at == 3 and state.global_step == 3
+    # no budget, or the last step anyway: nothing is cut short
+    unlimited, control = TimeBudget(None, clock=lambda: now[0]), TrainerControl()
+    unlimited.on_step_begin(None, state, control)
+    now[0] += 10_000
+    unlimited.on_step_end(None, state, control)
+    assert not control.should_training_stop and unlimited.stopped_at is None
+    with pytest.raises(ValueError, match="positive"):
+        TimeBudget(0)
+
+
 def test_missing_artifact_names_the_command(tmp_path):
     from foundation.errors import ArtifactError
     from index.embedders import get_embedder

@@ -58,8 +58,10 @@ def _datasets(pair_sets, prompt: str):
 def fine_tune(settings, out_dir: Path, *, epochs: int = 1, batch_size: int = 32, lr: float = 3e-5,
               cap: int = 4000, max_seq_length: int = 48, seed: int = 0, resume: bool = False,
               sources=("sts", "ncp", "demo"), demo_scale: float = 1.0, work_dir: Path | None = None,
-              progress: bool = True) -> dict:
-    """Fine-tune and publish the ``e5-hotline`` artifact into ``out_dir``; returns its manifest."""
+              progress: bool = True, max_seconds: float | None = None) -> dict:
+    """Fine-tune and publish the ``e5-hotline`` artifact into ``out_dir``; returns its
+    manifest. ``max_seconds``: the training steps' time budget
+    (:class:`training.time_budget.TimeBudget`)."""
     import torch
     from sentence_transformers import (SentenceTransformer, SentenceTransformerTrainer,
                                        SentenceTransformerTrainingArguments, losses)
@@ -68,6 +70,7 @@ def fine_tune(settings, out_dir: Path, *, epochs: int = 1, batch_size: int = 32,
     from training.e5_build import ST_DIR
     from training.embedders import ensure
     from training.encoder_data import training_pairs
+    from training.time_budget import TimeBudget
 
     torch.manual_seed(seed)
     base = ensure("e5", settings)
@@ -92,9 +95,10 @@ def fine_tune(settings, out_dir: Path, *, epochs: int = 1, batch_size: int = 32,
         multi_dataset_batch_sampler=MultiDatasetBatchSamplers.PROPORTIONAL,
         save_strategy="epoch", save_total_limit=2, logging_steps=10, report_to="none",
         disable_tqdm=not progress, dataloader_num_workers=0, use_cpu=True)
+    budget = TimeBudget(max_seconds)
     trainer = SentenceTransformerTrainer(
         model=model, args=args, train_dataset=train,
-        loss={s.name: loss_of[s.loss] for s in pair_sets})
+        loss={s.name: loss_of[s.loss] for s in pair_sets}, callbacks=[budget])
     started = time.time()
     resume_from = resume and any(work_dir.glob("checkpoint-*"))
     trainer.train(resume_from_checkpoint=True if resume_from else None)
@@ -117,6 +121,9 @@ def fine_tune(settings, out_dir: Path, *, epochs: int = 1, batch_size: int = 32,
                           training={"seconds": round(seconds, 1), "epochs": epochs, "batch_size": batch_size,
                                     "lr": lr, "max_seq_length": max_seq_length, "seed": seed,
                                     "frozen": ["word_embeddings"], "steps": trainer.state.global_step,
+                                    "planned_steps": trainer.state.max_steps,
+                                    "time_budget_seconds": max_seconds,
+                                    "stopped_by_time_budget": budget.stopped_at is not None,
                                     "loss_curve": curve, "torch_threads": torch.get_num_threads(),
                                     "sources": [s.record() for s in pair_sets]})
     return manifest

@@ -32,6 +32,15 @@ def register(sub) -> None:
                    help="with --encoder: training pairs drawn from each source (default 1000)")
     p.add_argument("--resume", action="store_true",
                    help="with --encoder: continue from the last epoch checkpoint")
+    p.add_argument("--max-minutes", type=float, default=50.0,
+                   help="with --encoder: time budget of the training steps; the steps left "
+                        "are skipped and the model trained so far is exported (default 50, "
+                        "so the whole command fits its hour on a slow machine)")
+    p.add_argument("--select", choices=("measured", "tuned"), default="measured",
+                   help="with --encoder: which encoder the home serves afterwards. measured "
+                        "(default): the fine-tuned model or its base e5, whichever searches "
+                        "the NCP dev set better (fine-tuned when there is no shared data); "
+                        "tuned: the fine-tuned model")
     p.add_argument("--demo", action="store_true",
                    help="train both heads on HOME/demo/work_orders.csv and make them current")
     p.add_argument("--include-feedback", action="store_true",
@@ -98,23 +107,52 @@ def run_encoder(args, settings) -> int:
         print(f"hotline train --encoder --recipe gov: no shared data at {settings.shared_data} "
               f"(setting shared_data); use --recipe own to fine-tune on the project's own data only")
         return 2
+    if args.max_minutes <= 0:
+        print(f"hotline train: --max-minutes {args.max_minutes}: expected a positive number")
+        return 2
     out = settings.embedders_root / NAME
     m = fine_tune(settings, out, epochs=args.epochs, cap=args.pairs_per_source, sources=RECIPES[recipe],
-                  resume=args.resume)
-    path, warning = select_for_home(settings, NAME)
+                  resume=args.resume, max_seconds=args.max_minutes * 60)
+    serve, why, dev = _measured_choice(settings, NAME, args.select)
+    path, warning = select_for_home(settings, serve)
     t = m["training"]
     print(json.dumps({"out": str(out), "recipe": recipe, "seconds": t["seconds"], "steps": t["steps"],
+                      "planned_steps": t["planned_steps"],
+                      "stopped_by_time_budget": t["stopped_by_time_budget"],
                       "final_loss": t["loss_curve"][-1]["loss"] if t["loss_curve"] else None,
                       "sources": [f"{s['name']}: {s['rows']}" for s in t["sources"]],
                       "parity_int8_mean_cos": m["parity"]["onnx_int8_vs_torch"]["mean_cos"],
+                      "dev": dev, "serves": serve, "why": why,
                       "selected_in": str(path)}, ensure_ascii=False, indent=2))
     if warning:
         print(f"warning: {warning}")
     from foundation.artifacts import resolve_current
 
-    if resolve_current(settings.index_root) is not None:
+    current = resolve_current(settings.index_root)
+    if current is not None:
         from hotline.cli.index import build
 
-        print(f"rebuilding the search index with {NAME} (the current one was built with another encoder)")
-        return build(settings.replace(embedder=NAME))
+        try:
+            built_with = json.loads((current / "manifest.json").read_text(encoding="utf-8")).get("embedder")
+        except (OSError, ValueError):
+            built_with = None
+        if built_with != serve or serve == NAME:   # a new fine-tuned model: new vectors
+            print(f"rebuilding the search index with {serve} (the current one was built with "
+                  f"{built_with})")
+            return build(settings.replace(embedder=serve))
     return 0
+
+
+def _measured_choice(settings, tuned: str, select: str) -> tuple[str, str, dict | None]:
+    """(encoder the home serves, why, the dev figures or None)."""
+    from training.encoder_select import choose, dev_available, dev_scores
+
+    if select == "tuned":
+        return tuned, "--select tuned", None
+    if not dev_available(settings):
+        return tuned, (f"no NCP dev set here (shared data at {settings.shared_data}): "
+                       f"{tuned} is served unmeasured"), None
+    print("searching the NCP dev set with the fine-tuned encoder and its base …", flush=True)
+    scores = dev_scores(settings, (tuned, "e5"), progress=True)
+    serve, why = choose(scores, tuned, "e5")
+    return serve, why, scores

@@ -106,6 +106,20 @@ def test_tokenizer_does_not_touch_global_jieba(tmp_path):
     assert "龘龘测试词" not in jieba.lcut("龘龘测试词")
 
 
+def test_loading_jieba_writes_no_debug_lines():
+    """A fresh process with DEBUG logging (as `hotline -v`): jieba's own
+    "Building prefix dict" lines stay out of the log."""
+    import subprocess
+    import sys
+
+    code = ("import logging; logging.basicConfig(level=logging.DEBUG);"
+            "from index.text import Tokenizer; print(Tokenizer().cut('社保卡丢了'))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert done.returncode == 0 and "社保卡" in done.stdout, done.stderr
+    assert "prefix dict" not in done.stderr and "jieba" not in done.stderr, done.stderr
+
+
 def test_subword_terms_split_dictionary_compounds():
     tok = get_tokenizer()
     assert "居住证" not in tok.terms("居住证签注怎么办")

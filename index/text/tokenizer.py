@@ -22,7 +22,12 @@ STOPWORDS = DATA_DIR / "stopwords.txt"
 SYNONYMS = DATA_DIR / "synonyms.txt"
 
 _WORDLIKE = re.compile(r"[\w\u4e00-\u9fff]", re.UNICODE)
-logging.getLogger("jieba").setLevel(logging.WARNING)
+
+
+def _quiet_jieba() -> None:
+    """jieba sets its logger to DEBUG when it is imported ("Building prefix dict …"
+    in every worker's log): set after that import, not before it."""
+    logging.getLogger("jieba").setLevel(logging.WARNING)
 
 
 def _read_lines(path: Path) -> list[str]:
@@ -55,6 +60,7 @@ class Tokenizer:
     def _build(self) -> None:
         import jieba
 
+        _quiet_jieba()
         self._jieba = jieba.Tokenizer()
         self._jieba.initialize()
         if self.user_dict and self.user_dict.is_file():

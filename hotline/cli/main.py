@@ -46,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # faiss reports at INFO which build it loaded, and on an AVX2-only CPU first a
+    # ModuleNotFoundError for the AVX-512 one: routine, but it reads as a failure.
+    logging.getLogger("faiss.loader").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
     try:
         settings = Settings.load(
             overrides={"home": args.home, "shared_data": args.shared_data},

@@ -73,6 +73,29 @@ def test_rare_boost_only_when_dense_not_confident():
     assert fused_scores(w, sure).argmax() == 0
 
 
+def test_a_rare_term_is_one_few_rows_hold_whatever_the_kb_size():
+    """``rare_df``: at most 19 rows. A fixed IDF (the former rare_idf 6.0) meant
+    "at most 19 rows" on LCQMC's 8,003 but "at most 275" on the demo KB's 111k
+    rows, where nearly every content word was rare."""
+    from index.search.fusion import QueryTerms
+
+    def index(n_rows):
+        rows = [[f"w{i % 300}", "填充"] for i in range(n_rows - 45)]
+        rows += [["手机", f"w{i}"] for i in range(40)] + [["独特", "编号"] for _ in range(5)]
+        return LexicalIndex().fit(rows)
+
+    big, small = index(20_000), index(2_000)
+    rare_df = FusionWeights().rare_df
+    for lex in (big, small):
+        qt = QueryTerms(["手机", "独特", "未见过"], {}, lex.vocab, lex.idf)
+        qt.mark_rare(lex.idf_at(rare_df))
+        # 40 rows: not rare; 5 rows: rare; a word no row holds takes the largest IDF
+        assert qt.rare == [False, True, True]
+    assert big.idf[big.vocab["手机"]] >= 6.0 > small.idf[small.vocab["手机"]]   # what IDF alone said
+    # 19 rows of 8,003 (LCQMC, where the weight was tuned): the former threshold
+    assert abs(LexicalIndex().fit([["x"]] * 8003).idf_at(19) - 6.0) < 0.05
+
+
 def test_weights_roundtrip_ignores_unknown_keys():
     w = FusionWeights(chars=0.25)
     assert FusionWeights.from_dict({**w.to_dict(), "future": 1}) == w

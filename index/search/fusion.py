@@ -53,7 +53,11 @@ class FusionWeights:
     bm25: float = 0.1
     rare: float = 0.1
     rare_gate: float = 0.85
-    rare_idf: float = 6.0          # a term is rare when its IDF is at least this
+    # A term is rare when at most this many rows hold it. 19 rows is what IDF >= 6.0
+    # meant on LCQMC's 8,003 rows, where the weight was tuned; a fixed IDF meant
+    # "at most 277 rows" on the demo KB's 111k, i.e. nearly every content word, and
+    # a bus route number counted no more than 手机 (docs/search.md).
+    rare_df: int = 19
     aspect: float = 0.2            # 0 ranks exactly as before the aspect feature
     # An entry about another place is wrong whatever its words share: on the NCP
     # dev rewrites R@1 rose alike for any weight 0.03-0.3 (e5), so the penalty
@@ -128,8 +132,9 @@ class QueryTerms:
             self.rare.append(bool(_CODELIKE.search(t)) and len(t) >= 2)
         self.total = sum(self.weights) or 1.0
 
-    def mark_rare(self, rare_idf: float) -> None:
-        self.rare = [r or w >= rare_idf for r, w in zip(self.rare, self.weights)]
+    def mark_rare(self, min_idf: float) -> None:
+        """Terms whose IDF is at least ``min_idf`` are rare too (code-like ones are)."""
+        self.rare = [r or w >= min_idf for r, w in zip(self.rare, self.weights)]
 
 
 def fused_scores(w: FusionWeights, feats: np.ndarray) -> np.ndarray:

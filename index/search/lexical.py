@@ -79,6 +79,11 @@ class LexicalIndex:
             self._bm25.index((corpus, vocab), create_empty_token=False, show_progress=False)
         self._delta_weights, self._delta_df, self._delta_mat = [], {}, None
 
+    def idf_at(self, df: int) -> float:
+        """The IDF of a term held by ``df`` of the indexed rows."""
+        idf_fn, _ = _scorers()
+        return float(idf_fn(int(df), max(self.n_base, 1)))
+
     # ---------------------------------------------------------------- updates
     def add_rows(self, row_terms: list[list[str]]) -> None:
         """Append rows (their ids continue from the current row count)."""

@@ -258,7 +258,7 @@ class IndexState(QuestionFeatures):
         if mask is not None and not mask.any():
             return None
         qt = QueryTerms(terms, synonyms, self.lexical.vocab, self.lexical.idf)
-        qt.mark_rare(w.rare_idf)
+        qt.mark_rare(self.lexical.idf_at(w.rare_df))
         expanded = sorted({t for g in qt.groups for t in g})
         dense_rows, dense_scores = np.empty(0, np.int64), np.empty(0, np.float32)
         if mode != "lexical":

@@ -73,8 +73,12 @@ def quantize_int8(fp32_path: Path, out_path: Path) -> Path:
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(str(fp32_path), str(out_path), per_channel=True, weight_type=QuantType.QInt8,
-                     extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+    from training.quiet import quiet_quantizer
+
+    with quiet_quantizer():
+        quantize_dynamic(str(fp32_path), str(out_path), per_channel=True,
+                         weight_type=QuantType.QInt8,
+                         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
     return Path(out_path)
 
 

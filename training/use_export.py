@@ -198,14 +198,17 @@ def quantize_int8(src: Path, dst: Path) -> list[str]:
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    from training.quiet import quiet_quantizer
+
     graph = onnx.load(str(src)).graph
     keep = [n.name for n in graph.node
             if n.op_type == "MatMul" and any(w in n.input for w in FP32_WEIGHTS)]
     if len(keep) != len(FP32_WEIGHTS):
         raise RuntimeError(f"expected MatMuls over {FP32_WEIGHTS} in {src}, found {keep}")
-    quantize_dynamic(str(src), str(dst), weight_type=QuantType[WEIGHT_TYPE], per_channel=True,
-                     op_types_to_quantize=["MatMul"], nodes_to_exclude=keep,
-                     extra_options={"MatMulConstBOnly": True})
+    with quiet_quantizer():
+        quantize_dynamic(str(src), str(dst), weight_type=QuantType[WEIGHT_TYPE], per_channel=True,
+                         op_types_to_quantize=["MatMul"], nodes_to_exclude=keep,
+                         extra_options={"MatMulConstBOnly": True})
     return keep
 
 
@@ -245,6 +248,7 @@ def quantize_int8_static(src: Path, dst: Path, texts: list[str]) -> list[str]:
 
     from index.embedders.base import length_batches
     from index.embedders.use import TOKEN_BUDGET, OnnxUse
+    from training.quiet import quiet_quantizer
 
     graph = onnx.load(str(src)).graph
     matmuls = {n.input[1]: n.name for n in graph.node if n.op_type == "MatMul"}
@@ -262,12 +266,13 @@ def quantize_int8_static(src: Path, dst: Path, texts: list[str]) -> list[str]:
         def get_next(self):
             return next(self._it, None)
 
-    quantize_static(str(src), str(dst), Feeds(), quant_format=QuantFormat.QDQ, per_channel=True,
-                    activation_type=QuantType.QUInt8, weight_type=QuantType[WEIGHT_TYPE],
-                    op_types_to_quantize=["MatMul"], calibrate_method=CalibrationMethod.MinMax,
-                    nodes_to_exclude=[n for w, n in matmuls.items()
-                                      if w not in STATIC_INT8_WEIGHTS],
-                    extra_options={"MatMulConstBOnly": True})
+    with quiet_quantizer():
+        quantize_static(str(src), str(dst), Feeds(), quant_format=QuantFormat.QDQ, per_channel=True,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType[WEIGHT_TYPE],
+                        op_types_to_quantize=["MatMul"], calibrate_method=CalibrationMethod.MinMax,
+                        nodes_to_exclude=[n for w, n in matmuls.items()
+                                          if w not in STATIC_INT8_WEIGHTS],
+                        extra_options={"MatMulConstBOnly": True})
     return list(STATIC_INT8_WEIGHTS)
 
 

@@ -103,6 +103,64 @@ def _consult_topic_order(rng, t):
     return _noise(rng, title), _noise(rng, detail)
 
 
+# Orders about a bus or metro line, written from the demo KB's transit entries:
+# without them the type head took 24路末班车几点 for a complaint and 地铁几点停运 for
+# a fault (the other consult orders ask about services and topics only).
+TRANSIT_SHARE = 0.06
+
+
+def _transit_consult_order(rng, e):
+    asked = rng.choice(e["sims"] + e["qry"])
+    title = rng.choice([asked, f"咨询{e['tags'][0]}{e['category'][-1]}", f"{e['tags'][0]}咨询"])
+    style = rng.random()
+    if style < 0.4:
+        detail = f"市民来电咨询：{asked}？联系电话：{_phone(rng)}。"
+    elif style < 0.7:
+        detail = f"您好，{rng.choice(SELF)}想问一下{asked}，在{APP}上没查到，麻烦告知，谢谢。"
+    else:
+        detail = f"喂？{rng.choice(FILLERS)}，我想问一下啊，就是{asked}，{rng.choice(FILLERS)}，麻烦你了"
+    return _noise(rng, title), _noise(rng, detail)
+
+
+# Complaints that name a line too, as many as the enquiries: otherwise a route
+# number itself reads as an enquiry (24路司机开车太猛了 went consult).
+_TRANSIT_COMPLAINTS = ["司机开车太猛，急刹车好几次，老人差点摔倒", "等了一个多小时都不来，站牌上的时间根本不准",
+                       "到站不停直接开走了，甩站好几次了", "司机态度恶劣，问个路就骂人", "车上太挤了，高峰期根本上不去",
+                       "司机边开车边玩手机，太危险了", "空调不开，车里闷得受不了", "老年卡刷不了，司机不让上车",
+                       "提前发车，末班车没到点就走了", "车上有人抽烟，司机也不管"]
+
+
+def _transit_complaint_order(rng, e):
+    what = rng.choice(_TRANSIT_COMPLAINTS)
+    line = e["tags"][0]
+    title = rng.choice([f"反映{line}服务问题", f"投诉{line}", f"{line}{what[:6]}"])
+    style = rng.random()
+    if style < 0.4:
+        detail = f"市民来电反映：{line}{what}，要求公交公司{rng.choice(_DEMANDS['complaint'])}。联系电话：{_phone(rng)}。"
+    else:
+        detail = (f"喂，你好，{rng.choice(FILLERS)}，我要投诉{line}，{what}，{rng.choice(_HISTORY)}"
+                  f"你们管不管啊，我电话{_phone(rng)}")
+    return _noise(rng, title), _noise(rng, detail)
+
+
+def transit_orders(seed: int, n: int) -> list[dict]:
+    """``n`` orders about bus and metro lines, each labelled with the line operator:
+    enquiries (timetables, routes, fares, station exits) and, as many, complaints
+    naming a line. A generator of its own, so the other orders stay as they were."""
+    from kb.demo.transit import bus_entries, metro_entries
+
+    rng = random.Random(f"{seed}:transit_orders")
+    entries = bus_entries() + metro_entries()
+    rows = []
+    for i in range(n):
+        e = rng.choice(entries)
+        typ = "consult" if i % 2 == 0 else "complaint"
+        title, detail = (_transit_consult_order if typ == "consult" else _transit_complaint_order)(rng, e)
+        rows.append({"title": title, "detail": detail, "type": typ,
+                     "department": DEPARTMENTS[e["depts"][0]].name})
+    return rows
+
+
 def _label(rng, depts):
     # Mostly the lead department; sometimes a co-responsible one, as real dispatch does.
     return DEPARTMENTS[depts[0] if len(depts) == 1 or rng.random() < 0.8 else rng.choice(depts[1:])].name
@@ -148,4 +206,4 @@ def generate_work_orders(services, seed: int = 0, n: int = 6600, min_per_dept: i
             else:
                 raise ValueError(f"department {dep.name!r} has no service or topic to write work orders from")
             rows.append({"title": title, "detail": detail, "type": typ, "department": dep.name})
-    return rows
+    return rows + transit_orders(seed, round(n * TRANSIT_SHARE))

@@ -108,3 +108,18 @@ def test_dictionary_files_load_in_tokenizer():
         assert word in tok.cut(f"我想问{word}怎么办"), word
     assert "社会保险" in tok.expand(["社保"])
     assert "那个" not in tok.terms("喂你好，那个就是我想问一下公积金")
+
+
+def test_transit_orders_come_after_the_others_and_leave_them_unchanged(monkeypatch):
+    import kb.demo.work_orders as wo
+
+    services = list(SERVICES)
+    with_transit = generate_work_orders(services, seed=0, n=400, min_per_dept=3)
+    monkeypatch.setattr(wo, "TRANSIT_SHARE", 0.0)
+    without = generate_work_orders(services, seed=0, n=400, min_per_dept=3)
+    extra = with_transit[len(without):]
+    assert with_transit[:len(without)] == without and len(extra) == round(400 * 0.06)
+    operators = {DEPARTMENTS["gjjt"].name, DEPARTMENTS["dtjt"].name}
+    assert {r["department"] for r in extra} <= operators
+    assert collections.Counter(r["type"] for r in extra) == {"consult": 12, "complaint": 12}
+    assert any("路" in r["title"] + r["detail"] for r in extra if r["type"] == "complaint")

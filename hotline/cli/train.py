@@ -126,15 +126,16 @@ def run_encoder(args, settings) -> int:
                       "selected_in": str(path)}, ensure_ascii=False, indent=2))
     if warning:
         print(f"warning: {warning}")
-    from foundation.artifacts import resolve_current
+    from foundation.artifacts import read_manifest, resolve_current
+    from foundation.errors import ArtifactError
 
     current = resolve_current(settings.index_root)
     if current is not None:
         from hotline.cli.index import build
 
         try:
-            built_with = json.loads((current / "manifest.json").read_text(encoding="utf-8")).get("embedder")
-        except (OSError, ValueError):
+            built_with = read_manifest(current).get("embedder")
+        except (ArtifactError, OSError):
             built_with = None
         if built_with != serve or serve == NAME:   # a new fine-tuned model: new vectors
             print(f"rebuilding the search index with {serve} (the current one was built with "

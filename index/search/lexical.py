@@ -51,6 +51,7 @@ class LexicalIndex:
         self._delta_weights: list[dict[int, float]] = []
         self._delta_df: dict[int, int] = {}
         self._delta_mat = None
+        self._idf_at: dict[tuple[int, int], float] = {}   # (df, n_base) -> IDF
 
     # ---------------------------------------------------------------- build
     def fit(self, row_terms: list[list[str]]) -> "LexicalIndex":
@@ -80,9 +81,14 @@ class LexicalIndex:
         self._delta_weights, self._delta_df, self._delta_mat = [], {}, None
 
     def idf_at(self, df: int) -> float:
-        """The IDF of a term held by ``df`` of the indexed rows."""
-        idf_fn, _ = _scorers()
-        return float(idf_fn(int(df), max(self.n_base, 1)))
+        """The IDF of a term held by ``df`` of the indexed rows (asked once per
+        search: remembered per row count)."""
+        key = (int(df), self.n_base)
+        got = self._idf_at.get(key)
+        if got is None:
+            idf_fn, _ = _scorers()
+            got = self._idf_at[key] = float(idf_fn(key[0], max(self.n_base, 1)))
+        return got
 
     # ---------------------------------------------------------------- updates
     def add_rows(self, row_terms: list[list[str]]) -> None:

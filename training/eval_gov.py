@@ -109,6 +109,7 @@ def run(settings, out: Path) -> dict:
     types = g.type_rows(settings, "train", with_typed_dev=False)   # typed_dev stays a test set
     devs = {
         "gov_dev": [r for r in g.labelled_messages(settings, "dev") if r["clarity"] == "clear"],
+        "gov_eval": [r for r in g.eval_messages(settings) if r["clarity"] == "clear"],
         "typed_dev": [r for r in g.typed_dev(settings) if r["clarity"] == "clear"],
         "phone_dev": g.phone_calls("dev"),
     }
@@ -122,7 +123,7 @@ def run(settings, out: Path) -> dict:
     today = out / "today"
     train_head("type", gov / "typed_dev.csv", today, ["title", "detail"], "type",
                unlabeled=unlabeled_pool(settings), progress=True,
-               exclude_texts=_texts(devs["gov_dev"]),
+               exclude_texts=_texts(devs["gov_dev"] + devs["gov_eval"]),
                target_precision=settings.target_precision)
     train_seconds = round(time.perf_counter() - t0, 1)
 
@@ -178,8 +179,10 @@ def markdown(report: dict) -> str:
     d = report["department"]
     lines.append(row(f"department ({d['n']}) recipe", d["recipe"]))
     lines.append(row("department baseline TF-IDF+SVC", d["baseline_tfidf_svc"]))
-    for name in ("gov_dev", "typed_dev", "phone_dev"):
-        r = report[name]
+    for name in ("gov_dev", "gov_eval", "typed_dev", "phone_dev"):
+        r = report.get(name)
+        if r is None:     # a report written before the set existed
+            continue
         for model in ("recipe", "recipe_ngram_head_only", "today_recipe", "baseline_tfidf_svc"):
             if model in r:
                 lines.append(row(f"{name} ({r['n']}) {model}", r[model]))

@@ -72,11 +72,14 @@ class ClassifierBundle:
     def __init__(self, heads: dict, cases: CaseIndex | None = None,
                  departments: list[dict] | None = None, identity: str = "",
                  cold_start: ColdStartRouter | None = None,
-                 trained_departments: list[dict] | None = None):
+                 trained_departments: list[dict] | None = None,
+                 review_labels: dict | None = None):
         """``departments``: the list in force; ``trained_departments``: the list
         the department head was trained with, when it differs (see
-        ``classifier.list_updates``)."""
+        ``classifier.list_updates``). ``review_labels``: per head, labels it learned
+        but never answers (:meth:`_answerable`)."""
         self.heads = heads
+        self.review_labels = {k: tuple(v) for k, v in (review_labels or {}).items() if v}
         self.cases = cases
         self.departments = {d["name"]: d for d in (departments or [])}
         self.identity = identity
@@ -95,7 +98,10 @@ class ClassifierBundle:
 
     @property
     def type_labels(self) -> list[str]:
-        return list(self.heads["type"].labels_) if "type" in self.heads else []
+        if "type" not in self.heads:
+            return []
+        hidden = self.review_labels.get("type", ())
+        return [l for l in self.heads["type"].labels_ if l not in hidden]
 
     @property
     def department_labels(self) -> list[str]:
@@ -114,7 +120,8 @@ class ClassifierBundle:
         if type_head and "type" in self.heads:
             h = self.heads["type"]
             p = h.predict_proba(prep)
-            out["type"] = (h.labels_, p, h.needs_review(p))
+            out["type"], out["type_notes"] = self._answerable("type", h.labels_, p,
+                                                              h.needs_review(p))
         if "department" in self.heads:
             h = self.heads["department"]
             p = h.predict_proba(prep)
@@ -128,6 +135,23 @@ class ClassifierBundle:
             p = self.cold_start.predict_proba(prep)
             out["department"] = (self.cold_start.labels_, p, self.cold_start.needs_review(p))
         return out
+
+    def _answerable(self, name: str, labels: list, p: np.ndarray, review: np.ndarray):
+        """A head may learn labels it never answers (``review_labels`` in its manifest:
+        the gov type head's ``other``, proposals and thanks, which are none of the
+        request types). A text most like one of them goes to review with the reason
+        ``<head>:<label>``; the answer is the likeliest of the other labels, their
+        probabilities renormalised over them. Returns ((labels, p, review), notes)."""
+        hidden = [i for i, label in enumerate(labels) if label in self.review_labels.get(name, ())]
+        if not hidden:
+            return (labels, p, review), None
+        keep = [i for i in range(len(labels)) if i not in hidden]
+        top = p.argmax(axis=1)
+        diverted = np.isin(top, hidden)
+        notes = [f"{name}:{labels[t]}" if d else None for t, d in zip(top.tolist(), diverted)]
+        q = p[:, keep]
+        q = q / np.maximum(q.sum(axis=1, keepdims=True), 1e-12)
+        return ([labels[i] for i in keep], q, review | diverted), notes
 
     def predict_batch(self, texts: list[str]) -> list[Prediction]:
         """Vectorised: both heads over all texts at once, no evidence."""
@@ -239,6 +263,7 @@ class ClassifierBundle:
         t_labels, t_p, t_rev = scores.get("type", (None, None, np.full(n, self.cold_start is None)))
         d_labels, d_p, d_rev = scores.get("department", (None, None, np.ones(n, bool)))
         notes = scores.get("department_notes") or [None] * n
+        type_notes = scores.get("type_notes") or [None] * n
         preds = []
         for i in range(n):
             reasons = []
@@ -248,7 +273,9 @@ class ClassifierBundle:
                 tprobs = {l: round(float(v), 4) for l, v in zip(t_labels, t_p[i])}
             else:
                 ttype, tconf, tprobs = None, 0.0, {}
-            if t_rev[i]:
+            if type_notes[i]:
+                reasons.append(type_notes[i])   # most like a label the head never answers
+            elif t_rev[i]:
                 reasons.append("type")
             if d_p is not None:
                 order = np.argsort(-d_p[i])[:3]
@@ -335,13 +362,14 @@ def load_bundle(model_dir, taxonomy=None, settings=None) -> ClassifierBundle:
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
         raise ModelNotTrained(f"model directory {model_dir} does not exist")
-    heads, ident = {}, []
+    heads, ident, review_labels = {}, [], {}
     for name in HEADS:
         d = model_dir / name
         if not d.is_dir():
             continue
         m = read_manifest(d, HEAD_KIND, HEAD_FORMAT)
         heads[name] = TextHead.load(d)
+        review_labels[name] = m.get("review_labels") or []
         if is_blended(d):
             heads[name] = _load_blend(d, heads[name], settings)
         ident.append(f"{name}:{m.get('data_hash', '?')}")
@@ -367,7 +395,8 @@ def load_bundle(model_dir, taxonomy=None, settings=None) -> ClassifierBundle:
     elif "type" in heads:
         cases = CaseIndex.load(model_dir / "type")
     return ClassifierBundle(heads, cases, departments, identity=" ".join(ident),
-                            cold_start=cold_start, trained_departments=trained)
+                            cold_start=cold_start, trained_departments=trained,
+                            review_labels=review_labels)
 
 
 def _load_blend(directory: Path, text_head: TextHead, settings) -> BlendedHead:

@@ -47,16 +47,33 @@ def _scored(bundle, rows, label: str, head: str) -> dict:
     h = bundle.heads[head]
     from classifier.features import TextFeatures
 
-    probs = h.predict_proba(TextFeatures(_texts(rows)))
-    keep = [l in h.labels_ for l in y]
-    out = _metrics(y, pred, labels, probs[keep], [h.labels_.index(v) for v, k in zip(y, keep) if k],
+    raw = h.predict_proba(TextFeatures(_texts(rows)))
+    # The probabilities served: over the labels the bundle answers (a review-only
+    # label such as the type head's `other` is left out and the rest renormalised).
+    answered = bundle.type_labels if head == "type" else list(h.labels_)
+    probs = raw[:, [h.labels_.index(l) for l in answered]]
+    probs = probs / probs.sum(axis=1, keepdims=True)
+    keep = [l in answered for l in y]
+    out = _metrics(y, pred, labels, probs[keep], [answered.index(v) for v, k in zip(y, keep) if k],
                    review=np.array([c[4] for c in cols]))
-    own = h.needs_review(probs)
+    own = h.needs_review(raw)
     out["head_coverage"] = round(float((~own).mean()), 4)
     auto = ~own
     out["head_precision_automatic"] = (round(float((np.asarray(y)[auto] == np.asarray(pred)[auto])
                                                    .mean()), 4) if auto.any() else None)
     return out
+
+
+def _proposals(bundle, rows) -> dict:
+    """Rows labelled ``other`` (proposals, thanks): none of the request types, so the
+    right outcome is a type review; an automatic ``fault`` would send a repair crew.
+    Counts the type's own review reasons (``type``, ``type:other``), not the
+    department's, so bundles with and without a department head compare."""
+    preds = bundle.predict_batch(_texts(rows))
+    review = np.array([any(r.startswith("type") for r in p.review_reasons) for p in preds])
+    fault = np.array([p.type == "fault" for p in preds])
+    return {"n": len(rows), "type_review_share": round(float(review.mean()), 4),
+            "automatic_fault_share": round(float((fault & ~review).mean()), 4)}
 
 
 def _titles_of(rows) -> set[str]:
@@ -98,7 +115,7 @@ def department_cv(settings, folds: int = 5) -> dict:
 def run(settings, out: Path) -> dict:
     from classifier import load_bundle
     from training import gov_data as g
-    from training.train_classifier import ENCODER, REQUEST_TYPES, train_head
+    from training.train_classifier import ENCODER, REQUEST_TYPES, REVIEW_LABELS, train_head
     from training.weak_labels import unlabeled_pool
 
     gov = g.gov_dir(settings)
@@ -119,7 +136,7 @@ def run(settings, out: Path) -> dict:
                extra_rows=dept.rows, sources=dept.sources, **common)
     m_type = train_head("type", None, recipe, ["title", "detail"], "type", extra_rows=types.rows,
                         encoder=ENCODER, settings=settings, sources=types.sources,
-                        labels=REQUEST_TYPES, **common)
+                        labels=REQUEST_TYPES, review_labels=REVIEW_LABELS, **common)
     today = out / "today"
     train_head("type", gov / "typed_dev.csv", today, ["title", "detail"], "type",
                unlabeled=unlabeled_pool(settings), progress=True,
@@ -148,6 +165,7 @@ def run(settings, out: Path) -> dict:
     ngram_only = type(bundle)({"type": blend.text_head})
     tr_texts = [t.replace("\n", " ") for t in _texts(types.rows)]
     for name, rows in devs.items():
+        proposals = [r for r in rows if r["type"] not in THREE]
         rows = [r for r in rows if r["type"] in THREE]
         y = [r["type"] for r in rows]
         entry = {"n": len(rows), "recipe": _scored(bundle, rows, "type", "type"),
@@ -157,6 +175,9 @@ def run(settings, out: Path) -> dict:
                                   [t.replace("\n", " ") for t in _texts(rows)]), THREE)}
         if name != "typed_dev":   # today's recipe trained on typed_dev
             entry["today_recipe"] = _scored(today_bundle, rows, "type", "type")
+        if proposals:
+            entry["other_rows"] = {"recipe": _proposals(bundle, proposals),
+                                   "today_recipe": _proposals(today_bundle, proposals)}
         report[name] = entry
     (out / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=2),
                                      encoding="utf-8")
@@ -186,4 +207,14 @@ def markdown(report: dict) -> str:
         for model in ("recipe", "recipe_ngram_head_only", "today_recipe", "baseline_tfidf_svc"):
             if model in r:
                 lines.append(row(f"{name} ({r['n']}) {model}", r[model]))
+    others = [(name, report[name]["other_rows"]) for name in ("gov_dev", "gov_eval", "typed_dev")
+              if "other_rows" in report.get(name, {})]
+    if others:
+        lines += ["", "Rows labelled `other` (proposals, thanks): type sent to review / filed "
+                  "as fault automatically", "", "| set | n | recipe | today's recipe |",
+                  "|---|---|---|---|"]
+        for name, o in others:
+            cells = [f"{o[m]['type_review_share']} / {o[m]['automatic_fault_share']}"
+                     for m in ("recipe", "today_recipe")]
+            lines.append(f"| {name} | {o['recipe']['n']} | {cells[0]} | {cells[1]} |")
     return "\n".join(lines) + "\n"

@@ -32,6 +32,8 @@ log = logging.getLogger("hotline.train")
 MIN_ROWS = 10
 CASE_LABEL_COLS = ("type", "department")
 TYPE_RARE_SHARE = 0.075
+# The fewest rows a review-only label keeps (prepare_rows): enough for every CV fold.
+MIN_REVIEW_LABEL_ROWS = 30
 # Ambiguous labelled rows (two types defensible, docs/labelling.md) count half.
 AMBIGUOUS_WEIGHT = 0.5
 # Equal weights for the n-gram and encoder heads: fixed a priori, not tuned on
@@ -40,6 +42,12 @@ BLEND_WEIGHT = 0.5
 # The request types a hotline routes by; proposals and thanks (``other`` in the
 # labelled data) are learnt as their second label when they have one.
 REQUEST_TYPES = ("consult", "complaint", "fault")
+# Labels the gov type head learns but never answers: a text most like one of them
+# (a proposal, thanks, an opinion: labelling.md's `other`) goes to a person instead of
+# being filed as the nearest request type. Learning `other` sent 86 % of held-out
+# proposals to review (0.6 % before, a quarter of them auto-filed as faults) and moved no
+# request-type macro-F1 down (docs/classifier.md, session 14).
+REVIEW_LABELS = ("other",)
 # The sentence encoder the gov recipe's type head blends (classifier/encoder_head.py).
 ENCODER = "static"
 
@@ -62,10 +70,13 @@ def join_text(row: dict, text_cols: list[str]) -> str:
 
 def prepare_rows(rows: list[dict], text_cols: list[str], label_col: str,
                  min_class_count: int = 0, alt_col: str = "alt",
-                 keep_labels: tuple[str, ...] | None = None) -> tuple[list[dict], dict]:
+                 keep_labels: tuple[str, ...] | None = None,
+                 review_labels: tuple[str, ...] = ()) -> tuple[list[dict], dict]:
     """Clean, de-duplicate and resolve rare labels (and, given ``keep_labels``, every
-    label outside them: relabelled from the ``alt`` column or dropped); returns
-    rows and a report."""
+    label outside them and ``review_labels``: relabelled from the ``alt`` column or
+    dropped); returns rows and a report. ``review_labels`` are kept down to
+    ``MIN_REVIEW_LABEL_ROWS`` rows: the share rule would drop them silently as the
+    other classes grow, and they only ever send texts to review."""
     from index.text import normalize
 
     if not rows:
@@ -94,8 +105,11 @@ def prepare_rows(rows: list[dict], text_cols: list[str], label_col: str,
         text, label, r = items[0]
         out.append({"text": text, "label": label, "row": r})
     counts = Counter(o["label"] for o in out)
+    keep = None if keep_labels is None else (*keep_labels, *review_labels)
     rare = {l for l, c in counts.items()
-            if c < min_class_count or (keep_labels is not None and l not in keep_labels)}
+            if c < (min(MIN_REVIEW_LABEL_ROWS, min_class_count) if l in review_labels
+                     else min_class_count)
+            or (keep is not None and l not in keep)}
     if rare:
         kept = []
         for o in out:
@@ -146,7 +160,8 @@ def train_head(head_name: str, data: Path, out: Path, text_cols: list[str], labe
                progress: bool = True, unlabeled: Path | None = None,
                exclude_texts: list[str] | None = None, encoder: str | None = None,
                settings=None, sources: list[dict] | None = None,
-               labels: tuple[str, ...] | None = None, **overrides) -> dict:
+               labels: tuple[str, ...] | None = None, review_labels: tuple[str, ...] = (),
+               **overrides) -> dict:
     """Train ``head_name`` on ``data`` into ``out/<head_name>/``; returns the manifest.
 
     ``unlabeled``: a CSV of unlabelled messages with the same text columns; the
@@ -156,7 +171,9 @@ def train_head(head_name: str, data: Path, out: Path, text_cols: list[str], labe
     blend of the n-gram head and a head over that encoder's sentence vectors
     (classifier/encoder_head.py). Rows with ``clarity=ambiguous`` weigh
     ``AMBIGUOUS_WEIGHT``. ``sources``: the data sources for the manifest.
-    ``labels``: the classes to learn (others relabelled from ``alt`` or dropped)."""
+    ``labels``: the classes to learn (others relabelled from ``alt`` or dropped).
+    ``review_labels``: classes learned beside ``labels`` but never answered: the bundle
+    sends a text most like one of them to review (recorded in the manifest)."""
     t0 = time.perf_counter()
     out = Path(out)
     rows = (read_rows(data) if data is not None else []) + list(extra_rows or [])
@@ -167,7 +184,7 @@ def train_head(head_name: str, data: Path, out: Path, text_cols: list[str], labe
         # (a CV fold, a 300-row split: fault 26 rows) keeps its real classes.
         min_class_count = max(5, int(TYPE_RARE_SHARE * len(rows))) if head_name == "type" else 5
     items, report = prepare_rows(rows, text_cols, label_col, min_class_count,
-                                 keep_labels=labels)
+                                 keep_labels=labels, review_labels=review_labels)
     texts = [o["text"] for o in items]
     labels = [o["label"] for o in items]
     recipe = {**RECIPES.get(head_name, RECIPES["department"]), **overrides}
@@ -228,6 +245,7 @@ def train_head(head_name: str, data: Path, out: Path, text_cols: list[str], labe
             tmp, HEAD_KIND, HEAD_FORMAT, head=head_name, data_hash=dhash,
             data_file=str(data) if data is not None else None, text_cols=text_cols, label_col=label_col,
             labels=head.labels_, n_rows=len(items), cleaning=report, weak_labels=weak_report,
+            review_labels=[l for l in review_labels if l in head.labels_],
             params=served.params(), temperature=served.temperature_,
             thresholds=served.thresholds_, target_precision=target_precision, metrics=metrics,
             encoder={"embedder": encoder, "identity": encoder_identity} if encoder else None,
@@ -317,7 +335,8 @@ def train_gov(settings, out: Path, progress: bool = True) -> dict:
         "type": train_head("type", None, out, ["title", "detail"], "type",
                            target_precision=settings.target_precision, extra_rows=types.rows,
                            progress=progress, encoder=ENCODER, settings=settings,
-                           sources=types.sources, labels=REQUEST_TYPES),
+                           sources=types.sources, labels=REQUEST_TYPES,
+                           review_labels=REVIEW_LABELS),
     }
     write_bundle_manifest(out, recipe="gov")
     return manifests

@@ -60,6 +60,13 @@
     if (reasons.includes("type")) {
       parts.push(type.label ? "诉求类型把握度仅 " + pct(type.confidence) : "诉求类型未能判断");
     }
+    // "type:other": most like a label the type head learned but never answers
+    // (proposals, thanks); the type shown is only the nearest request type.
+    reasons.filter((r) => r.startsWith("type:")).forEach((r) => {
+      const like = r === "type:other" ? "建议、感谢或意见" : typeName(r.slice(5));
+      parts.push("内容更像" + like + "，不是咨询、投诉或报修，「" + typeName(type.label)
+        + "」只是最接近的类型");
+    });
     return (parts.length ? parts.join("；") : "系统把握不足") + "，请核对后再派单。";
   }
 

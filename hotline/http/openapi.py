@@ -132,7 +132,10 @@ def response_schemas() -> dict[str, dict]:
         "departments": _departments_schema(),
         "needs_review": {"type": "boolean"},
         "review_reasons": {"type": "array", "items": S,
-                           "description": "which heads fell in the review zone (type, department)"},
+                           "description": "why a person should check: the heads in the review zone "
+                                          "(type, department), type:<label> when the text is most "
+                                          "like a label the type head never answers (type:other: "
+                                          "a proposal or thanks), list_update, no_content"},
         "urgency": obj(["level", "reasons", "suppressed"], {
             "level": {"type": "string", "enum": ["紧急", "较急", "一般"]},
             "reasons": {"type": "array", "items": reason,

@@ -184,7 +184,7 @@ class ClassifierBundle:
         if "department" in scores:
             labels, p, rev = scores["department"]
             quoted = [json.dumps(label, ensure_ascii=False) for label in labels]
-            order = np.argsort(-p, axis=1)[:, :3]
+            order = _ranked(p)[:, :3]
             probs = np.take_along_axis(p, order, axis=1).tolist()
             order = order.tolist()
             depts = [labels[o[0]] for o in order]
@@ -278,7 +278,7 @@ class ClassifierBundle:
             elif t_rev[i]:
                 reasons.append("type")
             if d_p is not None:
-                order = np.argsort(-d_p[i])[:3]
+                order = _ranked(d_p[i:i + 1])[0, :3]
                 top3 = [{"label": d_labels[j], "prob": round(float(d_p[i, j]), 4)} for j in order]
                 dept, dconf = d_labels[order[0]], float(d_p[i, order[0]])
             else:
@@ -326,6 +326,15 @@ class ClassifierBundle:
                 "keywords": matched_keywords(prep.full[i], info) if info else [],
                 "cues": matched_cues(prep.full[i]),
             }
+
+
+def _ranked(p: np.ndarray) -> np.ndarray:
+    """Label indices per row, likeliest first, ranked on the probabilities as shown
+    (4 decimals) with ties in label order. On the raw floats, labels that all show
+    0.0 were ordered by noise in the last bits, which changes with the batch a text
+    is scored in: a resumed batch run wrote a top 3 in another order than an
+    uninterrupted one."""
+    return np.argsort(-np.round(p, 4), axis=1, kind="stable")
 
 
 def _no_content(texts: list[str]) -> list[int]:

@@ -107,6 +107,33 @@ def kb_home(tmp_path, kb_target):
     return tmp_path
 
 
+def copy_home(src: Path, dst: Path, leave_out: tuple[str, ...] = ()) -> Path:
+    """Copy a home that session-scoped apps may be writing to (their engines' follower
+    threads open its SQLite files): every file as is, except each SQLite database,
+    copied with SQLite's backup API (a consistent snapshot), and its ``-journal``,
+    ``-wal`` and ``-shm`` companions, which come and go under a plain copy
+    (shutil.copytree then fails: "No such file or directory: ...-journal").
+    ``leave_out``: names not copied at all (e.g. ``("index",)``)."""
+    import shutil
+    import sqlite3
+
+    transient = ("-journal", "-wal", "-shm")
+
+    def skip(directory, names):
+        return [n for n in names
+                if n.endswith(transient) or n.endswith(".sqlite3") or n in leave_out]
+
+    shutil.copytree(src, dst, ignore=skip)
+    for db in Path(src).rglob("*.sqlite3"):
+        target = Path(dst) / db.relative_to(src)
+        if not target.parent.is_dir():    # under a left-out directory
+            continue
+        with contextlib.closing(sqlite3.connect(db)) as a, \
+                contextlib.closing(sqlite3.connect(target)) as b:
+            a.backup(b)
+    return Path(dst)
+
+
 def make_settings(home, **overrides) -> Settings:
     values = {"home": home, "api_keys": API_KEYS, "rate_limit_per_minute": 100_000, **overrides}
     return Settings.load(overrides=values, env={})
@@ -212,15 +239,12 @@ def served_home(search_home, tmp_path_factory):
     """search_home + taxonomy + demo-format work orders + a classifier model
     trained through ``training.prepare`` (the path ``hotline serve`` uses).
     Skips while the classifier area has not landed its training entry point."""
-    import shutil
-
     from training.prepare import ensure_models
 
     if "skip" in _served:
         pytest.skip(_served["skip"])
     if "home" not in _served:
-        home = tmp_path_factory.mktemp("served_home") / "home"
-        shutil.copytree(search_home, home)
+        home = copy_home(search_home, tmp_path_factory.mktemp("served_home") / "home")
         settings = make_settings(home)
         write_training_data(settings)
         try:

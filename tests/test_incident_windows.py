@@ -106,14 +106,13 @@ def test_analyze_uses_the_home_window(served_home, tmp_path, toml, links):
     outage's calls came 31 and 30 h ago; this one links under the fitted 48 h and
     not under the home's 24 h."""
     import datetime as dt
-    import shutil
     import time
 
     from server import create_app
-    from tests.conftest import auth, make_settings
+    from tests.conftest import auth, copy_home, make_settings
 
     home = tmp_path / "home"
-    shutil.copytree(served_home, home)
+    copy_home(served_home, home)
     (home / "hotline.toml").write_text(toml, encoding="utf-8")
     client = create_app(make_settings(home)).test_client()
     for text, ago in ((FIRST, 31), (SECOND, 30)):

@@ -62,9 +62,9 @@ def service(settings):
 @pytest.fixture
 def own_settings(home, tmp_path):
     """A copy of the module's home for a test that writes to the KB or the index."""
-    import shutil
+    from tests.conftest import copy_home
 
-    shutil.copytree(home, tmp_path / "home")
+    copy_home(home, tmp_path / "home")
     return Settings.load(overrides={"home": tmp_path / "home"}, env={})
 
 

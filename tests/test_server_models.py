@@ -73,10 +73,10 @@ def test_other_workers_follow_a_newly_published_model(served_home, tmp_path):
     from hotline.runtime import Engine
     from foundation.artifacts import point_current, resolve_current
     from server import create_app
-    from tests.conftest import make_settings
+    from tests.conftest import copy_home, make_settings
 
     home = tmp_path / "home"
-    shutil.copytree(served_home, home)
+    copy_home(served_home, home)
     settings = make_settings(home)
     engine = Engine(settings, follow_seconds=0.2)
     client = create_app(settings, engine=engine).test_client()

@@ -126,10 +126,9 @@ def test_reload_swaps_while_requests_run(app):
 
 
 def _copy_home(src, dst, with_index=True):
-    import shutil
+    from tests.conftest import copy_home
 
-    shutil.copytree(src, dst, ignore=None if with_index else shutil.ignore_patterns("index"))
-    return dst
+    return copy_home(src, dst, leave_out=() if with_index else ("index",))
 
 
 def test_failed_reload_keeps_serving_the_old_index(search_home, tmp_path):

@@ -150,7 +150,8 @@ class ClassifierBundle:
         diverted = np.isin(top, hidden)
         notes = [f"{name}:{labels[t]}" if d else None for t, d in zip(top.tolist(), diverted)]
         q = p[:, keep]
-        q = q / np.maximum(q.sum(axis=1, keepdims=True), 1e-12)
+        total = q.sum(axis=1, keepdims=True)   # ~1e-89 where the hidden label is sure
+        q = np.divide(q, total, out=np.full_like(q, 1.0 / q.shape[1]), where=total > 0)
         return ([labels[i] for i in keep], q, review | diverted), notes
 
     def predict_batch(self, texts: list[str]) -> list[Prediction]:

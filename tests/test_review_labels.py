@@ -99,3 +99,36 @@ def test_a_review_label_survives_the_share_rule_down_to_a_floor():
     items, report = prepare_rows(rows(MIN_REVIEW_LABEL_ROWS - 1), ["t"], "type", 60,
                                  keep_labels=keep, review_labels=("other",))
     assert report["rare_labels"] == ["other"] and not any(o["label"] == "other" for o in items)
+
+
+def test_the_served_demo_model_sends_proposals_and_thanks_to_review(served_home):
+    """The demo type head (training.prepare -> train_demo) learns the project's written
+    proposals and thanks (kb/demo/proposals.py) as the review-only label."""
+    from classifier import load_bundle
+    from foundation.artifacts import resolve_current
+    from tests.conftest import make_settings
+
+    settings = make_settings(served_home)
+    bundle = load_bundle(resolve_current(settings.models_root), settings=settings)
+    assert bundle.review_labels == {"type": ("other",)}
+    preds = bundle.predict(["建议在我们小区门口增设一个公交站，方便老人出行",
+                            "感谢城管局的工作人员，上次反映的问题第二天就解决了，给他们点赞",
+                            "小区门口的路灯坏了一个星期了，晚上一片漆黑，请尽快派人维修"])
+    assert "type:other" in preds[0].review_reasons and "type:other" in preds[1].review_reasons
+    assert "type:other" not in preds[2].review_reasons
+
+
+def test_the_answered_probabilities_are_renormalised_even_when_tiny():
+    """A head sure of the hidden label leaves ~1e-89 to the others: still a
+    distribution over the answered labels (it once showed 4e-89 as the confidence)."""
+    from classifier.bundle import ClassifierBundle
+
+    bundle = ClassifierBundle.__new__(ClassifierBundle)
+    bundle.review_labels = {"type": ("other",)}
+    p = np.array([[1e-89, 3e-89, 1.0], [0.0, 0.0, 1.0], [0.6, 0.3, 0.1]])
+    (labels, q, review), notes = bundle._answerable("type", ["consult", "fault", "other"], p,
+                                                    np.zeros(3, bool))
+    assert labels == ["consult", "fault"]
+    assert np.allclose(q, [[0.25, 0.75], [0.5, 0.5], [2 / 3, 1 / 3]])
+    assert review.tolist() == [True, True, False]
+    assert notes == ["type:other", "type:other", None]

@@ -48,6 +48,9 @@ REQUEST_TYPES = ("consult", "complaint", "fault")
 # proposals to review (0.6 % before, a quarter of them auto-filed as faults) and moved no
 # request-type macro-F1 down (docs/classifier.md, session 14).
 REVIEW_LABELS = ("other",)
+# Proposals and thanks the demo type head learns beside the demo work orders
+# (kb/demo/proposals.py), as a share of the orders (at least MIN_REVIEW_LABEL_ROWS).
+DEMO_PROPOSAL_SHARE = 0.06
 # The sentence encoder the gov recipe's type head blends (classifier/encoder_head.py).
 ENCODER = "static"
 
@@ -182,7 +185,9 @@ def train_head(head_name: str, data: Path, out: Path, text_cols: list[str], labe
         # honestly, and on typed_dev's 400 rows one under 30 (7.5 %) gave noise
         # (docs/classifier.md). A share, not a count, so a smaller training set
         # (a CV fold, a 300-row split: fault 26 rows) keeps its real classes.
-        min_class_count = max(5, int(TYPE_RARE_SHARE * len(rows))) if head_name == "type" else 5
+        # Review-only rows do not count: they would raise the bar for the real classes.
+        answered = sum((r.get(label_col) or "").strip() not in review_labels for r in rows)
+        min_class_count = max(5, int(TYPE_RARE_SHARE * answered)) if head_name == "type" else 5
     items, report = prepare_rows(rows, text_cols, label_col, min_class_count,
                                  keep_labels=labels, review_labels=review_labels)
     texts = [o["text"] for o in items]
@@ -302,6 +307,7 @@ def train_demo(settings, include_feedback: bool = False, progress: bool = False)
     """Both heads on the demo work orders into a new version under
     ``settings.models_root``, then make it current."""
     from classifier.registry import new_version_dir, promote
+    from kb.demo.proposals import proposal_orders
 
     data = settings.demo_dir / "work_orders.csv"
     if not data.is_file():
@@ -309,11 +315,16 @@ def train_demo(settings, include_feedback: bool = False, progress: bool = False)
     taxonomy = settings.demo_dir / "departments.json"
     out = new_version_dir(settings.models_root)
     for head in ("department", "type"):
-        extra = feedback_rows(settings, head) if include_feedback else None
+        extra = feedback_rows(settings, head) if include_feedback else []
+        review = {}
+        if head == "type":   # proposals and thanks: learned, never answered
+            n = max(MIN_REVIEW_LABEL_ROWS, round(DEMO_PROPOSAL_SHARE * len(read_rows(data))))
+            extra = list(extra) + proposal_orders(seed=0, n=n)
+            review = {"labels": REQUEST_TYPES, "review_labels": REVIEW_LABELS}
         train_head(head, data, out, ["title", "detail"], head,
                    target_precision=settings.target_precision,
                    taxonomy=taxonomy if taxonomy.is_file() else None,
-                   extra_rows=extra, progress=progress)
+                   extra_rows=extra, progress=progress, **review)
     promote(settings.models_root, out.name)
     return out
 

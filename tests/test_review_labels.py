@@ -132,3 +132,28 @@ def test_the_answered_probabilities_are_renormalised_even_when_tiny():
     assert np.allclose(q, [[0.25, 0.75], [0.5, 0.5], [2 / 3, 1 / 3]])
     assert review.tolist() == [True, True, False]
     assert notes == ["type:other", "type:other", None]
+
+
+def test_train_cli_takes_review_labels_and_refuses_an_unknown_one(tmp_path, capsys):
+    import csv
+    import json
+
+    from hotline.cli.main import main
+    from training import gov_data
+
+    rows = [r for r in gov_data.phone_calls() if r["split"] == "train"][::4] + proposals(PLACES)
+    data = tmp_path / "orders.csv"
+    with open(data, "w", encoding="utf-8", newline="") as fh:
+        w = csv.DictWriter(fh, ["title", "detail", "type"], extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+    base = ["--home", str(tmp_path / "home"), "train", "--head", "type", "--data", str(data),
+            "--out", str(tmp_path / "model")]
+    assert main(base + ["--review-labels", "other"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["review_labels"] == ["other"] and "other" in printed["labels"]
+    manifest = json.loads((tmp_path / "model" / "type" / "manifest.json").read_text("utf-8"))
+    assert manifest["review_labels"] == ["other"]
+    assert main(base + ["--review-labels", "suggestion"]) != 0
+    err = capsys.readouterr()
+    assert "suggestion" in err.out + err.err and "complaint" in err.out + err.err

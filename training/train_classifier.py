@@ -180,6 +180,11 @@ def train_head(head_name: str, data: Path, out: Path, text_cols: list[str], labe
     t0 = time.perf_counter()
     out = Path(out)
     rows = (read_rows(data) if data is not None else []) + list(extra_rows or [])
+    given = {(r.get(label_col) or "").strip() for r in rows}
+    absent = [label for label in review_labels if label not in given]
+    if absent:
+        raise BadTrainingData(f"review label(s) {absent} name no row's {label_col!r}; "
+                              f"the labels are {sorted(given - {''})}")
     if min_class_count is None:
         # A class with fewer rows than folds cannot be calibrated or thresholded
         # honestly, and on typed_dev's 400 rows one under 30 (7.5 %) gave noise

@@ -19,6 +19,11 @@ def register(sub) -> None:
     p.add_argument("--min-class-count", type=int,
                    help="labels with fewer rows are relabelled from an 'alt' column or dropped "
                         "(default: 7.5 %% of the rows for type, i.e. 30 of 400; 5 otherwise)")
+    p.add_argument("--review-labels", default="",
+                   help="comma-separated labels the head learns but never answers: a text most "
+                        "like one of them goes to review with the reason type:<label> and the "
+                        "nearest other label (e.g. other: proposals and thanks; the gov recipe "
+                        "and --demo do this for other). Default: none")
     p.add_argument("--recipe", choices=("gov", "own"),
                    help="gov: both heads from the shared gov data (setting shared_data), the "
                         "project's labels and phone-style calls, into --out; with --encoder: "
@@ -86,10 +91,13 @@ def run(args, settings) -> int:
                    args.label_col or args.head,
                    target_precision=args.target_precision or settings.target_precision,
                    min_class_count=args.min_class_count, taxonomy=args.taxonomy,
-                   unlabeled=unlabeled_pool(settings, args.data))
+                   unlabeled=unlabeled_pool(settings, args.data),
+                   review_labels=tuple(x.strip() for x in args.review_labels.split(",")
+                                       if x.strip()))
     metrics = m.get("metrics", {})
     print(json.dumps({"head": args.head, "out": str(args.out / args.head), "rows": m["n_rows"],
-                      "labels": m["labels"], "cleaning": m["cleaning"],
+                      "labels": m["labels"], "review_labels": m.get("review_labels", []),
+                      "cleaning": m["cleaning"],
                       "oof_macro_f1": metrics.get("macro_f1"), "ece": metrics.get("ece"),
                       "coverage": metrics.get("coverage"),
                       "precision_automatic": metrics.get("precision_automatic"),

@@ -191,6 +191,16 @@ def test_needs_review_state(page, server):
     assert review.is_hidden() and "needs-review" not in page.get_attribute("#routing", "class")
 
 
+def test_a_proposal_is_sent_to_review_as_such(page, server):
+    """A proposal is none of the request types: the demo model learned it as a
+    review-only label, and the widget names it instead of a weak type confidence."""
+    body = type_text(page, "建议在我们小区门口增设一个公交站，方便老人出行")
+    assert body["needs_review"] and "type:other" in body["review_reasons"], body["review_reasons"]
+    assert body["type"]["label"] in ("consult", "complaint", "fault")
+    review = page.locator("#review")
+    assert review.is_visible() and "内容更像建议、感谢或意见" in review.inner_text()
+
+
 def test_sign_in_sign_out_and_expired_session(signed_out_page, server):
     """The page grants nothing: the agent signs in with their key; a wrong key is
     refused in place; the key never stays in the page; drafts stay editor-only;

@@ -199,6 +199,10 @@ def test_a_proposal_is_sent_to_review_as_such(page, server):
     assert body["type"]["label"] in ("consult", "complaint", "fault")
     review = page.locator("#review")
     assert review.is_visible() and "内容更像建议、感谢或意见" in review.inner_text()
+    # The agent can confirm it: the label the server never answers is offered here only.
+    assert page.locator("#type option[value=other]").inner_text() == "其他（建议、感谢）"
+    type_text(page, WATER, replace=True)
+    assert page.locator("#type option[value=other]").count() == 0
 
 
 def test_sign_in_sign_out_and_expired_session(signed_out_page, server):

@@ -3,7 +3,7 @@
 (function () {
   "use strict";
 
-  const TYPE_NAMES = { consult: "咨询", complaint: "投诉", fault: "故障报修", suggestion: "建议", other: "其他" };
+  const TYPE_NAMES = { consult: "咨询", complaint: "投诉", fault: "故障报修", suggestion: "建议", other: "其他（建议、感谢）" };
   const MATCHED = { question: "匹配标准问法", similar: "匹配相似问法", answer: "匹配答案内容" };
   // Evidence terms worth showing: words, not digit runs or n-grams across punctuation.
   const WORD = /^(?=.*[\p{Script=Han}A-Za-z])[\p{Script=Han}A-Za-z0-9]+$/u;
@@ -92,11 +92,16 @@
     return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate());
   }
 
-  function typeOptions(type) {
+  function typeOptions(type, reasons) {
     const probs = type.probs || {};
     // No type head (cold start): the agent still picks one of the usual types.
     const labels = Object.keys(probs).length ? Object.keys(probs)
       : [...new Set([type.label, "consult", "complaint", "fault"].filter(Boolean))];
+    // Sent to review as "type:other": the agent can confirm it is a proposal or thanks
+    // (the feedback then teaches the type head that label, which it never answers).
+    (reasons || []).filter((r) => r.startsWith("type:")).forEach((r) => {
+      if (!labels.includes(r.slice(5))) labels.push(r.slice(5));
+    });
     const options = labels.map((l) => Object.assign(node("option", null, typeName(l)), { value: l }));
     if (!type.label) options.unshift(Object.assign(node("option", null, "请选择"), { value: "" }));
     return options;

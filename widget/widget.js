@@ -196,7 +196,7 @@
     el.review.hidden = !review;
     el.reviewWhy.textContent = review ? R.reviewReason(data) : "";
     el.routing.classList.toggle("needs-review", review);
-    el.type.replaceChildren(...R.typeOptions(type));
+    el.type.replaceChildren(...R.typeOptions(type, data.review_reasons));
     el.type.value = userType || type.label || "";
     el.typeConf.classList.toggle("low", type.confidence < 0.5);
     el.department.value = userDept != null ? userDept : suggestedDept(data);

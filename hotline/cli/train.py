@@ -75,6 +75,7 @@ def run(args, settings) -> int:
         manifests = train_gov(settings, args.out)
         print(json.dumps({name: {"out": str(args.out / name), "rows": m["n_rows"],
                                  "labels": m["labels"],
+                                 "review_labels": m.get("review_labels", []),
                                  "sources": [f"{x['name']}: {x['rows']}" for x in m["sources"]],
                                  "oof_macro_f1": m["metrics"].get("macro_f1"),
                                  "ece": m["metrics"].get("ece"),

@@ -157,3 +157,6 @@ def test_train_cli_takes_review_labels_and_refuses_an_unknown_one(tmp_path, caps
     assert main(base + ["--review-labels", "suggestion"]) != 0
     err = capsys.readouterr()
     assert "suggestion" in err.out + err.err and "complaint" in err.out + err.err
+    dept = [("department" if a == "type" else a) for a in base]
+    assert main(dept + ["--review-labels", "other"]) == 2
+    assert "--head type only" in capsys.readouterr().out

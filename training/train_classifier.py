@@ -39,10 +39,11 @@ AMBIGUOUS_WEIGHT = 0.5
 # Equal weights for the n-gram and encoder heads: fixed a priori, not tuned on
 # the dev sets (0.5 and 0.7 scored within noise of each other there).
 BLEND_WEIGHT = 0.5
-# The request types a hotline routes by; proposals and thanks (``other`` in the
-# labelled data) are learnt as their second label when they have one.
+# The request types a hotline routes by. Proposals and thanks (``other`` in the labelled
+# data) are learnt as REVIEW_LABELS where a recipe asks for them (gov, demo), else as
+# their second label when they have one.
 REQUEST_TYPES = ("consult", "complaint", "fault")
-# Labels the gov type head learns but never answers: a text most like one of them
+# Labels the gov and demo type heads learn but never answer: a text most like one of them
 # (a proposal, thanks, an opinion: labelling.md's `other`) goes to a person instead of
 # being filed as the nearest request type. Learning `other` sent 86 % of held-out
 # proposals to review (0.6 % before, a quarter of them auto-filed as faults) and moved no

@@ -20,7 +20,8 @@ def register(sub) -> None:
                    help="labels with fewer rows are relabelled from an 'alt' column or dropped "
                         "(default: 7.5 %% of the rows for type, i.e. 30 of 400; 5 otherwise)")
     p.add_argument("--review-labels", default="",
-                   help="comma-separated labels the head learns but never answers: a text most "
+                   help="with --head type: comma-separated labels the head learns but never "
+                        "answers: a text most "
                         "like one of them goes to review with the reason type:<label> and the "
                         "nearest other label (e.g. other: proposals and thanks; the gov recipe "
                         "and --demo do this for other). Default: none")
@@ -86,6 +87,9 @@ def run(args, settings) -> int:
     missing = [f"--{n}" for n in ("head", "data", "out") if getattr(args, n) is None]
     if missing:
         print(f"hotline train: {', '.join(missing)} required (or use --demo)")
+        return 2
+    if args.review_labels.strip() and args.head != "type":
+        print(f"hotline train: --review-labels applies to --head type only, not {args.head!r}")
         return 2
     m = train_head(args.head, args.data, args.out,
                    [c.strip() for c in args.text_cols.split(",") if c.strip()],

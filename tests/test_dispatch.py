@@ -214,6 +214,42 @@ def test_reasons_and_suppressions_name_the_words(urgency):
     assert res.level == "紧急" and res.reasons[0]["rule"] == "trapped"
 
 
+# Letters and long calls written for this test (over NARRATIVE_CHARS). Real letters to
+# the city named past assaults, old injuries and risks in passing: read as calls, 87 of
+# 1,148 real messages were 紧急 and none was (docs/dispatch.md, session 14).
+LETTER = ("尊敬的市长您好：我是城东街道红星村的村民，想向您反映我们村的一个老问题。村口那条路是全村出行的"
+          "必经之路，这几年大车来往越来越多，路面坑坑洼洼，到处是碎石。我们村的王大爷骑车经过时摔倒受伤，"
+          "腿骨折住院了两个月，村里的孩子上学也要走这条路，家长们都很担心。我们多次找过村委会和镇政府，"
+          "都说没有资金，让我们再等等，可是一等就是三年。希望市里能重视这个问题，安排专项资金把这条路"
+          "修好，装上路灯和护栏，还村民一个安全的出行环境。谢谢！")
+LONG_CALLS = [
+    ("喂，你好，是12345吗？那个，我跟你说一下啊，我姓李，住在幸福小区，就是我们幸福小区5栋那边，"
+     "我刚下班回来，今天加班到九点多，坐公交回来的，下了车还去超市买了点菜，走到楼道口就觉得不对劲，"
+     "然后上楼的时候越走味道越大，就是那种臭鸡蛋的味道，我敲了邻居家门也没人应，那个，我也不知道该找谁，"
+     "物业电话打了没人接，我就打到你们这来了，就是说，我家对门现在一股很大的煤气味，门缝里都能闻到，"
+     "里面好像还有人，你们赶紧派人来看看吧"),
+    ("喂，你好，我跟你说啊，我们这个老小区啊，是九几年建的，住的大多是老人，物业早就不管了，"
+     "楼道灯坏了几个月也没人修，垃圾也没人清，下水道也老是堵，找谁都不管，年轻人都搬走了，"
+     "剩下我们这些老的，腿脚也不方便，"
+     "上个月还有人家里进了小偷，我们几个老人都不敢晚上出门，这个事情我们跟社区说了好多次了，社区也是"
+     "推来推去，也没个说法，今天我打电话主要是因为，就在刚才，三楼那家厨房着火了，烟已经冒到楼道里来了，"
+     "快来人啊"),
+]
+
+
+def test_a_letter_names_dangers_in_passing_a_long_call_states_them(urgency):
+    from dispatch.urgency import NARRATIVE_CHARS
+
+    assert len(LETTER) > NARRATIVE_CHARS and all(len(t) > NARRATIVE_CHARS for t in LONG_CALLS)
+    res = urgency(LETTER)
+    assert res.level != "紧急" and not res.reasons, res
+    assert {s["by"].split(":")[0] for s in res.suppressed} == {"narrative"}, res.suppressed
+    # The same sentence alone is a call, and urgent as before.
+    assert urgency("我们村的王大爷骑车经过时摔倒受伤，腿骨折").level == "紧急"
+    for text in LONG_CALLS:
+        assert urgency(text).level == "紧急", urgency(text)
+
+
 def test_clauses_questions_and_unless_guards():
     from dispatch.urgency import _ascii_too
 

@@ -22,6 +22,7 @@ Text in: the normalised text (index.text); spans index it.
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
@@ -79,9 +80,22 @@ class CoRules:
     # Shorter clauses (characters with content) are merged into their neighbour.
     min_chars: int = 4
     max_co: int = 3
+    # A text longer than this is a letter, not a call (the fitted calls are all under
+    # 100 characters): its sentences are not separate issues and its first sentence is
+    # not the lead issue, so only a main cue or a connective opens one, and the lead is
+    # otherwise the whole text's department. On 1,005 held-out real messages (551 of
+    # them longer) lead accuracy rose from 0.886 to 0.921 (the department head: 0.936)
+    # and the share given co-handlers fell from 0.54 to 0.21 (docs/dispatch.md).
+    narrative_chars: int = 200
 
     def threshold(self, kind: str) -> float:
         return getattr(self, kind)
+
+    def for_text(self, text: str) -> "CoRules":
+        """These rules, or their letter form for a text over ``narrative_chars``."""
+        if len(text) <= self.narrative_chars:
+            return self
+        return dataclasses.replace(self, lead_min=1.01, sentence=1.01, comma=None)
 
 
 @dataclass
@@ -342,30 +356,31 @@ def assign(texts: Sequence[str], score: Callable[[list[str]], list[Scores]],
     plans = []
     batch = [] if whole is not None else list(texts)
     for t in texts:
-        cl = split_clauses(t, rules.min_chars)
-        if len(cl) < 2 or (rules.comma is None and len(issues(cl)) < 2):
-            plans.append((cl, None, None))
+        r = rules.for_text(t)
+        cl = split_clauses(t, r.min_chars)
+        if len(cl) < 2 or (r.comma is None and len(issues(cl)) < 2):
+            plans.append((r, cl, None, None))
             continue
         groups = issues(cl)
         it = [t[cl[g[0]].start:cl[g[-1]].end] for g in groups]
         wanted = ([j for g in groups for j in g[1:]
                    if _comma_candidate(cl[j].text, mentions, keywords)]
-                  if rules.comma is not None else [])
-        plans.append((cl, len(batch), wanted))
+                  if r.comma is not None else [])
+        plans.append((r, cl, len(batch), wanted))
         batch += it + [cl[j].text for j in wanted]
     scores = score(batch) if batch else []
     if whole is None:
         whole = scores[:len(texts)]
     out = []
-    for t, w, (cl, at, wanted) in zip(texts, whole, plans):
+    for t, w, (r, cl, at, wanted) in zip(texts, whole, plans):
         if at is None:
-            out.append(decide(w, cl, [w] * len(issues(cl)), [], rules, mentions, t, keywords))
+            out.append(decide(w, cl, [w] * len(issues(cl)), [], r, mentions, t, keywords))
             continue
         n = len(issues(cl))
         clause_scores: list[Scores] = [{} for _ in cl]
         for k, j in enumerate(wanted):
             clause_scores[j] = scores[at + n + k]
-        out.append(decide(w, cl, scores[at:at + n], clause_scores, rules, mentions, t, keywords))
+        out.append(decide(w, cl, scores[at:at + n], clause_scores, r, mentions, t, keywords))
     return out
 
 

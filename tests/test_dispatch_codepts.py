@@ -242,3 +242,38 @@ def test_word_matcher_finds_what_substring_tests_find():
         text = "".join(rng.choice(chars) for _ in range(rng.randint(0, 40)))
         assert _mentioned(text, words) == [n for n, ws in words.items()
                                            if any(w in text for w in ws)], text
+
+
+# ------------------------------------------------------------------ letters
+def _letter(first: str, rest: str, pad: int = 210) -> str:
+    """A letter: a background first sentence, then the matter, padded with plain
+    sentences past CoRules().narrative_chars."""
+    filler = "我们反映过很多次，一直没有得到解决。"
+    text = first + rest
+    while len(text) <= pad:
+        text += filler
+    return text
+
+
+def test_a_letter_is_led_by_its_whole_text_and_its_sentences_are_not_issues():
+    """A call's first issue leads; a letter's first sentence is background (who the
+    writer is, what they did before), so its whole text decides the lead, and a new
+    sentence alone adds no co-handler."""
+    short = "家里停水两天了。楼下饭店油烟很大"
+    assert one(short).lead["name"] == SW and one(short).co_names == [CG]
+    # The whole text's scores say 城管 (the scorer's first word wins); the first
+    # sentence alone would say 水务.
+    letter = _letter("我家住在自来水厂旁边的小区。", "楼下饭店油烟很大，每天熏得受不了。")
+    whole = [{CG: 0.8, SW: 0.1, WJ: 0.05, GD: 0.05}]
+    d = assign([letter], scorer, CoRules(), whole=whole)[0]
+    assert len(letter) > CoRules().narrative_chars
+    assert d.lead["name"] == CG and d.co == [], d
+    # A connective still opens a second issue in a letter.
+    d = assign([_letter("我家住在自来水厂旁边的小区。", "楼下饭店油烟很大，另外家里停电三天了。")],
+               scorer, CoRules(), whole=whole)[0]
+    assert d.lead["name"] == CG and d.co_names == [GD], d
+    # And a main cue still names the lead.
+    d = assign([_letter("楼下饭店油烟很大。", "主要是家里停电三天了。")], scorer, CoRules(),
+               whole=whole)[0]
+    assert d.lead["name"] == GD, d
+

@@ -26,7 +26,7 @@ risk, not an event), when 过 follows it ("煤气泄漏过": experience, not now
 "咋办" after it in its clause asks about a
 what-if ("倒了砸着人咋办"), and an ``also`` word only counts when it is not negated ("家里没有老人").
 
-In a text longer than ``NARRATIVE_CHARS`` (a letter, not a call) a match needs more:
+In a letter (``dispatch.letters``: over 200 characters, not a call) a match needs more:
 a present or ``urgent_now`` cue, or to be stated as happening (了 directly after it,
 正在 / 已经 before it); otherwise it is dropped as ``narrative``. Real letters named
 past assaults, old injuries and "一旦爆炸" risks in passing.
@@ -53,6 +53,7 @@ from typing import Any, Mapping
 
 from dispatch import urgency_defaults
 from dispatch.errors import DispatchConfigError
+from dispatch.letters import is_letter
 from dispatch.literals import Prefilter, required_sets
 from dispatch.urgency_signal import shipped_signal
 
@@ -71,11 +72,6 @@ _ONGOING = re.compile("已经|正在|在往|一直")
 # Stated right at the match ("着火了"), for narratives: a letter's "骨折住院了两个月"
 # tells a story, which _STATED's two-character gap would take for news.
 _STATED_HERE = re.compile("了|起来|着呢")
-# A text longer than this is a narrative (a letter, a petition), not a call reporting
-# what is happening: there a match counts only with a present or urgent_now cue, or
-# stated as happening (了 directly after it, 正在 / 已经 before it). Real letters named past
-# assaults, "一旦爆炸" risks and old injuries; the written calls are all under 50 characters.
-NARRATIVE_CHARS = 200
 
 
 class UrgencyRuleError(DispatchConfigError):
@@ -328,7 +324,10 @@ class UrgencyRules:
                 cue = self._live_cue("question", sentence)
             if cue:
                 return f"hypothetical:{cue}"
-            if len(text) > NARRATIVE_CHARS and not _STATED_HERE.match(text, end) \
+            # In a letter (not a call reporting what is happening) a match counts only
+            # with a present or urgent_now cue, or stated as happening. Real letters named
+            # past assaults, "一旦爆炸" risks and old injuries in passing.
+            if is_letter(text) and not _STATED_HERE.match(text, end) \
                     and not _ONGOING.search(text, clause[0], start):
                 return f"narrative:{len(text)}"
         cue = self._cue("resolved", text[end:s1])

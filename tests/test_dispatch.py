@@ -214,7 +214,7 @@ def test_reasons_and_suppressions_name_the_words(urgency):
     assert res.level == "紧急" and res.reasons[0]["rule"] == "trapped"
 
 
-# Letters and long calls written for this test (over NARRATIVE_CHARS). Real letters to
+# Letters and long calls written for this test (over dispatch.letters.LETTER_CHARS). Real letters to
 # the city named past assaults, old injuries and risks in passing: read as calls, 87 of
 # 1,148 real messages were 紧急 and none was (docs/dispatch.md, session 14).
 LETTER = ("尊敬的市长您好：我是城东街道红星村的村民，想向您反映我们村的一个老问题。村口那条路是全村出行的"
@@ -238,9 +238,9 @@ LONG_CALLS = [
 
 
 def test_a_letter_names_dangers_in_passing_a_long_call_states_them(urgency):
-    from dispatch.urgency import NARRATIVE_CHARS
+    from dispatch.letters import is_letter
 
-    assert len(LETTER) > NARRATIVE_CHARS and all(len(t) > NARRATIVE_CHARS for t in LONG_CALLS)
+    assert is_letter(LETTER) and all(is_letter(t) for t in LONG_CALLS)
     res = urgency(LETTER)
     assert res.level != "紧急" and not res.reasons, res
     assert {s["by"].split(":")[0] for s in res.suppressed} == {"narrative"}, res.suppressed

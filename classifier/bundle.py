@@ -77,7 +77,7 @@ class ClassifierBundle:
         """``departments``: the list in force; ``trained_departments``: the list
         the department head was trained with, when it differs (see
         ``classifier.list_updates``). ``review_labels``: per head, labels it learned
-        but never answers (:meth:`_answerable`)."""
+        but never answers (:meth:`answerable`)."""
         self.heads = heads
         self.review_labels = {k: tuple(v) for k, v in (review_labels or {}).items() if v}
         self.cases = cases
@@ -120,7 +120,7 @@ class ClassifierBundle:
         if type_head and "type" in self.heads:
             h = self.heads["type"]
             p = h.predict_proba(prep)
-            out["type"], out["type_notes"] = self._answerable("type", h.labels_, p,
+            out["type"], out["type_notes"] = self.answerable("type", h.labels_, p,
                                                               h.needs_review(p))
         if "department" in self.heads:
             h = self.heads["department"]
@@ -136,7 +136,7 @@ class ClassifierBundle:
             out["department"] = (self.cold_start.labels_, p, self.cold_start.needs_review(p))
         return out
 
-    def _answerable(self, name: str, labels: list, p: np.ndarray, review: np.ndarray):
+    def answerable(self, name: str, labels: list, p: np.ndarray, review: np.ndarray):
         """A head may learn labels it never answers (``review_labels`` in its manifest:
         the gov type head's ``other``, proposals and thanks, which are none of the
         request types). A text most like one of them goes to review with the reason
@@ -265,6 +265,7 @@ class ClassifierBundle:
         d_labels, d_p, d_rev = scores.get("department", (None, None, np.ones(n, bool)))
         notes = scores.get("department_notes") or [None] * n
         type_notes = scores.get("type_notes") or [None] * n
+        d_order = _ranked(d_p)[:, :3] if d_p is not None else None
         preds = []
         for i in range(n):
             reasons = []
@@ -279,7 +280,7 @@ class ClassifierBundle:
             elif t_rev[i]:
                 reasons.append("type")
             if d_p is not None:
-                order = _ranked(d_p[i:i + 1])[0, :3]
+                order = d_order[i]
                 top3 = [{"label": d_labels[j], "prob": round(float(d_p[i, j]), 4)} for j in order]
                 dept, dconf = d_labels[order[0]], float(d_p[i, order[0]])
             else:

@@ -126,7 +126,7 @@ def test_the_answered_probabilities_are_renormalised_even_when_tiny():
     bundle = ClassifierBundle.__new__(ClassifierBundle)
     bundle.review_labels = {"type": ("other",)}
     p = np.array([[1e-89, 3e-89, 1.0], [0.0, 0.0, 1.0], [0.6, 0.3, 0.1]])
-    (labels, q, review), notes = bundle._answerable("type", ["consult", "fault", "other"], p,
+    (labels, q, review), notes = bundle.answerable("type", ["consult", "fault", "other"], p,
                                                     np.zeros(3, bool))
     assert labels == ["consult", "fault"]
     assert np.allclose(q, [[0.25, 0.75], [0.5, 0.5], [2 / 3, 1 / 3]])

@@ -48,15 +48,13 @@ def _scored(bundle, rows, label: str, head: str) -> dict:
     from classifier.features import TextFeatures
 
     raw = h.predict_proba(TextFeatures(_texts(rows)))
-    # The probabilities served: over the labels the bundle answers (a review-only
-    # label such as the type head's `other` is left out and the rest renormalised).
-    answered = bundle.type_labels if head == "type" else list(h.labels_)
-    probs = raw[:, [h.labels_.index(l) for l in answered]]
-    probs = probs / probs.sum(axis=1, keepdims=True)
+    own = h.needs_review(raw)
+    # The probabilities served (a review-only label such as the type head's `other`
+    # left out and the rest renormalised), as the bundle computes them.
+    (answered, probs, _), _ = bundle.answerable(head, list(h.labels_), raw, own)
     keep = [l in answered for l in y]
     out = _metrics(y, pred, labels, probs[keep], [answered.index(v) for v, k in zip(y, keep) if k],
                    review=np.array([c[4] for c in cols]))
-    own = h.needs_review(raw)
     out["head_coverage"] = round(float((~own).mean()), 4)
     auto = ~own
     out["head_precision_automatic"] = (round(float((np.asarray(y)[auto] == np.asarray(pred)[auto])

@@ -21,10 +21,9 @@ def register(sub) -> None:
                         "(default: 7.5 %% of the rows for type, i.e. 30 of 400; 5 otherwise)")
     p.add_argument("--review-labels", default="",
                    help="with --head type: comma-separated labels the head learns but never "
-                        "answers: a text most "
-                        "like one of them goes to review with the reason type:<label> and the "
-                        "nearest other label (e.g. other: proposals and thanks; the gov recipe "
-                        "and --demo do this for other). Default: none")
+                        "answers: a text most like one of them goes to review with the reason "
+                        "type:<label> and the nearest other label (e.g. other: proposals and "
+                        "thanks; the gov recipe and --demo do this for other). Default: none")
     p.add_argument("--recipe", choices=("gov", "own"),
                    help="gov: both heads from the shared gov data (setting shared_data), the "
                         "project's labels and phone-style calls, into --out; with --encoder: "

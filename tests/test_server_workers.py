@@ -109,7 +109,10 @@ def test_metrics_dir_is_fresh_and_clears_only_dead_servers_of_this_host(tmp_path
 def test_requests_spread_over_workers_instead_of_sticking_to_connections(kb_home):
     """No connection outlives its request (worker_connections = threads), so two
     clients that would keep their connections alive still reach both workers:
-    a kept-alive connection would pin each client to the worker that accepted it."""
+    a kept-alive connection would pin each client to the worker that accepted it.
+    The pinning is ruled out by every response saying ``Connection: close``; how the
+    80 fresh connections split between the workers is the kernel's accept order
+    (a slow machine gave 75/5), so the split is only required to reach both."""
     import http.client
 
     path, agent = "/v1/kb/entries", auth("agent")
@@ -131,4 +134,4 @@ def test_requests_spread_over_workers_instead_of_sticking_to_connections(kb_home
             closes = list(pool.map(client, range(2)))
         assert closes == [40, 40]
         served = _per_worker(prom_dir, path)
-        assert len(served) == 2 and min(served.values()) >= 10, served
+        assert len(served) == 2 and sum(served.values()) == 80, served

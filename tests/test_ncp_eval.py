@@ -14,7 +14,7 @@ import pytest
 
 from foundation.settings import Settings
 from training.ncp_data import (STYLES, _key, is_dev_doc, ncp_split, read_qa, read_rewrites,
-                               rewrite_sample)
+                               resolve_refs, rewrite_sample)
 
 # A tiny KB written for this test (not the shared data): id, docid, question, answer.
 QA = [
@@ -81,10 +81,12 @@ def test_written_rewrites_are_balanced_and_refer_to_dev_rows():
     if not (shared / "ncp_policy_qa" / "qa_train.csv").is_file():
         pytest.skip(f"shared NCP data not at {shared}: checked the file alone")
     _, dev = ncp_split(shared)
+    ids = resolve_refs(rewrites, read_qa(shared))              # each names one row
+    assert all(len(r["id"]) < 30 for r in rewrites)            # a reference, not the shared cell
     dev_q = {r["id"]: r["question"] for r in dev}
-    assert all(r["id"] in dev_q for r in rewrites)             # only held-out questions
-    assert not [r for r in rewrites if _key(r["query"]) == _key(dev_q[r["id"]])]   # no copies
-    assert {r["id"] for r in rewrites} == {r["id"] for r in rewrite_sample(dev, len(rewrites))}
+    assert all(i in dev_q for i in ids)                        # only held-out questions
+    assert not [r for r, i in zip(rewrites, ids) if _key(r["query"]) == _key(dev_q[i])]   # no copies
+    assert set(ids) == {r["id"] for r in rewrite_sample(dev, len(rewrites))}
 
 
 def test_eval_ncp_matches_the_external_protocol_on_a_tiny_kb(search_home, tmp_path):

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from training.ncp_data import REWRITES_DEV, STYLES, _key, read_qa, read_rewrites
+from training.ncp_data import REWRITES_DEV, STYLES, _key, read_qa, read_rewrites, resolve_refs
 
 MODES = ("fused", "dense", "lexical")
 K = 10
@@ -57,10 +57,9 @@ def ncp_task(settings, rewrites_path: Path = REWRITES_DEV):
     for r in qa:
         twins.setdefault(_key(r["question"]), set()).add(r["id"])
     queries, styles = [], []
-    for i, rw in enumerate(read_rewrites(rewrites_path), 2):
-        if rw["id"] not in by_id:
-            raise ValueError(f"{rewrites_path}:{i}: id {rw['id']!r} is not a row of the NCP file")
-        queries.append((rw["query"].strip(), twins[_key(by_id[rw["id"]]["question"])]))
+    rewrites = read_rewrites(rewrites_path)
+    for rw, row_id in zip(rewrites, resolve_refs(rewrites, qa, rewrites_path)):
+        queries.append((rw["query"].strip(), twins[_key(by_id[row_id]["question"])]))
         styles.append(rw["style"])
     return ncp_entries(qa), queries, styles
 

@@ -8,7 +8,9 @@ whose question text (normalised) equals a dev question's is dropped as well,
 so no dev question is seen in training under another document id.
 
 The shared rows are not ours to redistribute: the repository stores rewrites
-keyed by the row ``id`` only, and joins them with the KB here.
+keyed by a reference to the row (the first ``ID_REF_DIGITS`` hex digits of its
+``id``; the whole 32-digit id is itself a cell of the shared file) and joins them
+with the KB here (``resolve_refs``).
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ SPLIT_SALT = "ncp-split-20261206"
 DEV_PERCENT = 20
 STYLES = ("colloquial", "phone", "keyword", "traditional", "typo")
 REWRITE_SAMPLE_SEED = 20261206
+ID_REF_DIGITS = 16      # 64 bits: unique among the 4,000 ids, checked on every join
 
 
 def qa_path(shared_data) -> Path:
@@ -71,8 +74,30 @@ def rewrite_sample(dev_rows: list[dict], n: int) -> list[dict]:
     return sorted(dev_rows, key=order)[:n]
 
 
+def id_ref(row_id: str) -> str:
+    """What a rewrite file stores for an NCP row: its id's first digits."""
+    return row_id[:ID_REF_DIGITS]
+
+
+def resolve_refs(rewrites: list[dict], qa_rows: list[dict], path=REWRITES_DEV) -> list[str]:
+    """The full NCP id each rewrite refers to, in order; a reference that names
+    no row, or more than one, is an error naming the file line."""
+    by_ref: dict[str, list[str]] = {}
+    for r in qa_rows:
+        by_ref.setdefault(id_ref(r["id"]), []).append(r["id"])
+    out = []
+    for i, rw in enumerate(rewrites, 2):
+        found = by_ref.get(rw["id"], [])
+        if len(found) != 1:
+            raise ValueError(f"{path}:{i}: id {rw['id']!r} names {len(found)} rows of the NCP "
+                             f"file, expected exactly one")
+        out.append(found[0])
+    return out
+
+
 def read_rewrites(path: Path = REWRITES_DEV) -> list[dict]:
-    """The written rewrites: dicts with id, style, query (checked)."""
+    """The written rewrites: dicts with id (a reference, ``id_ref``), style,
+    query (checked)."""
     with open(path, encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))
     for i, r in enumerate(rows, 2):

@@ -9,6 +9,7 @@ text and every clause, and decides:
 * **lead**: the department of the issue the caller marks as the main one
   ("主要是…", "关键是…"), else of the first issue clause the scorer is sure of,
   else the whole text's department (the rule of training/data/compound/README.md);
+  a letter (``CoRules.narrative_chars``) is led by its whole text's department;
 * **co**: departments other than the lead that some clause is confidently about.
   A clause counts as a separate issue where the caller opened it (a connective
   such as 还有 / 另外 / 顺便 or a new sentence). A plain comma clause is usually
@@ -84,10 +85,15 @@ class CoRules:
     # A text longer than this is a letter, not a call (the fitted calls are all under
     # 100 characters): its sentences are not separate issues and its first sentence is
     # not the lead issue, so only a main cue or a connective opens one, and the lead is
-    # otherwise the whole text's department. On 1,005 held-out real messages (551 of
-    # them longer) lead accuracy rose from 0.886 to 0.921 (the department head: 0.936)
-    # and the share given co-handlers fell from 0.54 to 0.21 (docs/dispatch.md).
+    # the whole text's department. On 1,005 held-out real messages (551 of them longer)
+    # lead accuracy rose from 0.886 to 0.921 (the department head: 0.936) and the share
+    # given co-handlers fell from 0.54 to 0.21 (docs/dispatch.md).
     narrative_chars: int = LETTER_CHARS
+    # Whether the issue a main cue opens leads. A letter's "主要是…" / "关键是…" argues
+    # its case ("关键是现在有好几户都入住了") rather than picking one of several issues:
+    # on those 1,005 messages the 4 letters whose lead came from a main cue were all
+    # wrong, and the whole text's department right.
+    main_cue_leads: bool = True
 
     def threshold(self, kind: str) -> float:
         return getattr(self, kind)
@@ -96,7 +102,8 @@ class CoRules:
         """These rules, or their letter form for a text over ``narrative_chars``."""
         if len(text) <= self.narrative_chars:
             return self
-        return dataclasses.replace(self, lead_min=1.01, sentence=1.01, comma=None)
+        return dataclasses.replace(self, lead_min=1.01, sentence=1.01, comma=None,
+                                   main_cue_leads=False)
 
 
 @dataclass
@@ -309,7 +316,8 @@ def decide(whole: Scores, clauses: Sequence[Clause], issue_scores: Sequence[Scor
         return Departments(None, [], detail)
     lead, lead_conf = w_name, w_conf
     mains = [(n, p) for g, (n, p) in zip(groups, i_tops)
-             if clauses[g[0]].main and n is not None and p >= rules.threshold(clauses[g[0]].kind)]
+             if rules.main_cue_leads and clauses[g[0]].main and n is not None
+             and p >= rules.threshold(clauses[g[0]].kind)]
     if mains:
         lead, lead_conf = mains[0]
     elif i_tops and i_tops[0][0] is not None and i_tops[0][1] >= rules.lead_min:

@@ -272,8 +272,11 @@ def test_a_letter_is_led_by_its_whole_text_and_its_sentences_are_not_issues():
     d = assign([_letter("我家住在自来水厂旁边的小区。", "楼下饭店油烟很大，另外家里停电三天了。")],
                scorer, CoRules(), whole=whole)[0]
     assert d.lead["name"] == CG and d.co_names == [GD], d
-    # And a main cue still names the lead.
+    # A main cue in a letter argues the case: it opens an issue (a co-handler) but
+    # does not lead, while in a call it names the lead.
     d = assign([_letter("楼下饭店油烟很大。", "主要是家里停电三天了。")], scorer, CoRules(),
                whole=whole)[0]
+    assert d.lead["name"] == CG and d.co_names == [GD], d
+    d = assign(["楼下饭店油烟很大。主要是家里停电三天了。"], scorer, CoRules())[0]
     assert d.lead["name"] == GD, d
 

@@ -19,10 +19,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from index.text import Normalizer
+from index.text.records import title_line
 from index.text.ngrams import (N_FEATURES, NGRAM_RANGE, _ngram_hashes,  # noqa: F401 (re-exported)
                                hash_counts, ngram_columns)
 
-TITLE_MAX = 100          # a first line longer than this is body text, not a title
 TITLE_FALLBACK = 30      # no title given: the opening words carry the ask
 FEATURE_IDENTITY = f"char{NGRAM_RANGE[0]}-{NGRAM_RANGE[1]}+mulhash{N_FEATURES}/v3"
 
@@ -50,12 +50,10 @@ def split_title(raw: str) -> tuple[str, str]:
     """(title, body), both normalised. A short first line is the title."""
     if not isinstance(raw, str):
         raw = "" if raw is None else str(raw)
-    first, sep, rest = raw.partition("\n")
-    if sep and len(first.strip()) <= TITLE_MAX:
-        title, body = _normalizer(first), _normalizer(rest)
-    else:
-        title, body = "", _normalizer(raw)
-    return title, body
+    parts = title_line(raw)
+    if parts is None:
+        return "", _normalizer(raw)
+    return _normalizer(parts[0]), _normalizer(parts[1])
 
 
 def split_titles(texts: list[str]) -> list[tuple[str, str]]:
@@ -63,10 +61,9 @@ def split_titles(texts: list[str]) -> list[tuple[str, str]]:
     raws = ["" if t is None else t if isinstance(t, str) else str(t) for t in texts]
     pieces, has_title = [], []
     for raw in raws:
-        first, sep, rest = raw.partition("\n")
-        titled = bool(sep) and len(first.strip()) <= TITLE_MAX
-        has_title.append(titled)
-        pieces += (first, rest) if titled else (raw,)
+        parts = title_line(raw)
+        has_title.append(parts is not None)
+        pieces += parts if parts is not None else (raw,)
     norm = iter(_normalizer.many(pieces))
     return [(next(norm), next(norm)) if titled else ("", next(norm)) for titled in has_title]
 

@@ -87,8 +87,12 @@ class CoRules:
     # not the lead issue, so only a main cue or a connective opens one, and the lead is
     # the whole text's department. On 1,005 held-out real messages (551 of them longer)
     # lead accuracy rose from 0.886 to 0.921 (the department head: 0.936) and the share
-    # given co-handlers fell from 0.54 to 0.21 (docs/dispatch.md).
+    # given co-handlers fell from 0.54 to 0.21 (docs/dispatch.md). A titled record
+    # (``for_text(titled=True)``) is read the same way, whatever its length.
     narrative_chars: int = LETTER_CHARS
+    # Whether a new sentence opens an issue (a call) or continues the current one (a
+    # letter: one sentence after another about the same matter).
+    sentence_issues: bool = True
     # Whether the issue a main cue opens leads. A letter's "主要是…" / "关键是…" argues
     # its case ("关键是现在有好几户都入住了") rather than picking one of several issues:
     # on those 1,005 messages the 4 letters whose lead came from a main cue were all
@@ -98,12 +102,18 @@ class CoRules:
     def threshold(self, kind: str) -> float:
         return getattr(self, kind)
 
-    def for_text(self, text: str) -> "CoRules":
-        """These rules, or their letter form for a text over ``narrative_chars``."""
-        if len(text) <= self.narrative_chars:
+    def for_text(self, text: str, titled: bool = False) -> "CoRules":
+        """These rules, or their letter form for a text over ``narrative_chars`` or
+        a ``titled`` one: a title line over a body is a written record (a web
+        message, a work order as filed), not a call typed as it is spoken. On the
+        1,005 held-out real messages, titled and mostly under 200 characters, the
+        call rules gave a lead other than the department head's to 22 of the 453
+        short ones (the head right on 17) and co-handlers to 33 % of them, nearly
+        all for a sentence that went on about the same matter (docs/dispatch.md)."""
+        if len(text) <= self.narrative_chars and not titled:
             return self
         return dataclasses.replace(self, lead_min=1.01, sentence=1.01, comma=None,
-                                   main_cue_leads=False)
+                                   main_cue_leads=False, sentence_issues=False)
 
 
 @dataclass
@@ -203,12 +213,12 @@ def split_clauses(text: str, min_chars: int = 4) -> list[Clause]:
 Scores = Mapping[str, float]   # department -> probability
 
 
-def issues(clauses: Sequence[Clause]) -> list[list[int]]:
-    """Clause positions grouped into issues: a connective or a new sentence opens
-    one; comma clauses continue the current one."""
+def issues(clauses: Sequence[Clause], sentences: bool = True) -> list[list[int]]:
+    """Clause positions grouped into issues: a connective or (``sentences``) a new
+    sentence opens one; comma clauses continue the current one."""
     groups: list[list[int]] = []
     for i, c in enumerate(clauses):
-        if not groups or c.kind != "comma":
+        if not groups or c.kind == "connective" or (sentences and c.kind == "sentence"):
             groups.append([i])
         else:
             groups[-1].append(i)
@@ -304,7 +314,7 @@ def decide(whole: Scores, clauses: Sequence[Clause], issue_scores: Sequence[Scor
     scored). ``mentions`` / ``keywords``: :func:`mention_patterns` /
     :func:`keyword_patterns` of the department list, or None."""
     w_name, w_conf = _top(whole)
-    groups = issues(clauses)
+    groups = issues(clauses, rules.sentence_issues)
     joined = [(text[clauses[g[0]].start:clauses[g[-1]].end] if text is not None
                else "".join(clauses[i].text for i in g)) for g in groups]
     i_tops = [_top(_with_mentions(s, t, mentions, rules.mention))
@@ -354,23 +364,26 @@ def _comma_candidate(text: str, mentions, keywords) -> bool:
 def assign(texts: Sequence[str], score: Callable[[list[str]], list[Scores]],
            rules: CoRules = CoRules(), whole: Sequence[Scores] | None = None,
            mentions: Mapping[str, Sequence[str]] | None = None,
-           keywords: Mapping[str, Sequence[str]] | None = None) -> list[Departments]:
+           keywords: Mapping[str, Sequence[str]] | None = None,
+           titled: Sequence[bool] | None = None) -> list[Departments]:
     """Lead and co-handlers of each text. ``score`` maps texts to department
     scores; it is called once, for the issues of texts with more than one clause
     (one issue too: it decides the lead) and their comma clauses that could add a
     co-handler, and for the whole texts unless ``whole`` gives their scores
     already (the classifier's top 3 of the same text). ``mentions`` /
     ``keywords``: :func:`mention_patterns` / :func:`keyword_patterns` of the
-    department list, or None."""
+    department list, or None. ``titled``: per text, whether it came as a title
+    line over a body (``index.text.records.has_title`` of the text as received;
+    the normalised text has lost the line break): such a text reads as a letter."""
     plans = []
     batch = [] if whole is not None else list(texts)
-    for t in texts:
-        r = rules.for_text(t)
+    for i, t in enumerate(texts):
+        r = rules.for_text(t, titled=bool(titled[i]) if titled is not None else False)
         cl = split_clauses(t, r.min_chars)
-        if len(cl) < 2 or (r.comma is None and len(issues(cl)) < 2):
+        groups = issues(cl, r.sentence_issues)
+        if len(cl) < 2 or (r.comma is None and len(groups) < 2):
             plans.append((r, cl, None, None))
             continue
-        groups = issues(cl)
         it = [t[cl[g[0]].start:cl[g[-1]].end] for g in groups]
         wanted = ([j for g in groups for j in g[1:]
                    if _comma_candidate(cl[j].text, mentions, keywords)]
@@ -383,9 +396,10 @@ def assign(texts: Sequence[str], score: Callable[[list[str]], list[Scores]],
     out = []
     for t, w, (r, cl, at, wanted) in zip(texts, whole, plans):
         if at is None:
-            out.append(decide(w, cl, [w] * len(issues(cl)), [], r, mentions, t, keywords))
+            out.append(decide(w, cl, [w] * len(issues(cl, r.sentence_issues)), [], r, mentions,
+                              t, keywords))
             continue
-        n = len(issues(cl))
+        n = len(issues(cl, r.sentence_issues))
         clause_scores: list[Scores] = [{} for _ in cl]
         for k, j in enumerate(wanted):
             clause_scores[j] = scores[at + n + k]

@@ -5,7 +5,10 @@ agent types them (every text of their project-written sets is under 100 characte
 Real messages to a city are often letters and petitions of several hundred characters:
 background first ("我是…小区的业主"), past events told in passing, one sentence after
 another about the same matter. Both modules read a text longer than ``LETTER_CHARS`` as
-a letter (docs/dispatch.md, session 14).
+a letter (docs/dispatch.md, session 14). The lead/co rules also read a titled record
+(``index.text.records.has_title``) as one, whatever its length (session 15); urgency
+keeps reading short titled records as calls: its letter rule was only measured on long
+texts, and missing an emergency costs more than a wrong co-handler.
 """
 
 LETTER_CHARS = 200

@@ -21,6 +21,7 @@ from foundation.errors import InvalidInput
 from foundation.timing import phase
 from hotline.responses import jsonable
 from hotline.runtime import Snapshot
+from index.text.records import has_title
 
 
 def checked_text(snap: Snapshot, text) -> str:
@@ -51,11 +52,12 @@ def dispatch_fields(snap: Snapshot, text: str, type: str | None, department: str
                         received=received)
 
 
-def _lead_and_co(snap: Snapshot, predictions: list, checked: list[str]) -> list[dict]:
+def _lead_and_co(snap: Snapshot, predictions: list, checked: list[str],
+                 titled: list[bool]) -> list[dict]:
     """``departments: {lead, co}`` per text (dispatch.codepts): the request's issues
     scored by the classifier's department head (or cold-start router); the
-    whole text's scores are the prediction's top 3. A classifier without
-    ``department_scores`` gives the lead alone."""
+    whole text's scores are the prediction's top 3; a ``titled`` text reads as
+    a letter. A classifier without ``department_scores`` gives the lead alone."""
     from dispatch.codepts import assign
 
     whole = [{d["label"]: float(d["prob"]) for d in (jsonable(getattr(p, "department_top3", []))
@@ -66,7 +68,7 @@ def _lead_and_co(snap: Snapshot, predictions: list, checked: list[str]) -> list[
                           if getattr(p, "department", None) else None), "co": []}
                 for p in predictions]
     return [d.to_dict() for d in assign(checked, score, whole=whole, mentions=snap.mentions,
-                                        keywords=snap.department_keywords)]
+                                        keywords=snap.department_keywords, titled=titled)]
 
 
 def _prediction(snap: Snapshot, p: Any, text: str, departments: dict | None = None) -> dict:
@@ -102,7 +104,7 @@ def _classified(snap: Snapshot, texts: list[str], checked: list[str]) -> list[di
     with phase("classify"):
         predictions = snap.classifier.predict(texts)
     with phase("dispatch"):
-        split = _lead_and_co(snap, predictions, checked)
+        split = _lead_and_co(snap, predictions, checked, [has_title(t) for t in texts])
         return [_prediction(snap, p, c, d) for p, c, d in zip(predictions, checked, split)]
 
 

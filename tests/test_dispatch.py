@@ -328,6 +328,37 @@ def test_batch_predictor_appends_pred_urgency():
     assert rows[0][at + 1:] == ("市城管局", "")
 
 
+def test_batch_predictor_reads_a_titled_record_as_one_matter():
+    """`--text-cols title,detail` joins a title line over the body: its sentences
+    go on about one matter (no co-handler, the whole text leads), while the same
+    sentences typed as a call are two issues."""
+    import json
+
+    from hotline.batch.predict import PRED_COLUMNS, Predictor
+
+    words = {"市水务集团": "停水", "市城管局": "油烟"}
+
+    class Bundle:
+        departments = {}
+
+        def predict_columns(self, texts):
+            top3 = json.dumps([{"label": "市城管局", "prob": 0.6}, {"label": "市水务集团", "prob": 0.4}])
+            return [("complaint", 0.9, "市城管局", 0.6, False, top3) for _ in texts]
+
+        def department_scores(self, texts, k=5):
+            out = []
+            for t in texts:
+                hits = sorted((t.find(w), d) for d, w in words.items() if w in t)
+                out.append({hits[0][1]: 0.9} if hits else {})
+            return out
+
+    call = "家里停水两天了。楼下饭店油烟很大"
+    rows = Predictor(Bundle(), None).predict([call, "停水和油烟\n" + call])
+    at = PRED_COLUMNS.index("pred_lead_department")
+    assert rows[0][at:] == ("市水务集团", "市城管局")
+    assert rows[1][at:] == ("市城管局", "")
+
+
 def test_eval_urgency_command(tmp_path, capsys):
     from hotline.cli.main import main
 

@@ -201,6 +201,13 @@ def test_classify_returns_departments(served_app):
     single = c.post("/v1/classify", json={"text": "家里停水三天了，水龙头一滴水都没有"},
                     headers=h).get_json()["departments"]
     assert single["co"] == [] and single["lead"]["name"] == "市水务集团"
+    # Two sentences of a call are two issues; under a title they are one record's.
+    call = "家里停水三天了。小区门口的路灯坏了"
+    body = {"items": [{"text": call}, {"text": "反映停水和路灯\n" + call}]}
+    got = [i["departments"] for i in
+           c.post("/v1/classify/batch", json=body, headers=h).get_json()["items"]]
+    assert [x["name"] for x in got[0]["co"]] == ["市城管局"]
+    assert got[1]["co"] == [], got[1]
 
 
 @pytest.mark.slow
@@ -279,4 +286,30 @@ def test_a_letter_is_led_by_its_whole_text_and_its_sentences_are_not_issues():
     assert d.lead["name"] == CG and d.co_names == [GD], d
     d = assign(["楼下饭店油烟很大。主要是家里停电三天了。"], scorer, CoRules())[0]
     assert d.lead["name"] == GD, d
+
+
+def test_a_titled_record_reads_as_a_letter_whatever_its_length():
+    """A title line over a body (a web message, a filed work order) goes on about
+    one matter sentence after sentence: led by the whole text, a new sentence is
+    no new issue; a connective still opens one."""
+    text = "家里停水两天了。楼下饭店油烟很大"
+    whole = [{CG: 0.8, SW: 0.1, WJ: 0.05, GD: 0.05}]
+    call = assign([text], scorer, CoRules(), whole=whole)[0]
+    assert call.lead["name"] == SW and call.co_names == [CG]
+    record = assign([text], scorer, CoRules(), whole=whole, titled=[True])[0]
+    assert record.lead["name"] == CG and record.co == [], record
+    record = assign(["家里停水两天了。另外楼下饭店油烟很大"], scorer, CoRules(),
+                    whole=[{SW: 0.8, CG: 0.1, WJ: 0.05, GD: 0.05}], titled=[True])[0]
+    assert record.lead["name"] == SW and record.co_names == [CG], record
+
+
+def test_has_title_wants_a_short_first_line_over_a_body():
+    from index.text.records import TITLE_MAX, has_title, title_line
+
+    assert has_title("停水\n家里停水两天了") and has_title(" 停水 \n 两天了")
+    assert not has_title("家里停水两天了")                 # no line break
+    assert not has_title("\n家里停水两天了")               # no title column
+    assert not has_title("停水\n  ")                       # a title alone (a phone call)
+    assert not has_title("长" * (TITLE_MAX + 1) + "\n正文")  # a first line that is body text
+    assert not has_title(None) and title_line("a\nb\nc") == ("a", "b\nc")
 

@@ -93,11 +93,13 @@ class Predictor:
         split = {}
         if self._dept_scores is not None and ok:
             from dispatch.codepts import assign
+            from index.text.records import has_title
 
             whole = [{d["label"]: float(d["prob"]) for d in json.loads(rows[i][5] or "[]")}
                      for i in ok]
             split = dict(zip(ok, assign([norm[i] for i in ok], self._dept_scores, whole=whole,
-                                        mentions=self._mentions, keywords=self._keywords)))
+                                        mentions=self._mentions, keywords=self._keywords,
+                                        titled=[has_title(texts[i]) for i in ok])))
         out = list(rows)
         urgency = dict(zip(ok, self._urgency.assess_many([norm[i] for i in ok])))
         for i in ok:

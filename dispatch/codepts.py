@@ -28,7 +28,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
-from dispatch.letters import LETTER_CHARS
+from dispatch.letters import LETTER_CHARS, addressed
 from index.text.wordmatch import WordMatcher
 
 # Openers of a new issue. Longest first, so "还有就是" wins over "还有".
@@ -110,7 +110,7 @@ class CoRules:
         call rules gave a lead other than the department head's to 22 of the 453
         short ones (the head right on 17) and co-handlers to 33 % of them, nearly
         all for a sentence that went on about the same matter (docs/dispatch.md)."""
-        if len(text) <= self.narrative_chars and not titled:
+        if len(text) <= self.narrative_chars and not titled and not addressed(text):
             return self
         return dataclasses.replace(self, lead_min=1.01, sentence=1.01, comma=None,
                                    main_cue_leads=False, sentence_issues=False)

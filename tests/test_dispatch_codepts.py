@@ -303,6 +303,24 @@ def test_a_titled_record_reads_as_a_letter_whatever_its_length():
     assert record.lead["name"] == SW and record.co_names == [CG], record
 
 
+def test_a_text_addressed_to_an_official_reads_as_a_letter():
+    """A salutation ("王书记：您好！") marks correspondence, however short; a call's
+    greeting to the agent does not."""
+    from dispatch.letters import addressed, is_letter
+
+    whole = [{CG: 0.8, SW: 0.1, WJ: 0.05, GD: 0.05}]
+    for letter in ("王书记：您好！家里停水两天了。楼下饭店油烟很大", "尊敬的领导：家里停水两天了。楼下饭店油烟很大",
+                   "书记好，家里停水两天了。楼下饭店油烟很大"):
+        assert addressed(letter) and is_letter(letter)
+        d = assign([letter], scorer, CoRules(), whole=whole)[0]
+        assert d.lead["name"] == CG and d.co == [], (letter, d)
+    call = "喂你好，家里停水两天了。楼下饭店油烟很大"
+    assert not addressed(call) and not is_letter(call)
+    d = assign([call], scorer, CoRules(), whole=whole)[0]
+    assert d.lead["name"] == SW and d.co_names == [CG], d
+    assert not addressed("市民来电反映：家里停水") and not addressed("我是一名司机，领导说")
+
+
 def test_has_title_wants_a_short_first_line_over_a_body():
     from index.text.records import TITLE_MAX, has_title, title_line
 

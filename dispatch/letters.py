@@ -8,8 +8,9 @@ another about the same matter. Both modules read a text longer than ``LETTER_CHA
 a letter (docs/dispatch.md, session 14), and so is a text that opens with a salutation to an
 official whatever its length (session 15). The lead/co rules also read a titled record
 (``index.text.records.has_title``) as one, whatever its length (session 15); urgency
-keeps reading short titled records as calls: its letter rule was only measured on long
-texts, and missing an emergency costs more than a wrong co-handler.
+keeps reading short titled records as calls: its letter rule applied to the urgency sets'
+calls would drop urgent recall on test3 / test4 from 0.956 / 0.948 to 0.922 / 0.896, and a
+filed work order's title is often the emergency itself.
 """
 import re
 

@@ -9,7 +9,8 @@ text and every clause, and decides:
 * **lead**: the department of the issue the caller marks as the main one
   ("主要是…", "关键是…"), else of the first issue clause the scorer is sure of,
   else the whole text's department (the rule of training/data/compound/README.md);
-  a letter (``CoRules.narrative_chars``) is led by its whole text's department;
+  a letter (long, titled, or addressed to an official: ``CoRules.for_text``) is led
+  by its whole text's department;
 * **co**: departments other than the lead that some clause is confidently about.
   A clause counts as a separate issue where the caller opened it (a connective
   such as 还有 / 另外 / 顺便 or a new sentence). A plain comma clause is usually
@@ -88,7 +89,8 @@ class CoRules:
     # the whole text's department. On 1,005 held-out real messages (551 of them longer)
     # lead accuracy rose from 0.886 to 0.921 (the department head: 0.936) and the share
     # given co-handlers fell from 0.54 to 0.21 (docs/dispatch.md). A titled record
-    # (``for_text(titled=True)``) is read the same way, whatever its length.
+    # (``for_text(titled=True)``) or one addressed to an official (dispatch.letters) is
+    # read the same way, whatever its length.
     narrative_chars: int = LETTER_CHARS
     # Whether a new sentence opens an issue (a call) or continues the current one (a
     # letter: one sentence after another about the same matter).
@@ -103,9 +105,10 @@ class CoRules:
         return getattr(self, kind)
 
     def for_text(self, text: str, titled: bool = False) -> "CoRules":
-        """These rules, or their letter form for a text over ``narrative_chars`` or
-        a ``titled`` one: a title line over a body is a written record (a web
-        message, a work order as filed), not a call typed as it is spoken. On the
+        """These rules, or their letter form for a text over ``narrative_chars``, a
+        ``titled`` one or one addressed to an official (``dispatch.letters.addressed``):
+        a title line over a body is a written record (a web message, a work order as
+        filed), not a call typed as it is spoken. On the
         1,005 held-out real messages, titled and mostly under 200 characters, the
         call rules gave a lead other than the department head's to 22 of the 453
         short ones (the head right on 17) and co-handlers to 33 % of them, nearly
@@ -382,24 +385,22 @@ def assign(texts: Sequence[str], score: Callable[[list[str]], list[Scores]],
         cl = split_clauses(t, r.min_chars)
         groups = issues(cl, r.sentence_issues)
         if len(cl) < 2 or (r.comma is None and len(groups) < 2):
-            plans.append((r, cl, None, None))
+            plans.append((r, cl, len(groups), None, None))
             continue
         it = [t[cl[g[0]].start:cl[g[-1]].end] for g in groups]
         wanted = ([j for g in groups for j in g[1:]
                    if _comma_candidate(cl[j].text, mentions, keywords)]
                   if r.comma is not None else [])
-        plans.append((r, cl, len(batch), wanted))
+        plans.append((r, cl, len(groups), len(batch), wanted))
         batch += it + [cl[j].text for j in wanted]
     scores = score(batch) if batch else []
     if whole is None:
         whole = scores[:len(texts)]
     out = []
-    for t, w, (r, cl, at, wanted) in zip(texts, whole, plans):
+    for t, w, (r, cl, n, at, wanted) in zip(texts, whole, plans):
         if at is None:
-            out.append(decide(w, cl, [w] * len(issues(cl, r.sentence_issues)), [], r, mentions,
-                              t, keywords))
+            out.append(decide(w, cl, [w] * n, [], r, mentions, t, keywords))
             continue
-        n = len(issues(cl, r.sentence_issues))
         clause_scores: list[Scores] = [{} for _ in cl]
         for k, j in enumerate(wanted):
             clause_scores[j] = scores[at + n + k]

@@ -115,8 +115,15 @@ class CoRules:
         all for a sentence that went on about the same matter (docs/dispatch.md)."""
         if len(text) <= self.narrative_chars and not titled and not addressed(text):
             return self
-        return dataclasses.replace(self, lead_min=1.01, sentence=1.01, comma=None,
+        return dataclasses.replace(self, lead_min=1.01, sentence=1.01,
                                    main_cue_leads=False, sentence_issues=False)
+
+    def comma_clauses(self, group: list[int]) -> list[int]:
+        """The clauses of an issue that may add a co-handler of their own (with
+        evidence, ``comma``): in a call all but the first, which its issue speaks
+        for; in a letter every one, as its issue is the whole text (a letter's
+        "家里停水两天了。小区门口的路灯也坏了" names two departments' matters)."""
+        return group[1:] if self.sentence_issues else group
 
 
 @dataclass
@@ -346,7 +353,7 @@ def decide(whole: Scores, clauses: Sequence[Clause], issue_scores: Sequence[Scor
                 co[n] = max(co.get(n, 0.0), p)
     if rules.comma is not None and clause_scores:
         for g, (issue_top, _) in zip(groups, i_tops):
-            for j in g[1:]:
+            for j in rules.comma_clauses(g):
                 c = clauses[j]
                 n, p = _top(_with_mentions(clause_scores[j], c.text, mentions, rules.mention))
                 if (n is not None and n not in (lead, issue_top) and p >= rules.comma
@@ -388,7 +395,7 @@ def assign(texts: Sequence[str], score: Callable[[list[str]], list[Scores]],
             plans.append((r, cl, len(groups), None, None))
             continue
         it = [t[cl[g[0]].start:cl[g[-1]].end] for g in groups]
-        wanted = ([j for g in groups for j in g[1:]
+        wanted = ([j for g in groups for j in r.comma_clauses(g)
                    if _comma_candidate(cl[j].text, mentions, keywords)]
                   if r.comma is not None else [])
         plans.append((r, cl, len(groups), len(batch), wanted))

@@ -201,13 +201,19 @@ def test_classify_returns_departments(served_app):
     single = c.post("/v1/classify", json={"text": "家里停水三天了，水龙头一滴水都没有"},
                     headers=h).get_json()["departments"]
     assert single["co"] == [] and single["lead"]["name"] == "市水务集团"
-    # Two sentences of a call are two issues; under a title they are one record's.
+    # Two sentences of a call are two issues, the first leading; under a title they
+    # are one record's, led by the whole text, its clauses adding co-handlers only
+    # where they carry a department's keyword.
     call = "家里停水三天了。小区门口的路灯坏了"
-    body = {"items": [{"text": call}, {"text": "反映停水和路灯\n" + call}]}
+    body = {"items": [{"text": call}, {"text": "反映停水和路灯\n" + call},
+                      {"text": "反映停水\n家里停水三天了。物业说过两天就好，一直没来水"}]}
     got = [i["departments"] for i in
            c.post("/v1/classify/batch", json=body, headers=h).get_json()["items"]]
+    assert got[0]["lead"]["name"] == "市水务集团"
     assert [x["name"] for x in got[0]["co"]] == ["市城管局"]
-    assert got[1]["co"] == [], got[1]
+    assert got[1]["lead"]["name"] == "市城管局", got[1]
+    assert [x["name"] for x in got[1]["co"]] == ["市水务集团"], got[1]
+    assert got[2]["co"] == [], got[2]
 
 
 @pytest.mark.slow
@@ -301,6 +307,33 @@ def test_a_titled_record_reads_as_a_letter_whatever_its_length():
     record = assign(["家里停水两天了。另外楼下饭店油烟很大"], scorer, CoRules(),
                     whole=[{SW: 0.8, CG: 0.1, WJ: 0.05, GD: 0.05}], titled=[True])[0]
     assert record.lead["name"] == SW and record.co_names == [CG], record
+
+
+def test_a_letters_clause_with_another_departments_keyword_adds_a_co_handler():
+    """In a letter no sentence opens an issue, but any clause (the first too) that
+    carries another department's keyword, is scored for it and reports no
+    background adds it, as a comma clause does in a call."""
+    words = dict(mentions=mention_patterns(DEPTS), keywords=keyword_patterns(DEPTS))
+    whole = [{SW: 0.8, CG: 0.1, WJ: 0.05, GD: 0.05}]
+    d = assign(["家里停水两天了。小区门口的路灯也坏了"], scorer, CoRules(), whole=whole,
+               titled=[True], **words)[0]
+    assert d.lead["name"] == SW and d.co_names == [CG], d
+
+    def last_word(texts):
+        """The department of the text's last keyword: the issue's top is then its
+        last clause's, so the first clause's department is not the issue's."""
+        out = []
+        for t in texts:
+            hits = sorted((t.rfind(w), d) for d, ws in WORDS.items() for w in ws if w in t)
+            out.append({hits[-1][1]: 0.9} if hits else {})
+        return out
+
+    d = assign(["小区门口的路灯坏了。好几天没人来看。家里停水两天了"], last_word, CoRules(),
+               whole=[{GD: 0.8, CG: 0.1, WJ: 0.05, SW: 0.05}], titled=[True], **words)[0]
+    assert d.lead["name"] == GD and d.co_names == [CG], d       # the first clause counts too
+    d = assign(["家里停水两天了。路灯的事城管说不归他们管"], scorer, CoRules(), whole=whole,
+               titled=[True], **words)[0]
+    assert d.co == [], d                                        # background, not an issue
 
 
 def test_a_text_addressed_to_an_official_reads_as_a_letter():

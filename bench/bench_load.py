@@ -362,7 +362,8 @@ def _embedder_info(settings) -> dict:
     except Exception as exc:  # a bench report, not a gate
         return {"name": settings.embedder, "error": str(exc)}
     return {"name": settings.embedder, "identity": getattr(emb, "identity", None),
-            "int8_graphs": list(getattr(emb, "int8_graphs", ()) or ())}
+            "int8_graphs": list(getattr(emb, "int8_graphs", ()) or ()),
+            "query_graph": getattr(emb, "query_graph", None)}
 
 
 def _wait_ready(port: int, timeout: float, endpoint: str) -> bool:

@@ -43,6 +43,21 @@ def library_versions(names: Iterable[str] = _LIBRARIES) -> dict[str, str]:
 _ISA_FLAGS = ("avx2", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "amx_int8")
 
 
+def cpu_has_vnni() -> bool:
+    """Whether this CPU has AVX-512 VNNI, on which onnxruntime sums int8 products
+    of unsigned activations and *signed* weights exactly (without it, AVX2's
+    VPMADDUBSW saturates them: docs/embeddings.md). Asked of the CPU itself
+    (numpy's runtime CPUID probe), not of /proc/cpuinfo, which an emulator
+    passes through from the host; /proc/cpuinfo only where numpy cannot say."""
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__ as features
+    except ImportError:
+        features = None
+    if features is not None and "AVX512VNNI" in features:
+        return bool(features["AVX512VNNI"])
+    return "avx512_vnni" in machine_info()["isa"]
+
+
 def machine_info() -> dict[str, Any]:
     """The CPU model and its kernel-relevant features, for manifests and benchmarks,
     so figures from machines of different kinds can be told apart."""

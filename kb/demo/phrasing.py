@@ -192,6 +192,17 @@ def typo(rng: random.Random, text: str, n: int = 1) -> str:
     return text
 
 
+def noisy(rng: random.Random, text: str, typo_rate: float, max_typos: int = 1) -> str:
+    """As typed by a hurried agent: at ``typo_rate`` up to ``max_typos`` homophone
+    slips, and 1 text in 20 in traditional characters."""
+    if rng.random() < typo_rate:
+        # randint(1, 1) would still draw from rng: one slip is asked for plainly
+        text = typo(rng, text, rng.randint(1, max_typos) if max_typos > 1 else 1)
+    if rng.random() < 0.05:
+        text = traditional(text)
+    return text
+
+
 def fill(template: str, **slots) -> str:
     return template.format(**slots)
 

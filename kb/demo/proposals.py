@@ -14,7 +14,7 @@ import random
 
 from kb.demo.city import DISTRICTS
 from kb.demo.departments import DEPARTMENTS
-from kb.demo.phrasing import FILLERS, traditional, typo
+from kb.demo.phrasing import FILLERS, noisy
 from kb.demo.topics import TOPICS
 
 # Per department key: things a citizen proposes to build, add or change ({road},
@@ -41,11 +41,7 @@ _PRAISE = ["工作人员很负责", "效率很高", "态度特别好", "第二�
 
 
 def _noise(rng, text):
-    if rng.random() < 0.15:
-        text = typo(rng, text, 1)
-    if rng.random() < 0.05:
-        text = traditional(text)
-    return text
+    return noisy(rng, text, 0.15)
 
 
 def _proposal(rng):

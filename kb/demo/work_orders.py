@@ -10,7 +10,7 @@ import random
 
 from kb.demo.city import APP, CITY, DISTRICTS
 from kb.demo.departments import DEPARTMENTS
-from kb.demo.phrasing import ASPECT_LABELS, FILLERS, SELF, traditional, typo
+from kb.demo.phrasing import ASPECT_LABELS, FILLERS, SELF, noisy
 from kb.demo.topics import TOPICS
 
 TYPE_MIX = (("complaint", 0.55), ("consult", 0.25), ("fault", 0.20))
@@ -44,11 +44,7 @@ def _where(rng):
 
 
 def _noise(rng, text):
-    if rng.random() < 0.18:
-        text = typo(rng, text, rng.randint(1, 2))
-    if rng.random() < 0.05:
-        text = traditional(text)
-    return text
+    return noisy(rng, text, 0.18, max_typos=2)
 
 
 def _problem_order(rng, t):

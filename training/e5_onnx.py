@@ -25,6 +25,7 @@ from typing import Sequence
 
 import numpy as np
 
+from foundation.artifacts import file_hash
 from foundation.errors import HotlineError
 
 OPSET = 17
@@ -74,6 +75,14 @@ def export_fp32(st_dir: Path, out_path: Path) -> Path:
                           OUTPUT: {0: "batch"}},
             opset_version=OPSET, dynamo=False, do_constant_folding=True)
     return Path(out_path)
+
+
+def onnx_manifest(model_path: Path) -> dict:
+    """The manifest's ``onnx`` entry for a graph ``quantize_int8`` wrote (the
+    base build and the fine-tuned export describe it the same way)."""
+    return {"opset": OPSET, "quantization": QUANTIZATION, "int8_weight_type": WEIGHT_TYPE,
+            "sha256_16": file_hash(Path(model_path)), "inputs": list(INPUTS),
+            "output": f"{OUTPUT} (mean-pooled, L2-normalised)"}
 
 
 def quantize_int8(fp32_path: Path, out_path: Path) -> Path:

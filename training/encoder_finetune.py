@@ -136,8 +136,8 @@ def export(st_dir: Path, tmp: Path, settings, base_manifest: dict, training: dic
     import transformers
 
     from training.e5_build import MODEL_FILE, TOKENIZER_FILE
-    from training.e5_onnx import (OPSET, QUANTIZATION, WEIGHT_TYPE, check_parity, export_fp32,
-                                  measure_parity, parity_sentences, quantize_int8)
+    from training.e5_onnx import (check_parity, export_fp32, measure_parity, onnx_manifest,
+                                  parity_sentences, quantize_int8)
 
     with tempfile.TemporaryDirectory(prefix="e5ft-export-") as scratch:
         fp32 = export_fp32(st_dir, Path(scratch) / "model_fp32.onnx")
@@ -155,9 +155,7 @@ def export(st_dir: Path, tmp: Path, settings, base_manifest: dict, training: dic
         base={"name": base_manifest.get("name"), "onnx_sha256_16": base_manifest.get("onnx", {}).get("sha256_16"),
               "source": base_manifest.get("source")},
         files={"onnx": MODEL_FILE, "tokenizer": TOKENIZER_FILE, "sentence_transformers": "st"},
-        onnx={"opset": OPSET, "quantization": QUANTIZATION, "int8_weight_type": WEIGHT_TYPE,
-              "sha256_16": file_hash(tmp / MODEL_FILE), "inputs": ["input_ids", "attention_mask"],
-              "output": "sentence_embedding (mean-pooled, L2-normalised)"},
+        onnx=onnx_manifest(tmp / MODEL_FILE),
         tokenizer_sha256_16=file_hash(tmp / TOKENIZER_FILE), prompts=base_manifest.get("prompts"),
         max_tokens=base_manifest.get("max_tokens"), pad_id=base_manifest.get("pad_id"),
         transformers_version=transformers.__version__, parity=parity,

@@ -326,7 +326,7 @@ class ClassifierBundle:
             p.evidence = {
                 "words": uniq[:6],
                 "similar_cases": similar[i],
-                "keywords": matched_keywords(prep.full[i], info) if info else [],
+                "keywords": matched_keywords(prep.full[i], info, normalized=True) if info else [],
                 "cues": matched_cues(prep.full[i]),
             }
 

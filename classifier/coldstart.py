@@ -56,8 +56,10 @@ def _norm_keyword(keyword: str) -> str:
     return _norm(keyword)
 
 
-def matched_keywords(text: str, department: dict) -> list[str]:
-    norm = _norm(text)
+def matched_keywords(text: str, department: dict, normalized: bool = False) -> list[str]:
+    """``normalized``: ``text`` is already ``index.text.normalize``d (``TextFeatures.full``):
+    only lower-casing is left, as in :meth:`KeywordMatcher.counts`."""
+    norm = text.lower() if normalized else _norm(text)
     return [k for k in department.get("keywords", []) or [] if k and _norm_keyword(k) in norm]
 
 

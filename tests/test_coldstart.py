@@ -41,6 +41,10 @@ def test_keyword_matcher_finds_what_the_per_keyword_loop_finds():
     want = [[len(matched_keywords(t, d)) for d in depts] for t in texts]
     assert got.tolist() == want
     assert got[0].tolist() == [3, 3, 0]     # nested keywords all count (停水, 停水通知, 水)
+    # The evidence path passes TextFeatures.full, normalised already: not normalised again.
+    full = TextFeatures(texts).full
+    assert [[matched_keywords(t, d, normalized=True) for d in depts] for t in full] == \
+        [[matched_keywords(t, d) for d in depts] for t in texts]
 
 
 def test_topics_go_only_to_departments_of_the_list_that_do_them():

@@ -96,6 +96,30 @@ def test_written_examples_follow_the_lists_boundaries():
     assert _route(router, texts) == ["交通局", "住建局", "环保局", "教育局"]
 
 
+# A terse list: names and a few words of responsibility, no keywords (our own wording).
+TERSE_DEPTS = [{"name": "住房和城乡建设局", "responsibilities": "城市建设、物业、市政"},
+               {"name": "交通运输局", "responsibilities": "公路和道路运输"},
+               {"name": "生态环境局", "responsibilities": "环境污染"},
+               {"name": "教育局", "responsibilities": "学校"},
+               {"name": "人力资源和社会保障局", "responsibilities": "就业、工资、社保"},
+               {"name": "卫生健康委员会", "responsibilities": "医院、卫生"}]
+
+
+def test_a_terse_list_still_gets_the_topics_its_departments_do():
+    """Every topic scores lower against a terse list than against a wordy one:
+    with the absolute floor alone this list kept 4 topics and sent street lamps,
+    wages and pensions to the transport bureau."""
+    router = ColdStartRouter(TERSE_DEPTS).fit()
+    mapped = router.topic_departments_
+    assert mapped["市政设施与城市管理"] == "住房和城乡建设局"
+    assert mapped["工资与劳动关系"] == mapped["社会保险与退休待遇"] == "人力资源和社会保障局"
+    assert "治安与公安" not in mapped and "供水与自来水" not in mapped
+    texts = ["路灯坏了一个月没人修", "老板拖欠了三个月工资不发", "退休养老金什么时候调整",
+             "我们村通往镇上的公路坑坑洼洼"]
+    assert _route(router, texts) == ["住房和城乡建设局", "人力资源和社会保障局",
+                                     "人力资源和社会保障局", "交通运输局"]
+
+
 def test_review_holds_the_low_margin_rows():
     router = ColdStartRouter(DEPTS).fit()
     texts = ["幸福小区从早上开始停水了，自来水一直没来", "学校门口占道摆摊，晚上噪音很大",

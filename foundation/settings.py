@@ -27,6 +27,11 @@ class Settings:
     shared_data: Path = DEFAULT_SHARED_DATA
     # Embedders by role; each name resolves through index.embedders.get_embedder.
     embedder: str = "use"
+    # Sentence vectors for other systems (`hotline embed`: similarity, dedup,
+    # clustering); "" = ``embedder``. `hotline train --encoder` sets it to the encoder
+    # that scores the sts_zh dev pairs better, which need not be the one that
+    # searches the policy KB better (docs/embeddings.md).
+    similarity_embedder: str = ""
     max_text_chars: int = 2000
     # onnxruntime intra-op threads per embedder; 0 = min(2, CPU count).
     embed_threads: int = 0
@@ -115,6 +120,11 @@ class Settings:
     @property
     def models_root(self) -> Path:
         return self.artifacts_root / "models"
+
+    @property
+    def embed_model(self) -> str:
+        """The encoder `hotline embed` and `hotline eval embedder` use by default."""
+        return self.similarity_embedder or self.embedder
 
     @property
     def embedders_root(self) -> Path:

@@ -178,3 +178,38 @@ def test_tiny_fine_tune_exports_a_served_encoder(tmp_path):
     assert not np.allclose(a, b, atol=1e-3)
     with pytest.raises(ArtifactError, match="expected 'e5'"):
         E5Embedder(settings.embedders_root / NAME, name="e5")
+
+
+def test_paws_x_training_pairs_are_seen_three_times_and_none_is_dev(tmp_path):
+    _write_sts(tmp_path, "PAWSX_valid", 200)
+    (train,) = sts_pairs(tmp_path, cap=50, seed=0)
+    assert train.name == "sts:PAWSX_valid" and len(train.rows) == 150
+    assert train.record()["repeats"] == 3
+    dev = {(r["sentence1"], r["sentence2"]) for r in sts_dev_pairs(tmp_path, "PAWSX_valid")}
+    assert dev and not dev & {(r["sentence1"], r["sentence2"]) for r in train.rows}
+
+
+def test_embed_serves_the_encoder_that_scores_the_sts_pairs_better(tmp_path):
+    """Search and `hotline embed` are chosen apart: a model can search the policy
+    KB worse and compare sentence pairs better (session 18's gov run)."""
+    from training.encoder_select import choose_similarity
+
+    scores = {"PAWS-X": {NAME: 0.6289, "e5": 0.5331}, "LCQMC": {NAME: 0.8839, "e5": 0.8907},
+              "BQ": {NAME: 0.7911, "e5": 0.7577}}
+    serve, why = choose_similarity(scores, NAME, "e5")
+    assert serve == NAME and "PAWS-X 0.629 vs 0.533" in why
+    worse = {k: {NAME: v["e5"] - 0.01, "e5": v["e5"]} for k, v in scores.items()}
+    assert choose_similarity(worse, NAME, "e5")[0] == "e5"
+    assert choose_similarity({}, NAME, "e5")[0] == NAME
+    # the home's settings file takes both roles; `hotline embed` reads the second
+    home = tmp_path / "home"
+    home.mkdir()
+    settings = Settings.load({"home": home}, env={})
+    assert settings.embed_model == settings.embedder == "use"
+    select_for_home(settings, "e5")
+    select_for_home(settings, NAME, key="similarity_embedder")
+    again = Settings.load({"home": home}, env={})
+    assert (again.embedder, again.similarity_embedder, again.embed_model) == ("e5", NAME, NAME)
+    select_for_home(again, "e5", key="similarity_embedder")
+    data = tomllib.loads((home / "hotline.toml").read_text(encoding="utf-8"))
+    assert data == {"embedder": "e5", "similarity_embedder": "e5"}

@@ -173,17 +173,19 @@ RECIPES = {
 }
 
 
-def select_for_home(settings, name: str = NAME) -> tuple[Path, str | None]:
-    """Make ``name`` the home's embedder: set ``embedder`` in HOME/hotline.toml
-    (the home's own settings file, created if missing; other keys kept). Returns
-    the file and a warning when another source of settings overrides it."""
+def select_for_home(settings, name: str = NAME, key: str = "embedder") -> tuple[Path, str | None]:
+    """Make ``name`` the home's encoder for one role: set ``key`` (``embedder``:
+    search and classification; ``similarity_embedder``: `hotline embed`) in
+    HOME/hotline.toml (the home's own settings file, created if missing; other
+    keys kept). Returns the file and a warning when another source of settings
+    overrides it."""
     import os
     import re
 
     path = Path(settings.home) / "hotline.toml"
     text = path.read_text(encoding="utf-8") if path.is_file() else ""
-    line = f'embedder = "{name}"  # set by `hotline train --encoder`\n'
-    pattern = re.compile(r"^embedder\s*=.*\n?", re.M)
+    line = f'{key} = "{name}"  # set by `hotline train --encoder`\n'
+    pattern = re.compile(rf"^{key}\s*=.*\n?", re.M)
     if pattern.search(text):
         text = pattern.sub(line, text, count=1)
     else:
@@ -193,8 +195,9 @@ def select_for_home(settings, name: str = NAME) -> tuple[Path, str | None]:
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
     warning = None
-    if os.environ.get("HOTLINE_EMBEDDER"):
-        warning = f"HOTLINE_EMBEDDER={os.environ['HOTLINE_EMBEDDER']} overrides {path}"
+    env = f"HOTLINE_{key.upper()}"
+    if os.environ.get(env):
+        warning = f"{env}={os.environ[env]} overrides {path}"
     elif settings.config_file and Path(settings.config_file).resolve() != path.resolve():
-        warning = f"settings come from {settings.config_file}, not {path}: set embedder = \"{name}\" there"
+        warning = f"settings come from {settings.config_file}, not {path}: set {key} = \"{name}\" there"
     return path, warning

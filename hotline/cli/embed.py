@@ -9,7 +9,7 @@ def register(sub) -> None:
     p = sub.add_parser("embed", help="embed one text per line into a float32 .npy matrix")
     p.add_argument("--in", dest="inp", required=True, help="UTF-8 text file, one text per line ('-' = stdin)")
     p.add_argument("--out", required=True, help="output .npy path")
-    p.add_argument("--model", help="embedder name: use, static, e5, e5-hotline, st:<dir> (default: settings.embedder)")
+    p.add_argument("--model", help="embedder name: use, static, e5, e5-hotline, st:<dir> (default: settings.similarity_embedder, else settings.embedder)")
     p.add_argument("--kind", choices=("query", "doc"), default="query")
     p.add_argument("--batch", type=int, default=2048, help="texts per embed() call")
     p.set_defaults(func=run)
@@ -51,7 +51,7 @@ def run(args, settings) -> int:
         raise InvalidInput(f"--batch must be >= 1, got {args.batch}")
     # fp32 throughout: a row must not depend on --batch (a lone text would
     # otherwise take the int8 query graph).
-    embedder = get_embedder(args.model or settings.embedder, settings.replace(embed_precision="fp32"))
+    embedder = get_embedder(args.model or settings.embed_model, settings.replace(embed_precision="fp32"))
     out = np.empty((len(texts), embedder.dim), dtype=np.float32)
     with tqdm(total=len(texts), desc=f"embed ({embedder.name})", unit="text",
               disable=len(texts) < 5000, file=sys.stderr) as bar:

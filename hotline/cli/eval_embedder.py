@@ -7,7 +7,7 @@ Writes JSON + Markdown to HOME/reports/embedder-<name>.{json,md} and prints the 
 def register(sub) -> None:
     p = sub.add_parser("embedder", help="evaluate an embedder on sts_zh (STS-B, LCQMC, BQ, "
                        "AFQMC, PAWS-X, ATEC) beside a TF-IDF char n-gram baseline")
-    p.add_argument("--model", help="embedder name: use, static, e5, e5-hotline, st:<dir> (default: settings.embedder)")
+    p.add_argument("--model", help="embedder name: use, static, e5, e5-hotline, st:<dir> (default: the one `hotline embed` uses)")
     p.add_argument("--max-pairs", type=int, default=4000,
                    help="pairs sampled per set (seeded; 0 = all; LCQMC is always whole)")
     p.add_argument("--sets", help="comma-separated subset, e.g. LCQMC,STS-B")
@@ -22,7 +22,7 @@ def run(args, settings) -> int:
     from index.embedders import get_embedder
     from training.eval_embedder import PAIR_SETS, evaluate, to_markdown, write_report
 
-    name = args.model or settings.embedder
+    name = args.model or settings.embed_model
     sets = [s.strip() for s in args.sets.split(",")] if args.sets else None
     unknown = [s for s in sets or [] if s not in PAIR_SETS]
     if unknown:

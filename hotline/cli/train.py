@@ -44,8 +44,9 @@ def register(sub) -> None:
     p.add_argument("--select", choices=("measured", "tuned"), default="measured",
                    help="with --encoder: which encoder the home serves afterwards. measured "
                         "(default): the fine-tuned model or its base e5, whichever searches "
-                        "the NCP dev set better (fine-tuned when there is no shared data); "
-                        "tuned: the fine-tuned model")
+                        "the NCP dev set better, and for `hotline embed` whichever scores the "
+                        "sts_zh dev pairs better (fine-tuned when there is no shared data); "
+                        "tuned: the fine-tuned model for both")
     p.add_argument("--demo", action="store_true",
                    help="train both heads on HOME/demo/work_orders.csv and make them current")
     p.add_argument("--include-feedback", action="store_true",
@@ -127,6 +128,8 @@ def run_encoder(args, settings) -> int:
                   resume=args.resume, max_seconds=args.max_minutes * 60)
     serve, why, dev = _measured_choice(settings, NAME, args.select)
     path, warning = select_for_home(settings, serve)
+    similar, similar_why, similar_dev = _similarity_choice(settings, NAME, args.select)
+    _, similar_warning = select_for_home(settings, similar, key="similarity_embedder")
     t = m["training"]
     print(json.dumps({"out": str(out), "recipe": recipe, "seconds": t["seconds"], "steps": t["steps"],
                       "planned_steps": t["planned_steps"],
@@ -135,9 +138,11 @@ def run_encoder(args, settings) -> int:
                       "sources": [f"{s['name']}: {s['rows']}" for s in t["sources"]],
                       "parity_int8_mean_cos": m["parity"]["onnx_int8_vs_torch"]["mean_cos"],
                       "dev": dev, "serves": serve, "why": why,
+                      "similarity": {"dev": similar_dev, "serves": similar, "why": similar_why},
                       "selected_in": str(path)}, ensure_ascii=False, indent=2))
-    if warning:
-        print(f"warning: {warning}")
+    for w in (warning, similar_warning):
+        if w:
+            print(f"warning: {w}")
     from foundation.artifacts import read_manifest, resolve_current
     from foundation.errors import ArtifactError
 
@@ -154,6 +159,21 @@ def run_encoder(args, settings) -> int:
                   f"{built_with})")
             return build(settings.replace(embedder=serve))
     return 0
+
+
+def _similarity_choice(settings, tuned: str, select: str) -> tuple[str, str, dict | None]:
+    """(encoder `hotline embed` serves, why, the sts_zh figures or None)."""
+    from training.encoder_select import choose_similarity, similarity_scores, sts_available
+
+    if select == "tuned":
+        return tuned, "--select tuned", None
+    if not sts_available(settings):
+        return tuned, (f"no sts_zh pairs here (shared data at {settings.shared_data}): "
+                       f"{tuned} is served unmeasured"), None
+    print("scoring the sts_zh dev pairs with the fine-tuned encoder and its base …", flush=True)
+    scores = similarity_scores(settings, tuned, "e5", progress=True)
+    serve, why = choose_similarity(scores, tuned, "e5")
+    return serve, why, scores
 
 
 def _measured_choice(settings, tuned: str, select: str) -> tuple[str, str, dict | None]:

@@ -213,3 +213,14 @@ def test_embed_serves_the_encoder_that_scores_the_sts_pairs_better(tmp_path):
     select_for_home(again, "e5", key="similarity_embedder")
     data = tomllib.loads((home / "hotline.toml").read_text(encoding="utf-8"))
     assert data == {"embedder": "e5", "similarity_embedder": "e5"}
+
+
+def test_without_the_shared_data_both_roles_get_the_fine_tuned_encoder_unmeasured(tmp_path):
+    from hotline.cli.train import _measured_choice, _similarity_choice
+
+    settings = Settings.load({"home": tmp_path, "shared_data": tmp_path / "nowhere"}, env={})
+    for choice in (_measured_choice, _similarity_choice):
+        serve, why, figures = choice(settings, NAME, "measured")
+        assert serve == NAME and "unmeasured" in why and str(tmp_path / "nowhere") in why
+        assert figures is None
+        assert choice(settings, NAME, "tuned") == (NAME, "--select tuned", None)

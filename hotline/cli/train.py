@@ -165,27 +165,32 @@ def _similarity_choice(settings, tuned: str, select: str) -> tuple[str, str, dic
     """(encoder `hotline embed` serves, why, the sts_zh figures or None)."""
     from training.encoder_select import choose_similarity, similarity_scores, sts_available
 
-    if select == "tuned":
-        return tuned, "--select tuned", None
-    if not sts_available(settings):
-        return tuned, (f"no sts_zh pairs here (shared data at {settings.shared_data}): "
-                       f"{tuned} is served unmeasured"), None
-    print("scoring the sts_zh dev pairs with the fine-tuned encoder and its base …", flush=True)
-    scores = similarity_scores(settings, tuned, "e5", progress=True)
-    serve, why = choose_similarity(scores, tuned, "e5")
-    return serve, why, scores
+    return _choice(tuned, select, sts_available(settings),
+                   f"no sts_zh pairs here (shared data at {settings.shared_data})",
+                   "scoring the sts_zh dev pairs with the fine-tuned encoder and its base …",
+                   lambda: similarity_scores(settings, tuned, "e5", progress=True),
+                   choose_similarity)
 
 
 def _measured_choice(settings, tuned: str, select: str) -> tuple[str, str, dict | None]:
     """(encoder the home serves, why, the dev figures or None)."""
     from training.encoder_select import choose, dev_available, dev_scores
 
+    return _choice(tuned, select, dev_available(settings),
+                   f"no NCP dev set here (shared data at {settings.shared_data})",
+                   "searching the NCP dev set with the fine-tuned encoder and its base …",
+                   lambda: dev_scores(settings, (tuned, "e5"), progress=True), choose)
+
+
+def _choice(tuned: str, select: str, available: bool, missing: str, doing: str, measure,
+            choose) -> tuple[str, str, dict | None]:
+    """One role's encoder: the fine-tuned one or its base e5, measured when the
+    data is here and ``--select measured``."""
     if select == "tuned":
         return tuned, "--select tuned", None
-    if not dev_available(settings):
-        return tuned, (f"no NCP dev set here (shared data at {settings.shared_data}): "
-                       f"{tuned} is served unmeasured"), None
-    print("searching the NCP dev set with the fine-tuned encoder and its base …", flush=True)
-    scores = dev_scores(settings, (tuned, "e5"), progress=True)
+    if not available:
+        return tuned, f"{missing}: {tuned} is served unmeasured", None
+    print(doing, flush=True)
+    scores = measure()
     serve, why = choose(scores, tuned, "e5")
     return serve, why, scores

@@ -158,6 +158,8 @@ class ColdStartRouter:
         from classifier.head import RECIPES, TextHead
 
         probs = self._router_proba(prep)
+        if probs.shape[1] < 2:
+            return None     # one department: every row goes to it, nothing to learn
         pred = probs.argmax(1)
         top = -np.sort(-probs, axis=1)
         margin = top[:, 0] - top[:, 1]

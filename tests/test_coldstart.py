@@ -236,3 +236,11 @@ def test_prices_monopolies_and_pyramid_schemes_go_to_the_market_regulator():
              "镇上的邮政网点只开一个窗口，取个包裹要排一个小时",
              "过年期间县里的客车票价一下涨了好几块，小孩也要买全票"]
     assert _route(router, texts) == ["市场监管局", "市场监管局", "交通局", "市场监管局"]
+
+
+def test_a_one_department_list_routes_everything_to_it_without_self_training():
+    """It crashed with an IndexError once the input reached the self-training size."""
+    texts = ["路灯坏了没人修", "工资拖欠三个月", "学校乱收费", "小区停水两天了"] * 20
+    router = ColdStartRouter([{"name": "综合办"}]).fit(texts)
+    assert router.head_ is None
+    assert set(_route(router, texts)) == {"综合办"}

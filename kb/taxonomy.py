@@ -93,7 +93,15 @@ def _department(item, index: int, path) -> Department:
 def parse_departments(data, source: str = "taxonomy") -> list[Department]:
     if not isinstance(data, list):
         raise TaxonomyError(f"{source}: expected a JSON list of departments, got {type(data).__name__}")
-    return [_department(item, i, source) for i, item in enumerate(data)]
+    if not data:
+        raise TaxonomyError(f"{source}: the list is empty; expected at least one department "
+                            f"({{\"name\", \"responsibilities\", \"keywords\": [...]}})")
+    items = [_department(item, i, source) for i, item in enumerate(data)]
+    try:
+        Taxonomy(items)   # names and aliases unique: a router needs to tell them apart
+    except TaxonomyError as exc:
+        raise TaxonomyError(f"{source}: {exc}") from None
+    return items
 
 
 def load_departments(path: str | Path) -> list[Department]:

@@ -80,9 +80,17 @@ def test_a_bad_list_is_refused_before_any_row(tmp_path):
     _, inp = _write(tmp_path)
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps([{"responsibilities": "no name"}]), encoding="utf-8")
-    for path in (bad, tmp_path / "absent.json"):
+    # An empty list and a department listed twice used to pass the check: the first
+    # ended in a traceback, the second routed to two columns of one name.
+    empty = tmp_path / "empty.json"
+    empty.write_text("[]", encoding="utf-8")
+    twice = tmp_path / "twice.json"
+    twice.write_text(json.dumps([{"name": "供水公司"}, {"name": "供水公司"}], ensure_ascii=False),
+                     encoding="utf-8")
+    for path, says in ((bad, "no name"), (tmp_path / "absent.json", "does not exist"),
+                       (empty, "expected at least one department"), (twice, "listed twice")):
         got = _cli(tmp_path / "home", "reclassify", str(inp), "--text-cols", "title,detail",
                    "--departments", str(path), "--out", str(tmp_path / "o.csv"))
         assert got.returncode == 2, got.stderr
-        assert "error:" in got.stderr and path.name in got.stderr
+        assert "error:" in got.stderr and path.name in got.stderr and says in got.stderr
         assert not (tmp_path / "o.csv").exists()

@@ -31,8 +31,8 @@ STS_DEV_SHARE = 5     # one pair in five of each set above is dev
 STSB_TRAIN = "STS-B_train"
 # Sets whose training pairs are seen this many times in an epoch. PAWS-X pairs two
 # sentences of the same words in another order: one pass of its 1,000 sampled pairs
-# left e5 where it was (dev-fifth AUC 0.534 vs 0.537), three passes over the
-# whole training share moved it to 0.66 (docs/embeddings.md, session 18).
+# left e5 where it was (dev-fifth AUC 0.534 vs 0.537); three passes in the recipe
+# gave 0.629 (three epochs of PAWS-X alone 0.659; docs/embeddings.md, session 18).
 STS_REPEATS = {"PAWSX_valid": 3}
 
 

@@ -207,7 +207,7 @@ class ColdStartRouter:
         lines_of = [[*examples, " ".join(keywords)] for _, keywords, examples in topics]
         scores = np.array([cos[i] + TOPIC_KEYWORD_WEIGHT
                            * (self.keywords_.counts(lines) > 0).mean(0)
-                           for i, lines in enumerate(lines_of)]).reshape(len(topics), -1)
+                           for i, lines in enumerate(lines_of)])
         owner_of = scores.argmax(1)
         kept = kept_topics(scores, self.min_topic_score)
         rows, owner = [], []

@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from classifier.coldstart import ColdStartRouter, KeywordMatcher, load_topics, matched_keywords
+from classifier.coldstart import (ColdStartRouter, KeywordMatcher, credit_bare_departments,
+                                  load_topics, matched_keywords)
 from classifier.errors import BadModel
 from classifier.features import TextFeatures
 
@@ -118,6 +119,44 @@ def test_a_terse_list_still_gets_the_topics_its_departments_do():
              "我们村通往镇上的公路坑坑洼洼"]
     assert _route(router, texts) == ["住房和城乡建设局", "人力资源和社会保障局",
                                      "人力资源和社会保障局", "交通运输局"]
+
+
+MIXED_DEPTS = DEPTS[:2] + [
+    {"name": "城管局", "responsibilities": "占道经营、违章搭建、噪音扰民、餐饮油烟",
+     "keywords": ["占道", "违建", "噪音", "摆摊", "油烟"]},
+    # No keywords, as a centre's list often has for some departments.
+    {"name": "农业农村局",
+     "responsibilities": "负责农业生产、农村经营管理、农资质量、动物防疫、农村宅基地管理"},
+    {"name": "残疾人联合会",
+     "responsibilities": "负责残疾人证办理、残疾人两项补贴、康复救助、残疾人就业与无障碍环境",
+     "keywords": ["残疾人", "残疾证", "康复", "无障碍", "补贴"]},
+]
+
+
+def test_a_department_without_keywords_keeps_its_topics_beside_keyworded_ones():
+    """Before, the keyworded 残联 took the farming examples (its 补贴 is in many of
+    them) and the keyword-less 农业农村局 was left with land, telecoms and product
+    quality, which none of this list does."""
+    mapped = ColdStartRouter(MIXED_DEPTS).fit().topic_departments_
+    assert mapped["农业农村与农民"] == "农业农村局"
+    assert mapped["学校与教育"] == "教育局" and mapped["供水与自来水"] == "供水公司"
+    assert not {"土地与矿产", "通信与网络", "特种设备与产品质量"} & set(mapped)
+    router = ColdStartRouter(MIXED_DEPTS).fit()
+    assert _route(router, ["今年的种子化肥质量有问题，庄稼都死了"]) == ["农业农村局"]
+
+
+def test_only_a_list_mixing_keyworded_and_bare_departments_is_credited():
+    shares = np.array([[0.5, 0.0, 0.1], [0.0, 0.3, 0.0]])
+    cos = np.array([[0.10, 0.20, 0.05], [0.02, 0.05, 0.30]])
+    for keyworded in ([True, True, True], [False, False, False]):
+        assert credit_bare_departments(shares, cos, np.array(keyworded)) is shares
+    got = credit_bare_departments(shares, cos, np.array([True, False, True]))
+    # Topic 0: the bare department is credited the best keyworded share (0.5) and wins on
+    # similarity, then gets the median best share if that is higher (it is not).
+    assert got[0].tolist() == [0.5, 0.5, 0.1]
+    # Topic 1: credited 0.0 (no keyworded department names it); a keyworded one wins.
+    assert got[1].tolist() == [0.0, 0.0, 0.0]
+    assert shares[0, 1] == 0.0   # the input is left as it was
 
 
 def test_review_holds_the_low_margin_rows():

@@ -362,7 +362,9 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, *,
 
     @api("/v1/admin/reload", ["POST"], "admin")
     def reload():
-        return jsonify(engine.reload())
+        # wsgi.multithread is False where this process serves one request at a
+        # time (gunicorn's sync worker, the test client): nothing to pace for.
+        return jsonify(engine.reload(paced=bool(request.environ.get("wsgi.multithread", True))))
 
     # ------------------------------------------------------------ operations
     @app.get("/healthz")

@@ -207,7 +207,8 @@ def main(settings, argv=None) -> int:
     p.add_argument("--max-requests", type=int, default=20000)
     p.add_argument("--concurrency", type=int, default=4)
     p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=1,
+                   help="passed to hotline serve (default there: 1, the sync worker)")
     p.add_argument("--worker-connections", type=int,
                    help="passed to hotline serve (default there: --threads, no keep-alive)")
     p.add_argument("--endpoint", choices=["analyze", "search"], default="analyze")

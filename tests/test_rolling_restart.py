@@ -28,8 +28,9 @@ def _worker_pids(master: int) -> set[str]:
 
 
 @pytest.mark.slow
-def test_sighup_under_load_adds_no_request_over_a_second(served_home):
-    with production_server(served_home, workers=2, threads=2, ready="/readyz", timeout=120,
+@pytest.mark.parametrize("threads", [1, 2])   # the sync worker (the default) and gthread
+def test_sighup_under_load_adds_no_request_over_a_second(served_home, threads):
+    with production_server(served_home, workers=2, threads=threads, ready="/readyz", timeout=120,
                            HOTLINE_LOG_LEVEL="WARNING") as (proc, port):
         before = _worker_pids(proc.pid)
         latencies, errors, stop = [], [], threading.Event()

@@ -379,6 +379,27 @@ def test_reload_and_models(kb_client):
     assert models["components"]["kb"]["version"] == "kb.sqlite3"
 
 
+def test_reload_is_paced_only_where_the_process_serves_requests_beside_it(kb_app, monkeypatch):
+    """A sync worker (wsgi.multithread False) serves nothing while it reloads, so
+    pacing the load would only keep it from serving longer; a threaded one paces."""
+    from hotline.runtime.engine import Engine
+
+    seen = []
+    swap = Engine._swap
+
+    def recording_swap(self, names, paced):
+        seen.append(paced)
+        return swap(self, names, paced)
+
+    monkeypatch.setattr(Engine, "_swap", recording_swap)
+    client = kb_app.test_client()
+    for multithread in (False, True):
+        r = client.post("/v1/admin/reload", headers=auth("admin"),
+                        environ_overrides={"wsgi.multithread": multithread})
+        assert r.status_code == 200, r.get_data(as_text=True)
+    assert seen == [False, True]
+
+
 @pytest.mark.parametrize("relative", [False, True])
 def test_home_path_is_never_shown_over_http(tmp_path, monkeypatch, relative):
     """/readyz, /v1/models, /v1/admin/reload, /metrics and problem details name

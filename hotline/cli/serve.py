@@ -27,11 +27,13 @@ def register(sub) -> None:
     p.add_argument("--host", help="bind address (default settings.host, 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default settings.port, 8000)")
     p.add_argument("--workers", type=int, help="gunicorn worker processes (default settings.workers)")
-    p.add_argument("--threads", type=int, default=2,
-                   help="threads per gunicorn worker (default 2: one more lets a slow request, "
-                   "e.g. a reload, leave the worker serving; more only add GIL contention)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="threads per gunicorn worker (default 1: gunicorn's sync worker, one "
+                   "request at a time per process; 2 or more: gthread workers, where a slow "
+                   "request leaves the worker serving, at ~5 %% of throughput and a higher p99)")
     p.add_argument("--worker-connections", type=int, metavar="N",
-                   help="connections a gunicorn worker holds at once (default: --threads, so "
+                   help="connections a gthread worker (--threads 2 or more) holds at once "
+                   "(default: --threads, so "
                    "no connection is kept alive between requests and requests queue for the "
                    "first free worker; more keeps connections alive, which pins each client "
                    "to one worker)")
@@ -216,7 +218,7 @@ def metrics_dir(settings) -> Path:
     return path
 
 
-def serve_gunicorn(settings, threads: int = 2, children=(),
+def serve_gunicorn(settings, threads: int = 1, children=(),
                    worker_connections: int | None = None) -> None:
     """``children``: :class:`Child` processes of this server (the ``--prepare``
     build) that the arbiter reaps by pid, with their exit code, before its own
@@ -279,7 +281,12 @@ def serve_gunicorn(settings, threads: int = 2, children=(),
             options = {
                 "bind": f"{settings.host}:{settings.port}",
                 "workers": max(1, settings.workers),
-                "worker_class": "gthread",
+                # One thread: the sync worker answers on the thread that accepted
+                # (no event-loop thread, no hand-off, no GIL contention between
+                # them). Against 2 gthread threads, `hotline bench load`: p99
+                # 28-29 -> 23-25 ms, index reload mid-run 235-242 -> 247-255
+                # req/s (docs/api.md, session 19). Keep-alive is off either way.
+                "worker_class": "sync" if threads <= 1 else "gthread",
                 "threads": max(1, threads),
                 # Each worker loads the models itself after fork (onnxruntime and
                 # FAISS thread pools do not survive fork), so give it time.

@@ -136,14 +136,18 @@ class Engine:
                                            "reloaded": list(names)})
         return new
 
-    def reload(self) -> dict:
+    def reload(self, paced: bool = True) -> dict:
         """``POST /v1/admin/reload``: load the components whose artifacts changed
-        (or that are missing or failed) now, paced beside the requests served."""
+        (or that are missing or failed) now. ``paced``: beside requests this
+        process serves meanwhile (foundation.gcpacing); a process that serves one
+        request at a time (gunicorn's sync worker) serves nothing until this
+        returns, so pacing would only keep it from serving longer (an index
+        reload: 1.6 s paced, 0.55 s not)."""
         with self._lock:
             old = self._snapshot
             names = [n for n in COMPONENTS if n in old.problems or n in old.warnings
                      or self._probe(n) != self._probed.get(n)]
-            new = self._swap(names, paced=True)
+            new = self._swap(names, paced=paced)
         changed = sorted(k for k in COMPONENTS if new.versions.get(k) != old.versions.get(k))
         return {"changed": changed, "reloaded": names, **self.describe(new)}
 

@@ -30,7 +30,7 @@ def register(sub) -> None:
     p.add_argument("--threads", type=int, default=1,
                    help="threads per gunicorn worker (default 1: gunicorn's sync worker, one "
                    "request at a time per process; 2 or more: gthread workers, where a slow "
-                   "request leaves the worker serving, at ~5 %% of throughput and a higher p99)")
+                   "request leaves the worker serving, at ~10 %% of throughput and a higher p99)")
     p.add_argument("--worker-connections", type=int, metavar="N",
                    help="connections a gthread worker (--threads 2 or more) holds at once "
                    "(default: --threads, so "
@@ -283,9 +283,10 @@ def serve_gunicorn(settings, threads: int = 1, children=(),
                 "workers": max(1, settings.workers),
                 # One thread: the sync worker answers on the thread that accepted
                 # (no event-loop thread, no hand-off, no GIL contention between
-                # them). Against 2 gthread threads, `hotline bench load`: p99
-                # 28-29 -> 23-25 ms, index reload mid-run 235-242 -> 247-255
-                # req/s (docs/api.md, session 19). Keep-alive is off either way.
+                # them). Against 2 gthread threads, `hotline bench load` without a
+                # reload: 246 -> 276 req/s (medians of 3), p99 30 -> 22 ms; with a
+                # model reload 217 -> 240 req/s (docs/api.md, session 19).
+                # Keep-alive is off either way.
                 "worker_class": "sync" if threads <= 1 else "gthread",
                 "threads": max(1, threads),
                 # Each worker loads the models itself after fork (onnxruntime and

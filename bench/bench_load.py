@@ -39,6 +39,7 @@ import time
 from pathlib import Path
 
 from bench.common import add_driver_arg, percentile, resolve_driver, save
+from hotline.cli.serve import worker_class
 
 
 def republish(root: Path) -> tuple[str, str] | None:
@@ -292,6 +293,7 @@ def main(settings, argv=None) -> int:
     baseline_rps = (baseline["rps"] + baseline_after["rps"]) / 2
     figures = {
         "endpoint": path, "driver": driver, "embedder": _embedder_info(settings), "workers": args.workers, "threads": args.threads,
+        "worker_class": worker_class(args.threads),
         "rate_limit": args.rate_limit,
         "worker_connections": args.worker_connections or args.threads,
         "concurrency": args.concurrency, "cpu_count": os.cpu_count(),

@@ -135,3 +135,16 @@ def test_requests_spread_over_workers_instead_of_sticking_to_connections(kb_home
         assert closes == [40, 40]
         served = _per_worker(prom_dir, path)
         assert len(served) == 2 and sum(served.values()) == 80, served
+
+
+def test_one_thread_per_worker_is_gunicorns_sync_worker():
+    """The production default (docs/api.md, "Session 19"); `hotline bench load`
+    records the class beside its figures."""
+    from hotline.cli.serve import register, worker_class
+
+    assert worker_class(1) == "sync" and worker_class(2) == worker_class(4) == "gthread"
+    import argparse
+
+    sub = argparse.ArgumentParser().add_subparsers()
+    register(sub)
+    assert sub.choices["serve"].parse_args([]).threads == 1

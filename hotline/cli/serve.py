@@ -218,6 +218,12 @@ def metrics_dir(settings) -> Path:
     return path
 
 
+def worker_class(threads: int) -> str:
+    """gunicorn's worker class for ``threads`` per worker: one thread is the sync
+    worker (accept, answer and close on one thread); more, gthread."""
+    return "sync" if threads <= 1 else "gthread"
+
+
 def serve_gunicorn(settings, threads: int = 1, children=(),
                    worker_connections: int | None = None) -> None:
     """``children``: :class:`Child` processes of this server (the ``--prepare``
@@ -287,7 +293,7 @@ def serve_gunicorn(settings, threads: int = 1, children=(),
                 # reload: 246 -> 276 req/s (medians of 3), p99 30 -> 22 ms; with a
                 # model reload 217 -> 240 req/s (docs/api.md, session 19).
                 # Keep-alive is off either way.
-                "worker_class": "sync" if threads <= 1 else "gthread",
+                "worker_class": worker_class(threads),
                 "threads": max(1, threads),
                 # Each worker loads the models itself after fork (onnxruntime and
                 # FAISS thread pools do not survive fork), so give it time.

@@ -50,6 +50,19 @@ def _sample(text: str, series: str) -> float:
     return float(m.group(1))
 
 
+def _wait_for_workers(port: int, n: int, timeout: float = 60) -> None:
+    """Until ``n`` workers have their app: the server answers once the first
+    one has, and a worker still booting takes no connection (a sync worker
+    that is up then takes every one of a quick burst)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status, text = _get(port, "/metrics")
+        if status == 200 and _sample(text, "hotline_workers") >= n:
+            return
+        assert time.monotonic() < deadline, f"{n} workers not up in {timeout} s"
+        time.sleep(0.1)
+
+
 def test_two_workers_share_one_rate_limit_and_one_scrape(kb_home):
     path, agent = "/v1/kb/entries", auth("agent")
     with production_server(kb_home, workers=2, threads=1,
@@ -118,6 +131,7 @@ def test_requests_spread_over_workers_instead_of_sticking_to_connections(kb_home
     path, agent = "/v1/kb/entries", auth("agent")
     with production_server(kb_home, workers=2, threads=1) as (proc, port):
         [prom_dir] = (kb_home / "run" / "tmp").glob(f"metrics-*-{proc.pid}")
+        _wait_for_workers(port, 2)
 
         def client(_):
             conn, closes = http.client.HTTPConnection("127.0.0.1", port, timeout=30), 0

@@ -154,11 +154,11 @@ def test_requests_spread_over_workers_instead_of_sticking_to_connections(kb_home
 def test_one_thread_per_worker_is_gunicorns_sync_worker():
     """The production default (docs/api.md, "Session 19"); `hotline bench load`
     records the class beside its figures."""
+    import argparse
+
     from hotline.cli.serve import register, worker_class
 
     assert worker_class(1) == "sync" and worker_class(2) == worker_class(4) == "gthread"
-    import argparse
-
     sub = argparse.ArgumentParser().add_subparsers()
     register(sub)
     assert sub.choices["serve"].parse_args([]).threads == 1

@@ -70,6 +70,28 @@ def test_own_recipe_needs_no_shared_data(tmp_path):
     assert all(r["anchor"] != r["positive"] != r["negative"] for r in rows)
 
 
+def test_written_ncp_pairs_join_training_questions_with_same_document_negatives(tmp_path):
+    from training.encoder_data import ncp_written_pairs
+    from training.ncp_data import ncp_split
+
+    assert ncp_written_pairs(tmp_path / "nowhere", cap=10, seed=0) == []    # no shared data
+    shared = Settings.load(env={}).shared_data
+    if not (shared / "ncp_policy_qa" / "qa_train.csv").is_file():
+        pytest.skip(f"shared NCP data not at {shared}")
+    train, _dev = ncp_split(shared)
+    doc_of: dict[str, set] = {}
+    for r in train:            # a question text can recur in several documents
+        doc_of.setdefault(r["question"], set()).add(r["docid"])
+    sets = ncp_written_pairs(shared, cap=5000, seed=0)
+    rows = [r for s in sets for r in s.rows]
+    assert len(rows) == 2000 and all(s.loss == "mnrl" for s in sets)
+    assert all(r["positive"] in doc_of for r in rows)                  # training questions only
+    with_neg = [r for r in rows if "negative" in r]
+    assert with_neg and all(doc_of[r["negative"]] & doc_of[r["positive"]]
+                            and r["negative"] != r["positive"] for r in with_neg)
+    assert rows == [r for s in ncp_written_pairs(shared, cap=5000, seed=0) for r in s.rows]
+
+
 def test_select_for_home_keeps_other_settings(tmp_path):
     home = tmp_path / "home"
     home.mkdir()

@@ -13,8 +13,8 @@ import json
 import pytest
 
 from foundation.settings import Settings
-from training.ncp_data import (STYLES, _key, is_dev_doc, ncp_split, read_qa, read_rewrites,
-                               resolve_refs, rewrite_sample)
+from training.ncp_data import (DATA, STYLES, _key, is_dev_doc, ncp_split, read_qa,
+                               read_rewrites, resolve_refs, rewrite_sample)
 
 # A tiny KB written for this test (not the shared data): id, docid, question, answer.
 QA = [
@@ -87,6 +87,27 @@ def test_written_rewrites_are_balanced_and_refer_to_dev_rows():
     assert all(i in dev_q for i in ids)                        # only held-out questions
     assert not [r for r, i in zip(rewrites, ids) if _key(r["query"]) == _key(dev_q[i])]   # no copies
     assert set(ids) == {r["id"] for r in rewrite_sample(dev, len(rewrites))}
+
+
+@pytest.mark.parametrize("name", ["train.csv", "train_heavy.csv"])
+def test_training_rewrites_refer_to_training_rows_only(name):
+    """The training rewrites feed fine-tuning: a reference to a dev row would leak the dev set."""
+    path = DATA / name
+    rewrites = read_rewrites(path)
+    counts = collections.Counter(r["style"] for r in rewrites)
+    assert len(rewrites) >= 1000 and set(counts) == set(STYLES) and min(counts.values()) >= 200
+    assert len({r["id"] for r in rewrites}) == len(rewrites)
+    assert {r["id"] for r in rewrites}.isdisjoint({r["id"] for r in read_rewrites()})
+    shared = Settings.load(env={}).shared_data
+    if not (shared / "ncp_policy_qa" / "qa_train.csv").is_file():
+        pytest.skip(f"shared NCP data not at {shared}: checked the file alone")
+    train, dev = ncp_split(shared)
+    ids = resolve_refs(rewrites, read_qa(shared), path)
+    train_q = {r["id"]: r["question"] for r in train}
+    assert all(i in train_q for i in ids)                      # never a dev document's row
+    assert not [r for r, i in zip(rewrites, ids) if _key(r["query"]) == _key(train_q[i])]
+    with pytest.raises(ValueError, match="names 0 rows"):       # a dev row is refused
+        resolve_refs([{"id": dev[0]["id"][:16]}], train, path)
 
 
 def test_eval_ncp_matches_the_external_protocol_on_a_tiny_kb(search_home, tmp_path):

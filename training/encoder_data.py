@@ -34,6 +34,8 @@ STSB_TRAIN = "STS-B_train"
 # left e5 where it was (dev-fifth AUC 0.534 vs 0.537); three passes in the recipe
 # gave 0.629 (three epochs of PAWS-X alone 0.659; docs/embeddings.md, session 18).
 STS_REPEATS = {"PAWSX_valid": 3}
+# The project's hand-written rewrites of NCP training questions (session 20).
+WRITTEN_NCP_FILES = ("train.csv", "train_heavy.csv")
 
 
 @dataclass
@@ -128,6 +130,42 @@ def ncp_pairs(shared: Path, cap: int, seed: int, with_answers: bool = False) -> 
     return out
 
 
+def ncp_written_pairs(shared: Path, cap: int, seed: int) -> list[PairSet]:
+    """The project's hand-written rewrites of training-document questions
+    (``training/data/ncp_rewrites/train.csv``, light, and ``train_heavy.csv``,
+    reworded as far as the dev set) → the question; hard negative: another
+    question of the same document. The files hold references, joined with the
+    shared rows here; a reference to a dev row is refused (``resolve_refs``)."""
+    from training.ncp_data import DATA, ncp_split, read_rewrites, resolve_refs
+
+    path = Path(shared) / "ncp_policy_qa" / "qa_train.csv"
+    files = [DATA / name for name in WRITTEN_NCP_FILES if (DATA / name).is_file()]
+    if not path.is_file() or not files:
+        return []
+    train, _dev = ncp_split(shared)
+    by_id = {r["id"]: r for r in train}
+    by_doc: dict[str, list[str]] = {}
+    for r in train:
+        by_doc.setdefault(r["docid"], []).append(r["question"])
+    rows = []
+    for f in files:
+        rewrites = read_rewrites(f)
+        for rw, row_id in zip(rewrites, resolve_refs(rewrites, train, f)):
+            question = by_id[row_id]["question"]
+            siblings = [q for q in by_doc[by_id[row_id]["docid"]] if q != question]
+            rng = random.Random(f"{seed}:ncp-written:{row_id}:{rw['style']}")
+            rows.append({"anchor": rw["query"], "positive": question,
+                         **({"negative": rng.choice(siblings)} if siblings else {})})
+    random.Random(f"{seed}:ncp-written").shuffle(rows)
+    record = {"path": str(path), "sha256": file_hash(path),
+              "written": [{"path": str(f), "sha256": file_hash(f)} for f in files]}
+    with_neg = [r for r in rows if "negative" in r]
+    without = [r for r in rows if "negative" not in r]
+    return [PairSet("ncp:written rewrite->question (same-document negative)", "mnrl",
+                    with_neg[:cap], record),
+            PairSet("ncp:written rewrite->question", "mnrl", without[:cap], record)]
+
+
 def demo_pairs(cap: int, seed: int, scale: float = 1.0) -> list[PairSet]:
     """The demo KB's written similar questions → their standard question; hard
     negative: the standard question of another entry of the same family (another
@@ -161,6 +199,8 @@ def training_pairs(settings, cap: int = 4000, seed: int = 0, sources=("sts", "nc
         sets += sts_pairs(shared, cap, seed)
     if "ncp" in sources:
         sets += ncp_pairs(shared, cap, seed)
+    if "ncp_written" in sources:
+        sets += ncp_written_pairs(shared, cap, seed)
     if "demo" in sources:
         sets += demo_pairs(cap, seed, demo_scale)
     return [s for s in sets if s.rows]

@@ -120,11 +120,7 @@ def ncp_pairs(shared: Path, cap: int, seed: int, with_answers: bool = False) -> 
     random.Random(f"{seed}:ncp-a").shuffle(answers)
     record = {"path": str(path), "documents": len(by_doc), "questions": len(train),
               "sha256": file_hash(path)}
-    # A negative column must be present in every row of a dataset or in none.
-    with_neg = [r for r in rewrites if "negative" in r]
-    without = [r for r in rewrites if "negative" not in r]
-    out = [PairSet("ncp:rewrite->question (same-document negative)", "mnrl", with_neg[:cap], record),
-           PairSet("ncp:rewrite->question", "mnrl", without[:cap], record)]
+    out = _by_negative("ncp:rewrite->question", rewrites, cap, record)
     if with_answers:
         out.append(PairSet("ncp:question->answer", "mnrl", answers[:cap], record))
     return out
@@ -159,11 +155,16 @@ def ncp_written_pairs(shared: Path, cap: int, seed: int) -> list[PairSet]:
     random.Random(f"{seed}:ncp-written").shuffle(rows)
     record = {"path": str(path), "sha256": file_hash(path),
               "written": [{"path": str(f), "sha256": file_hash(f)} for f in files]}
+    return _by_negative("ncp:written rewrite->question", rows, cap, record)
+
+
+def _by_negative(name: str, rows: list[dict], cap: int, record: dict) -> list[PairSet]:
+    """Retrieval pairs as two datasets, with and without a hard negative: a
+    negative column must be present in every row of a dataset or in none."""
     with_neg = [r for r in rows if "negative" in r]
     without = [r for r in rows if "negative" not in r]
-    return [PairSet("ncp:written rewrite->question (same-document negative)", "mnrl",
-                    with_neg[:cap], record),
-            PairSet("ncp:written rewrite->question", "mnrl", without[:cap], record)]
+    return [PairSet(f"{name} (same-document negative)", "mnrl", with_neg[:cap], record),
+            PairSet(name, "mnrl", without[:cap], record)]
 
 
 def demo_pairs(cap: int, seed: int, scale: float = 1.0) -> list[PairSet]:

@@ -45,25 +45,20 @@ def candidates(settings, work: Path, train: str, n_synthetic: int = 2400) -> Non
     from index.text import get_tokenizer, normalize
     from training.eval_ncp import ncp_task
     from training.eval_search import PreparedQueries
-    from training.ncp_data import DATA, _key, ncp_split, read_rewrites, resolve_refs
+    from training.ncp_data import DATA, _key, ncp_split
     from training.paraphrase import rewrite
 
     emb, tok = get_embedder("e5", settings), get_tokenizer()
     entries, dev_q, dev_styles = ncp_task(settings)
-    train_rows, _dev = ncp_split(settings.shared_data)
     weights = FusionWeights.for_embedder("e5")
     state = build_state(entries, emb, tok, weights=weights)
-    twins: dict[str, set] = {}
-    for e in entries:
-        twins.setdefault(_key(e.question), set()).add(e.id)
-    if train == "written":
-        path = DATA / "train.csv"
-        rewrites = read_rewrites(path)
-        by_id = {r["id"]: r for r in train_rows}
-        ids = resolve_refs(rewrites, train_rows, path)
-        tr_q = [(rw["query"], twins[_key(by_id[i]["question"])]) for rw, i in zip(rewrites, ids)]
-        tr_styles = [rw["style"] for rw in rewrites]
+    if train == "written":   # tests/test_ncp_eval.py: every row is a training document's
+        _, tr_q, tr_styles = ncp_task(settings, DATA / "train.csv")
     else:
+        train_rows, _dev = ncp_split(settings.shared_data)
+        twins: dict[str, set] = {}
+        for e in entries:
+            twins.setdefault(_key(e.question), set()).add(e.id)
         rng = random.Random(7)
         styles = ("colloquial", "phone", "keyword", "typo")
         rows = rng.sample(train_rows, min(len(train_rows), n_synthetic))
@@ -119,7 +114,9 @@ def train_model(settings, work: Path, negatives: int = 4, lr: float = 4e-5) -> N
         loss = torch.nn.functional.cross_entropy(logits, torch.zeros(len(batch), dtype=torch.long))
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step(), sched.step(), opt.zero_grad()
+        opt.step()
+        sched.step()
+        opt.zero_grad()
         losses.append(loss.item())
         if step % 20 == 0 or step == steps - 1:
             print(f"step {step + 1}/{steps} loss {np.mean(losses[-20:]):.3f} "

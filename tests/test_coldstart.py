@@ -283,3 +283,36 @@ def test_a_one_department_list_routes_everything_to_it_without_self_training():
     router = ColdStartRouter([{"name": "综合办"}]).fit(texts)
     assert router.head_ is None
     assert set(_route(router, texts)) == {"综合办"}
+
+
+def test_the_draws_experiment_scores_each_topics_file_on_the_same_draws(tmp_path):
+    """training.experiments.coldstart_draws: extra examples join their topic once, an
+    unknown topic name is refused, and every topics file is scored on the same draws
+    (the same seed gives the same draws)."""
+    from training.experiments.coldstart_draws import BROAD_DIR, merged_topics, score_draws
+
+    shipped = load_topics()
+    name, _, examples = shipped[0]
+    merged = merged_topics({name: [examples[0], "新写的一条请求"]})
+    got = {t["topic"]: t["examples"] for t in merged["topics"]}
+    assert got[name] == list(examples) + ["新写的一条请求"]
+    with pytest.raises(ValueError, match="没有这个话题"):
+        merged_topics({"没有这个话题": ["x"]})
+    broad = json.loads((BROAD_DIR / "examples.json").read_text(encoding="utf-8"))
+    assert sum(map(len, broad.values())) == 425 and set(broad) <= set(got)
+
+    texts = _sample()
+    labels = np.array(["供水公司", "教育局", "城管局"] * (len(texts) // 3))
+    one_topic = tmp_path / "one_topic.json"
+    one_topic.write_text(json.dumps({"topics": [
+        {"topic": "供水", "keywords": ["停水", "自来水"],
+         "examples": ["家里停水了", "自来水发黄", "水压太低", "水管爆裂"]}]},
+        ensure_ascii=False), encoding="utf-8")
+    report = score_draws(DEPTS, texts, labels, [None, str(one_topic)], draws=2, size=150, seed=1)
+    assert list(report) == ["0:shipped", f"1:{one_topic}"]
+    shipped_scores, one_topic_scores = report.values()
+    assert len(shipped_scores) == len(one_topic_scores) == 2
+    assert min(shipped_scores) >= 0.9
+    assert shipped_scores != one_topic_scores          # the topics file is what differs
+    again = score_draws(DEPTS, texts, labels, [None], draws=2, size=150, seed=1)
+    assert list(again.values())[0] == shipped_scores   # same seed, same draws

@@ -28,12 +28,12 @@ import numpy as np
 BROAD_DIR = Path(__file__).resolve().parents[1] / "data" / "coldstart_broad"
 
 
-def merged_topics(extra: dict[str, list[str]], base: Path | None = None) -> dict:
+def merged_topics(extra: dict[str, list[str]]) -> dict:
     """The shipped topics file with ``extra`` examples appended per topic name
     (an unknown name is an error: it would be silently unused)."""
     from classifier.coldstart import TOPICS_FILE
 
-    topics = json.loads(Path(base or TOPICS_FILE).read_text(encoding="utf-8"))
+    topics = json.loads(Path(TOPICS_FILE).read_text(encoding="utf-8"))
     by_name = {t["topic"]: t for t in topics["topics"]}
     unknown = sorted(set(extra) - set(by_name))
     if unknown:
@@ -58,14 +58,15 @@ def score_draws(departments: list[dict], texts: list[str], y: np.ndarray, topics
 
     rng = np.random.default_rng(seed)
     picks = [rng.choice(len(texts), min(size, len(texts)), replace=False) for _ in range(draws)]
+    # Each draw's texts and features once, shared by every topics file.
+    samples = [([texts[i] for i in idx], y[idx]) for idx in picks]
+    features = [TextFeatures(sample) for sample, _ in samples]
     out: dict[str, list[float]] = {}
     for n, path in enumerate(topics):
         scores = []
-        for idx in picks:
-            sample = [texts[i] for i in idx]
+        for (sample, gold), prep in zip(samples, features):
             router = ColdStartRouter(departments, topics_path=path).fit(sample)
-            pred = np.array(router.labels_)[router.predict_proba(TextFeatures(sample)).argmax(1)]
-            gold = y[idx]
+            pred = np.array(router.labels_)[router.predict_proba(prep).argmax(1)]
             scores.append(round(float(f1_score(gold, pred, labels=sorted(set(gold)),
                                                average="macro", zero_division=0)), 4))
         out[f"{n}:{path or 'shipped'}"] = scores
@@ -92,7 +93,8 @@ def main(argv=None) -> int:
     keep = np.isin(fold, [int(f) for f in a.folds.split(",")])
     texts, y = [t for t, k in zip(texts, keep) if k], y[keep]
     with tempfile.TemporaryDirectory() as tmp:
-        paths = [_topics_path(name, Path(tmp)) for name in a.topics]
+        paths = [_topics_path(name, Path(tmp) / f"topics_{i}.json")
+                 for i, name in enumerate(a.topics)]
         report = score_draws(load_departments_file(a.departments), texts, y, paths,
                              a.draws, a.size, a.seed)
         for name, scores in zip(a.topics, report.values()):
@@ -101,9 +103,9 @@ def main(argv=None) -> int:
     return 0
 
 
-def _topics_path(name: str, tmp: Path) -> str | None:
+def _topics_path(name: str, target: Path) -> str | None:
     """``shipped`` -> None (the router's default), ``broad[:T1,T2]`` -> a merged
-    file written under ``tmp``, anything else -> a topics file's path."""
+    file written to ``target``, anything else -> a topics file's path."""
     if name == "shipped":
         return None
     if name != "broad" and not name.startswith("broad:"):
@@ -112,7 +114,6 @@ def _topics_path(name: str, tmp: Path) -> str | None:
     if ":" in name:
         wanted = name.split(":", 1)[1].split(",")
         extra = {t: extra[t] for t in wanted}
-    target = tmp / f"topics_{len(list(tmp.iterdir()))}.json"
     target.write_text(json.dumps(merged_topics(extra), ensure_ascii=False), encoding="utf-8")
     return str(target)
 
